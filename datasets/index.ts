@@ -1,0 +1,13 @@
+/** The public surface of the datasets module. */
+export { adapters, AdapterName, detectAdapter } from "./adapters"
+export type { Adapter, RowIssue } from "./adapters/Adapter"
+export { BadRow, DatasetError } from "./DatasetError"
+export { BuiltinName, DatasetFormat, DatasetSpec } from "./DatasetSpec"
+export { builtinDataset, decodeRows, formatOf, loadDataset, loadFile, type DecodeOptions, type LoadedDataset } from "./loadDataset"
+export { loadCsv, parseCsv, parseCsvTable } from "./loaders/csv"
+export { loadJson, parseJsonArray } from "./loaders/json"
+export { loadJsonl, parseJsonl } from "./loaders/jsonl"
+export { loadParquet } from "./loaders/parquet"
+export type { Loader, RawRow } from "./loaders/RawRow"
+export { sampleStratified, type StratifiedSampleOptions } from "./sampleStratified"
+export { derivedTaskId, Origin, Task } from "./Task"
