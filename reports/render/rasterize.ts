@@ -1,0 +1,82 @@
+import { Resvg } from "@resvg/resvg-js"
+import { Effect, Schema } from "effect"
+import * as vega from "vega"
+import { compile } from "vega-lite"
+import type { Figure } from "./figures"
+
+/** A figure drawn both ways: SVG text and PNG bytes, with the PNG's pixel size. */
+export interface Rendered {
+  readonly svg: string
+  readonly png: Uint8Array
+  readonly width: number
+  readonly height: number
+}
+
+/** A figure that Vega-Lite, Vega or resvg could not draw. */
+export class RenderError extends Schema.TaggedError<RenderError>()("RenderError", {
+  figure: Schema.String,
+  stage: Schema.Literal("compile", "svg", "png"),
+  reason: Schema.String
+}) {
+  get message() {
+    return `figure "${this.figure}": ${this.stage} failed: ${this.reason}`
+  }
+}
+
+/** The font family the PNGs are drawn with; the figures name it first in their font list. */
+export const PNG_FONT_FAMILY = "DejaVu Sans"
+
+const reason = (cause: unknown) => (cause instanceof Error ? cause.message : String(cause))
+
+// Figures embed their data, so any attempt to load a URL or file is a bug; refusing keeps rendering offline.
+const offlineLoader = vega.loader({ mode: "file" })
+offlineLoader.load = (uri: string) => Promise.reject(new Error(`refusing to load "${uri}": figures must embed their data`))
+
+/** Compiles a figure's Vega-Lite spec to Vega and draws it as SVG, headless. */
+export const renderSvg = (figure: Figure): Effect.Effect<string, RenderError> =>
+  Effect.try({
+    try: () => vega.parse(compile(figure.spec).spec),
+    catch: (cause) => new RenderError({ figure: figure.name, stage: "compile", reason: reason(cause) })
+  }).pipe(
+    Effect.flatMap((runtime) =>
+      Effect.tryPromise({
+        try: async () => {
+          const view = new vega.View(runtime, { renderer: "none", loader: offlineLoader })
+          try {
+            return await view.toSVG()
+          } finally {
+            view.finalize()
+          }
+        },
+        catch: (cause) => new RenderError({ figure: figure.name, stage: "svg", reason: reason(cause) })
+      })
+    )
+  )
+
+/** Draws an SVG as PNG at `scale` times its own size, with system fonts (DejaVu Sans for sans-serif). */
+export const svgToPng = (
+  name: string,
+  svg: string,
+  scale = 1
+): Effect.Effect<{ readonly png: Uint8Array; readonly width: number; readonly height: number }, RenderError> =>
+  Effect.try({
+    try: () => {
+      const image = new Resvg(svg, {
+        fitTo: { mode: "zoom", value: scale },
+        background: "white",
+        font: {
+          loadSystemFonts: true,
+          defaultFontFamily: PNG_FONT_FAMILY,
+          sansSerifFamily: PNG_FONT_FAMILY
+        }
+      }).render()
+      return { png: new Uint8Array(image.asPng()), width: image.width, height: image.height }
+    },
+    catch: (cause) => new RenderError({ figure: name, stage: "png", reason: reason(cause) })
+  })
+
+/** Renders a figure to SVG and PNG (`scale` multiplies the PNG's pixel size, default 1). */
+export const rasterize = (figure: Figure, scale = 1): Effect.Effect<Rendered, RenderError> =>
+  renderSvg(figure).pipe(
+    Effect.flatMap((svg) => Effect.map(svgToPng(figure.name, svg, scale), (png) => ({ svg, ...png })))
+  )
