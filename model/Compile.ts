@@ -1,0 +1,278 @@
+/** Builds the ONNX decoder graph of a checkpoint (plain operators or onnxruntime's fused CPU operators) and caches it on disk. */
+import { FileSystem } from "@effect/platform"
+import { Effect } from "effect"
+import { createHash } from "node:crypto"
+import * as path from "node:path"
+import type { Checkpoint, Dimensions, ModelConfig } from "./Checkpoint"
+import { ElemType, type GraphBuilder, graphBuilder } from "./Graph"
+import { floatToHalf } from "./Safetensors"
+
+/** What a compiled decoder computes; every field is part of the on-disk cache key. */
+export interface CompileOptions {
+  /** Use onnxruntime's fused contrib operators (RMSNorm, skip-RMSNorm, rotary, grouped-query attention). */
+  readonly fused: boolean
+  /** `last`: logits `[B, V]` at the last position; `all`: `[B, S, V]`. */
+  readonly logits: "last" | "all"
+  /** Layers whose residual stream (after the block and any steering) is an output `hidden.L` `[B, S, hidden]`. */
+  readonly hiddenLayers: ReadonlyArray<number>
+  /** Layers with an additive input `steer.L` `[B, S, hidden]` applied to the residual after the block. */
+  readonly steerLayers: ReadonlyArray<number>
+  /** Storage type of the weight initializers; float16 weights are cast to float32 inside the graph. */
+  readonly dtype: "float32" | "float16"
+}
+
+/** Default options: plain graph, last-position logits, no hidden outputs, no steering, float32. */
+export const defaultCompileOptions: CompileOptions = { fused: false, logits: "last", hiddenLayers: [], steerLayers: [], dtype: "float32" }
+
+/** Weight bytes above which initializers go to an external data file (protobuf's 2 GB limit). */
+export const externalDataThreshold = 1.8e9
+
+const transpose = (data: Float32Array, rows: number, cols: number): Float32Array => {
+  const out = new Float32Array(rows * cols)
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c]!
+  return out
+}
+
+/** Inverse rotary frequencies, with Llama-3 frequency-dependent scaling when configured. */
+export const inverseFrequencies = (config: ModelConfig, headDim: number): Float64Array => {
+  const half = headDim / 2
+  const inv = new Float64Array(half)
+  for (let i = 0; i < half; i++) inv[i] = 1 / config.rope_theta ** ((2 * i) / headDim)
+  const scaling = config.rope_scaling
+  if (scaling === undefined) return inv
+  const lowWavelen = scaling.original_max_position_embeddings / scaling.low_freq_factor
+  const highWavelen = scaling.original_max_position_embeddings / scaling.high_freq_factor
+  for (let i = 0; i < half; i++) {
+    const wavelen = (2 * Math.PI) / inv[i]!
+    if (wavelen > lowWavelen) inv[i] = inv[i]! / scaling.factor
+    else if (wavelen >= highWavelen) {
+      const smooth = (scaling.original_max_position_embeddings / wavelen - scaling.low_freq_factor) / (scaling.high_freq_factor - scaling.low_freq_factor)
+      inv[i] = (1 - smooth) * (inv[i]! / scaling.factor) + smooth * inv[i]!
+    }
+  }
+  return inv
+}
+
+/** cos/sin tables `[maxPositions, headDim/2]` of the rotary embedding. */
+export const rotaryTables = (config: ModelConfig, dims: Dimensions): { cos: Float32Array; sin: Float32Array } => {
+  const inv = inverseFrequencies(config, dims.headDim)
+  const half = dims.headDim / 2
+  const cos = new Float32Array(dims.maxPositions * half)
+  const sin = new Float32Array(dims.maxPositions * half)
+  for (let p = 0; p < dims.maxPositions; p++)
+    for (let i = 0; i < half; i++) {
+      cos[p * half + i] = Math.cos(p * inv[i]!)
+      sin[p * half + i] = Math.sin(p * inv[i]!)
+    }
+  return { cos, sin }
+}
+
+const duplicateHalves = (table: Float32Array, rows: number, half: number): Float32Array => {
+  const out = new Float32Array(rows * half * 2)
+  for (let r = 0; r < rows; r++) {
+    out.set(table.subarray(r * half, (r + 1) * half), r * half * 2)
+    out.set(table.subarray(r * half, (r + 1) * half), r * half * 2 + half)
+  }
+  return out
+}
+
+interface Residual {
+  /** A resolved residual tensor, or a pending sum that the next skip-norm can compute. */
+  readonly value: string | readonly [string, string]
+}
+
+/** Builds the decoder graph; returns the builder (to encode) and its node count. */
+export const buildDecoder = (checkpoint: Pick<Checkpoint, "config" | "dims" | "weights">, options: CompileOptions): GraphBuilder => {
+  const { config, dims, weights } = checkpoint
+  const g = graphBuilder(options.dtype === "float16" ? floatToHalf : undefined)
+  const { hidden: H, heads, kvHeads, headDim: D, layers, vocab, intermediate } = dims
+  const groups = heads / kvHeads
+  const eps = config.rms_norm_eps
+  const w = (name: string) => weights.get(name)!.data
+  const linear = (name: string, inDim: number, outDim: number) => g.weight(name, [inDim, outDim], transpose(w(name), outDim, inDim))
+  const f = (v: number) => ({ f: v })
+  const i = (v: number) => ({ i: v })
+
+  const inputIds = g.input("input_ids", ElemType.int64, ["batch", "seq"])
+  const mask = g.input("attention_mask", ElemType.int64, ["batch", "total"])
+  const positions = g.input("position_ids", ElemType.int64, ["batch", "seq"])
+  const past = Array.from({ length: layers }, (_, l) => ({
+    key: g.input(`past.${l}.key`, ElemType.float, ["batch", kvHeads, "past", D]),
+    value: g.input(`past.${l}.value`, ElemType.float, ["batch", kvHeads, "past", D])
+  }))
+  const steer = new Map(options.steerLayers.map((l) => [l, g.input(`steer.${l}`, ElemType.float, ["batch", "seq", H])]))
+
+  // Attention bias [B, 1, 1, S, T]: query i (absolute position P+i) sees key j when j <= P+i and the mask allows j.
+  const total = g.node("Squeeze", [g.node("Shape", [mask], { start: i(1), end: i(2) })[0]!])[0]!
+  const seq = g.node("Squeeze", [g.node("Shape", [inputIds], { start: i(1), end: i(2) })[0]!])[0]!
+  const pastLen = g.node("Sub", [total, seq])[0]!
+  const one = g.ints([1], [])
+  const queryPos = g.node("Range", [pastLen, total, one])[0]!
+  const keyPos = g.node("Range", [g.ints([0], []), total, one])[0]!
+  const causal = g.node("LessOrEqual", [g.node("Unsqueeze", [keyPos, g.ints([0])])[0]!, g.node("Unsqueeze", [queryPos, g.ints([1])])[0]!])[0]!
+  const keep = g.node("Unsqueeze", [g.node("Cast", [mask], { to: i(ElemType.bool) })[0]!, g.ints(options.fused ? [1, 2] : [1, 2, 3])])[0]!
+  const allowed = g.node("And", [causal, keep])[0]!
+  const bias = g.node("Where", [allowed, g.floats([0], []), g.floats([-1e30], [])])[0]!
+
+  const { cos, sin } = rotaryTables(config, dims)
+  let cosFull = "", sinFull = "", cosHalf = "", sinHalf = "", rotate = ""
+  if (options.fused) {
+    cosHalf = g.weight("rotary.cos", [dims.maxPositions, D / 2], cos)
+    sinHalf = g.weight("rotary.sin", [dims.maxPositions, D / 2], sin)
+  } else {
+    const cosTable = g.weight("rotary.cos", [dims.maxPositions, D], duplicateHalves(cos, dims.maxPositions, D / 2))
+    const sinTable = g.weight("rotary.sin", [dims.maxPositions, D], duplicateHalves(sin, dims.maxPositions, D / 2))
+    cosFull = g.node("Unsqueeze", [g.node("Gather", [cosTable, positions])[0]!, g.ints([1])])[0]!
+    sinFull = g.node("Unsqueeze", [g.node("Gather", [sinTable, positions])[0]!, g.ints([1])])[0]!
+    // rotate_half(x) = x @ R with R mapping [x1, x2] to [-x2, x1].
+    const r = new Float32Array(D * D)
+    for (let k = 0; k < D / 2; k++) {
+      r[(k + D / 2) * D + k] = -1
+      r[k * D + k + D / 2] = 1
+    }
+    rotate = g.floats(Array.from(r), [D, D])
+  }
+  const rope = (x: string) =>
+    g.node("Add", [g.node("Mul", [x, cosFull])[0]!, g.node("Mul", [g.node("MatMul", [x, rotate])[0]!, sinFull])[0]!])[0]!
+
+  const rmsNorm = (x: string, weight: string) => {
+    if (options.fused) return g.node("SimplifiedLayerNormalization", [x, weight], { epsilon: f(eps), axis: i(-1) })[0]!
+    const meanSquare = g.node("ReduceMean", [g.node("Mul", [x, x])[0]!], { axes: { ints: [-1] }, keepdims: i(1) })[0]!
+    const inv = g.node("Reciprocal", [g.node("Sqrt", [g.node("Add", [meanSquare, g.floats([eps], [])])[0]!])[0]!])[0]!
+    return g.node("Mul", [g.node("Mul", [x, inv])[0]!, weight])[0]!
+  }
+  /** Normalises the residual, resolving a pending sum with the skip-norm when fused. */
+  const normResidual = (residual: Residual, weight: string): { normed: string; residual: string } => {
+    if (typeof residual.value === "string") return { normed: rmsNorm(residual.value, weight), residual: residual.value }
+    const [a, b] = residual.value
+    if (!options.fused) {
+      const sum = g.node("Add", [a, b])[0]!
+      return { normed: rmsNorm(sum, weight), residual: sum }
+    }
+    const outs = g.node("SkipSimplifiedLayerNormalization", [a, b, weight], { epsilon: f(eps) }, { domain: "com.microsoft", count: 4 })
+    return { normed: outs[0]!, residual: outs[3]! }
+  }
+  const resolve = (residual: Residual): string =>
+    typeof residual.value === "string" ? residual.value : g.node("Add", [residual.value[0], residual.value[1]])[0]!
+
+  const plainAttention = (q: string, k: string, v: string, l: number) => {
+    const qh = rope(g.node("Transpose", [g.node("Reshape", [q, g.ints([0, 0, heads, D])])[0]!], { perm: { ints: [0, 2, 1, 3] } })[0]!)
+    const kh = rope(g.node("Transpose", [g.node("Reshape", [k, g.ints([0, 0, kvHeads, D])])[0]!], { perm: { ints: [0, 2, 1, 3] } })[0]!)
+    const vh = g.node("Transpose", [g.node("Reshape", [v, g.ints([0, 0, kvHeads, D])])[0]!], { perm: { ints: [0, 2, 1, 3] } })[0]!
+    const presentK = g.node("Concat", [past[l]!.key, kh], { axis: i(2) }, { outputs: [`present.${l}.key`] })[0]!
+    const presentV = g.node("Concat", [past[l]!.value, vh], { axis: i(2) }, { outputs: [`present.${l}.value`] })[0]!
+    const qg = g.node("Reshape", [qh, g.ints([0, kvHeads, groups, -1, D])])[0]!
+    const kT = g.node("Unsqueeze", [g.node("Transpose", [presentK], { perm: { ints: [0, 1, 3, 2] } })[0]!, g.ints([2])])[0]!
+    const scores = g.node("Add", [g.node("Mul", [g.node("MatMul", [qg, kT])[0]!, g.floats([1 / Math.sqrt(D)], [])])[0]!, bias])[0]!
+    const probs = g.node("Softmax", [scores], { axis: i(-1) })[0]!
+    const ctx = g.node("MatMul", [probs, g.node("Unsqueeze", [presentV, g.ints([2])])[0]!])[0]!
+    const merged = g.node("Transpose", [g.node("Reshape", [ctx, g.ints([0, heads, -1, D])])[0]!], { perm: { ints: [0, 2, 1, 3] } })[0]!
+    return g.node("Reshape", [merged, g.ints([0, 0, heads * D])])[0]!
+  }
+
+  let fusedShared: { seqlens: string; totalLength: string } | undefined
+  const fusedAttention = (q: string, k: string, v: string, l: number) => {
+    if (fusedShared === undefined) {
+      const totalI32 = g.node("Cast", [total], { to: i(ElemType.int32) })[0]!
+      const batch = g.node("Shape", [inputIds], { start: i(0), end: i(1) })[0]!
+      const seqlens = g.node("Expand", [g.node("Sub", [totalI32, g.node("Cast", [one], { to: i(ElemType.int32) })[0]!])[0]!, batch])[0]!
+      fusedShared = { seqlens, totalLength: totalI32 }
+    }
+    const qr = g.node("RotaryEmbedding", [q, positions, cosHalf, sinHalf], { interleaved: i(0), num_heads: i(heads) }, { domain: "com.microsoft" })[0]!
+    const kr = g.node("RotaryEmbedding", [k, positions, cosHalf, sinHalf], { interleaved: i(0), num_heads: i(kvHeads) }, { domain: "com.microsoft" })[0]!
+    return g.node(
+      "GroupQueryAttention",
+      [qr, kr, v, past[l]!.key, past[l]!.value, fusedShared.seqlens, fusedShared.totalLength, "", "", "", bias],
+      { num_heads: i(heads), kv_num_heads: i(kvHeads) },
+      { domain: "com.microsoft", outputs: [`attn_${l}`, `present.${l}.key`, `present.${l}.value`] }
+    )[0]!
+  }
+
+  let residual: Residual = { value: g.node("Gather", [g.weight("model.embed_tokens.weight", [vocab, H], w("model.embed_tokens.weight")), inputIds])[0]! }
+  for (let l = 0; l < layers; l++) {
+    const p = `model.layers.${l}.`
+    const attnIn = normResidual(residual, g.weight(`${p}input_layernorm.weight`, [H], w(`${p}input_layernorm.weight`)))
+    const project = (n: string, outDim: number) => {
+      const y = g.node("MatMul", [attnIn.normed, linear(`${p}self_attn.${n}_proj.weight`, H, outDim)])[0]!
+      return dims.qkvBias ? g.node("Add", [y, g.weight(`${p}self_attn.${n}_proj.bias`, [outDim], w(`${p}self_attn.${n}_proj.bias`))])[0]! : y
+    }
+    const q = project("q", heads * D)
+    const k = project("k", kvHeads * D)
+    const v = project("v", kvHeads * D)
+    const attn = options.fused ? fusedAttention(q, k, v, l) : plainAttention(q, k, v, l)
+    const attnOut = g.node("MatMul", [attn, linear(`${p}self_attn.o_proj.weight`, heads * D, H)])[0]!
+    const mlpIn = normResidual({ value: [attnOut, attnIn.residual] }, g.weight(`${p}post_attention_layernorm.weight`, [H], w(`${p}post_attention_layernorm.weight`)))
+    const gate = g.node("MatMul", [mlpIn.normed, linear(`${p}mlp.gate_proj.weight`, H, intermediate)])[0]!
+    const up = g.node("MatMul", [mlpIn.normed, linear(`${p}mlp.up_proj.weight`, H, intermediate)])[0]!
+    const act = g.node("Mul", [gate, g.node("Sigmoid", [gate])[0]!])[0]!
+    const down = g.node("MatMul", [g.node("Mul", [act, up])[0]!, linear(`${p}mlp.down_proj.weight`, intermediate, H)])[0]!
+    residual = { value: [down, mlpIn.residual] }
+    const steerInput = steer.get(l)
+    if (steerInput !== undefined) residual = { value: g.node("Add", [resolve(residual), steerInput])[0]! }
+    if (options.hiddenLayers.includes(l)) {
+      const resolved = resolve(residual)
+      residual = { value: resolved }
+      g.node("Identity", [resolved], {}, { outputs: [`hidden.${l}`] })
+    }
+  }
+  const final = rmsNorm(resolve(residual), g.weight("model.norm.weight", [H], w("model.norm.weight")))
+  const head = config.tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight"
+  const headWeight = g.weight("lm_head.T", [H, vocab], transpose(w(head), vocab, H))
+  const lastHidden = options.logits === "last" ? g.node("Gather", [final, g.ints([-1], [])], { axis: i(1) })[0]! : final
+  g.node("MatMul", [lastHidden, headWeight], {}, { outputs: ["logits"] })
+  g.output("logits", ElemType.float, options.logits === "last" ? ["batch", vocab] : ["batch", "seq", vocab])
+  for (let l = 0; l < layers; l++) {
+    g.output(`present.${l}.key`, ElemType.float, ["batch", kvHeads, "total", D])
+    g.output(`present.${l}.value`, ElemType.float, ["batch", kvHeads, "total", D])
+  }
+  for (const l of options.hiddenLayers) g.output(`hidden.${l}`, ElemType.float, ["batch", "seq", H])
+  return g
+}
+
+/** A compiled model on disk: the `.onnx` path (external data, if any, sits beside it). */
+export interface CompiledModel {
+  readonly path: string
+  readonly nodes: number
+}
+
+/** The cache key of a compiled model: weights hash, options and compiler version. */
+export const compileKey = (weightsHash: string, options: CompileOptions): string =>
+  createHash("sha256")
+    .update(JSON.stringify({
+      compiler: 1,
+      weightsHash,
+      fused: options.fused,
+      logits: options.logits,
+      hiddenLayers: [...options.hiddenLayers].sort((a, b) => a - b),
+      steerLayers: [...options.steerLayers].sort((a, b) => a - b),
+      dtype: options.dtype
+    }))
+    .digest("hex")
+    .slice(0, 32)
+
+/** Compiles the checkpoint into `cacheDir` unless a model with the same key is already there (temp name, then rename). */
+export const compileCached = (checkpoint: Checkpoint, options: CompileOptions, cacheDir: string) =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const key = compileKey(checkpoint.weightsHash, options)
+    const target = path.join(cacheDir, `${key}.onnx`)
+    if (yield* fs.exists(target)) return { path: target, nodes: -1 } satisfies CompiledModel
+    yield* fs.makeDirectory(cacheDir, { recursive: true })
+    const g = buildDecoder(checkpoint, options)
+    let weightBytes = 0
+    for (const t of checkpoint.weights.values()) weightBytes += t.data.length * (options.dtype === "float16" ? 2 : 4)
+    const external = weightBytes > externalDataThreshold ? `${key}.onnx.data` : undefined
+    const { model, data } = g.encode(`decoder_${key}`, external)
+    const suffix = `.tmp-${process.pid}-${Date.now()}`
+    if (external !== undefined) {
+      const dataPath = path.join(cacheDir, external)
+      yield* Effect.scoped(Effect.gen(function* () {
+        const file = yield* fs.open(dataPath + suffix, { flag: "w" })
+        for (const chunk of data) yield* file.writeAll(chunk)
+      }))
+      yield* fs.rename(dataPath + suffix, dataPath)
+    }
+    yield* fs.writeFile(target + suffix, model)
+    yield* fs.rename(target + suffix, target)
+    return { path: target, nodes: g.size() } satisfies CompiledModel
+  })
