@@ -1,0 +1,175 @@
+/**
+ * A symmetric matrix reduced to tridiagonal form, A = Q·T·Qᵀ, with Q kept as Householder reflectors
+ * (Q = H₀·H₁·…, Hₖ = I − τₖ·vₖ·vₖᵀ, vₖ acting on indices k+1…n−1 with vₖ[0] = 1).
+ */
+export interface Tridiagonal {
+  readonly n: number
+  readonly diag: Float64Array
+  readonly off: Float64Array
+  readonly tau: Float64Array
+  /** vₖ for every k, packed one after the other (length n−k−1 each). */
+  readonly reflectors: Float64Array
+}
+
+const offset = (n: number, k: number) => k * n - (k * (k + 1)) / 2
+
+// dlarfg: the reflector mapping A[k+1.., k] to β·e₁; stores v (v[k+1] = 1) into u and returns [τ, β].
+const householder = (a: Float64Array, n: number, k: number, u: Float64Array): [number, number] => {
+  u.fill(0)
+  const alpha = a[(k + 1) * n + k]!
+  let sigma = 0
+  for (let i = k + 2; i < n; i++) sigma += a[i * n + k]! ** 2
+  u[k + 1] = 1
+  if (sigma === 0) return [0, alpha]
+  const norm = Math.sqrt(alpha * alpha + sigma)
+  const beta = alpha <= 0 ? norm : -norm
+  const scale = 1 / (alpha - beta)
+  for (let i = k + 2; i < n; i++) u[i] = a[i * n + k]! * scale
+  return [(beta - alpha) / beta, beta]
+}
+
+// Rank-2 update S ← S − v·wᵀ − w·vᵀ of the trailing lower triangle from row and column lo, accumulating y = S·u.
+const fusedUpdate = (a: Float64Array, n: number, lo: number, v: Float64Array, w: Float64Array, u: Float64Array, y: Float64Array) => {
+  for (let i = lo; i < n; i++) {
+    const row = i * n, vi = v[i]!, wi = w[i]!, ui = u[i]!
+    let s = 0
+    for (let j = lo; j < i; j++) {
+      const aij = a[row + j]! - vi * w[j]! - wi * v[j]!
+      a[row + j] = aij
+      s += aij * u[j]!
+      y[j] += aij * ui
+    }
+    const aii = a[row + i]! - 2 * vi * wi
+    a[row + i] = aii
+    y[i] += s + aii * ui
+  }
+}
+
+/**
+ * Householder tridiagonalization of a symmetric n×n row-major matrix (only its lower triangle is read; the
+ * array is overwritten). Each step's rank-2 update is fused with the next step's matrix-vector product, so the
+ * trailing triangle is streamed once per column.
+ */
+export const tridiagonalize = (a: Float64Array, n: number): Tridiagonal => {
+  if (a.length !== n * n) throw new Error(`tridiagonalize: a has ${a.length} values, expected ${n}×${n}`)
+  const diag = new Float64Array(n)
+  const off = new Float64Array(Math.max(n - 1, 0))
+  const tau = new Float64Array(Math.max(n - 2, 0))
+  const reflectors = new Float64Array(Math.max(offset(n, Math.max(n - 2, 0)), 0))
+  if (n <= 2) {
+    for (let i = 0; i < n; i++) diag[i] = a[i * n + i]!
+    if (n === 2) off[0] = a[n]!
+    return { n, diag, off, tau, reflectors }
+  }
+  let v = new Float64Array(n), u = new Float64Array(n)
+  let y = new Float64Array(n), yNext = new Float64Array(n)
+  const w = new Float64Array(n)
+  let [t, beta] = householder(a, n, 0, v)
+  // y = S·v for the trailing block S = A[1.., 1..] (lower triangle, both halves through symmetry).
+  for (let i = 1; i < n; i++) {
+    const row = i * n, vi = v[i]!
+    let s = 0
+    for (let j = 1; j < i; j++) {
+      const aij = a[row + j]!
+      s += aij * v[j]!
+      y[j] += aij * vi
+    }
+    y[i] += s + a[row + i]! * vi
+  }
+  for (let k = 0; k <= n - 3; k++) {
+    diag[k] = a[k * n + k]!
+    off[k] = beta
+    tau[k] = t
+    reflectors.set(v.subarray(k + 1), offset(n, k))
+    let pv = 0
+    for (let i = k + 1; i < n; i++) pv += t * y[i]! * v[i]!
+    const half = (t / 2) * pv
+    for (let i = k + 1; i < n; i++) w[i] = t * y[i]! - half * v[i]!
+    const vk1 = v[k + 1]!, wk1 = w[k + 1]!
+    for (let i = k + 1; i < n; i++) a[i * n + k + 1] -= v[i]! * wk1 + w[i]! * vk1
+    let tNext = 0, betaNext = 0
+    if (k + 1 <= n - 3) [tNext, betaNext] = householder(a, n, k + 1, u)
+    else u.fill(0)
+    yNext.fill(0)
+    fusedUpdate(a, n, k + 2, v, w, u, yNext)
+    ;[v, u] = [u, v]
+    ;[y, yNext] = [yNext, y]
+    t = tNext
+    beta = betaNext
+  }
+  diag[n - 2] = a[(n - 2) * n + n - 2]!
+  off[n - 2] = a[(n - 1) * n + n - 2]!
+  diag[n - 1] = a[(n - 1) * n + n - 1]!
+  return { n, diag, off, tau, reflectors }
+}
+
+/** x ← Qᵀ·x in place (x has length n, or is any contiguous slice of length n at `start`). */
+export const applyQt = (t: Tridiagonal, x: Float64Array, start = 0): void => {
+  const { n, tau, reflectors } = t
+  for (let k = 0; k < n - 2; k++) {
+    const tk = tau[k]!
+    if (tk === 0) continue
+    const o = offset(n, k), base = start + k + 1, len = n - k - 1
+    let s = 0
+    for (let i = 0; i < len; i++) s += reflectors[o + i]! * x[base + i]!
+    s *= tk
+    for (let i = 0; i < len; i++) x[base + i] -= s * reflectors[o + i]!
+  }
+}
+
+/** x ← Q·x in place. */
+export const applyQ = (t: Tridiagonal, x: Float64Array, start = 0): void => {
+  const { n, tau, reflectors } = t
+  for (let k = n - 3; k >= 0; k--) {
+    const tk = tau[k]!
+    if (tk === 0) continue
+    const o = offset(n, k), base = start + k + 1, len = n - k - 1
+    let s = 0
+    for (let i = 0; i < len; i++) s += reflectors[o + i]! * x[base + i]!
+    s *= tk
+    for (let i = 0; i < len; i++) x[base + i] -= s * reflectors[o + i]!
+  }
+}
+
+/** The LDLᵀ factors of T + α·I: unit subdiagonal `l` and pivots `d`. */
+export interface ShiftedFactor {
+  readonly l: Float64Array
+  readonly d: Float64Array
+}
+
+/** Factors T + α·I (α > 0 keeps it positive definite for a positive semi-definite T). */
+export const factorShifted = (t: Tridiagonal, alpha: number): ShiftedFactor => {
+  const { n, diag, off } = t
+  const l = new Float64Array(n), d = new Float64Array(n)
+  d[0] = diag[0]! + alpha
+  for (let i = 1; i < n; i++) {
+    l[i] = off[i - 1]! / d[i - 1]!
+    d[i] = diag[i]! + alpha - l[i]! * off[i - 1]!
+  }
+  return { l, d }
+}
+
+/** Solves (T + α·I)·z = b with a factor from `factorShifted`; returns z. */
+export const solveShifted = (f: ShiftedFactor, b: ArrayLike<number>): Float64Array => {
+  const { l, d } = f
+  const n = d.length
+  const z = new Float64Array(n)
+  z[0] = b[0]!
+  for (let i = 1; i < n; i++) z[i] = b[i]! - l[i]! * z[i - 1]!
+  for (let i = 0; i < n; i++) z[i] /= d[i]!
+  for (let i = n - 2; i >= 0; i--) z[i] -= l[i + 1]! * z[i + 1]!
+  return z
+}
+
+/** bᵀ·(T + α·I)⁻¹·b for the slice of x of length n at `start`, by one forward substitution. */
+export const quadraticShifted = (f: ShiftedFactor, x: Float64Array, start = 0): number => {
+  const { l, d } = f
+  const n = d.length
+  let g = x[start]!
+  let q = (g * g) / d[0]!
+  for (let i = 1; i < n; i++) {
+    g = x[start + i]! - l[i]! * g
+    q += (g * g) / d[i]!
+  }
+  return q
+}

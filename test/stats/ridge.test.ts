@@ -1,0 +1,88 @@
+import { describe, expect, it } from "@effect/vitest"
+import { fitRidge, predictRidge } from "../../stats/ridge"
+import { makePrng } from "../../stats/prng"
+import { analysisData as data, analysisExpected as expected, close } from "./reference"
+
+const expectClose = (actual: ArrayLike<number>, wanted: ArrayLike<number>, rel = 1e-6) => {
+  expect(actual.length).toBe(wanted.length)
+  for (let i = 0; i < wanted.length; i++) expect(close(actual[i]!, wanted[i]!, rel), `index ${i}: ${actual[i]} vs ${wanted[i]}`).toBe(true)
+}
+
+const synthetic = (n: number, d: number, seed: number) => {
+  const prng = makePrng(seed)
+  const x = Array.from({ length: n }, () => Array.from({ length: d }, () => prng.next() * 2 - 1 + (prng.next() < 0.1 ? 3 : 0)))
+  const y = x.map((r) => r.reduce((s, v, j) => s + v * Math.sin(j + 1), 0.5) + prng.next() - 0.5)
+  return { x, y }
+}
+
+// Direct ridge by normal equations on standardized features (reference for the decomposition path).
+const directRidge = (x: number[][], y: number[], alpha: number, scale = true) => {
+  const n = x.length, d = x[0]!.length
+  const mean = Array.from({ length: d }, (_, j) => x.reduce((s, r) => s + r[j]!, 0) / n)
+  const sd = mean.map((m, j) => (scale ? Math.sqrt(x.reduce((s, r) => s + (r[j]! - m) ** 2, 0) / n) || 1 : 1))
+  const z = x.map((r) => r.map((v, j) => (v - mean[j]!) / sd[j]!))
+  const ym = y.reduce((s, v) => s + v, 0) / n
+  const a = Array.from({ length: d }, (_, i) => Array.from({ length: d }, (_, j) => z.reduce((s, r) => s + r[i]! * r[j]!, 0) + (i === j ? alpha : 0)))
+  const b = Array.from({ length: d }, (_, i) => z.reduce((s, r, k) => s + r[i]! * (y[k]! - ym), 0))
+  for (let c = 0; c < d; c++) for (let r = c + 1; r < d; r++) {
+    const f = a[r]![c]! / a[c]![c]!
+    for (let k = c; k < d; k++) a[r]![k]! -= f * a[c]![k]!
+    b[r]! -= f * b[c]!
+  }
+  const w = new Array<number>(d).fill(0)
+  for (let r = d - 1; r >= 0; r--) w[r] = (b[r]! - a[r]!.slice(r + 1).reduce((s, v, k) => s + v * w[r + 1 + k]!, 0)) / a[r]![r]!
+  return { w, b: ym, mean }
+}
+
+describe("fitRidge (closed forms)", () => {
+  it("matches normal equations in the primal (n > d) and dual (n < d) orientation", () => {
+    for (const [n, d] of [[40, 7], [9, 15]] as const) {
+      const { x, y } = synthetic(n, d, n + d)
+      const fit = fitRidge(x, y, { alphas: [0.7], groups: x.map((_, i) => i), k: 3 })
+      const ref = directRidge(x, y, 0.7)
+      expectClose(fit.weightsStd, ref.w, 1e-9)
+      expect(close(fit.interceptStd, ref.b, 1e-12)).toBe(true)
+      const pred = predictRidge(fit, x)
+      const zPred = x.map((r) => r.reduce((s, v, j) => s + ((v - fit.mean[j]!) / fit.sd[j]!) * fit.weightsStd[j]!, fit.interceptStd))
+      expectClose(pred, zPred, 1e-9)
+    }
+  })
+
+  it("leave-one-out predictions equal refits without each row", () => {
+    for (const [n, d] of [[30, 6], [8, 12]] as const) {
+      const { x, y } = synthetic(n, d, 7 * n + d)
+      const alphas = [0.3, 3]
+      const fit = fitRidge(x, y, { alphas, cv: "loo" })
+      for (let i = 0; i < n; i++) {
+        // Standardization stays that of all rows (as RidgeCV after a StandardScaler): refit on fixed z.
+        const z = x.map((r) => r.map((v, j) => (v - fit.mean[j]!) / fit.sd[j]!))
+        const rest = z.filter((_, k) => k !== i), yRest = y.filter((_, k) => k !== i)
+        const ref = directRidge(rest, yRest, fit.alpha, false)
+        const pred = ref.b + z[i]!.reduce((s, v, j) => s + (v - ref.mean[j]!) * ref.w[j]!, 0)
+        expect(close(fit.oofPredictions[i]!, pred, 1e-8), `row ${i}`).toBe(true)
+      }
+    }
+  })
+
+  it("keeps rows of one group in one fold", () => {
+    const { x, y } = synthetic(30, 4, 3)
+    const groups = x.map((_, i) => `t${Math.floor(i / 3)}`)
+    const fit = fitRidge(x, y, { alphas: [1], groups, k: 5 })
+    expect(fit.oofRows.length).toBe(30)
+    expect(() => fitRidge(x, y, { alphas: [1] })).toThrow(/folds or groups/)
+    expect(() => fitRidge(x, y.slice(1), { alphas: [1], groups })).toThrow(/fitRidge: x has 30 rows but y has 29/)
+  })
+})
+
+describe.skipIf(data === undefined)("fitRidge against scikit-learn (analysis reference, 1e-6 relative)", () => {
+  it("probe_all: alpha, cv_r2 by alpha, weights and intercept", () => {
+    const fit = fitRidge(data!.activations, data!.target, { alphas: data!.alphas, folds: data!.fold })
+    const want = expected.probe_all
+    expect(fit.alpha).toBe(want.alpha)
+    expectClose(fit.cvR2ByAlpha, want.cv_r2_by_alpha)
+    expect(close(fit.cvR2, want.cv_r2)).toBe(true)
+    expectClose(fit.weightsRaw, want.w_raw)
+    expectClose(fit.weightsStd, want.w_std)
+    expect(close(fit.interceptRaw, want.b_raw)).toBe(true)
+  })
+})
