@@ -1,0 +1,125 @@
+import { type BootstrapOptions, bootstrapByTask, type Interval } from "./bootstrap"
+import { type MatrixLike, toDense } from "./dense"
+import { cosine, meanAdjustedR2, pearson, r2Score } from "./metrics"
+import { fitRidge, predictRidge, type RidgeFit, type RidgeOptions } from "./ridge"
+
+/** How probes are fitted inside an evaluation (the ridge options without the training rows). */
+export type ProbeSetup = Omit<RidgeOptions, "rows">
+
+/** Task of each row (bootstrap resamples tasks; rows are their own tasks when absent) and bootstrap settings. */
+export interface EvaluationOptions {
+  readonly tasks?: ReadonlyArray<string | number>
+  readonly bootstrap?: BootstrapOptions
+}
+
+/** Metrics of a probe on held-out rows only, each with a bootstrap interval over held-out tasks. */
+export interface HeldOut {
+  readonly alpha: number
+  readonly trainCvR2: number
+  readonly r2: Interval
+  readonly r2MeanAdjusted: Interval
+  readonly pearsonR: Interval
+  readonly testRows: Int32Array
+  readonly predictions: Float64Array
+  readonly probe: RidgeFit
+}
+
+const checkLabels = (fn: string, n: number, labels: ReadonlyArray<string>, options: EvaluationOptions) => {
+  if (labels.length !== n) throw new Error(`${fn}: labels has ${labels.length} values but x has ${n} rows`)
+  if (options.tasks !== undefined && options.tasks.length !== n) throw new Error(`${fn}: tasks has ${options.tasks.length} values but x has ${n} rows`)
+}
+
+const distinct = (labels: ReadonlyArray<string>) => [...new Set(labels)].sort()
+const rowsWhere = (labels: ReadonlyArray<string>, keep: (l: string) => boolean) =>
+  Int32Array.from(labels.flatMap((l, i) => (keep(l) ? [i] : [])))
+
+/** A statistic of (targets, predictions) with a bootstrap interval over the tasks of the given rows. */
+export const metricInterval = (
+  y: ArrayLike<number>, predictions: ArrayLike<number>, rows: ArrayLike<number>,
+  metric: (yTrue: Float64Array, yPred: Float64Array) => number, options: EvaluationOptions = {}
+): Interval => {
+  const tasks = Array.from(rows, (r) => (options.tasks === undefined ? r : options.tasks[r]!))
+  return bootstrapByTask(tasks, (sample) => metric(
+    Float64Array.from(sample, (i) => y[rows[i]!]!),
+    Float64Array.from(sample, (i) => predictions[i]!)
+  ), options.bootstrap)
+}
+
+/** Trains a probe on `train` rows and scores it on `test` rows (held-out rows only). */
+export const trainTest = (
+  x: MatrixLike, y: ArrayLike<number>, train: ArrayLike<number>, test: ArrayLike<number>,
+  setup: ProbeSetup, options: EvaluationOptions = {}
+): HeldOut => {
+  const dense = toDense(x, "trainTest", "x")
+  if (test.length < 2) throw new Error(`trainTest: test has ${test.length} rows, need at least 2`)
+  const probe = fitRidge(dense, y, { ...setup, rows: train })
+  const testRows = Int32Array.from(test)
+  const all = predictRidge(probe, dense)
+  const predictions = Float64Array.from(testRows, (r) => all[r]!)
+  const interval = (metric: (a: Float64Array, b: Float64Array) => number) => metricInterval(y, predictions, testRows, metric, options)
+  return {
+    alpha: probe.alpha, trainCvR2: probe.cvR2, probe, testRows, predictions,
+    r2: interval(r2Score), r2MeanAdjusted: interval(meanAdjustedR2), pearsonR: interval(pearson)
+  }
+}
+
+/** Out-of-fold R² within each label (e.g. task type) of one probe trained on all rows. */
+export const r2ByLabel = (
+  x: MatrixLike, y: ArrayLike<number>, labels: ReadonlyArray<string>, setup: ProbeSetup, options: EvaluationOptions = {}
+): { probe: RidgeFit; byLabel: Record<string, Interval & { n: number }> } => {
+  const dense = toDense(x, "r2ByLabel", "x")
+  checkLabels("r2ByLabel", dense.rows, labels, options)
+  const probe = fitRidge(dense, y, setup)
+  const byLabel: Record<string, Interval & { n: number }> = {}
+  for (const label of distinct(labels)) {
+    const local = Int32Array.from(probe.oofRows.reduce<number[]>((acc, r, i) => (labels[r] === label ? [...acc, i] : acc), []))
+    const rows = Int32Array.from(local, (i) => probe.oofRows[i]!)
+    const preds = Float64Array.from(local, (i) => probe.oofPredictions[i]!)
+    byLabel[label] = { ...metricInterval(y, preds, rows, r2Score, options), n: rows.length }
+  }
+  return { probe, byLabel }
+}
+
+/** Probes trained within each label and the cosine similarity of their raw-space weights (intercepts excluded). */
+export const probeSimilarity = (
+  x: MatrixLike, y: ArrayLike<number>, labels: ReadonlyArray<string>, setup: ProbeSetup
+): { labels: string[]; probes: Record<string, RidgeFit>; cosine: number[][] } => {
+  const dense = toDense(x, "probeSimilarity", "x")
+  checkLabels("probeSimilarity", dense.rows, labels, {})
+  const names = distinct(labels)
+  const probes: Record<string, RidgeFit> = {}
+  for (const name of names) probes[name] = fitRidge(dense, y, { ...setup, rows: rowsWhere(labels, (l) => l === name) })
+  const matrix = names.map((a) => names.map((b) => cosine(probes[a]!.weightsRaw, probes[b]!.weightsRaw)))
+  return { labels: names, probes, cosine: matrix }
+}
+
+/** For each label: train on all other labels, test on that one. */
+export const heldOneOut = (
+  x: MatrixLike, y: ArrayLike<number>, labels: ReadonlyArray<string>, setup: ProbeSetup, options: EvaluationOptions = {}
+): Record<string, HeldOut> => {
+  const dense = toDense(x, "heldOneOut", "x")
+  checkLabels("heldOneOut", dense.rows, labels, options)
+  const names = distinct(labels)
+  if (names.length < 2) throw new Error(`heldOneOut: labels has ${names.length} distinct value, need at least 2`)
+  const out: Record<string, HeldOut> = {}
+  for (const name of names) {
+    out[name] = trainTest(dense, y, rowsWhere(labels, (l) => l !== name), rowsWhere(labels, (l) => l === name), setup, options)
+  }
+  return out
+}
+
+/** For every split of four labels into two training and two test labels; keys join the training labels with "+". */
+export const trainTwoTestTwo = (
+  x: MatrixLike, y: ArrayLike<number>, labels: ReadonlyArray<string>, setup: ProbeSetup, options: EvaluationOptions = {}
+): Record<string, HeldOut> => {
+  const dense = toDense(x, "trainTwoTestTwo", "x")
+  checkLabels("trainTwoTestTwo", dense.rows, labels, options)
+  const names = distinct(labels)
+  if (names.length !== 4) throw new Error(`trainTwoTestTwo: labels must have exactly 4 distinct values, got ${names.length}`)
+  const out: Record<string, HeldOut> = {}
+  for (let a = 0; a < 4; a++) for (let b = a + 1; b < 4; b++) {
+    const train = new Set([names[a]!, names[b]!])
+    out[`${names[a]}+${names[b]}`] = trainTest(dense, y, rowsWhere(labels, (l) => train.has(l)), rowsWhere(labels, (l) => !train.has(l)), setup, options)
+  }
+  return out
+}
