@@ -24,12 +24,14 @@ export const parseCsv = (text: string): ReadonlyArray<CsvRecord> => {
     const start = line
     const fields: Array<string> = []
     let defect: CsvRecord["defect"]
+    let quoted = false
     const flag = (reason: string) => {
       defect ??= { column: fields.length, reason }
     }
     for (;;) {
       let value = ""
       if (text[i] === '"') {
+        quoted = true
         const opened = line
         i++
         let closed = false
@@ -69,7 +71,7 @@ export const parseCsv = (text: string): ReadonlyArray<CsvRecord> => {
       i++
       line++
     }
-    const blank = fields.length === 1 && fields[0] === "" && defect === undefined
+    const blank = fields.length === 1 && fields[0] === "" && !quoted
     if (!blank) records.push(defect === undefined ? { line: start, fields } : { line: start, fields, defect })
   }
   return records
