@@ -1,0 +1,85 @@
+import { Effect } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import type { Keyable } from "../pipeline/Key"
+import { sha256 } from "../pipeline/Key"
+import type { StoreError } from "../pipeline/Errors"
+import { readJsonIfExists, tryFs, writeAtomic } from "./AtomicFile"
+import { CacheDir, cachePaths } from "./CacheDir"
+
+/** One stored output of a stage: its kind, content hash, size and row count; a Files output lists its files. */
+export interface OutputRecord {
+  readonly kind: "Table" | "Matrix" | "Json" | "Files"
+  readonly hash: string
+  readonly size: number
+  readonly rows: number | null
+  readonly files?: Readonly<Record<string, { readonly hash: string; readonly size: number }>>
+}
+
+/** Everything that went into a stage's key. */
+export interface KeyComponents {
+  readonly stage: string
+  readonly version: number
+  readonly params: Keyable
+  readonly inputs: Readonly<Record<string, string>>
+}
+
+/** What the cache knows of one executed stage: its key, what went in, what came out, and how long it took. */
+export interface ActionRecord {
+  readonly key: string
+  readonly node: string
+  readonly components: KeyComponents
+  readonly inputNodes: Readonly<Record<string, { readonly node: string; readonly key: string }>>
+  readonly outputs: Readonly<Record<string, OutputRecord>>
+  readonly outputsHash: string
+  readonly seconds: number
+  readonly rows: number
+  readonly tool: { readonly prefpipe: string; readonly node: string }
+}
+
+/** The last state seen for a node id, used to explain why a stage reruns and to detect early cutoff. */
+export interface NodeState {
+  readonly node: string
+  readonly key: string
+  readonly components: KeyComponents
+  readonly outputsHash: string
+}
+
+const actionPath = (root: string, key: string) => path.join(cachePaths(root).actions, key.slice(0, 2), `${key.slice(2)}.json`)
+const nodePath = (root: string, node: string) => path.join(cachePaths(root).nodes, `${sha256(node)}.json`)
+
+/** The action recorded under a key, if any. */
+export const getAction = (key: string): Effect.Effect<ActionRecord | undefined, StoreError, CacheDir> =>
+  Effect.flatMap(CacheDir, ({ root }) => readJsonIfExists<ActionRecord>(actionPath(root, key)))
+
+/** Records an action atomically; called only after all its outputs are stored. */
+export const putAction = (record: ActionRecord): Effect.Effect<void, StoreError, CacheDir> =>
+  Effect.flatMap(CacheDir, ({ root }) => writeAtomic(actionPath(root, record.key), JSON.stringify(record, null, 1)))
+
+/** Forgets an action (its outputs were found corrupt, or garbage collection). */
+export const deleteAction = (key: string): Effect.Effect<void, StoreError, CacheDir> =>
+  Effect.flatMap(CacheDir, ({ root }) => {
+    const file = actionPath(root, key)
+    return tryFs(file, () => fs.rmSync(file, { force: true }))
+  })
+
+/** Every action key in the cache. */
+export const listActions = (): Effect.Effect<string[], StoreError, CacheDir> =>
+  Effect.flatMap(CacheDir, ({ root }) => {
+    const dir = cachePaths(root).actions
+    return tryFs(dir, () =>
+      fs.existsSync(dir)
+        ? fs.readdirSync(dir).flatMap((p) =>
+            fs.readdirSync(path.join(dir, p)).filter((f) => f.endsWith(".json")).map((f) => p + f.slice(0, -5))
+          )
+        : []
+    )
+  })
+
+/** The last recorded state of a node id. */
+export const getNodeState = (node: string): Effect.Effect<NodeState | undefined, StoreError, CacheDir> =>
+  Effect.flatMap(CacheDir, ({ root }) => readJsonIfExists<NodeState>(nodePath(root, node)))
+
+/** Records the state of a node id after it was built or found cached. */
+export const putNodeState = (state: NodeState): Effect.Effect<void, StoreError, CacheDir> =>
+  Effect.flatMap(CacheDir, ({ root }) => writeAtomic(nodePath(root, state.node), JSON.stringify(state)))

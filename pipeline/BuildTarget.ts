@@ -1,0 +1,121 @@
+import { Effect } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import type { CacheDir } from "../cache/CacheDir"
+import { putBuild, type BuildRecord } from "../cache/Builds"
+import { tryFs, writeAtomic } from "../cache/AtomicFile"
+import { getObject } from "../cache/Objects"
+import { build, type BuildResult, type NodeResult } from "./Build"
+import type { ConfigError, CorruptObject, GraphError, StageError, StoreError, TargetError } from "./Errors"
+import { resolve, type Graph } from "./Graph"
+import { hashValue, sha256, toKeyable } from "./Key"
+import { plan, type PlannedStage } from "./Plan"
+import { loadTarget, projectRoot, targetName } from "./Target"
+import { toolVersion } from "./ToolVersion"
+
+/** How an experiment config is loaded from a file, and rebuilt from the snapshot a build recorded. */
+export interface ConfigSpec<C> {
+  /** Loads and validates a config file; the snapshot is everything needed to rebuild without the checkout's files. */
+  readonly load: (file: string) => Effect.Effect<{ readonly config: C; readonly snapshot: unknown }, ConfigError>
+  readonly fromSnapshot: (snapshot: unknown) => Effect.Effect<C, ConfigError>
+}
+
+/** Where a build reads and writes. */
+export interface BuildRequest<C> {
+  readonly target: string
+  readonly spec: ConfigSpec<C>
+  /** A config file, or a recorded snapshot (reproduce). */
+  readonly config: { readonly file: string } | { readonly snapshot: unknown; readonly file: string }
+  readonly concurrency: number
+  /** The folder target outputs go under (`out/` in the project). */
+  readonly outRoot: string
+  readonly root?: string
+}
+
+/** The outcome of building a target. */
+export interface TargetBuild {
+  readonly target: string
+  readonly build: string
+  readonly outputDir: string
+  readonly result: BuildResult
+  readonly files: ReadonlyArray<{ readonly name: string; readonly sha256: string }>
+}
+
+type LoadErrors = ConfigError | TargetError | GraphError
+
+/** Loads config and target and resolves the graph: every error here comes before any stage runs. */
+export const prepare = <C>(
+  request: Pick<BuildRequest<C>, "target" | "spec" | "config" | "root">
+): Effect.Effect<{ readonly graph: Graph; readonly snapshot: unknown; readonly name: string }, LoadErrors> =>
+  Effect.gen(function* () {
+    const name = targetName(request.target)
+    const target = yield* loadTarget<C>(name, request.root ?? projectRoot)
+    const { config, snapshot } =
+      "snapshot" in request.config
+        ? { config: yield* request.spec.fromSnapshot(request.config.snapshot), snapshot: request.config.snapshot }
+        : yield* request.spec.load(request.config.file)
+    const graph = yield* resolve(target.graph(config))
+    return { graph, snapshot, name }
+  })
+
+/** Writes the root stage's outputs to the output folder: Files outputs as their files, tables as Parquet. */
+const writeOutputs = (root: NodeResult, dir: string) =>
+  Effect.gen(function* () {
+    const written: Array<{ name: string; sha256: string }> = []
+    yield* tryFs(dir, () => fs.mkdirSync(dir, { recursive: true }))
+    for (const [outName, output] of Object.entries(root.outputs)) {
+      const entries: Array<readonly [string, string]> =
+        output.kind === "Files"
+          ? Object.entries(output.files ?? {}).map(([n, f]) => [n, f.hash] as const)
+          : [[`${outName}.${output.kind === "Table" ? "parquet" : output.kind === "Matrix" ? "arrow" : "json"}`, output.hash]]
+      for (const [name, hash] of entries) {
+        const bytes = yield* getObject(hash)
+        yield* writeAtomic(path.join(dir, name), bytes)
+        written.push({ name, sha256: sha256(bytes) })
+      }
+    }
+    return written.sort((a, b) => (a.name < b.name ? -1 : 1))
+  })
+
+/** Builds a target: resolve, build (cached), write its outputs to `out/<target>/`, and record the build. */
+export const buildTarget = <C>(
+  request: BuildRequest<C>
+): Effect.Effect<TargetBuild, LoadErrors | StageError | StoreError | CorruptObject, any> =>
+  Effect.gen(function* () {
+    const { graph, snapshot, name } = yield* prepare(request)
+    const result = yield* build(graph, { concurrency: request.concurrency })
+    const buildHash = hashValue({ target: name, config: toKeyable(snapshot), root: result.root.key })
+    const outputDir = path.join(request.outRoot, name)
+    const files = yield* writeOutputs(result.root, outputDir)
+    const record: BuildRecord = {
+      build: buildHash,
+      target: name,
+      config: snapshot,
+      configFile: path.basename(request.config.file),
+      root: { node: result.root.node, key: result.root.key },
+      stages: result.nodes.map((n) => ({ node: n.node, key: n.key, outputsHash: n.outputsHash })),
+      tool: toolVersion
+    }
+    yield* putBuild(record)
+    return { target: name, build: buildHash, outputDir, result, files }
+  })
+
+/** What building a target would do, without running anything. */
+export const planTarget = <C>(
+  request: Pick<BuildRequest<C>, "target" | "spec" | "config" | "root">
+): Effect.Effect<{ readonly target: string; readonly stages: ReadonlyArray<PlannedStage> }, LoadErrors | StoreError, CacheDir> =>
+  Effect.gen(function* () {
+    const { graph, name } = yield* prepare(request)
+    return { target: name, stages: yield* plan(graph) }
+  })
+
+/** The `--json` shape of a build. */
+export const buildJson = (b: TargetBuild) => ({
+  target: b.target,
+  build: b.build,
+  outputDir: b.outputDir,
+  executed: b.result.nodes.filter((n) => n.status === "executed").length,
+  cached: b.result.nodes.filter((n) => n.status === "cached").length,
+  cutoff: b.result.nodes.filter((n) => n.status === "cutoff").length,
+  stages: b.result.nodes.map((n) => ({ stage: n.node, key: n.key, status: n.status, rows: n.rows, seconds: n.seconds }))
+})

@@ -1,0 +1,60 @@
+import { Effect, Either, ParseResult, Schema } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { pathToFileURL } from "node:url"
+import { ConfigError, TargetError } from "./Errors"
+import type { Node } from "./Stage"
+
+/** A build target: a module under the project (e.g. `reports/hoo.ts`) exporting `target`. */
+export interface Target<C> {
+  readonly description: string
+  /** The graph behind the target for an experiment config; its root's outputs are written to `out/<target>/`. */
+  readonly graph: (config: C) => Node
+}
+
+/** The project root: the folder holding this checkout's package.json. */
+export const projectRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..")
+
+/** Normalizes a target name (`reports/hoo`, `reports/hoo.ts`, `./reports/hoo`) to its canonical form. */
+export const targetName = (target: string): string =>
+  path.posix.normalize(target.replaceAll("\\", "/")).replace(/^\.\//, "").replace(/\.ts$/, "")
+
+/** Imports a target's definition module. */
+export const loadTarget = <C>(target: string, root = projectRoot): Effect.Effect<Target<C>, TargetError> =>
+  Effect.gen(function* () {
+    const name = targetName(target)
+    const file = path.join(root, `${name}.ts`)
+    if (name.startsWith("..") || path.isAbsolute(name) || !fs.existsSync(file)) {
+      return yield* new TargetError({ target, reason: `no definition at ${path.relative(process.cwd(), file) || file}` })
+    }
+    const module = yield* Effect.tryPromise({
+      try: () => import(pathToFileURL(file).href) as Promise<{ target?: Target<C> }>,
+      catch: (e) => new TargetError({ target, reason: `could not load ${file}: ${e instanceof Error ? e.message : String(e)}` })
+    })
+    if (module.target === undefined || typeof module.target.graph !== "function") {
+      return yield* new TargetError({ target, reason: `${file} does not export a \`target\` with a graph` })
+    }
+    return module.target
+  })
+
+/** Decodes a config value with a Schema; the error names the file and the first failing field by its path. */
+export const decodeConfig = <C, I>(
+  schema: Schema.Schema<C, I, never>,
+  raw: unknown,
+  file: string
+): Effect.Effect<C, ConfigError> => {
+  const result = Schema.decodeUnknownEither(schema)(raw, { onExcessProperty: "error", errors: "all" })
+  if (Either.isRight(result)) return Effect.succeed(result.right)
+  const issues = ParseResult.ArrayFormatter.formatErrorSync(result.left)
+  const first = issues[0]
+  const field = first === undefined ? "" : first.path.map(String).join(".")
+  const rest = issues.length > 1 ? ` (and ${issues.length - 1} more: ${issues.slice(1, 4).map((i) => i.path.join(".") || "(root)").join(", ")})` : ""
+  return Effect.fail(new ConfigError({ file, field, reason: `${first?.message ?? "invalid"}${rest}` }))
+}
+
+/** Reads a JSON config file. */
+export const readConfigFile = (file: string): Effect.Effect<unknown, ConfigError> =>
+  Effect.try({
+    try: () => JSON.parse(fs.readFileSync(file, "utf8")) as unknown,
+    catch: (e) => new ConfigError({ file, field: "", reason: e instanceof Error ? e.message : String(e) })
+  })
