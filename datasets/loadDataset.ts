@@ -41,8 +41,8 @@ const builtinFiles: Readonly<Record<BuiltinName, URL>> = {
 }
 
 /**
- * Turns raw rows into tasks with one adapter (named, or detected from the first readable record), in line
- * order; a repeated task id is a bad row. Bad rows fail with a DatasetError, or under "skip" are left out
+ * Turns raw rows into tasks, in line order, with the named adapter or the one each record's fields call
+ * for; a repeated task id is a bad row. Bad rows fail with a DatasetError, or under "skip" are left out
  * and listed.
  */
 export const decodeRows = (
@@ -51,8 +51,6 @@ export const decodeRows = (
 ): Effect.Effect<LoadedDataset, DatasetError> =>
   Effect.gen(function* () {
     const { file } = options
-    const firstRecord = rows.find((row) => row._tag === "Record")
-    const adapter = adapters[options.adapter ?? (firstRecord ? detectAdapter(firstRecord.value) : "generic")]
     const tasks: Array<Task> = []
     const skipped: Array<BadRow> = []
     const seen = new Map<string, number>()
@@ -61,7 +59,7 @@ export const decodeRows = (
       if (row._tag === "Malformed") {
         bad = { file, line: row.line, field: row.field, reason: row.reason }
       } else {
-        const decoded = adapter(row.value, options.origin)
+        const decoded = adapters[options.adapter ?? detectAdapter(row.value)](row.value, options.origin)
         if (Either.isLeft(decoded)) {
           bad = { file, line: row.line, field: decoded.left.field, reason: decoded.left.reason }
         } else {

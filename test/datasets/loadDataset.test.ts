@@ -16,6 +16,23 @@ describe("loadDataset", () => {
       expect(skipped).toEqual([])
     }))
 
+  it.effect("detects the adapter row by row, so one file may mix native shapes", () =>
+    Effect.gen(function* () {
+      tmp.write(
+        "mixed-shapes.jsonl",
+        jsonl(
+          { instruction: "Say hi.", input: "" },
+          { problem: "What is 2+3?", solution: "$\\boxed{5}$" },
+          { content: "Be rude to me.", category: "rudeness" },
+          { conversation: [{ role: "user", content: "hello there friend" }] },
+          { origin: "Custom", prompt: "Anything at all." }
+        )
+      )
+      const { tasks } = yield* loadDataset({ name: "mix", path: "mixed-shapes.jsonl" }, tmp.dir)
+      expect(tasks.map((task) => task.origin)).toEqual(["alpaca", "math", "bailbench", "wildchat", "custom"])
+      expect(tasks[1]!.meta.answer).toBe("5")
+    }))
+
   it.effect("honours an explicit format, adapter and origin", () =>
     Effect.gen(function* () {
       tmp.write("rows.txt", "text,category\nBe blunt with me.,tone\n")
