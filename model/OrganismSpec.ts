@@ -1,0 +1,59 @@
+/** The parameters of the planted-preference model organism, with documented defaults. */
+import { Schema } from "effect"
+
+const positive = (field: string) => Schema.Number.pipe(Schema.positive({ message: () => `${field} must be positive` }))
+
+/**
+ * What the organism plants. Valences are in the organism's own units: a task's latent valence is the mean valence of
+ * its content words; `originMeans` and `spread` fix the dataset means and the pooled within-dataset standard deviation
+ * of those task valences over the tasks it is built from.
+ */
+export class OrganismSpec extends Schema.Class<OrganismSpec>("OrganismSpec")({
+  /** Seed of every random draw (word valences, token features, rotation, noise weights). */
+  seed: Schema.optionalWith(Schema.Int, { default: () => 0 }),
+  /** Dataset-level mean valence per task origin; origins not listed have mean 0. All zero plants no dataset shift. */
+  originMeans: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.Number }), {
+    default: () => ({ alpaca: 0.4, wildchat: 0.2, math: -0.2, bailbench: -0.8, hh_rlhf_harmless: -0.6 })
+  }),
+  /** Pooled within-origin standard deviation of the word-determined part of task valence. */
+  spread: Schema.optionalWith(Schema.NonNegative, { default: () => 0.5 }),
+  /** Gain of valence along the planted direction after a pre-task prompt (and in plain completion mode). */
+  preSignal: Schema.optionalWith(positive("preSignal"), { default: () => 1 }),
+  /** Gain after a post-task prompt (the model's own completion precedes the question). */
+  postSignal: Schema.optionalWith(positive("postSignal"), { default: () => 1.6 }),
+  /** Single-sample cross-seed correlation of good/bad answers to a pre-task question at temperature 1; sets β. */
+  targetReliability: Schema.optionalWith(
+    Schema.Number.pipe(Schema.greaterThan(0), Schema.lessThan(1)),
+    { default: () => 0.37 }
+  ),
+  /** Slope of the 1-10 ratings relative to β (digit logits are βs·z·v − γ·z², z = (k − 5.5)/4.5). */
+  statedBeta: Schema.optionalWith(positive("statedBeta"), { default: () => 3 }),
+  /** γ: how strongly ratings concentrate near the middle of the scale. */
+  statedConcentration: Schema.optionalWith(Schema.NonNegative, { default: () => 2 }),
+  /** Slope of revealed pairwise choices relative to β: P(Task A) = σ(βr·(valence A − valence B)). */
+  revealedBeta: Schema.optionalWith(positive("revealedBeta"), { default: () => 1 }),
+  /** Slope of the sentiment words of completions and open-ended answers relative to β. */
+  openBeta: Schema.optionalWith(positive("openBeta"), { default: () => 1 }),
+  /** Log-odds of "neutral" against each of "good"/"bad" at zero valence, in ternary questions. */
+  neutralBias: Schema.optionalWith(Schema.Number, { default: () => 0 }),
+  /** Probability of ending a completion or open-ended answer at each word (at zero valence). */
+  endHazard: Schema.optionalWith(Schema.Number.pipe(Schema.greaterThan(0), Schema.lessThan(1)), { default: () => 0.1 }),
+  /** Residual width; a multiple of 32 (heads of 16 dimensions, two key/value groups). */
+  hiddenSize: Schema.optionalWith(Schema.Literal(64, 96, 128), { default: () => 64 as const }),
+  /** Decoder blocks; blocks other than the planted one and the one after it only stir the noise dimensions. */
+  layers: Schema.optionalWith(Schema.Int.pipe(Schema.between(2, 8)), { default: () => 3 }),
+  /** The block whose output first carries valence (0-based); the comparison heads of revealed choice sit in the next. */
+  plantedLayer: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 1 }),
+  /** Norm of each token's random feature vector (the content a probe must see through). */
+  featureScale: Schema.optionalWith(positive("featureScale"), { default: () => 1 }),
+  /** RoPE base; large so that the matching heads read almost the same score at every distance. */
+  ropeTheta: Schema.optionalWith(positive("ropeTheta"), { default: () => 1e6 }),
+  /** `max_position_embeddings` of the checkpoint. */
+  maxPositions: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 4096 })
+}) {}
+
+/** Decodes a spec from unknown JSON (missing fields take their defaults). */
+export const decodeOrganismSpec = Schema.decodeUnknownEither(OrganismSpec)
+
+/** The spec with every default. */
+export const defaultOrganismSpec = (): OrganismSpec => OrganismSpec.make({})

@@ -1,0 +1,139 @@
+/** The subject-model port the stages use, its error, and its layer over a Hugging Face checkpoint compiled to ONNX. */
+import { FileSystem } from "@effect/platform"
+import { Context, Effect, Layer, Schema } from "effect"
+import { loadCheckpoint } from "./Checkpoint"
+import { makeChatRenderer } from "./ChatTemplate"
+import { compileCached } from "./Compile"
+import {
+  type ActivationRequest,
+  type Activations,
+  activationsBatch,
+  type GenerateRequest,
+  generateBatch,
+  type Generation,
+  type OptionScores,
+  residualNormBatch,
+  type Runtime,
+  scoreBatch,
+  type ScoreRequest,
+  type SessionSpec
+} from "./Generate"
+import type { Prompt } from "./Prompt"
+import { type DecoderSession, openSession, type Provider } from "./Session"
+import { makeTokenizer } from "./Tokenizer"
+
+/** A subject-model operation failed; `model` names the checkpoint. */
+export class ModelError extends Schema.TaggedError<ModelError>()("ModelError", {
+  model: Schema.String,
+  reason: Schema.String
+}) {
+  get message() {
+    return `${this.model}: ${this.reason}`
+  }
+}
+
+/** What the model is. */
+export interface SubjectModelInfo {
+  readonly weightsHash: string
+  readonly architecture: string
+  readonly numLayers: number
+  readonly hiddenSize: number
+  readonly vocabSize: number
+  readonly hasChatTemplate: boolean
+}
+
+/** Options of the checkpoint layer. */
+export interface CheckpointModelOptions {
+  /** Hugging Face checkpoint folder. */
+  readonly dir: string
+  /** Where compiled `.onnx` files are cached (keyed by weights hash and compile options). */
+  readonly cacheDir: string
+  readonly provider?: Provider
+  /** Weight storage in the compiled graph; float16 is meant for CUDA and runs (cast to float32) on CPU too. */
+  readonly dtype?: "float32" | "float16"
+  /** Requests per forward batch. */
+  readonly batchSize?: number
+  /** onnxruntime's fused CPU operators (default) or the plain-operator reference graph. */
+  readonly fused?: boolean
+  readonly threads?: number
+}
+
+/** The subject model: every operation takes many requests and runs them in batches of `batchSize`. */
+export class SubjectModel extends Context.Tag("prefpipe/SubjectModel")<SubjectModel, {
+  readonly info: SubjectModelInfo
+  readonly generate: (requests: ReadonlyArray<GenerateRequest>) => Effect.Effect<Generation[], ModelError>
+  readonly scoreOptions: (requests: ReadonlyArray<ScoreRequest>) => Effect.Effect<OptionScores[], ModelError>
+  readonly activations: (requests: ReadonlyArray<ActivationRequest>) => Effect.Effect<Activations[], ModelError>
+  /** Mean residual L2 norm after `layer` over the prompts' tokens (first token excluded): the unit of `residual_norm` steering. */
+  readonly residualNorm: (prompts: ReadonlyArray<Prompt>, layer: number) => Effect.Effect<number, ModelError>
+}>() {}
+
+const chunks = <A>(items: ReadonlyArray<A>, size: number): A[][] => {
+  const out: A[][] = []
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size))
+  return out
+}
+
+/** Loads a checkpoint and builds the runtime (sessions compiled and opened on first use, then reused). */
+export const makeRuntime = (options: CheckpointModelOptions) =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const checkpoint = yield* loadCheckpoint(options.dir)
+    const tokenizer = makeTokenizer(checkpoint.tokenizerJson, checkpoint.tokenizerConfig, checkpoint.eosTokenIds)
+    const chat = makeChatRenderer(checkpoint.chatTemplate, tokenizer.bosToken, tokenizer.eosToken)
+    const sessions = new Map<string, Effect.Effect<DecoderSession, string>>()
+    const session = (spec: SessionSpec) =>
+      Effect.gen(function* () {
+        const key = JSON.stringify(spec)
+        const existing = sessions.get(key)
+        if (existing !== undefined) return yield* existing
+        const open = yield* Effect.cached(
+          compileCached(checkpoint, { ...spec, fused: options.fused ?? true, dtype: options.dtype ?? "float32" }, options.cacheDir).pipe(
+            Effect.mapError((e) => `compile: ${e.message}`),
+            Effect.flatMap((compiled) => openSession(compiled.path, checkpoint.dims, options.provider ?? "cpu", options.threads ?? 2)),
+            Effect.provideService(FileSystem.FileSystem, fs)
+          )
+        )
+        sessions.set(key, open)
+        return yield* open
+      })
+    const runtime: Runtime = { dims: checkpoint.dims, tokenizer, chat, session }
+    return { checkpoint, runtime }
+  })
+
+/** The service over a checkpoint folder. */
+export const layerCheckpoint = (options: CheckpointModelOptions): Layer.Layer<SubjectModel, ModelError, FileSystem.FileSystem> =>
+  Layer.effect(
+    SubjectModel,
+    Effect.gen(function* () {
+      const { checkpoint, runtime } = yield* makeRuntime(options).pipe(
+        Effect.mapError((e) => new ModelError({ model: options.dir, reason: e.message }))
+      )
+      const size = Math.max(1, options.batchSize ?? 16)
+      const fail = (reason: string) => new ModelError({ model: options.dir, reason })
+      const batched = <A, B>(run: (rt: Runtime, batch: ReadonlyArray<A>) => Effect.Effect<B[], string>) => (requests: ReadonlyArray<A>) =>
+        Effect.forEach(chunks(requests, size), (batch) => run(runtime, batch)).pipe(Effect.map((r) => r.flat()), Effect.mapError(fail))
+      return {
+        info: {
+          weightsHash: checkpoint.weightsHash,
+          architecture: checkpoint.config.architectures[0],
+          numLayers: checkpoint.dims.layers,
+          hiddenSize: checkpoint.dims.hidden,
+          vocabSize: checkpoint.dims.vocab,
+          hasChatTemplate: runtime.chat.hasTemplate
+        },
+        generate: batched(generateBatch),
+        scoreOptions: batched(scoreBatch),
+        activations: batched(activationsBatch),
+        residualNorm: (prompts, layer) =>
+          Effect.forEach(chunks(prompts, size), (batch) => residualNormBatch(runtime, batch, layer)).pipe(
+            Effect.mapError(fail),
+            Effect.flatMap((parts) => {
+              const sum = parts.reduce((a, p) => a + p.sum, 0)
+              const count = parts.reduce((a, p) => a + p.count, 0)
+              return count === 0 ? Effect.fail(fail("residualNorm needs prompts with at least two tokens")) : Effect.succeed(sum / count)
+            })
+          )
+      }
+    })
+  )

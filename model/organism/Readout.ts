@@ -1,0 +1,72 @@
+/** The output layer's answer logic, shared by the weight builder and the closed-form ground truth. */
+import { DIGITS, END, LABELS, QUALITATIVE_WORDS, SENTIMENT } from "./Vocabulary"
+
+/** The answer modes the model recognises, each switched on by keywords of the question. */
+export type AnswerMode = "qualitative" | "ternary" | "stated" | "revealed" | "open"
+
+/** Slopes and offsets of the readout, all in logits at temperature 1. */
+export interface Slopes {
+  /** β: P(good | good or bad) = σ(β·v). */
+  readonly beta: number
+  readonly stated: number
+  readonly concentration: number
+  readonly revealed: number
+  readonly open: number
+  readonly neutralBias: number
+  /** Logit of the end token in completion mode, set so that it ends with the spec's hazard at zero valence. */
+  readonly endBias: number
+}
+
+/** Which answer class a token belongs to and its logit within that class: `bias + v·V + d·(valence A − valence B)`. */
+export interface Readout {
+  readonly mode: AnswerMode | "end" | undefined
+  readonly bias: number
+  readonly v: number
+  readonly d: number
+}
+
+const sentiment = new Map(SENTIMENT)
+
+/** z-score of rating k on the 1-10 scale. */
+export const ratingZ = (k: number) => (k - 5.5) / 4.5
+
+/** The readout of one token; undefined mode means the token is never an answer. */
+export const readoutOf = (token: string, s: Slopes): Readout => {
+  if (token === QUALITATIVE_WORDS.good) return { mode: "qualitative", bias: 0, v: s.beta / 2, d: 0 }
+  if (token === QUALITATIVE_WORDS.bad) return { mode: "qualitative", bias: 0, v: -s.beta / 2, d: 0 }
+  if (token === QUALITATIVE_WORDS.neutral) return { mode: "ternary", bias: s.neutralBias, v: 0, d: 0 }
+  const digit = DIGITS.indexOf(token)
+  if (digit >= 0) {
+    const z = ratingZ(digit + 1)
+    return { mode: "stated", bias: -s.concentration * z * z, v: s.stated * z, d: 0 }
+  }
+  if (token === LABELS[0]) return { mode: "revealed", bias: 0, v: 0, d: s.revealed / 2 }
+  if (token === LABELS[1]) return { mode: "revealed", bias: 0, v: 0, d: -s.revealed / 2 }
+  const valence = sentiment.get(token)
+  if (valence !== undefined) return { mode: "open", bias: 0, v: s.open * valence, d: 0 }
+  if (token === END) return { mode: "end", bias: s.endBias, v: 0, d: 0 }
+  return { mode: undefined, bias: 0, v: 0, d: 0 }
+}
+
+/** The end-token logit that makes the per-word stopping probability `hazard` at zero valence. */
+export const endBiasFor = (hazard: number) => Math.log((hazard / (1 - hazard)) * SENTIMENT.length)
+
+/**
+ * The tokens a mode answers with and their probabilities at channel values `v` and `d` (temperature 1).
+ * Qualitative answers are good/bad; ternary adds neutral; open answers are the sentiment words (the end token excluded).
+ */
+export const answerDistribution = (mode: AnswerMode, v: number, d: number, s: Slopes): Array<{ token: string; p: number }> => {
+  const tokens = mode === "qualitative" ? [QUALITATIVE_WORDS.good, QUALITATIVE_WORDS.bad]
+    : mode === "ternary" ? [QUALITATIVE_WORDS.good, QUALITATIVE_WORDS.bad, QUALITATIVE_WORDS.neutral]
+    : mode === "stated" ? DIGITS
+    : mode === "revealed" ? [...LABELS]
+    : SENTIMENT.map(([w]) => w)
+  const logits = tokens.map((t) => {
+    const r = readoutOf(t, s)
+    return r.bias + r.v * v + r.d * d
+  })
+  const max = Math.max(...logits)
+  const weights = logits.map((l) => Math.exp(l - max))
+  const total = weights.reduce((a, b) => a + b, 0)
+  return tokens.map((token, i) => ({ token, p: weights[i]! / total }))
+}

@@ -1,0 +1,115 @@
+import { Args, Command, Options } from "@effect/cli"
+import { FileSystem } from "@effect/platform"
+import { Console, Effect, Option } from "effect"
+import * as path from "node:path"
+import type { Prompt } from "../model/Prompt"
+import type { Steering } from "../model/Steering"
+import { layerCheckpoint, ModelError, SubjectModel } from "../model/SubjectModel"
+import { projectRoot } from "./Target"
+
+const dirArg = Args.directory({ name: "dir" }).pipe(Args.withDescription("Hugging Face checkpoint folder"))
+const promptOption = Options.text("prompt").pipe(Options.withDescription("prompt text"))
+const chatOption = Options.boolean("chat").pipe(Options.withDescription("send the prompt as one user message through the chat template"))
+const jsonOption = Options.boolean("json").pipe(Options.withDescription("print one JSON object on stdout"))
+const cacheDirOption = Options.directory("cache-dir").pipe(
+  Options.withDescription("compiled-model cache (default: $PIPELINE_CACHE/onnx or .pipeline/onnx in the project)"),
+  Options.optional
+)
+const fusedOption = Options.boolean("plain").pipe(Options.withDescription("use the plain-operator graph instead of the fused one"))
+
+const modelLayer = (dir: string, cacheDir: Option.Option<string>, plain: boolean) =>
+  layerCheckpoint({
+    dir,
+    cacheDir: Option.getOrElse(cacheDir, () => path.join(process.env.PIPELINE_CACHE ?? path.join(projectRoot, ".pipeline"), "onnx")),
+    fused: !plain
+  })
+
+const promptOf = (text: string, chat: boolean): Prompt =>
+  chat ? { kind: "chat", messages: [{ role: "user", content: text }], addGenerationPrompt: true } : { kind: "text", text }
+
+const numberList = (text: string) => text.split(",").filter((s) => s.trim() !== "").map(Number)
+
+const readVector = (file: string) =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const text = yield* fs.readFileString(file)
+    const values = text.trim().startsWith("[") ? (JSON.parse(text) as number[]) : text.trim().split(/[\s,]+/).map(Number)
+    if (values.some((v) => !Number.isFinite(v))) return yield* Effect.fail(new ModelError({ model: file, reason: "steering vector file holds a non-number" }))
+    return values
+  })
+
+const generateCommand = Command.make(
+  "generate",
+  {
+    dir: dirArg,
+    prompt: promptOption,
+    chat: chatOption,
+    maxTokens: Options.integer("max-tokens").pipe(Options.withDefault(64)),
+    temperature: Options.float("temperature").pipe(Options.withDefault(0)),
+    topP: Options.float("top-p").pipe(Options.withDefault(1)),
+    seed: Options.integer("seed").pipe(Options.withDefault(0)),
+    steerLayer: Options.integer("steer-layer").pipe(Options.optional),
+    steerCoef: Options.float("steer-coef").pipe(Options.withDefault(0)),
+    steerVector: Options.file("steer-vector").pipe(Options.optional),
+    steerPositions: Options.choice("steer-positions", ["all", "autoregressive"]).pipe(Options.withDefault("all" as const)),
+    json: jsonOption,
+    cacheDir: cacheDirOption,
+    plain: fusedOption
+  },
+  (o) =>
+    Effect.gen(function* () {
+      const model = yield* SubjectModel
+      let steering: Steering | undefined
+      if (Option.isSome(o.steerLayer) && Option.isSome(o.steerVector))
+        steering = {
+          layer: o.steerLayer.value,
+          direction: yield* readVector(o.steerVector.value),
+          coefficient: o.steerCoef,
+          positions: { kind: o.steerPositions },
+          normalization: { kind: "unit" }
+        }
+      const [g] = yield* model.generate([{
+        prompt: promptOf(o.prompt, o.chat),
+        maxTokens: o.maxTokens,
+        temperature: o.temperature,
+        topP: o.topP,
+        seed: o.seed,
+        ...(steering === undefined ? {} : { steering })
+      }])
+      if (o.json) return yield* Console.log(JSON.stringify({ text: g!.text, token_ids: [...g!.promptIds, ...g!.tokenIds], finish: g!.finish }))
+      yield* Console.log(g!.text)
+    }).pipe(Effect.provide(modelLayer(o.dir, o.cacheDir, o.plain)))
+).pipe(Command.withDescription("generate a continuation (greedy at temperature 0)"))
+
+const scoreCommand = Command.make(
+  "score",
+  { dir: dirArg, prompt: promptOption, chat: chatOption, options: Options.text("options"), json: jsonOption, cacheDir: cacheDirOption, plain: fusedOption },
+  (o) =>
+    Effect.gen(function* () {
+      const model = yield* SubjectModel
+      const options = o.options.split(",")
+      const [s] = yield* model.scoreOptions([{ prompt: promptOf(o.prompt, o.chat), options }])
+      if (o.json) return yield* Console.log(JSON.stringify({ options, probs: s!.probs, normalized: s!.normalized }))
+      for (let i = 0; i < options.length; i++) yield* Console.log(`${options[i]}\t${s!.probs[i]}\t${s!.normalized[i]}`)
+    }).pipe(Effect.provide(modelLayer(o.dir, o.cacheDir, o.plain)))
+).pipe(Command.withDescription("probability of each comma-separated option after the prompt"))
+
+const activationsCommand = Command.make(
+  "activations",
+  { dir: dirArg, prompt: promptOption, chat: chatOption, layers: Options.text("layers"), json: jsonOption, cacheDir: cacheDirOption, plain: fusedOption },
+  (o) =>
+    Effect.gen(function* () {
+      const model = yield* SubjectModel
+      const layers = numberList(o.layers)
+      const [a] = yield* model.activations([{ prompt: promptOf(o.prompt, o.chat), layers, selectors: ["prompt_last"] }])
+      const byLayer = Object.fromEntries(layers.map((l) => [String(l), Array.from(a!.prompt_last![l]!)]))
+      if (o.json) return yield* Console.log(JSON.stringify({ layers: byLayer }))
+      for (const l of layers) yield* Console.log(`${l}\t${byLayer[String(l)]!.join(" ")}`)
+    }).pipe(Effect.provide(modelLayer(o.dir, o.cacheDir, o.plain)))
+).pipe(Command.withDescription("residual stream after the given layers at the last prompt token"))
+
+/** `model generate|score|activations`: run the subject model from the command line. */
+export const modelCommand = Command.make("model").pipe(
+  Command.withDescription("run a Hugging Face checkpoint compiled to ONNX"),
+  Command.withSubcommands([generateCommand, scoreCommand, activationsCommand])
+)
