@@ -1,0 +1,194 @@
+import { FileSystem } from "@effect/platform"
+import { Effect, Either, ParseResult, Schema } from "effect"
+import { createHash } from "node:crypto"
+import * as path from "node:path"
+
+/** A labelled answer and its value; higher values are always better for the model. */
+export const AnswerOption = Schema.Struct({ label: Schema.NonEmptyTrimmedString, value: Schema.Number })
+/** A labelled answer and its value. */
+export type AnswerOption = typeof AnswerOption.Type
+
+const common = {
+  id: Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_.-]+$/)),
+  /** `pre`: asked instead of doing the task; `post`: asked after the model did it, in the same conversation. */
+  timing: Schema.Literal("pre", "post"),
+  text: Schema.NonEmptyString
+}
+
+/** A question answered with one of a few words (good/bad, optionally neutral). */
+export const QualitativeTemplate = Schema.Struct({
+  ...common,
+  kind: Schema.Literal("qualitative"),
+  options: Schema.Array(AnswerOption).pipe(Schema.minItems(2))
+})
+/** A question answered with an integer on a declared scale. */
+export const StatedTemplate = Schema.Struct({
+  ...common,
+  kind: Schema.Literal("stated"),
+  scale: Schema.Struct({ min: Schema.Int, max: Schema.Int })
+})
+/** A free-text question whose answer a judge scores for valence within the declared range. */
+export const OpenEndedTemplate = Schema.Struct({
+  ...common,
+  kind: Schema.Literal("open_ended"),
+  range: Schema.Struct({ min: Schema.Number, max: Schema.Number })
+})
+/** Two tasks offered as Task A and Task B; the model picks one by starting to do it. */
+export const RevealedTemplate = Schema.Struct({ ...common, kind: Schema.Literal("revealed") })
+/** Several tasks listed as Task A, Task B, …; the model answers with their order. */
+export const RankingTemplate = Schema.Struct({ ...common, kind: Schema.Literal("ranking") })
+
+/** An elicitation template as stored in `templates/<id>.json`. */
+export const Template = Schema.Union(QualitativeTemplate, StatedTemplate, OpenEndedTemplate, RevealedTemplate, RankingTemplate)
+/** An elicitation template as stored in `templates/<id>.json`. */
+export type Template = typeof Template.Type
+/** The templates whose answers are a single number. */
+export type ScoredTemplate = Exclude<Template, { kind: "ranking" }>
+
+/** A template file that cannot be used, naming the file and the field. */
+export class TemplateError extends Schema.TaggedError<TemplateError>()("TemplateError", {
+  file: Schema.String,
+  field: Schema.String,
+  reason: Schema.String
+}) {
+  get message() {
+    return `template ${this.file}: ${this.field}: ${this.reason}`
+  }
+}
+
+/** The placeholders (`{name}`) in a template text, in order of first appearance. */
+export const placeholdersOf = (text: string): ReadonlyArray<string> =>
+  [...new Set(Array.from(text.matchAll(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g), (m) => m[1]))]
+
+const placeholderRules = (t: Template): { required: ReadonlyArray<string>; timing?: "pre" } => {
+  switch (t.kind) {
+    case "revealed":
+      return { required: ["task_a", "task_b"], timing: "pre" }
+    case "ranking":
+      return { required: ["tasks"], timing: "pre" }
+    default:
+      return { required: t.timing === "pre" ? ["task"] : [] }
+  }
+}
+
+/** The declared value range a template's answers are normalized by. */
+export const templateRange = (t: ScoredTemplate): { readonly min: number; readonly max: number } => {
+  switch (t.kind) {
+    case "qualitative": {
+      const values = t.options.map((o) => o.value)
+      return { min: Math.min(...values), max: Math.max(...values) }
+    }
+    case "stated":
+      return t.scale
+    case "open_ended":
+      return t.range
+    case "revealed":
+      return { min: 0, max: 1 }
+  }
+}
+
+/** Maps a value to [0, 1] by the template's own declared range: (value − min)/(max − min). */
+export const normalize = (t: ScoredTemplate, value: number): number => {
+  const { min, max } = templateRange(t)
+  return (value - min) / (max - min)
+}
+
+const checkTemplate = (file: string, t: Template): Either.Either<Template, TemplateError> => {
+  const error = (field: string, reason: string) => Either.left(new TemplateError({ file, field, reason }))
+  const rules = placeholderRules(t)
+  if (rules.timing !== undefined && t.timing !== rules.timing) {
+    return error("timing", `${t.kind} templates are asked before any task is done; timing must be "${rules.timing}"`)
+  }
+  const found = placeholdersOf(t.text)
+  const unknown = found.filter((p) => !rules.required.includes(p))
+  if (unknown.length > 0) {
+    const allowed = rules.required.length === 0 ? "none" : rules.required.map((p) => `{${p}}`).join(", ")
+    return error("text", `placeholder {${unknown[0]}} is not allowed in a ${t.timing}-task ${t.kind} template (allowed: ${allowed})`)
+  }
+  const missing = rules.required.filter((p) => !found.includes(p))
+  if (missing.length > 0) return error("text", `a ${t.timing}-task ${t.kind} template must contain {${missing[0]}}`)
+  switch (t.kind) {
+    case "qualitative": {
+      const values = t.options.map((o) => o.value)
+      if (new Set(values).size !== values.length) return error("options", "option values must be distinct")
+      const labels = t.options.map((o) => o.label.toLowerCase())
+      if (new Set(labels).size !== labels.length) return error("options", "option labels must be distinct")
+      const good = t.options.find((o) => o.label.toLowerCase() === "good")
+      const bad = t.options.find((o) => o.label.toLowerCase() === "bad")
+      if (good !== undefined && bad !== undefined && good.value <= bad.value) {
+        return error("options", `"good" must have a higher value than "bad" (higher means better for the model)`)
+      }
+      return Either.right(t)
+    }
+    case "stated":
+      return t.scale.min < t.scale.max ? Either.right(t) : error("scale", `min (${t.scale.min}) must be below max (${t.scale.max})`)
+    case "open_ended":
+      return t.range.min < t.range.max ? Either.right(t) : error("range", `min (${t.range.min}) must be below max (${t.range.max})`)
+    default:
+      return Either.right(t)
+  }
+}
+
+/** Decodes and validates one template's JSON value; `file` names it in errors, and the id must equal its base name. */
+export const decodeTemplate = (file: string, json: unknown): Effect.Effect<Template, TemplateError> =>
+  Schema.decodeUnknown(Template, { onExcessProperty: "error" })(json).pipe(
+    Effect.mapError((e) => {
+      const issues = ParseResult.ArrayFormatter.formatErrorSync(e)
+      const first = issues.find((i) => i.path.length > 0) ?? issues[0]
+      const field = first === undefined || first.path.length === 0 ? "(root)" : first.path.map(String).join(".")
+      return new TemplateError({ file, field, reason: first?.message ?? e.message })
+    }),
+    Effect.flatMap((t) => {
+      const expected = path.basename(file, ".json")
+      return t.id === expected
+        ? checkTemplate(file, t)
+        : Effect.fail(new TemplateError({ file, field: "id", reason: `id "${t.id}" must equal the file name "${expected}"` }))
+    })
+  )
+
+/** Reads and validates one template file. */
+export const loadTemplate = (file: string): Effect.Effect<Template, TemplateError, FileSystem.FileSystem> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const text = yield* fs.readFileString(file).pipe(
+      Effect.mapError((e) => new TemplateError({ file, field: "(file)", reason: e.message }))
+    )
+    const json = yield* Effect.try({
+      try: () => JSON.parse(text) as unknown,
+      catch: (e) => new TemplateError({ file, field: "(json)", reason: e instanceof Error ? e.message : String(e) })
+    })
+    return yield* decodeTemplate(file, json)
+  })
+
+/** Loads every `*.json` template in a folder, sorted by id. */
+export const loadTemplates = (dir: string): Effect.Effect<ReadonlyArray<Template>, TemplateError, FileSystem.FileSystem> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const names = yield* fs.readDirectory(dir).pipe(
+      Effect.mapError((e) => new TemplateError({ file: dir, field: "(folder)", reason: e.message }))
+    )
+    const templates = yield* Effect.forEach(
+      names.filter((n) => n.endsWith(".json")).sort(),
+      (name) => loadTemplate(path.join(dir, name))
+    )
+    return [...templates].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+  })
+
+/** Finds a template by id, failing with the ids that exist. */
+export const templateById = (templates: ReadonlyArray<Template>, id: string): Effect.Effect<Template, TemplateError> => {
+  const found = templates.find((t) => t.id === id)
+  return found !== undefined
+    ? Effect.succeed(found)
+    : Effect.fail(new TemplateError({ file: `${id}.json`, field: "id", reason: `no such template; known: ${templates.map((t) => t.id).join(", ")}` }))
+}
+
+const canonical = (value: unknown): string => {
+  if (value === null || typeof value !== "object") return JSON.stringify(value)
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`
+  const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`
+}
+
+/** sha256 over a canonical (sorted-key) encoding of the decoded template. */
+export const templateContentHash = (t: Template): string =>
+  createHash("sha256").update(canonical(Schema.encodeSync(Template)(t))).digest("hex")
