@@ -1,5 +1,5 @@
 import { FileSystem } from "@effect/platform"
-import { Effect, Either, ParseResult, Schema } from "effect"
+import { Effect, ParseResult, Schema } from "effect"
 import { createHash } from "node:crypto"
 import * as path from "node:path"
 
@@ -38,12 +38,10 @@ export const RevealedTemplate = Schema.Struct({ ...common, kind: Schema.Literal(
 /** Several tasks listed as Task A, Task B, …; the model answers with their order. */
 export const RankingTemplate = Schema.Struct({ ...common, kind: Schema.Literal("ranking") })
 
-/** An elicitation template as stored in `templates/<id>.json`. */
-export const Template = Schema.Union(QualitativeTemplate, StatedTemplate, OpenEndedTemplate, RevealedTemplate, RankingTemplate)
-/** An elicitation template as stored in `templates/<id>.json`. */
-export type Template = typeof Template.Type
+const TemplateShape = Schema.Union(QualitativeTemplate, StatedTemplate, OpenEndedTemplate, RevealedTemplate, RankingTemplate)
+type TemplateShape = typeof TemplateShape.Type
 /** The templates whose answers are a single number. */
-export type ScoredTemplate = Exclude<Template, { kind: "ranking" }>
+export type ScoredTemplate = Exclude<TemplateShape, { kind: "ranking" }>
 
 /** A template file that cannot be used, naming the file and the field. */
 export class TemplateError extends Schema.TaggedError<TemplateError>()("TemplateError", {
@@ -60,7 +58,7 @@ export class TemplateError extends Schema.TaggedError<TemplateError>()("Template
 export const placeholdersOf = (text: string): ReadonlyArray<string> =>
   [...new Set(Array.from(text.matchAll(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g), (m) => m[1]))]
 
-const placeholderRules = (t: Template): { required: ReadonlyArray<string>; timing?: "pre" } => {
+const placeholderRules = (t: TemplateShape): { required: ReadonlyArray<string>; timing?: "pre" } => {
   switch (t.kind) {
     case "revealed":
       return { required: ["task_a", "task_b"], timing: "pre" }
@@ -93,41 +91,52 @@ export const normalize = (t: ScoredTemplate, value: number): number => {
   return (value - min) / (max - min)
 }
 
-const checkTemplate = (file: string, t: Template): Either.Either<Template, TemplateError> => {
-  const error = (field: string, reason: string) => Either.left(new TemplateError({ file, field, reason }))
+/** The first inconsistency of a template (field and reason) that its shape alone does not rule out. */
+const templateIssue = (t: TemplateShape): { readonly field: string; readonly reason: string } | undefined => {
+  const issue = (field: string, reason: string) => ({ field, reason })
   const rules = placeholderRules(t)
   if (rules.timing !== undefined && t.timing !== rules.timing) {
-    return error("timing", `${t.kind} templates are asked before any task is done; timing must be "${rules.timing}"`)
+    return issue("timing", `${t.kind} templates are asked before any task is done; timing must be "${rules.timing}"`)
   }
   const found = placeholdersOf(t.text)
   const unknown = found.filter((p) => !rules.required.includes(p))
   if (unknown.length > 0) {
     const allowed = rules.required.length === 0 ? "none" : rules.required.map((p) => `{${p}}`).join(", ")
-    return error("text", `placeholder {${unknown[0]}} is not allowed in a ${t.timing}-task ${t.kind} template (allowed: ${allowed})`)
+    return issue("text", `placeholder {${unknown[0]}} is not allowed in a ${t.timing}-task ${t.kind} template (allowed: ${allowed})`)
   }
   const missing = rules.required.filter((p) => !found.includes(p))
-  if (missing.length > 0) return error("text", `a ${t.timing}-task ${t.kind} template must contain {${missing[0]}}`)
+  if (missing.length > 0) return issue("text", `a ${t.timing}-task ${t.kind} template must contain {${missing[0]}}`)
   switch (t.kind) {
     case "qualitative": {
       const values = t.options.map((o) => o.value)
-      if (new Set(values).size !== values.length) return error("options", "option values must be distinct")
+      if (new Set(values).size !== values.length) return issue("options", "option values must be distinct")
       const labels = t.options.map((o) => o.label.toLowerCase())
-      if (new Set(labels).size !== labels.length) return error("options", "option labels must be distinct")
+      if (new Set(labels).size !== labels.length) return issue("options", "option labels must be distinct")
       const good = t.options.find((o) => o.label.toLowerCase() === "good")
       const bad = t.options.find((o) => o.label.toLowerCase() === "bad")
       if (good !== undefined && bad !== undefined && good.value <= bad.value) {
-        return error("options", `"good" must have a higher value than "bad" (higher means better for the model)`)
+        return issue("options", `"good" must have a higher value than "bad" (higher means better for the model)`)
       }
-      return Either.right(t)
+      return undefined
     }
     case "stated":
-      return t.scale.min < t.scale.max ? Either.right(t) : error("scale", `min (${t.scale.min}) must be below max (${t.scale.max})`)
+      return t.scale.min < t.scale.max ? undefined : issue("scale", `min (${t.scale.min}) must be below max (${t.scale.max})`)
     case "open_ended":
-      return t.range.min < t.range.max ? Either.right(t) : error("range", `min (${t.range.min}) must be below max (${t.range.max})`)
+      return t.range.min < t.range.max ? undefined : issue("range", `min (${t.range.min}) must be below max (${t.range.max})`)
     default:
-      return Either.right(t)
+      return undefined
   }
 }
+
+/** An elicitation template as stored in `templates/<id>.json`, with its placeholders, options and scale checked. */
+export const Template = TemplateShape.pipe(
+  Schema.filter((t) => {
+    const found = templateIssue(t)
+    return found === undefined ? true : { path: [found.field], message: found.reason }
+  })
+)
+/** An elicitation template as stored in `templates/<id>.json`. */
+export type Template = typeof Template.Type
 
 /** Decodes and validates one template's JSON value; `file` names it in errors, and the id must equal its base name. */
 export const decodeTemplate = (file: string, json: unknown): Effect.Effect<Template, TemplateError> =>
@@ -141,7 +150,7 @@ export const decodeTemplate = (file: string, json: unknown): Effect.Effect<Templ
     Effect.flatMap((t) => {
       const expected = path.basename(file, ".json")
       return t.id === expected
-        ? checkTemplate(file, t)
+        ? Effect.succeed(t)
         : Effect.fail(new TemplateError({ file, field: "id", reason: `id "${t.id}" must equal the file name "${expected}"` }))
     })
   )
