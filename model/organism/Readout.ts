@@ -70,3 +70,21 @@ export const answerDistribution = (mode: AnswerMode, v: number, d: number, s: Sl
   const total = weights.reduce((a, b) => a + b, 0)
   return tokens.map((token, i) => ({ token, p: weights[i]! / total }))
 }
+
+/** Keyword counts of a question text, as the model's keyword head counts them. */
+export interface KeywordCounts {
+  readonly qualitative: number
+  readonly neutral: number
+  readonly stated: number
+  readonly labels: number
+}
+
+/**
+ * The answer mode the counts switch on: a mode needs two of its keywords (good+bad, rate+10, Task A:+Task B:);
+ * a qualitative question is ternary when "neutral" appears half as often as good and bad together.
+ */
+export const modeOf = (c: KeywordCounts): AnswerMode =>
+  c.qualitative >= 2 ? (2 * c.neutral === c.qualitative ? "ternary" : "qualitative")
+  : c.stated >= 2 ? "stated"
+  : c.labels >= 2 ? "revealed"
+  : "open"

@@ -1,0 +1,209 @@
+/**
+ * The planted-preference model organism: a deterministic generator of a Hugging Face Llama checkpoint whose
+ * preferences are constructed, not trained, together with the ground truth every analysis can be checked against.
+ * How the weights work is described in `organism/Weights.ts`; the closed forms and their approximation in
+ * `organism/Truth.ts`.
+ */
+import { FileSystem } from "@effect/platform"
+import type { PlatformError } from "@effect/platform/Error"
+import { Effect, Schema } from "effect"
+import * as path from "node:path"
+import { defaultOrganismSpec, OrganismSpec } from "./OrganismSpec"
+import { endBiasFor, type Slopes } from "./organism/Readout"
+import {
+  answerMoments,
+  calibrateBeta,
+  type ExpectedAnswer,
+  isPostTask,
+  type OrganismTemplate,
+  reliabilityOf,
+  templateMode
+} from "./organism/Truth"
+import { plantValences } from "./organism/Valence"
+import {
+  BOS,
+  buildVocabulary,
+  END,
+  PAD,
+  splitWords,
+  tokenizerConfig,
+  tokenizerJson,
+  UNK
+} from "./organism/Vocabulary"
+import { buildWeights } from "./organism/Weights"
+import { writeTensors } from "./Safetensors"
+
+export type { OrganismTemplate, ExpectedAnswer } from "./organism/Truth"
+
+/** A task the organism is built over. */
+export interface OrganismTask {
+  readonly task_id: string
+  readonly origin: string
+  readonly prompt: string
+}
+
+/** What the generator needs. `seed` overrides `spec.seed`. */
+export interface OrganismInput {
+  readonly spec?: OrganismSpec
+  readonly seed?: number
+  readonly tasks: ReadonlyArray<OrganismTask>
+  readonly templates: ReadonlyArray<OrganismTemplate>
+  readonly extraWords?: ReadonlyArray<string>
+}
+
+/** The planted truth: task valences, expected answers, the planted direction per layer, reliabilities and slopes. */
+export interface OrganismGroundTruth {
+  readonly tasks: ReadonlyArray<{ task_id: string; origin: string; valence: number }>
+  readonly expected: ReadonlyArray<ExpectedAnswer>
+  /** Unit vector carrying valence in the residual stream after decoder block `layer` (0-based). */
+  readonly directions: ReadonlyArray<{ layer: number; vector: number[] }>
+  readonly reliability: {
+    /** The spec's target for good/bad answers to a pre-task question. */
+    readonly target: number
+    /** Per template: single-sample cross-seed reliability of its answers; null for revealed templates. */
+    readonly templates: ReadonlyArray<{ template_id: string; mode: string; reliability: number | null }>
+  }
+  /** Readout slopes: P(good | good or bad) = σ(beta·signal·valence); P(Task A) = σ(revealed·(valence A − valence B)). */
+  readonly slopes: Slopes
+  /** Valence gain on the planted direction after pre- and post-task prompts. */
+  readonly signal: { readonly pre: number; readonly post: number }
+  /** Realised mean task valence per origin. */
+  readonly originMeans: Readonly<Record<string, number>>
+  readonly seed: number
+}
+
+/** A generated organism: the checkpoint folder's files and its ground truth. */
+export interface OrganismResult {
+  readonly files: Readonly<Record<string, Uint8Array>>
+  readonly groundTruth: OrganismGroundTruth
+}
+
+/** The organism could not be built from these inputs. */
+export class OrganismError extends Schema.TaggedError<OrganismError>()("OrganismError", {
+  reason: Schema.String
+}) {
+  get message() {
+    return `organism: ${this.reason}`
+  }
+}
+
+const json = (value: unknown) => new TextEncoder().encode(`${JSON.stringify(value, null, 2)}\n`)
+
+/** Builds the organism synchronously; throws on invalid input (see `generateOrganism`). */
+export const buildOrganism = (input: OrganismInput): OrganismResult => {
+  const base = input.spec ?? defaultOrganismSpec()
+  const spec = input.seed === undefined ? base : OrganismSpec.make({ ...base, seed: input.seed })
+  if (input.tasks.length === 0) throw new Error("buildOrganism: tasks is empty")
+  const vocab = buildVocabulary(
+    input.tasks.map((t) => t.prompt),
+    input.templates.map((t) => t.text),
+    input.extraWords ?? []
+  )
+  const taskWords = input.tasks.map((t) => ({ origin: t.origin, words: splitWords(t.prompt) }))
+  const planted = plantValences(spec.seed, taskWords, vocab.content, spec.originMeans, spec.spread)
+  const baseSlopes = {
+    stated: 0,
+    concentration: spec.statedConcentration,
+    revealed: 0,
+    open: 0,
+    neutralBias: spec.neutralBias,
+    endBias: endBiasFor(spec.endHazard)
+  }
+  const beta = calibrateBeta(planted.task, spec.preSignal, spec.targetReliability, baseSlopes)
+  const slopes: Slopes = {
+    ...baseSlopes,
+    beta,
+    stated: spec.statedBeta * beta,
+    revealed: spec.revealedBeta * beta,
+    open: spec.openBeta * beta
+  }
+  const weights = buildWeights(spec, vocab, planted.word, slopes)
+  const { dims } = weights
+  const id = (token: string) => vocab.ids.get(token)!
+  const config = {
+    architectures: ["LlamaForCausalLM"],
+    model_type: "llama",
+    hidden_size: dims.hidden,
+    intermediate_size: dims.intermediate,
+    num_attention_heads: dims.heads,
+    num_key_value_heads: dims.kvHeads,
+    num_hidden_layers: dims.layers,
+    head_dim: dims.headDim,
+    vocab_size: dims.vocab,
+    max_position_embeddings: spec.maxPositions,
+    rms_norm_eps: 1e-5,
+    rope_theta: spec.ropeTheta,
+    rope_scaling: null,
+    hidden_act: "silu",
+    attention_bias: false,
+    attention_dropout: 0,
+    mlp_bias: false,
+    tie_word_embeddings: false,
+    bos_token_id: id(BOS),
+    eos_token_id: id(END),
+    pad_token_id: id(PAD),
+    torch_dtype: "float32",
+    use_cache: true
+  }
+  const files: Record<string, Uint8Array> = {
+    "config.json": json(config),
+    "generation_config.json": json({ bos_token_id: id(BOS), eos_token_id: id(END), pad_token_id: id(PAD), do_sample: true, temperature: 1 }),
+    "model.safetensors": writeTensors(weights.tensors, "F32"),
+    "special_tokens_map.json": json({ bos_token: BOS, eos_token: END, unk_token: UNK, pad_token: PAD }),
+    "tokenizer.json": json(tokenizerJson(vocab)),
+    "tokenizer_config.json": json(tokenizerConfig(vocab, spec.maxPositions))
+  }
+
+  const gain = (t: OrganismTemplate) => (isPostTask(t) ? spec.postSignal : spec.preSignal)
+  const expected: ExpectedAnswer[] = []
+  const reliability = input.templates.map((t) => {
+    const mode = templateMode(t)
+    if (mode === "revealed") {
+      input.tasks.forEach((task, i) =>
+        expected.push({ task_id: task.task_id, template_id: t.id, expected_value: slopes.revealed * planted.task[i]!, p_top: null })
+      )
+      return { template_id: t.id, mode, reliability: null }
+    }
+    const moments = Array.from(planted.task, (val) => answerMoments(mode, gain(t) * val, t, slopes))
+    moments.forEach((m, i) =>
+      expected.push({ task_id: input.tasks[i]!.task_id, template_id: t.id, expected_value: m.mean, p_top: m.pTop })
+    )
+    return { template_id: t.id, mode, reliability: reliabilityOf(moments) }
+  })
+  const originMeans: Record<string, number> = {}
+  for (const o of [...new Set(input.tasks.map((t) => t.origin))].sort()) {
+    const vals = input.tasks.flatMap((t, i) => (t.origin === o ? [planted.task[i]!] : []))
+    originMeans[o] = vals.reduce((a, b) => a + b, 0) / vals.length
+  }
+  const vector = Array.from(weights.direction)
+  const groundTruth: OrganismGroundTruth = {
+    tasks: input.tasks.map((t, i) => ({ task_id: t.task_id, origin: t.origin, valence: planted.task[i]! })),
+    expected,
+    directions: Array.from({ length: dims.layers - spec.plantedLayer }, (_, i) => ({ layer: spec.plantedLayer + i, vector })),
+    reliability: { target: spec.targetReliability, templates: reliability },
+    slopes,
+    signal: { pre: spec.preSignal, post: spec.postSignal },
+    originMeans,
+    seed: spec.seed
+  }
+  return { files, groundTruth }
+}
+
+/** Generates the organism checkpoint and its ground truth; invalid inputs fail with `OrganismError`. */
+export const generateOrganism = (input: OrganismInput): Effect.Effect<OrganismResult, OrganismError> =>
+  Effect.try({
+    try: () => buildOrganism(input),
+    catch: (e) => new OrganismError({ reason: e instanceof Error ? e.message : String(e) })
+  })
+
+/** Name of the ground-truth file `writeOrganism` puts beside the checkpoint. */
+export const GROUND_TRUTH_FILE = "ground_truth.json"
+
+/** Writes the checkpoint files and `ground_truth.json` into `dir` (created if missing). */
+export const writeOrganism = (dir: string, result: OrganismResult): Effect.Effect<void, PlatformError, FileSystem.FileSystem> =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    yield* fs.makeDirectory(dir, { recursive: true })
+    for (const name of Object.keys(result.files).sort()) yield* fs.writeFile(path.join(dir, name), result.files[name]!)
+    yield* fs.writeFile(path.join(dir, GROUND_TRUTH_FILE), json(result.groundTruth))
+  })

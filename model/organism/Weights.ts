@@ -1,0 +1,311 @@
+/**
+ * Hand-set Llama weights that carry the planted preferences. Everything is first written in a basis where a few
+ * residual coordinates have a meaning (below), then every residual-side vector is rotated by a seeded orthogonal R.
+ * Norm weights are uniform (C/√d), so RMSNorm commutes with R, and because every token embedding holds the large
+ * constant C, each norm is the identity up to a relative error of order ‖rest‖²/2C² (about 1e-4).
+ */
+import type { OrganismSpec } from "../OrganismSpec"
+import { normals, randomOrthogonal, streamFor } from "./Random"
+import { readoutOf, type Slopes } from "./Readout"
+import { ASSISTANT, BOS, DIGITS, LABELS, QUALITATIVE_WORDS, RATE_WORDS, type Vocabulary } from "./Vocabulary"
+
+/** Residual coordinates (before rotation). */
+export const Channel = {
+  CONST: 0,
+  /** a content word's valence */
+  W: 1,
+  /** 1 on content words: what the valence head attends to */
+  CONTENT: 2,
+  /** attention score of the keyword head: 1 on keywords, more on BOS (the sink) */
+  KSCORE: 3,
+  KW_Q: 4,
+  KW_N: 5,
+  KW_S: 6,
+  KW_A: 7,
+  /** +1 on "Task B:", −1 on "Task A:" */
+  KW_SPAN: 8,
+  KW_LAB: 9,
+  /** 1 on answer tokens: once one is emitted the next token is the end token */
+  ANSWERED: 10,
+  /** the planted valence channel */
+  V: 11,
+  N_Q: 12,
+  N_N: 13,
+  N_S: 14,
+  N_A: 15,
+  /** count of "Task B:" minus count of "Task A:" so far: −1 inside task A's span and 0 inside task B's */
+  N_SPAN: 16,
+  N_LAB: 17,
+  /** valence of task A minus valence of task B (revealed choice) */
+  D_AB: 18,
+  /** first of the topic features the valence head averages over content words */
+  TOPIC: 20,
+  TOPIC_COUNT: 9,
+  /** first of the noise features, averaged over the whole prefix by the mixing heads */
+  NOISE: 29
+} as const
+
+/** The constant every embedding carries. */
+export const CONST_VALUE = 100
+const HEAD_DIM = 16
+// The lowest-frequency rotary pair of a 16-wide head is (7, 15); matching features sit there so scores barely
+// depend on distance (angle ≤ 4096·θ^(-7/8) ≈ 0.02 rad at θ = 1e6).
+const MATCH_A = 7
+const MATCH_B = 15
+const LAMBDA = 20
+/** Weight of the BOS sink relative to one keyword: the keyword head's outputs are counts ×(1 − keywords/SINK). */
+const SINK = 1e3
+const MARGIN = 40
+const MODE_GAIN = 60
+const OTHER_PENALTY = 30
+const ANSWERED_END = 40
+const ANSWERED_BLOCK = 200
+// The post-task gate is silu(G) − silu(G − STEP_WIDTH) with G = STEP_SLOPE·(assistant count − 1.5): ≈ 0 for one
+// assistant turn and ≈ STEP_WIDTH for two or more.
+const STEP_SLOPE = 100
+const STEP_WIDTH = 20
+const NOISE_UNITS = 16
+
+/** One float32 tensor in Hugging Face layout ([out, in] for linear weights). */
+export interface NamedTensor {
+  readonly name: string
+  readonly shape: ReadonlyArray<number>
+  readonly data: Float32Array
+}
+
+/** Dimensions of the built model. */
+export interface OrganismDims {
+  readonly hidden: number
+  readonly intermediate: number
+  readonly heads: number
+  readonly kvHeads: number
+  readonly headDim: number
+  readonly layers: number
+  readonly vocab: number
+}
+
+/** Built weights, the rotation and the planted direction (R·e_V). */
+export interface OrganismWeights {
+  readonly dims: OrganismDims
+  readonly tensors: ReadonlyArray<NamedTensor>
+  readonly direction: Float64Array
+}
+
+/** Dimensions implied by a spec and a vocabulary size. */
+export const dimsOf = (spec: OrganismSpec, vocab: number): OrganismDims => ({
+  hidden: spec.hiddenSize,
+  intermediate: 2 * spec.hiddenSize,
+  heads: spec.hiddenSize / HEAD_DIM,
+  kvHeads: 2,
+  headDim: HEAD_DIM,
+  layers: spec.layers,
+  vocab
+})
+
+// A dense row-major matrix in the basis; `rotateRows` / `rotateCols` map its residual side through R.
+interface Mat {
+  readonly rows: number
+  readonly cols: number
+  readonly a: Float64Array
+}
+const mat = (rows: number, cols: number): Mat => ({ rows, cols, a: new Float64Array(rows * cols) })
+const set = (m: Mat, r: number, c: number, v: number) => {
+  m.a[r * m.cols + c] = v
+}
+
+// Each row is a residual-space vector (embedding, reader rows): row ← R·row.
+const rotateRows = (m: Mat, rot: Float64Array): Float32Array => {
+  const d = m.cols
+  const out = new Float32Array(m.rows * d)
+  for (let r = 0; r < m.rows; r++) {
+    for (let i = 0; i < d; i++) {
+      let s = 0
+      for (let k = 0; k < d; k++) s += rot[i * d + k]! * m.a[r * d + k]!
+      out[r * d + i] = s
+    }
+  }
+  return out
+}
+
+// Each column is a residual-space vector (writer matrices of shape [d, n]): W ← R·W.
+const rotateCols = (m: Mat, rot: Float64Array): Float32Array => {
+  const d = m.rows
+  const out = new Float32Array(d * m.cols)
+  for (let i = 0; i < d; i++) {
+    for (let c = 0; c < m.cols; c++) {
+      let s = 0
+      for (let k = 0; k < d; k++) s += rot[i * d + k]! * m.a[k * m.cols + c]!
+      out[i * m.cols + c] = s
+    }
+  }
+  return out
+}
+
+/** Builds every tensor of the checkpoint. `wordValence` holds the valence of each content word. */
+export const buildWeights = (
+  spec: OrganismSpec,
+  vocab: Vocabulary,
+  wordValence: ReadonlyMap<string, number>,
+  slopes: Slopes
+): OrganismWeights => {
+  const dims = dimsOf(spec, vocab.tokens.length)
+  const { hidden: d, intermediate: ff, heads, headDim: hd, layers } = dims
+  if (spec.plantedLayer > layers - 2)
+    throw new Error(`buildWeights: plantedLayer ${spec.plantedLayer} needs a block after it, but layers is ${layers}`)
+  const group = heads / dims.kvHeads
+  const C = CONST_VALUE
+  const sqrtHd = Math.sqrt(hd)
+  const noiseDims = d - Channel.NOISE
+  const featureDims = d - Channel.TOPIC
+  const rot = randomOrthogonal(streamFor(spec.seed, "rotation"), d)
+  const tensors: NamedTensor[] = []
+  const push = (name: string, m: Mat, side: "rows" | "cols" | "none") =>
+    tensors.push({
+      name,
+      shape: [m.rows, m.cols],
+      data: side === "rows" ? rotateRows(m, rot) : side === "cols" ? rotateCols(m, rot) : Float32Array.from(m.a)
+    })
+  const uniformNorm = () => Float32Array.from({ length: d }, () => C / Math.sqrt(d))
+
+  const embed = mat(dims.vocab, d)
+  vocab.tokens.forEach((token, t) => {
+    set(embed, t, Channel.CONST, C)
+    const feats = normals(streamFor(spec.seed, `token:${token}`), featureDims)
+    for (let i = 0; i < featureDims; i++) set(embed, t, Channel.TOPIC + i, (spec.featureScale * feats[i]!) / Math.sqrt(featureDims))
+    const w = wordValence.get(token)
+    if (vocab.content.has(token)) {
+      set(embed, t, Channel.CONTENT, 1)
+      set(embed, t, Channel.W, w ?? 0)
+    }
+    const keyword = (channel: number) => {
+      set(embed, t, Channel.KSCORE, 1)
+      set(embed, t, channel, 1)
+    }
+    if (token === QUALITATIVE_WORDS.good || token === QUALITATIVE_WORDS.bad) keyword(Channel.KW_Q)
+    if (token === QUALITATIVE_WORDS.neutral) keyword(Channel.KW_N)
+    if ((RATE_WORDS as ReadonlyArray<string>).includes(token) || token === "10") keyword(Channel.KW_S)
+    if (token === ASSISTANT) keyword(Channel.KW_A)
+    if (token === LABELS[0] || token === LABELS[1]) keyword(Channel.KW_LAB)
+    if (token === LABELS[0]) set(embed, t, Channel.KW_SPAN, -1)
+    if (token === LABELS[1]) set(embed, t, Channel.KW_SPAN, 1)
+    if (token === BOS) set(embed, t, Channel.KSCORE, 1 + Math.log(SINK) / LAMBDA)
+    if (Object.values(QUALITATIVE_WORDS).includes(token as never) || DIGITS.includes(token) || (LABELS as ReadonlyArray<string>).includes(token))
+      set(embed, t, Channel.ANSWERED, 1)
+  })
+  push("model.embed_tokens.weight", embed, "rows")
+
+  // Head h of group g reads key/value head g; heads 0 and 1 share key/value head 0, head `group` reads head 1.
+  const qRow = (head: number, i: number) => head * hd + i
+  const kvRow = (kv: number, i: number) => kv * hd + i
+  const noiseMixer = (v: Mat, o: Mat) => {
+    // q = k = 0 gives uniform attention: the prefix mean of the noise features, added back onto them.
+    for (let i = 0; i < Math.min(hd, noiseDims); i++) {
+      set(v, kvRow(1, i), Channel.NOISE + i, 1)
+      set(o, Channel.NOISE + i, qRow(group, i), 1)
+    }
+  }
+  const noiseMlp = (layer: number, gate: Mat, up: Mat, down: Mat, first: number) => {
+    const prng = streamFor(spec.seed, `mlp:${layer}`)
+    for (let u = first; u < first + NOISE_UNITS; u++) {
+      const g = normals(prng, noiseDims)
+      const h = normals(prng, noiseDims)
+      const o = normals(prng, noiseDims)
+      for (let i = 0; i < noiseDims; i++) {
+        set(gate, u, Channel.NOISE + i, (g[i]! * Math.sqrt(featureDims)) / (spec.featureScale * Math.sqrt(noiseDims)))
+        set(up, u, Channel.NOISE + i, (h[i]! * Math.sqrt(featureDims)) / (spec.featureScale * Math.sqrt(noiseDims)))
+        set(down, Channel.NOISE + i, u, (0.3 * spec.featureScale * o[i]!) / Math.sqrt(NOISE_UNITS * noiseDims))
+      }
+    }
+  }
+
+  for (let layer = 0; layer < layers; layer++) {
+    const p = `model.layers.${layer}.`
+    const q = mat(heads * hd, d)
+    const k = mat(dims.kvHeads * hd, d)
+    const v = mat(dims.kvHeads * hd, d)
+    const o = mat(d, heads * hd)
+    const gate = mat(ff, d)
+    const up = mat(ff, d)
+    const down = mat(d, ff)
+    noiseMixer(v, o)
+    let firstNoiseUnit = 0
+    if (layer === spec.plantedLayer) {
+      // Head 0 averages content words: score λ on content words, 0 elsewhere.
+      set(q, qRow(0, MATCH_A), Channel.CONST, (LAMBDA * sqrtHd) / C)
+      set(k, kvRow(0, MATCH_A), Channel.CONTENT, 1)
+      // Head 1 counts keywords against the BOS sink.
+      set(q, qRow(1, MATCH_B), Channel.CONST, (LAMBDA * sqrtHd) / C)
+      set(k, kvRow(0, MATCH_B), Channel.KSCORE, 1)
+      const values = [Channel.W, Channel.KW_Q, Channel.KW_N, Channel.KW_S, Channel.KW_A, Channel.KW_SPAN, Channel.KW_LAB]
+      values.forEach((ch, i) => set(v, kvRow(0, i), ch, 1))
+      for (let i = 0; i < Channel.TOPIC_COUNT; i++) {
+        set(v, kvRow(0, values.length + i), Channel.TOPIC + i, 1)
+        set(o, Channel.TOPIC + i, qRow(0, values.length + i), 1)
+      }
+      set(o, Channel.V, qRow(0, 0), spec.preSignal)
+      const counts = [Channel.N_Q, Channel.N_N, Channel.N_S, Channel.N_A, Channel.N_SPAN, Channel.N_LAB]
+      counts.forEach((ch, i) => set(o, ch, qRow(1, i + 1), SINK))
+      // Post-task gate: V ← V·postSignal/preSignal once two assistant turns are in the prompt.
+      const gain = spec.postSignal / spec.preSignal - 1
+      for (const [unit, shift, sign] of [[0, 0, 1], [1, STEP_WIDTH, -1]] as const) {
+        set(gate, unit, Channel.N_A, STEP_SLOPE)
+        set(gate, unit, Channel.CONST, (-1.5 * STEP_SLOPE - shift) / C)
+        set(up, unit, Channel.V, 1)
+        set(down, Channel.V, unit, (sign * gain) / STEP_WIDTH)
+      }
+      firstNoiseUnit = 2
+    }
+    if (layer === spec.plantedLayer + 1) {
+      // Heads 0 and 1 average the content words of task A's span (span count −1) and of task B's (span count 0), so
+      // instructions that name both labels before or after the tasks do not move the spans.
+      set(k, kvRow(0, MATCH_A), Channel.CONTENT, 1)
+      set(k, kvRow(0, MATCH_B), Channel.N_SPAN, 1)
+      set(v, kvRow(0, 0), Channel.W, 1)
+      for (const [head, sign] of [[0, -1], [1, 1]] as const) {
+        set(q, qRow(head, MATCH_A), Channel.CONST, (LAMBDA * sqrtHd) / C)
+        set(q, qRow(head, MATCH_B), Channel.CONST, (sign * MARGIN * sqrtHd) / C)
+        set(o, Channel.D_AB, qRow(head, 0), -sign)
+      }
+    }
+    noiseMlp(layer, gate, up, down, firstNoiseUnit)
+    push(`${p}self_attn.q_proj.weight`, q, "rows")
+    push(`${p}self_attn.k_proj.weight`, k, "rows")
+    push(`${p}self_attn.v_proj.weight`, v, "rows")
+    push(`${p}self_attn.o_proj.weight`, o, "cols")
+    push(`${p}mlp.gate_proj.weight`, gate, "rows")
+    push(`${p}mlp.up_proj.weight`, up, "rows")
+    push(`${p}mlp.down_proj.weight`, down, "cols")
+    tensors.push({ name: `${p}input_layernorm.weight`, shape: [d], data: uniformNorm() })
+    tensors.push({ name: `${p}post_attention_layernorm.weight`, shape: [d], data: uniformNorm() })
+  }
+  tensors.push({ name: "model.norm.weight", shape: [d], data: uniformNorm() })
+
+  const head = mat(dims.vocab, d)
+  vocab.tokens.forEach((token, t) => {
+    const r = readoutOf(token, slopes)
+    const constant = (bias: number) => set(head, t, Channel.CONST, bias / C)
+    set(head, t, Channel.V, r.v)
+    set(head, t, Channel.D_AB, r.d)
+    if (r.mode === undefined) constant(-OTHER_PENALTY)
+    else if (r.mode === "end") {
+      constant(r.bias)
+      set(head, t, Channel.ANSWERED, ANSWERED_END)
+    } else if (r.mode === "open") constant(r.bias)
+    else {
+      const modeCount = r.mode === "stated" ? Channel.N_S : r.mode === "revealed" ? Channel.N_LAB : Channel.N_Q
+      set(head, t, modeCount, MODE_GAIN)
+      set(head, t, Channel.ANSWERED, -ANSWERED_BLOCK)
+      constant(r.bias - 1.5 * MODE_GAIN)
+      // Neutral reads N_N − N_Q/2, which is exactly 0 for "good, bad or neutral" whatever the sink's shrinkage.
+      if (r.mode === "ternary") {
+        set(head, t, Channel.N_N, MODE_GAIN)
+        set(head, t, Channel.N_Q, MODE_GAIN / 2)
+      }
+    }
+  })
+  push("lm_head.weight", head, "rows")
+
+  const direction = new Float64Array(d)
+  for (let i = 0; i < d; i++) direction[i] = rot[i * d + Channel.V]!
+  return { dims, tensors, direction }
+}
