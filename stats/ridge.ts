@@ -2,7 +2,7 @@ import { choleskySolve } from "./cholesky"
 import { type Dense, type MatrixLike, toDense } from "./dense"
 import { gemm } from "./gemm"
 import { makePrng, permutation } from "./prng"
-import { applyQ, applyQt, factorShifted, quadraticShifted, solveShifted, type Tridiagonal, tridiagonalize } from "./tridiagonal"
+import { applyQ, applyQt, applyQtRows, factorShifted, quadraticShifted, solveShifted, type Tridiagonal, tridiagonalize } from "./tridiagonal"
 
 /** How `fitRidge` chooses alpha: k-fold CV over given folds or over task groups, or efficient leave-one-out. */
 export interface RidgeOptions {
@@ -223,12 +223,9 @@ const fitLoo = (x: Dense, y: ArrayLike<number>, rows: Int32Array, options: Ridge
   const path = ridgePath(z, yc)
   const size = path.tri.n
   // Rows of Z·Q (primal) or of Q (dual): the leverage of row i at alpha is a quadratic form in row i.
-  const basis = new Float64Array(n * size)
-  for (let i = 0; i < n; i++) {
-    if (path.primal) basis.set(z.data.subarray(i * size, (i + 1) * size), i * size)
-    else basis[i * size + i] = 1
-    applyQt(path.tri, basis, i * size)
-  }
+  const basis = path.primal ? Float64Array.from(z.data) : new Float64Array(n * size)
+  if (!path.primal) for (let i = 0; i < n; i++) basis[i * size + i] = 1
+  applyQtRows(path.tri, basis, n)
   const looByAlpha = options.alphas.map((alpha) => {
     const f = factorShifted(path.tri, alpha)
     const loo = new Float64Array(n)

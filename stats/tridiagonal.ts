@@ -28,9 +28,34 @@ const householder = (a: Float64Array, n: number, k: number, u: Float64Array): [n
   return [(beta - alpha) / beta, beta]
 }
 
-// Rank-2 update S ← S − v·wᵀ − w·vᵀ of the trailing lower triangle from row and column lo, accumulating y = S·u.
+// Rank-2 update S ← S − v·wᵀ − w·vᵀ of the trailing lower triangle from row and column lo, accumulating
+// y = S·u. Rows go in pairs so that each load of v, w, u and y serves two matrix elements.
 const fusedUpdate = (a: Float64Array, n: number, lo: number, v: Float64Array, w: Float64Array, u: Float64Array, y: Float64Array) => {
-  for (let i = lo; i < n; i++) {
+  let i = lo
+  for (; i + 1 < n; i += 2) {
+    const r0 = i * n, r1 = r0 + n
+    const v0 = v[i]!, w0 = w[i]!, u0 = u[i]!, v1 = v[i + 1]!, w1 = w[i + 1]!, u1 = u[i + 1]!
+    let s0 = 0, s1 = 0
+    for (let j = lo; j < i; j++) {
+      const vj = v[j]!, wj = w[j]!, uj = u[j]!
+      const a0 = a[r0 + j]! - v0 * wj - w0 * vj
+      const a1 = a[r1 + j]! - v1 * wj - w1 * vj
+      a[r0 + j] = a0
+      a[r1 + j] = a1
+      s0 += a0 * uj
+      s1 += a1 * uj
+      y[j] += a0 * u0 + a1 * u1
+    }
+    const a10 = a[r1 + i]! - v1 * w0 - w1 * v0
+    a[r1 + i] = a10
+    const a00 = a[r0 + i]! - 2 * v0 * w0
+    a[r0 + i] = a00
+    const a11 = a[r1 + i + 1]! - 2 * v1 * w1
+    a[r1 + i + 1] = a11
+    y[i] += s0 + a00 * u0 + a10 * u1
+    y[i + 1] += s1 + a10 * u0 + a11 * u1
+  }
+  if (i < n) {
     const row = i * n, vi = v[i]!, wi = w[i]!, ui = u[i]!
     let s = 0
     for (let j = lo; j < i; j++) {
@@ -114,6 +139,31 @@ export const applyQt = (t: Tridiagonal, x: Float64Array, start = 0): void => {
     for (let i = 0; i < len; i++) s += reflectors[o + i]! * x[base + i]!
     s *= tk
     for (let i = 0; i < len; i++) x[base + i] -= s * reflectors[o + i]!
+  }
+}
+
+/**
+ * Each of `count` contiguous length-n rows of x ← Qᵀ·row, in place. Rows are taken in blocks so each
+ * reflector is read from memory once per block rather than once per row.
+ */
+export const applyQtRows = (t: Tridiagonal, x: Float64Array, count: number): void => {
+  const { n, tau, reflectors } = t
+  if (x.length < count * n) throw new Error(`applyQtRows: x has ${x.length} values, expected at least ${count}×${n}`)
+  const block = 32
+  for (let r0 = 0; r0 < count; r0 += block) {
+    const r1 = Math.min(count, r0 + block)
+    for (let k = 0; k < n - 2; k++) {
+      const tk = tau[k]!
+      if (tk === 0) continue
+      const o = offset(n, k), len = n - k - 1
+      for (let r = r0; r < r1; r++) {
+        const base = r * n + k + 1
+        let s = 0
+        for (let i = 0; i < len; i++) s += reflectors[o + i]! * x[base + i]!
+        s *= tk
+        for (let i = 0; i < len; i++) x[base + i] -= s * reflectors[o + i]!
+      }
+    }
   }
 }
 
