@@ -22,6 +22,8 @@ export interface ChatRequest {
   readonly temperature: number
   readonly maxTokens: number
   readonly responseFormat?: ResponseFormat
+  /** Sent as `seed` and part of the memo key, so repeated samples of one prompt are distinct rows. */
+  readonly seed?: number
 }
 
 /** The assistant's reply. */
@@ -96,7 +98,8 @@ export const chatRequestKey = (model: string, request: ChatRequest): string =>
       messages: request.messages.map((m) => ({ role: m.role, content: m.content })),
       temperature: request.temperature,
       maxTokens: request.maxTokens,
-      responseFormat: request.responseFormat ?? null
+      responseFormat: request.responseFormat ?? null,
+      seed: request.seed ?? null
     }))
     .digest("hex")
 
@@ -220,7 +223,8 @@ export const layerOpenAI = (config: ChatClientConfig): Layer.Layer<ChatClient, C
             messages: request.messages,
             temperature: request.temperature,
             max_tokens: request.maxTokens,
-            ...(request.responseFormat === undefined ? {} : { response_format: request.responseFormat })
+            ...(request.responseFormat === undefined ? {} : { response_format: request.responseFormat }),
+            ...(request.seed === undefined ? {} : { seed: request.seed })
           }
           const answer = yield* withRetries(body, 0)
           yield* memo.set(key, answer.text)

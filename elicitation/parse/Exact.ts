@@ -74,11 +74,11 @@ export const readStated = (scale: { readonly min: number; readonly max: number }
   text = text.replace(restated, " ")
   if (new RegExp(String.raw`(?<![\w.])${num} ?(?:-|to|or) ?${num}(?![\w])`).test(text)) return unclear("range of numbers")
   const found: Array<number> = []
-  for (const m of text.matchAll(new RegExp(String.raw`(?<![\w.])(-?${num}) ?(?:/|out of) ?(\d+)(?![\w])`, "g"))) {
+  for (const m of text.matchAll(new RegExp(String.raw`(?<![\w.])(-?${num}) ?\(?(?:/|out of) ?(\d+)\)?(?![\w])`, "g"))) {
     if (Number(m[2]) !== scale.max) return unclear("fraction of another scale")
     found.push(Number(m[1]))
   }
-  text = text.replace(new RegExp(String.raw`(?<![\w.])-?${num} ?(?:/|out of) ?\d+(?![\w])`, "g"), " ")
+  text = text.replace(new RegExp(String.raw`(?<![\w.])-?${num} ?\(?(?:/|out of) ?\d+\)?(?![\w])`, "g"), " ")
   for (const m of text.matchAll(new RegExp(String.raw`(?<![\w.])-?${num}(?![\w]|\.\d)`, "g"))) found.push(Number(m[0]))
   if (found.length === 0) {
     const word = text.replace(/[^a-z ]/g, "").trim()
@@ -116,7 +116,7 @@ const choiceVerb = String.raw`(?:choose|chose|choosing|pick|picked|picking|selec
 export const readRevealed = (response: string, offered?: readonly [string, string]): Reading => {
   const text = plainText(response).slice(0, openingChars)
   const letterValue = (letter: string) => value(letter === "a" ? 1 : 0)
-  const start = text.match(/^(?:task|option) ?([ab])\b|^\(?([ab])\)? ?[:.)]/)
+  const start = text.match(/^(?:task|option) ?([ab])\b|^\(?([ab])\)? ?(?:[:.)]|$)/)
   if (start !== null) return letterValue(start[1] ?? start[2])
   const letters = new Set<string>()
   const patterns = [

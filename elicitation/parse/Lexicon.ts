@@ -1,10 +1,6 @@
 import { plainText } from "./Exact"
 
-/**
- * A small sentiment lexicon scoring open-ended answers when no judge is configured. A word counts +1 (positive)
- * or −1 (negative), flipped when one of the two words before it is a negation; the score is (pos − neg)/(pos + neg)
- * in [−1, 1], or undefined when no lexicon word occurs.
- */
+/** The positive half of the small sentiment lexicon that scores open-ended answers when no judge is configured. */
 export const positiveWords: ReadonlySet<string> = new Set(
   ("good great enjoy enjoyed enjoying enjoyable fun interesting pleasant glad happy love loved like liked " +
     "wonderful satisfying rewarding nice excellent delightful fine engaging fulfilling meaningful proud " +
@@ -19,7 +15,10 @@ export const negativeWords: ReadonlySet<string> = new Set(
 
 const negation = /^(?:not|no|never|hardly)$|n't$/
 
-/** The lexicon valence of a text in [−1, 1], or undefined when it holds no lexicon word. */
+/**
+ * The lexicon valence of a text: each lexicon word counts +1 or −1, flipped when one of the two words before it
+ * is a negation; the score is (pos − neg)/(pos + neg) in [−1, 1], or undefined when no lexicon word occurs.
+ */
 export const lexiconValence = (response: string): number | undefined => {
   const words = plainText(response).match(/[a-z]+(?:'[a-z]+)?/g) ?? []
   let pos = 0

@@ -15,10 +15,15 @@ const secret = "sk-test-0123456789abcdef"
 
 /** A local OpenAI-compatible server whose behaviour is chosen by the last user message. */
 const startServer = Effect.acquireRelease(
-  Effect.async<{ url: string; requests: string[]; server: http.Server }>((resume) => {
+  Effect.async<{ url: string; requests: string[]; server: http.Server; maxInFlight: () => number }>((resume) => {
     const requests: string[] = []
     const seen = new Map<string, number>()
+    let inFlight = 0
+    let maxInFlight = 0
     const server = http.createServer((req, res) => {
+      inFlight++
+      maxInFlight = Math.max(maxInFlight, inFlight)
+      res.on("close", () => inFlight--)
       let raw = ""
       req.on("data", (chunk) => (raw += chunk))
       req.on("end", () => {
@@ -54,7 +59,7 @@ const startServer = Effect.acquireRelease(
     })
     server.listen(0, "127.0.0.1", () => {
       const { port } = server.address() as AddressInfo
-      resume(Effect.succeed({ url: `http://127.0.0.1:${port}/v1`, requests, server }))
+      resume(Effect.succeed({ url: `http://127.0.0.1:${port}/v1`, requests, server, maxInFlight: () => maxInFlight }))
     })
   }),
   ({ server }) =>
@@ -116,6 +121,10 @@ describe("ChatClient over HTTP", () => {
           expect(JSON.stringify(r.left)).not.toContain(secret)
         }
       }
+      const count = (p: string) => server.requests.filter((r) => r === p).length
+      expect(prompts.map(count)).toEqual([1, 1, 1, 2, 2, 2, 2, 2, 1, 1])
+      expect(server.maxInFlight()).toBeLessThanOrEqual(3)
+      expect(server.maxInFlight()).toBeGreaterThan(1)
       const before = server.requests.length
       const second = yield* run
       const resent = server.requests.slice(before)
@@ -157,6 +166,7 @@ describe("ChatClient over HTTP", () => {
     expect(chatRequestKey("other", request)).not.toBe(key)
     expect(chatRequestKey("m", { ...request, temperature: 1 })).not.toBe(key)
     expect(chatRequestKey("m", { ...request, responseFormat: { type: "json_object" } })).not.toBe(key)
+    expect(chatRequestKey("m", { ...request, seed: 1 })).not.toBe(key)
     expect(Redacted.isRedacted(configFor("http://x").apiKey)).toBe(true)
   })
 })
