@@ -120,3 +120,30 @@ export const gemm = (a: Dense, b: Dense, options: GemmOptions = {}): Float64Arra
   if (options.symmetric) for (let i = 0; i < m; i++) for (let j = i + 1; j < n; j++) c[i * n + j] = c[j * n + i]!
   return c
 }
+
+/** One matrix product requested by an algorithm written as a generator of products. */
+export interface GemmRequest {
+  readonly a: Dense
+  readonly b: Dense
+  readonly options: GemmOptions
+}
+
+/** An algorithm that yields each large matrix product it needs and receives the row-major result. */
+export type GemmSteps<A> = Generator<GemmRequest, A, Float64Array>
+
+/** A matrix-product backend that may run elsewhere (e.g. onnxruntime); same contract as `gemm`. */
+export type AsyncGemm = (a: Dense, b: Dense, options: GemmOptions) => Promise<Float64Array>
+
+/** Runs an algorithm with the products computed by the blocked JavaScript `gemm`. */
+export const runWithGemm = <A>(steps: GemmSteps<A>): A => {
+  let step = steps.next()
+  while (!step.done) step = steps.next(gemm(step.value.a, step.value.b, step.value.options))
+  return step.value
+}
+
+/** Runs an algorithm with the products computed by an asynchronous backend. */
+export const runWithAsyncGemm = async <A>(steps: GemmSteps<A>, backend: AsyncGemm): Promise<A> => {
+  let step = steps.next()
+  while (!step.done) step = steps.next(await backend(step.value.a, step.value.b, step.value.options))
+  return step.value
+}

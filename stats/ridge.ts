@@ -1,8 +1,8 @@
 import { choleskySolve } from "./cholesky"
 import { type Dense, type MatrixLike, toDense } from "./dense"
-import { gemm } from "./gemm"
+import { type AsyncGemm, type GemmSteps, runWithAsyncGemm, runWithGemm } from "./gemm"
 import { makePrng, permutation } from "./prng"
-import { applyQ, applyQt, applyQtRows, factorShifted, quadraticShifted, solveShifted, type Tridiagonal, tridiagonalize } from "./tridiagonal"
+import { applyQ, applyQt, factorShifted, quadraticShifted, solveShifted, type Tridiagonal, timesQ, tridiagonalize } from "./tridiagonal"
 
 /** How `fitRidge` chooses alpha: k-fold CV over given folds or over task groups, or efficient leave-one-out. */
 export interface RidgeOptions {
@@ -107,9 +107,9 @@ interface Path {
   readonly weights: (alpha: number) => Float64Array
 }
 
-const ridgePath = (z: Dense, yc: Float64Array): Path => {
+function* ridgePath(z: Dense, yc: Float64Array): GemmSteps<Path> {
   const primal = z.cols <= z.rows
-  const gram = primal ? gemm(z, z, { transA: true, symmetric: true }) : gemm(z, z, { transB: true, symmetric: true })
+  const gram = yield { a: z, b: z, options: primal ? { transA: true, symmetric: true } : { transB: true, symmetric: true } }
   const size = primal ? z.cols : z.rows
   const tri = tridiagonalize(gram, size)
   const rhs = primal ? matTVec(z, yc) : Float64Array.from(yc)
@@ -176,7 +176,7 @@ const finish = (
   }
 }
 
-const fitKFold = (x: Dense, y: ArrayLike<number>, rows: Int32Array, options: RidgeOptions): RidgeFit => {
+function* fitKFold(x: Dense, y: ArrayLike<number>, rows: Int32Array, options: RidgeOptions): GemmSteps<RidgeFit> {
   const fold = foldsOf(rows, options)
   const labels = [...new Set(fold)].sort((a, b) => a - b)
   if (labels.length < 2) throw new Error(`fitRidge: folds give ${labels.length} distinct fold among the training rows, need at least 2`)
@@ -188,7 +188,7 @@ const fitKFold = (x: Dense, y: ArrayLike<number>, rows: Int32Array, options: Rid
     const train = Int32Array.from(trainIdx, (i) => rows[i]!), val = Int32Array.from(valIdx, (i) => rows[i]!)
     const { mean, sd } = standardization(x, train)
     const ytr = atRows(y, train), ym = meanOf(ytr)
-    const path = ridgePath(standardize(x, train, mean, sd), ytr.map((v) => v - ym))
+    const path = yield* ridgePath(standardize(x, train, mean, sd), ytr.map((v) => v - ym))
     const zval = standardize(x, val, mean, sd)
     alphas.forEach((alpha, a) => {
       const pred = matVec(zval, path.weights(alpha))
@@ -204,28 +204,28 @@ const fitKFold = (x: Dense, y: ArrayLike<number>, rows: Int32Array, options: Rid
   const alpha = alphas[best]!
   let w: Float64Array
   if (z.cols <= z.rows) {
-    const g = gemm(z, z, { transA: true, symmetric: true })
+    const g = yield { a: z, b: z, options: { transA: true, symmetric: true } }
     for (let j = 0; j < z.cols; j++) g[j * z.cols + j] += alpha
     w = choleskySolve(g, z.cols, matTVec(z, yc))
   } else {
-    const g = gemm(z, z, { transB: true, symmetric: true })
+    const g = yield { a: z, b: z, options: { transB: true, symmetric: true } }
     for (let i = 0; i < z.rows; i++) g[i * z.rows + i] += alpha
     w = matTVec(z, choleskySolve(g, z.rows, yc))
   }
   return finish(alpha, scores, w, ym, mean, sd, oof[best]!, rows)
 }
 
-const fitLoo = (x: Dense, y: ArrayLike<number>, rows: Int32Array, options: RidgeOptions): RidgeFit => {
+function* fitLoo(x: Dense, y: ArrayLike<number>, rows: Int32Array, options: RidgeOptions): GemmSteps<RidgeFit> {
   const { mean, sd } = standardization(x, rows)
   const z = standardize(x, rows, mean, sd)
   const n = rows.length
   const yRows = atRows(y, rows), ym = meanOf(yRows), yc = yRows.map((v) => v - ym)
-  const path = ridgePath(z, yc)
+  const path = yield* ridgePath(z, yc)
   const size = path.tri.n
   // Rows of Z·Q (primal) or of Q (dual): the leverage of row i at alpha is a quadratic form in row i.
   const basis = path.primal ? Float64Array.from(z.data) : new Float64Array(n * size)
   if (!path.primal) for (let i = 0; i < n; i++) basis[i * size + i] = 1
-  applyQtRows(path.tri, basis, n)
+  yield* timesQ(path.tri, basis, n)
   const looByAlpha = options.alphas.map((alpha) => {
     const f = factorShifted(path.tri, alpha)
     const loo = new Float64Array(n)
@@ -255,7 +255,13 @@ const fitLoo = (x: Dense, y: ArrayLike<number>, rows: Int32Array, options: Ridge
  * out-of-fold R² (k-fold over folds or task groups, or closed-form leave-one-out), then refitted on all
  * training rows. Raw-space weights are w/sd with intercept b − (w/sd)·mean.
  */
-export const fitRidge = (x: MatrixLike, y: ArrayLike<number>, options: RidgeOptions): RidgeFit => {
+export const fitRidge = (x: MatrixLike, y: ArrayLike<number>, options: RidgeOptions): RidgeFit => runWithGemm(ridgeSteps(x, y, options))
+
+/** `fitRidge` with its large matrix products computed by an asynchronous backend (e.g. `makeOnnxGemm`). */
+export const fitRidgeWith = (backend: AsyncGemm, x: MatrixLike, y: ArrayLike<number>, options: RidgeOptions): Promise<RidgeFit> =>
+  runWithAsyncGemm(ridgeSteps(x, y, options), backend)
+
+const ridgeSteps = (x: MatrixLike, y: ArrayLike<number>, options: RidgeOptions): GemmSteps<RidgeFit> => {
   const dense = toDense(x, "fitRidge", "x")
   const rows = checkOptions(dense, y, options)
   return (options.cv ?? "kfold") === "loo" ? fitLoo(dense, y, rows, options) : fitKFold(dense, y, rows, options)

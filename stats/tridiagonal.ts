@@ -1,3 +1,5 @@
+import type { GemmSteps } from "./gemm"
+
 /**
  * A symmetric matrix reduced to tridiagonal form, A = Q·T·Qᵀ, with Q kept as Householder reflectors
  * (Q = H₀·H₁·…, Hₖ = I − τₖ·vₖ·vₖᵀ, vₖ acting on indices k+1…n−1 with vₖ[0] = 1).
@@ -143,26 +145,39 @@ export const applyQt = (t: Tridiagonal, x: Float64Array, start = 0): void => {
 }
 
 /**
- * Each of `count` contiguous length-n rows of x ← Qᵀ·row, in place. Rows are taken in blocks so each
- * reflector is read from memory once per block rather than once per row.
+ * Rows of the row-major `rows`×n matrix p ← (Qᵀ·row)ᵀ, i.e. p ← p·Q, in place, with reflectors applied in
+ * blocks of `block` through the compact WY form H_k⋯H_{k+b−1} = I − V·T·Vᵀ, so that the work is three
+ * matrix products per block (yielded to the caller's GEMM).
  */
-export const applyQtRows = (t: Tridiagonal, x: Float64Array, count: number): void => {
+export function* timesQ(t: Tridiagonal, p: Float64Array, rows: number, block = 128): GemmSteps<void> {
   const { n, tau, reflectors } = t
-  if (x.length < count * n) throw new Error(`applyQtRows: x has ${x.length} values, expected at least ${count}×${n}`)
-  const block = 32
-  for (let r0 = 0; r0 < count; r0 += block) {
-    const r1 = Math.min(count, r0 + block)
-    for (let k = 0; k < n - 2; k++) {
-      const tk = tau[k]!
-      if (tk === 0) continue
-      const o = offset(n, k), len = n - k - 1
-      for (let r = r0; r < r1; r++) {
-        const base = r * n + k + 1
+  if (p.length !== rows * n) throw new Error(`timesQ: p has ${p.length} values, expected ${rows}×${n}`)
+  const m = Math.max(n - 2, 0)
+  for (let k0 = 0; k0 < m; k0 += block) {
+    const b = Math.min(block, m - k0), len = n - k0 - 1
+    const vt = new Float64Array(b * len)
+    for (let c = 0; c < b; c++) vt.set(reflectors.subarray(offset(n, k0 + c), offset(n, k0 + c) + len - c), c * len + c)
+    const vDense = { data: vt, rows: b, cols: len }
+    const g = yield { a: vDense, b: vDense, options: { transB: true, symmetric: true } }
+    const tm = new Float64Array(b * b)
+    for (let c = 0; c < b; c++) {
+      const tc = tau[k0 + c]!
+      tm[c * b + c] = tc
+      for (let r = 0; r < c; r++) {
         let s = 0
-        for (let i = 0; i < len; i++) s += reflectors[o + i]! * x[base + i]!
-        s *= tk
-        for (let i = 0; i < len; i++) x[base + i] -= s * reflectors[o + i]!
+        for (let q = r; q < c; q++) s += tm[r * b + q]! * g[q * b + c]!
+        tm[r * b + c] = -tc * s
       }
+    }
+    const trailing = new Float64Array(rows * len)
+    for (let r = 0; r < rows; r++) trailing.set(p.subarray(r * n + k0 + 1, r * n + n), r * len)
+    const pDense = { data: trailing, rows, cols: len }
+    const w = yield { a: pDense, b: vDense, options: { transB: true } }
+    const wt = yield { a: { data: w, rows, cols: b }, b: { data: tm, rows: b, cols: b }, options: {} }
+    const delta = yield { a: { data: wt, rows, cols: b }, b: vDense, options: {} }
+    for (let r = 0; r < rows; r++) {
+      const o = r * n + k0 + 1, d = r * len
+      for (let i = 0; i < len; i++) p[o + i] -= delta[d + i]!
     }
   }
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { makePrng } from "../../stats/prng"
-import { applyQ, applyQt, applyQtRows, factorShifted, quadraticShifted, solveShifted, tridiagonalize } from "../../stats/tridiagonal"
+import { runWithGemm } from "../../stats/gemm"
+import { applyQ, applyQt, factorShifted, quadraticShifted, solveShifted, timesQ, tridiagonalize } from "../../stats/tridiagonal"
 
 const spd = (n: number, seed: number) => {
   const p = makePrng(seed)
@@ -42,12 +43,12 @@ describe("tridiagonalize (reconstruction and solves, 1e-10)", () => {
     expect(quadraticShifted(f, qb)).toBeCloseTo(z.reduce((s, v, i) => s + v * b[i]!, 0), 10)
   })
 
-  it("applyQtRows equals applyQt row by row across block edges", () => {
-    const n = 9, t = tridiagonalize(spd(n, 8), n), rows = 70
+  it("timesQ (blocked WY) equals applyQt row by row across block edges", () => {
+    const n = 23, t = tridiagonalize(spd(n, 8), n), rows = 70
     const x = Float64Array.from({ length: rows * n }, (_, i) => Math.sin(i * 0.37))
     const ref = x.slice()
     for (let r = 0; r < rows; r++) applyQt(t, ref, r * n)
-    applyQtRows(t, x, rows)
+    runWithGemm(timesQ(t, x, rows, 4))
     x.forEach((v, i) => expect(Math.abs(v - ref[i]!)).toBeLessThan(1e-12))
   })
 })
