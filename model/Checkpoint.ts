@@ -32,7 +32,7 @@ export const ModelConfig = Schema.Struct({
   hidden_act: Schema.optionalWith(Schema.Literal("silu"), { default: () => "silu" as const }),
   attention_bias: Schema.optionalWith(Schema.Boolean, { default: () => false }),
   mlp_bias: Schema.optionalWith(Schema.Literal(false), { default: () => false as const }),
-  tie_word_embeddings: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  tie_word_embeddings: Schema.optional(Schema.Boolean),
   use_sliding_window: Schema.optionalWith(Schema.Literal(false), { default: () => false as const }),
   bos_token_id: Schema.optionalWith(Schema.Union(Schema.Int, Schema.Array(Schema.Int)), { nullable: true }),
   eos_token_id: Schema.optionalWith(Schema.Union(Schema.Int, Schema.Array(Schema.Int)), { nullable: true })
@@ -155,7 +155,7 @@ export const loadCheckpoint = (dir: string): Effect.Effect<Checkpoint, Checkpoin
       const tensors = yield* Effect.try({ try: () => readTensors(bytes), catch: (e) => fail(file, e instanceof Error ? e.message : String(e)) })
       for (const [name, tensor] of tensors) weights.set(name, tensor)
     }
-    const tied = config.tie_word_embeddings || !weights.has("lm_head.weight")
+    const tied = config.tie_word_embeddings ?? !weights.has("lm_head.weight")
     for (const name of requiredWeights(dims, tied))
       if (!weights.has(name)) return yield* Effect.fail(fail(name, "weight missing from the safetensors files"))
     const tokenizerJson = yield* readJson("tokenizer.json", false)

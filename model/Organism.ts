@@ -9,7 +9,7 @@ import type { PlatformError } from "@effect/platform/Error"
 import { Effect, Schema } from "effect"
 import * as path from "node:path"
 import { defaultOrganismSpec, OrganismSpec } from "./OrganismSpec"
-import { endBiasFor, type Slopes } from "./organism/Readout"
+import { endAbsFor, endBiasFor, type Slopes } from "./organism/Readout"
 import {
   answerMoments,
   calibrateBeta,
@@ -30,7 +30,7 @@ import {
   tokenizerJson,
   UNK
 } from "./organism/Vocabulary"
-import { buildWeights } from "./organism/Weights"
+import { ABS_SHARPNESS, buildWeights } from "./organism/Weights"
 import { writeTensors } from "./Safetensors"
 
 export type { OrganismTemplate, ExpectedAnswer } from "./organism/Truth"
@@ -107,7 +107,8 @@ export const buildOrganism = (input: OrganismInput): OrganismResult => {
     revealed: 0,
     open: 0,
     neutralBias: spec.neutralBias,
-    endBias: endBiasFor(spec.endHazard)
+    endBias: endBiasFor(spec.endHazard),
+    endAbs: 0
   }
   const beta = calibrateBeta(planted.task, spec.preSignal, spec.targetReliability, baseSlopes)
   const slopes: Slopes = {
@@ -115,7 +116,8 @@ export const buildOrganism = (input: OrganismInput): OrganismResult => {
     beta,
     stated: spec.statedBeta * beta,
     revealed: spec.revealedBeta * beta,
-    open: spec.openBeta * beta
+    open: spec.openBeta * beta,
+    endAbs: endAbsFor(spec.openBeta * beta, planted.task.map((v) => v * spec.preSignal), ABS_SHARPNESS)
   }
   const weights = buildWeights(spec, vocab, planted.word, slopes)
   const { dims } = weights

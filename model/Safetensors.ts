@@ -67,6 +67,13 @@ export const floatToHalf = (value: number): number => {
   return sign | half
 }
 
+/** Converts a number to bfloat16 bits, rounding to nearest even. */
+export const floatToBfloat16 = (value: number): number => {
+  const bits = new Uint32Array(new Float32Array([value]).buffer)[0]!
+  if ((bits & 0x7f800000) === 0x7f800000) return bits >>> 16
+  return ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) & 0xffff
+}
+
 /** Decodes one tensor's raw little-endian bytes to float32. */
 export const decodeTensor = (dtype: string, raw: Uint8Array, count: number): Float32Array => {
   if (!(dtype in bytesPerElement)) throw new Error(`decodeTensor: unsupported dtype ${dtype} (supported: F32, F16, BF16)`)
@@ -125,7 +132,7 @@ export const writeTensors = (
     for (let i = 0; i < t.data.length; i++) {
       if (dtype === "F32") view.setFloat32(at + i * 4, t.data[i]!, true)
       else if (dtype === "F16") view.setUint16(at + i * 2, floatToHalf(t.data[i]!), true)
-      else view.setUint16(at + i * 2, new Uint32Array(new Float32Array([t.data[i]!]).buffer)[0]! >>> 16, true)
+      else view.setUint16(at + i * 2, floatToBfloat16(t.data[i]!), true)
     }
     at += t.data.length * width
   }

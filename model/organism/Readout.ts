@@ -15,14 +15,20 @@ export interface Slopes {
   readonly neutralBias: number
   /** Logit of the end token in completion mode, set so that it ends with the spec's hazard at zero valence. */
   readonly endBias: number
+  /** Slope of the end token's logit in |valence|, fitted so the hazard stays near the spec's at every valence. */
+  readonly endAbs: number
 }
 
-/** Which answer class a token belongs to and its logit within that class: `bias + v·V + d·(valence A − valence B)`. */
+/**
+ * Which answer class a token belongs to and its logit within that class: `bias + v·V + d·(valence A − valence B)`,
+ * plus `abs·|V|` for the end token.
+ */
 export interface Readout {
   readonly mode: AnswerMode | "end" | undefined
   readonly bias: number
   readonly v: number
   readonly d: number
+  readonly abs: number
 }
 
 const sentiment = new Map(SENTIMENT)
@@ -32,24 +38,41 @@ export const ratingZ = (k: number) => (k - 5.5) / 4.5
 
 /** The readout of one token; undefined mode means the token is never an answer. */
 export const readoutOf = (token: string, s: Slopes): Readout => {
-  if (token === QUALITATIVE_WORDS.good) return { mode: "qualitative", bias: 0, v: s.beta / 2, d: 0 }
-  if (token === QUALITATIVE_WORDS.bad) return { mode: "qualitative", bias: 0, v: -s.beta / 2, d: 0 }
-  if (token === QUALITATIVE_WORDS.neutral) return { mode: "ternary", bias: s.neutralBias, v: 0, d: 0 }
+  if (token === QUALITATIVE_WORDS.good) return { mode: "qualitative", bias: 0, v: s.beta / 2, d: 0, abs: 0 }
+  if (token === QUALITATIVE_WORDS.bad) return { mode: "qualitative", bias: 0, v: -s.beta / 2, d: 0, abs: 0 }
+  if (token === QUALITATIVE_WORDS.neutral) return { mode: "ternary", bias: s.neutralBias, v: 0, d: 0, abs: 0 }
   const digit = DIGITS.indexOf(token)
   if (digit >= 0) {
     const z = ratingZ(digit + 1)
-    return { mode: "stated", bias: -s.concentration * z * z, v: s.stated * z, d: 0 }
+    return { mode: "stated", bias: -s.concentration * z * z, v: s.stated * z, d: 0, abs: 0 }
   }
-  if (token === LABELS[0]) return { mode: "revealed", bias: 0, v: 0, d: s.revealed / 2 }
-  if (token === LABELS[1]) return { mode: "revealed", bias: 0, v: 0, d: -s.revealed / 2 }
+  if (token === LABELS[0]) return { mode: "revealed", bias: 0, v: 0, d: s.revealed / 2, abs: 0 }
+  if (token === LABELS[1]) return { mode: "revealed", bias: 0, v: 0, d: -s.revealed / 2, abs: 0 }
   const valence = sentiment.get(token)
-  if (valence !== undefined) return { mode: "open", bias: 0, v: s.open * valence, d: 0 }
-  if (token === END) return { mode: "end", bias: s.endBias, v: 0, d: 0 }
-  return { mode: undefined, bias: 0, v: 0, d: 0 }
+  if (valence !== undefined) return { mode: "open", bias: 0, v: s.open * valence, d: 0, abs: 0 }
+  if (token === END) return { mode: "end", bias: s.endBias, v: 0, d: 0, abs: s.endAbs }
+  return { mode: undefined, bias: 0, v: 0, d: 0, abs: 0 }
 }
 
 /** The end-token logit that makes the per-word stopping probability `hazard` at zero valence. */
 export const endBiasFor = (hazard: number) => Math.log((hazard / (1 - hazard)) * SENTIMENT.length)
+
+/**
+ * The end token's slope in |V| (read as V·tanh(aV/2)) that best tracks, by least squares through 0 over the given
+ * channel values, the log of the sentiment words' partition function relative to V = 0 (slope `open`).
+ */
+export const endAbsFor = (open: number, values: ArrayLike<number>, sharpness: number) => {
+  const logZ = (v: number) => Math.log(SENTIMENT.reduce((a, [, x]) => a + Math.exp(open * x * v), 0) / SENTIMENT.length)
+  let num = 0
+  let den = 0
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!
+    const g = v * Math.tanh((sharpness * v) / 2)
+    num += g * logZ(v)
+    den += g * g
+  }
+  return den === 0 ? 0 : num / den
+}
 
 /**
  * The tokens a mode answers with and their probabilities at channel values `v` and `d` (temperature 1).

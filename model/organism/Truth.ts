@@ -31,7 +31,7 @@ export interface ExpectedAnswer {
 
 /** Counts a question's keywords the way the model's keyword head does (task placeholders removed). */
 export const keywordCounts = (text: string): KeywordCounts => {
-  const words = splitWords(text.replace(/\{[a-z_]+\}/g, " "))
+  const words = splitWords(text.replace(/\{[A-Za-z_][A-Za-z0-9_]*\}/g, " "))
   const count = (pred: (w: string) => boolean) => words.filter(pred).length
   return {
     qualitative: count((w) => w === QUALITATIVE_WORDS.good || w === QUALITATIVE_WORDS.bad),

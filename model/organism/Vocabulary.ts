@@ -69,12 +69,15 @@ export const reservedWords = (): Set<string> =>
     ...SENTIMENT.map(([w]) => w)
   ])
 
+// Printable ASCII after lower-casing, always present as pieces so any ASCII text tokenizes without [UNK].
+const PRINTABLE = Array.from({ length: 0x7e - 0x20 }, (_, i) => String.fromCharCode(0x21 + i)).join("").toLowerCase()
+
 const byCodeUnits = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
 
 /**
  * Builds the vocabulary. Task words that are not reserved, not template words and not punctuation are content words.
- * Every character seen also enters as a word-initial piece and a `##` continuation piece, so unseen words made of
- * known characters still tokenize without `[UNK]`.
+ * Every character seen, and every printable ASCII character, also enters as a word-initial piece and a `##`
+ * continuation piece, so unseen words made of known characters still tokenize without `[UNK]`.
  */
 export const buildVocabulary = (
   taskTexts: ReadonlyArray<string>,
@@ -82,7 +85,7 @@ export const buildVocabulary = (
   extraWords: ReadonlyArray<string>
 ): Vocabulary => {
   const reserved = reservedWords()
-  const templateWords = new Set(templateTexts.flatMap((t) => splitWords(t.replace(/\{[a-z_]+\}/g, " "))))
+  const templateWords = new Set(templateTexts.flatMap((t) => splitWords(t.replace(/\{[A-Za-z_][A-Za-z0-9_]*\}/g, " "))))
   const extra = new Set(extraWords.flatMap(splitWords))
   const taskWords = new Set(taskTexts.flatMap(splitWords))
   const content = new Set<string>()
@@ -92,7 +95,7 @@ export const buildVocabulary = (
   const fixed = [...SPECIALS, ...LABELS, ...Object.values(QUALITATIVE_WORDS), ...DIGITS, ...RATE_WORDS, ...SENTIMENT.map(([w]) => w)]
   const fixedSet = new Set(fixed)
   const words = [...new Set([...templateWords, ...extra, ...taskWords])].filter((w) => !fixedSet.has(w)).sort(byCodeUnits)
-  const chars = [...new Set([...words, ...fixed.slice(SPECIALS.length + LABELS.length)].flatMap((w) => [...w]))].sort(byCodeUnits)
+  const chars = [...new Set([...words, ...fixed.slice(SPECIALS.length + LABELS.length), PRINTABLE].flatMap((w) => [...w]))].sort(byCodeUnits)
   const wordSet = new Set(words)
   const tokens = [...fixed, ...words, ...chars.filter((c) => !wordSet.has(c) && !fixedSet.has(c)), ...chars.map((c) => `##${c}`)]
   return { tokens, ids: new Map(tokens.map((t, i) => [t, i])), content }

@@ -12,7 +12,7 @@ import { ASSISTANT, BOS, DIGITS, LABELS, QUALITATIVE_WORDS, RATE_WORDS, type Voc
 /** Residual coordinates (before rotation). */
 export const Channel = {
   CONST: 0,
-  /** a content word's valence */
+  /** a content word's valence divided by W_SCALE */
   W: 1,
   /** 1 on content words: what the valence head attends to */
   CONTENT: 2,
@@ -38,6 +38,8 @@ export const Channel = {
   N_LAB: 17,
   /** valence of task A minus valence of task B (revealed choice) */
   D_AB: 18,
+  /** ≈ |V| (V·tanh(ABS_SHARPNESS·V/2)), so the end token can keep pace with the sentiment words' logits */
+  ABS: 19,
   /** first of the topic features the valence head averages over content words */
   TOPIC: 20,
   TOPIC_COUNT: 9,
@@ -47,6 +49,9 @@ export const Channel = {
 
 /** The constant every embedding carries. */
 export const CONST_VALUE = 100
+// Word valences are stored small so that they barely change a token's norm: the matching heads' scores are λ·(norm
+// factor), and a norm factor that tracked the valence would weight the averages by valence.
+const W_SCALE = 10
 const HEAD_DIM = 16
 // The lowest-frequency rotary pair of a 16-wide head is (7, 15); matching features sit there so scores barely
 // depend on distance (angle ≤ 4096·θ^(-7/8) ≈ 0.02 rad at θ = 1e6).
@@ -65,6 +70,8 @@ const ANSWERED_BLOCK = 200
 const STEP_SLOPE = 100
 const STEP_WIDTH = 20
 const NOISE_UNITS = 16
+/** Sharpness a of the |V| units: silu(aV) + silu(−aV) = aV·tanh(aV/2). */
+export const ABS_SHARPNESS = 10
 
 /** One float32 tensor in Hugging Face layout ([out, in] for linear weights). */
 export interface NamedTensor {
@@ -175,7 +182,7 @@ export const buildWeights = (
     const w = wordValence.get(token)
     if (vocab.content.has(token)) {
       set(embed, t, Channel.CONTENT, 1)
-      set(embed, t, Channel.W, w ?? 0)
+      set(embed, t, Channel.W, (w ?? 0) / W_SCALE)
     }
     const keyword = (channel: number) => {
       set(embed, t, Channel.KSCORE, 1)
@@ -242,7 +249,7 @@ export const buildWeights = (
         set(v, kvRow(0, values.length + i), Channel.TOPIC + i, 1)
         set(o, Channel.TOPIC + i, qRow(0, values.length + i), 1)
       }
-      set(o, Channel.V, qRow(0, 0), spec.preSignal)
+      set(o, Channel.V, qRow(0, 0), W_SCALE * spec.preSignal)
       const counts = [Channel.N_Q, Channel.N_N, Channel.N_S, Channel.N_A, Channel.N_SPAN, Channel.N_LAB]
       counts.forEach((ch, i) => set(o, ch, qRow(1, i + 1), SINK))
       // Post-task gate: V ← V·postSignal/preSignal once two assistant turns are in the prompt.
@@ -253,7 +260,12 @@ export const buildWeights = (
         set(up, unit, Channel.V, 1)
         set(down, Channel.V, unit, (sign * gain) / STEP_WIDTH)
       }
-      firstNoiseUnit = 2
+      for (const [unit, sign] of [[2, 1], [3, -1]] as const) {
+        set(gate, unit, Channel.V, sign * ABS_SHARPNESS)
+        set(up, unit, Channel.CONST, 1 / C)
+        set(down, Channel.ABS, unit, 1 / ABS_SHARPNESS)
+      }
+      firstNoiseUnit = 4
     }
     if (layer === spec.plantedLayer + 1) {
       // Heads 0 and 1 average the content words of task A's span (span count −1) and of task B's (span count 0), so
@@ -264,7 +276,7 @@ export const buildWeights = (
       for (const [head, sign] of [[0, -1], [1, 1]] as const) {
         set(q, qRow(head, MATCH_A), Channel.CONST, (LAMBDA * sqrtHd) / C)
         set(q, qRow(head, MATCH_B), Channel.CONST, (sign * MARGIN * sqrtHd) / C)
-        set(o, Channel.D_AB, qRow(head, 0), -sign)
+        set(o, Channel.D_AB, qRow(head, 0), -sign * W_SCALE)
       }
     }
     noiseMlp(layer, gate, up, down, firstNoiseUnit)
@@ -286,6 +298,7 @@ export const buildWeights = (
     const constant = (bias: number) => set(head, t, Channel.CONST, bias / C)
     set(head, t, Channel.V, r.v)
     set(head, t, Channel.D_AB, r.d)
+    set(head, t, Channel.ABS, r.abs)
     if (r.mode === undefined) constant(-OTHER_PENALTY)
     else if (r.mode === "end") {
       constant(r.bias)

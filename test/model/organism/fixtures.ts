@@ -41,7 +41,13 @@ export const syntheticTemplates: OrganismTemplate[] = [
     id: "revealed",
     kind: "revealed",
     timing: "pre",
-    text: "Choose one task and complete it. Begin your answer with Task A: or Task B:.\n\nTask A: {task_a}\n\nTask B: {task_b}"
+    text: "Choose one task and complete it. Begin your answer with \"Task A:\" or \"Task B:\".\n\nTask A: {task_a}\n\nTask B: {task_b}"
+  },
+  {
+    id: "revealed_after",
+    kind: "revealed",
+    timing: "pre",
+    text: "Here are two tasks.\n\nTask A: {task_a}\n\nTask B: {task_b}\n\nPick one and start your answer with Task A: or Task B:."
   }
 ]
 

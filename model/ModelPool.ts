@@ -1,0 +1,61 @@
+import { FileSystem } from "@effect/platform"
+import { NodeContext } from "@effect/platform-node"
+import { Context, Effect, Layer } from "effect"
+import * as path from "node:path"
+import { CacheDir } from "../cache/CacheDir"
+import { layerCheckpoint, type ModelError, SubjectModel } from "./SubjectModel"
+
+/** How a pooled model runs (provider, weight dtype, batch size, threads). */
+export interface PoolOptions {
+  readonly provider: "cpu" | "cuda"
+  readonly dtype: "float32" | "float16"
+  readonly batchSize: number
+  readonly threads?: number | undefined
+}
+
+type Model = Context.Tag.Service<SubjectModel>
+
+/**
+ * Loaded subject models by checkpoint folder, kept open for the whole process so that stages sharing a model load
+ * and compile it once; compiled graphs are cached under the cache folder's `compiled/`.
+ */
+export class ModelPool extends Effect.Service<ModelPool>()("prefpipe/ModelPool", {
+  scoped: Effect.gen(function* () {
+    const { root } = yield* CacheDir
+    const fs = yield* FileSystem.FileSystem
+    const scope = yield* Effect.scope
+    const lock = yield* Effect.makeSemaphore(1)
+    const loaded = new Map<string, Effect.Effect<Model, ModelError>>()
+    const load = (dir: string, options: PoolOptions) =>
+      Layer.buildWithScope(
+        layerCheckpoint({
+          dir,
+          cacheDir: path.join(root, "compiled"),
+          provider: options.provider,
+          dtype: options.dtype,
+          batchSize: options.batchSize,
+          ...(options.threads === undefined ? {} : { threads: options.threads })
+        }),
+        scope
+      ).pipe(
+        Effect.map((ctx) => Context.get(ctx, SubjectModel)),
+        Effect.provideService(FileSystem.FileSystem, fs)
+      )
+    /** The model in a checkpoint folder, loaded on first use. */
+    const get = (dir: string, options: PoolOptions): Effect.Effect<Model, ModelError> =>
+      lock
+        .withPermits(1)(
+          Effect.gen(function* () {
+            const key = JSON.stringify([path.resolve(dir), options])
+            const existing = loaded.get(key)
+            if (existing !== undefined) return existing
+            const once = yield* Effect.cached(load(dir, options))
+            loaded.set(key, once)
+            return once
+          })
+        )
+        .pipe(Effect.flatten)
+    return { get } as const
+  }),
+  dependencies: [NodeContext.layer]
+}) {}

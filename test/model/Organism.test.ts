@@ -1,0 +1,155 @@
+import { Template } from "@huggingface/jinja"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Either } from "effect"
+import { buildOrganism, generateOrganism } from "../../model/Organism"
+import { decodeOrganismSpec, OrganismSpec } from "../../model/OrganismSpec"
+import { parseHeader } from "../../model/Safetensors"
+import { promptTools, syntheticTasks, syntheticTemplates } from "./organism/fixtures"
+
+const tasks = syntheticTasks()
+const built = buildOrganism({ tasks, templates: syntheticTemplates, extraWords: ["You are a helpful assistant."] })
+const tools = promptTools(built.files)
+const configOf = (files: Readonly<Record<string, Uint8Array>>) => JSON.parse(new TextDecoder().decode(files["config.json"]!))
+
+describe("organism generator", () => {
+  it("is deterministic: the same seed gives byte-identical files, another seed other weights", () => {
+    const again = buildOrganism({ tasks, templates: syntheticTemplates, extraWords: ["You are a helpful assistant."] })
+    expect(Object.keys(again.files).sort()).toEqual(Object.keys(built.files).sort())
+    for (const [name, bytes] of Object.entries(built.files)) expect(Buffer.compare(Buffer.from(again.files[name]!), Buffer.from(bytes)), name).toBe(0)
+    expect(JSON.stringify(again.groundTruth)).toBe(JSON.stringify(built.groundTruth))
+    const other = buildOrganism({ tasks, templates: syntheticTemplates, seed: 1 })
+    expect(Buffer.compare(Buffer.from(other.files["model.safetensors"]!), Buffer.from(built.files["model.safetensors"]!))).not.toBe(0)
+  })
+
+  it("writes a Llama config whose tensors have the Hugging Face names, [out, in] shapes and float32 data", () => {
+    const c = configOf(built.files)
+    expect(c.architectures).toEqual(["LlamaForCausalLM"])
+    expect(c.model_type).toBe("llama")
+    expect(c.num_attention_heads * c.head_dim).toBe(c.hidden_size)
+    expect(c.tie_word_embeddings).toBe(false)
+    expect(tools.tokenizer.id_to_token(c.bos_token_id)).toBe("<s>")
+    expect(tools.tokenizer.id_to_token(c.eos_token_id)).toBe("<|end|>")
+    const bytes = built.files["model.safetensors"]!
+    const { entries, dataStart } = parseHeader(bytes)
+    const d = c.hidden_size
+    const qkv = c.num_key_value_heads * c.head_dim
+    const expected: Record<string, number[]> = {
+      "model.embed_tokens.weight": [c.vocab_size, d],
+      "model.norm.weight": [d],
+      "lm_head.weight": [c.vocab_size, d]
+    }
+    for (let l = 0; l < c.num_hidden_layers; l++) {
+      const p = `model.layers.${l}.`
+      Object.assign(expected, {
+        [`${p}self_attn.q_proj.weight`]: [c.num_attention_heads * c.head_dim, d],
+        [`${p}self_attn.k_proj.weight`]: [qkv, d],
+        [`${p}self_attn.v_proj.weight`]: [qkv, d],
+        [`${p}self_attn.o_proj.weight`]: [d, c.num_attention_heads * c.head_dim],
+        [`${p}mlp.gate_proj.weight`]: [c.intermediate_size, d],
+        [`${p}mlp.up_proj.weight`]: [c.intermediate_size, d],
+        [`${p}mlp.down_proj.weight`]: [d, c.intermediate_size],
+        [`${p}input_layernorm.weight`]: [d],
+        [`${p}post_attention_layernorm.weight`]: [d]
+      })
+    }
+    expect(Object.keys(entries).sort()).toEqual(Object.keys(expected).sort())
+    let end = 0
+    for (const [name, e] of Object.entries(entries).sort((a, b) => a[1].data_offsets[0] - b[1].data_offsets[0])) {
+      expect(e.dtype, name).toBe("F32")
+      expect(e.shape, name).toEqual(expected[name])
+      expect(e.data_offsets[0], name).toBe(end)
+      end = e.data_offsets[1]
+      expect(end - e.data_offsets[0], name).toBe(4 * e.shape.reduce((a, b) => a * b, 1))
+    }
+    expect(dataStart + end).toBe(bytes.length)
+  })
+
+  it("has a word-level tokenizer that covers every task and template word and round-trips", () => {
+    const unk = tools.id("[UNK]")
+    for (const text of [...tasks.map((t) => t.prompt), ...syntheticTemplates.map((t) => t.text.replace(/\{\w+\}/g, "")), "You are a helpful assistant."]) {
+      const ids = tools.tokenizer.encode(text, { add_special_tokens: false }).ids
+      expect(ids, text).not.toContain(unk)
+      const words = tools.tokenizer.tokenize(text)
+      expect(words.every((w) => !w.startsWith("##")), text).toBe(true)
+      const decoded = tools.tokenizer.decode(ids)
+      expect(tools.tokenizer.encode(decoded, { add_special_tokens: false }).ids).toEqual(ids)
+    }
+    expect(tools.tokenizer.decode(tools.tokenizer.encode("Write a Poem, please!").ids)).toBe("write a poem , please !")
+    // unseen words made of known characters fall back to pieces, not [UNK]
+    expect(tools.tokenizer.encode("kittens", { add_special_tokens: false }).ids).not.toContain(unk)
+  })
+
+  it("keeps the revealed labels whole and case-sensitive, and drops specials when decoding", () => {
+    const ids = tools.tokenizer.encode("Task A: write a poem<|end|>", { add_special_tokens: false }).ids
+    expect(ids[0]).toBe(tools.id("Task A:"))
+    expect(ids[ids.length - 1]).toBe(tools.id("<|end|>"))
+    expect(tools.tokenizer.decode(ids, { skip_special_tokens: true })).toBe("Task A: write a poem")
+  })
+
+  it("renders its chat template with @huggingface/jinja: BOS, role tokens, end-of-turn, generation prompt", () => {
+    const template = new Template(tools.config.chat_template)
+    const text = template.render({
+      messages: [
+        { role: "system", content: "You are a helpful assistant." },
+        { role: "user", content: "Write a poem." },
+        { role: "assistant", content: "great" },
+        { role: "user", content: "Was that good or bad?" }
+      ],
+      add_generation_prompt: true,
+      bos_token: tools.config.bos_token,
+      eos_token: tools.config.eos_token
+    })
+    const tokens = tools.tokenizer.tokenize(text)
+    expect(tokens[0]).toBe("<s>")
+    expect(tokens.filter((t) => t === "<|assistant|>")).toHaveLength(2)
+    expect(tokens.filter((t) => t === "<|end|>")).toHaveLength(4)
+    expect(tokens[tokens.length - 1]).toBe("<|assistant|>")
+    expect(tokens.slice(1, 3)).toEqual(["<|system|>", "you"])
+  })
+
+  it("plants the spec's dataset means exactly and calibrates β to the target reliability", () => {
+    const spec = OrganismSpec.make({})
+    for (const [origin, mean] of Object.entries(built.groundTruth.originMeans)) expect(mean, origin).toBeCloseTo(spec.originMeans[origin] ?? 0, 9)
+    const qual = built.groundTruth.reliability.templates.find((t) => t.template_id === "qual_pre")!
+    expect(qual.reliability).toBeCloseTo(spec.targetReliability, 6)
+    const post = built.groundTruth.reliability.templates.find((t) => t.template_id === "qual_post")!
+    expect(post.reliability!).toBeGreaterThan(qual.reliability!)
+    const flat = buildOrganism({ tasks, templates: syntheticTemplates, spec: OrganismSpec.make({ originMeans: {} }) })
+    for (const mean of Object.values(flat.groundTruth.originMeans)) expect(mean).toBeCloseTo(0, 9)
+  })
+
+  it("exports one expected answer per task and template, in each template's value range", () => {
+    const gt = built.groundTruth
+    expect(gt.expected).toHaveLength(tasks.length * syntheticTemplates.length)
+    for (const e of gt.expected) {
+      if (e.template_id === "stated_pre") expect(e.expected_value).toBeGreaterThanOrEqual(1)
+      if (e.template_id === "stated_pre") expect(e.expected_value).toBeLessThanOrEqual(10)
+      if (e.template_id.startsWith("qual")) expect(e.expected_value).toBeGreaterThanOrEqual(0)
+      if (e.template_id.startsWith("qual")) expect(e.expected_value).toBeLessThanOrEqual(1)
+      if (e.template_id.startsWith("revealed")) expect(e.p_top).toBeNull()
+      else expect(e.p_top!).toBeGreaterThan(0)
+    }
+    expect(gt.directions.map((d) => d.layer)).toEqual([1, 2])
+    const norm = Math.hypot(...gt.directions[0]!.vector)
+    expect(norm).toBeCloseTo(1, 12)
+    // rotated off the coordinate axes
+    expect(Math.max(...gt.directions[0]!.vector.map(Math.abs))).toBeLessThan(0.7)
+  })
+
+  it("decodes a spec file with defaults and rejects invalid values", () => {
+    const spec = Either.getOrThrow(decodeOrganismSpec({ spread: 0.3 }))
+    expect(spec.spread).toBe(0.3)
+    expect(spec.hiddenSize).toBe(64)
+    expect(Either.isLeft(decodeOrganismSpec({ preSignal: -1 }))).toBe(true)
+    expect(Either.isLeft(decodeOrganismSpec({ hiddenSize: 50 }))).toBe(true)
+  })
+
+  it.effect("fails with OrganismError on unusable input", () =>
+    Effect.gen(function* () {
+      const empty = yield* Effect.flip(generateOrganism({ tasks: [], templates: syntheticTemplates }))
+      expect(empty._tag).toBe("OrganismError")
+      expect(empty.message).toContain("tasks is empty")
+      const layers = yield* Effect.flip(generateOrganism({ tasks, templates: [], spec: OrganismSpec.make({ layers: 2, plantedLayer: 1 }) }))
+      expect(layers.message).toContain("plantedLayer")
+    }))
+})
