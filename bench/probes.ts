@@ -12,7 +12,8 @@ import * as ort from "onnxruntime-node"
 import onnxProto from "onnx-proto"
 import { gemm } from "../stats/gemm"
 import { makePrng } from "../stats/prng"
-import { fitRidge } from "../stats/ridge"
+import { makeOnnxGemm } from "../stats/onnxGemm"
+import { fitRidge, fitRidgeWith, type RidgeFit } from "../stats/ridge"
 
 const alphas = Array.from({ length: 20 }, (_, i) => 10 ** (-2 + (7 * i) / 19))
 const only = process.argv.slice(2)
@@ -34,11 +35,13 @@ const synthetic = (n: number, d: number, seed: number) => {
   return { x: { data, rows: n, cols: d }, y }
 }
 
-const seconds = <A>(f: () => A): [A, number] => {
+const seconds = async <A>(f: () => A | Promise<A>): Promise<[A, number]> => {
   const t = performance.now()
-  const out = f()
+  const out = await f()
   return [out, (performance.now() - t) / 1000]
 }
+
+const describeFit = (fit: RidgeFit) => `alpha ${fit.alpha.toPrecision(3)}, cv R² ${fit.cvR2.toFixed(4)}`
 
 const findPython = (): string | undefined =>
   ["python3", "/usr/bin/python3"].find((exe) => spawnSync(exe, ["-c", "import sklearn"], { stdio: "ignore" }).status === 0)
@@ -111,13 +114,20 @@ const main = async () => {
     const groups = Array.from({ length: n }, (_, i) => i)
     console.log(`\n${n} × ${d}, ${alphas.length} alphas`)
     if (n === 5000) {
-      const [, js] = seconds(() => gemm(x, x, { transA: true, symmetric: true }))
+      const [, js] = await seconds(() => gemm(x, x, { transA: true, symmetric: true }))
       console.log(`  XᵀX (${d}×${d} from ${n} rows): blocked JS GEMM ${js.toFixed(2)} s, onnxruntime Gemm float64 ${(await ortGram(x, true)).toFixed(2)} s, float32 ${(await ortGram(x, false)).toFixed(2)} s`)
     }
-    const [kf, tk] = seconds(() => fitRidge(x, y, { alphas, groups, k: 5 }))
-    const [lo, tl] = seconds(() => fitRidge(x, y, { alphas, cv: "loo" }))
-    console.log(`  prefpipe 5-fold CV: ${tk.toFixed(2)} s (alpha ${kf.alpha.toPrecision(3)}, cv R² ${kf.cvR2.toFixed(4)})`)
-    console.log(`  prefpipe leave-one-out: ${tl.toFixed(2)} s (alpha ${lo.alpha.toPrecision(3)}, LOO R² ${lo.cvR2.toFixed(4)})`)
+    const backend = makeOnnxGemm(2)
+    const [kf, tk] = await seconds(() => fitRidgeWith(backend.gemm, x, y, { alphas, groups, k: 5 }))
+    console.log(`  prefpipe 5-fold CV (onnxruntime products): ${tk.toFixed(2)} s (${describeFit(kf)})`)
+    const [lo, tl] = await seconds(() => fitRidgeWith(backend.gemm, x, y, { alphas, cv: "loo" }))
+    console.log(`  prefpipe leave-one-out (onnxruntime products): ${tl.toFixed(2)} s (${describeFit(lo)})`)
+    await backend.release()
+    if (n * d <= 2000 * 1024) {
+      const [, jk] = await seconds(() => fitRidge(x, y, { alphas, groups, k: 5 }))
+      const [, jl] = await seconds(() => fitRidge(x, y, { alphas, cv: "loo" }))
+      console.log(`  prefpipe with the JavaScript GEMM only: 5-fold ${jk.toFixed(2)} s, leave-one-out ${jl.toFixed(2)} s`)
+    }
     if (python !== undefined) {
       const sk = runSklearn(python, x, y)
       console.log(`  scikit-learn GridSearchCV KFold(5): ${sk.kfold.toFixed(2)} s  → ratio ${(tk / sk.kfold).toFixed(2)}×`)

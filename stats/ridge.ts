@@ -1,4 +1,4 @@
-import { choleskySolve } from "./cholesky"
+import { choleskySteps } from "./cholesky"
 import { type Dense, type MatrixLike, toDense } from "./dense"
 import { type AsyncGemm, type GemmSteps, runWithAsyncGemm, runWithGemm } from "./gemm"
 import { makePrng, permutation } from "./prng"
@@ -206,11 +206,11 @@ function* fitKFold(x: Dense, y: ArrayLike<number>, rows: Int32Array, options: Ri
   if (z.cols <= z.rows) {
     const g = yield { a: z, b: z, options: { transA: true, symmetric: true } }
     for (let j = 0; j < z.cols; j++) g[j * z.cols + j] += alpha
-    w = choleskySolve(g, z.cols, matTVec(z, yc))
+    w = yield* choleskySteps(g, z.cols, matTVec(z, yc))
   } else {
     const g = yield { a: z, b: z, options: { transB: true, symmetric: true } }
     for (let i = 0; i < z.rows; i++) g[i * z.rows + i] += alpha
-    w = matTVec(z, choleskySolve(g, z.rows, yc))
+    w = matTVec(z, yield* choleskySteps(g, z.rows, yc))
   }
   return finish(alpha, scores, w, ym, mean, sd, oof[best]!, rows)
 }
