@@ -87,6 +87,8 @@ export const buildDecoder = (checkpoint: Pick<Checkpoint, "config" | "dims" | "w
   const g = graphBuilder(options.dtype === "float16" ? floatToHalf : undefined)
   const { hidden: H, heads, kvHeads, headDim: D, layers, vocab, intermediate } = dims
   const groups = heads / kvHeads
+  // onnxruntime's CPU GroupQueryAttention kernel needs head sizes that are multiples of 8.
+  const useGqa = options.fused && D % 8 === 0
   const eps = config.rms_norm_eps
   const w = (name: string) => weights.get(name)!.data
   const linear = (name: string, inDim: number, outDim: number) => g.weight(name, [inDim, outDim], transpose(w(name), outDim, inDim))
@@ -110,7 +112,7 @@ export const buildDecoder = (checkpoint: Pick<Checkpoint, "config" | "dims" | "w
   const queryPos = g.node("Range", [pastLen, total, one])[0]!
   const keyPos = g.node("Range", [g.ints([0], []), total, one])[0]!
   const causal = g.node("LessOrEqual", [g.node("Unsqueeze", [keyPos, g.ints([0])])[0]!, g.node("Unsqueeze", [queryPos, g.ints([1])])[0]!])[0]!
-  const keep = g.node("Unsqueeze", [g.node("Cast", [mask], { to: i(ElemType.bool) })[0]!, g.ints(options.fused ? [1, 2] : [1, 2, 3])])[0]!
+  const keep = g.node("Unsqueeze", [g.node("Cast", [mask], { to: i(ElemType.bool) })[0]!, g.ints(useGqa ? [1, 2] : [1, 2, 3])])[0]!
   const allowed = g.node("And", [causal, keep])[0]!
   const bias = g.node("Where", [allowed, g.floats([0], []), g.floats([-1e30], [])])[0]!
 
@@ -155,10 +157,11 @@ export const buildDecoder = (checkpoint: Pick<Checkpoint, "config" | "dims" | "w
   const resolve = (residual: Residual): string =>
     typeof residual.value === "string" ? residual.value : g.node("Add", [residual.value[0], residual.value[1]])[0]!
 
-  const plainAttention = (q: string, k: string, v: string, l: number) => {
-    const qh = rope(g.node("Transpose", [g.node("Reshape", [q, g.ints([0, 0, heads, D])])[0]!], { perm: { ints: [0, 2, 1, 3] } })[0]!)
-    const kh = rope(g.node("Transpose", [g.node("Reshape", [k, g.ints([0, 0, kvHeads, D])])[0]!], { perm: { ints: [0, 2, 1, 3] } })[0]!)
-    const vh = g.node("Transpose", [g.node("Reshape", [v, g.ints([0, 0, kvHeads, D])])[0]!], { perm: { ints: [0, 2, 1, 3] } })[0]!
+  const plainAttention = (q: string, k: string, v: string, l: number, rotated: boolean) => {
+    const heads4 = (x: string, n: number) => g.node("Transpose", [g.node("Reshape", [x, g.ints([0, 0, n, D])])[0]!], { perm: { ints: [0, 2, 1, 3] } })[0]!
+    const qh = rotated ? heads4(q, heads) : rope(heads4(q, heads))
+    const kh = rotated ? heads4(k, kvHeads) : rope(heads4(k, kvHeads))
+    const vh = heads4(v, kvHeads)
     const presentK = g.node("Concat", [past[l]!.key, kh], { axis: i(2) }, { outputs: [`present.${l}.key`] })[0]!
     const presentV = g.node("Concat", [past[l]!.value, vh], { axis: i(2) }, { outputs: [`present.${l}.value`] })[0]!
     const qg = g.node("Reshape", [qh, g.ints([0, kvHeads, groups, -1, D])])[0]!
@@ -180,6 +183,7 @@ export const buildDecoder = (checkpoint: Pick<Checkpoint, "config" | "dims" | "w
     }
     const qr = g.node("RotaryEmbedding", [q, positions, cosHalf, sinHalf], { interleaved: i(0), num_heads: i(heads) }, { domain: "com.microsoft" })[0]!
     const kr = g.node("RotaryEmbedding", [k, positions, cosHalf, sinHalf], { interleaved: i(0), num_heads: i(kvHeads) }, { domain: "com.microsoft" })[0]!
+    if (!useGqa) return plainAttention(qr, kr, v, l, true)
     return g.node(
       "GroupQueryAttention",
       [qr, kr, v, past[l]!.key, past[l]!.value, fusedShared.seqlens, fusedShared.totalLength, "", "", "", bias],
@@ -199,7 +203,7 @@ export const buildDecoder = (checkpoint: Pick<Checkpoint, "config" | "dims" | "w
     const q = project("q", heads * D)
     const k = project("k", kvHeads * D)
     const v = project("v", kvHeads * D)
-    const attn = options.fused ? fusedAttention(q, k, v, l) : plainAttention(q, k, v, l)
+    const attn = options.fused ? fusedAttention(q, k, v, l) : plainAttention(q, k, v, l, false)
     const attnOut = g.node("MatMul", [attn, linear(`${p}self_attn.o_proj.weight`, heads * D, H)])[0]!
     const mlpIn = normResidual({ value: [attnOut, attnIn.residual] }, g.weight(`${p}post_attention_layernorm.weight`, [H], w(`${p}post_attention_layernorm.weight`)))
     const gate = g.node("MatMul", [mlpIn.normed, linear(`${p}mlp.gate_proj.weight`, H, intermediate)])[0]!
