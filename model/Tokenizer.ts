@@ -28,7 +28,7 @@ export const makeTokenizer = (tokenizerJson: unknown, tokenizerConfig: Record<st
   const padId = (padToken === undefined ? undefined : tokenizer.token_to_id(padToken)) ?? eosIds[0] ?? 0
   return {
     encode: (text, addSpecialTokens) => tokenizer.encode(text, { add_special_tokens: addSpecialTokens }).ids,
-    decode: (ids) => tokenizer.decode([...ids], { skip_special_tokens: true }),
+    decode: (ids) => (ids.length === 0 ? "" : tokenizer.decode([...ids], { skip_special_tokens: true })),
     bosToken,
     eosToken,
     eosIds,
