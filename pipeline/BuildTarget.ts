@@ -5,12 +5,15 @@ import type { CacheDir } from "../cache/CacheDir"
 import { putBuild, type BuildRecord } from "../cache/Builds"
 import { tryFs, writeAtomic } from "../cache/AtomicFile"
 import { getObject } from "../cache/Objects"
-import { build, type BuildResult, type NodeResult } from "./Build"
-import type { ConfigError, CorruptObject, GraphError, StageError, StoreError, TargetError } from "./Errors"
+import type { Loaded } from "./Artifact"
+import { loadedOutputs } from "./Artifact"
+import { build, type BuildResult, loadOutput, type NodeResult } from "./Build"
+import type { ConfigError, CorruptObject, GraphError, StageError, StoreError } from "./Errors"
+import { TargetError } from "./Errors"
 import { resolve, type Graph } from "./Graph"
 import { hashValue, sha256, toKeyable } from "./Key"
 import { plan, type PlannedStage } from "./Plan"
-import { loadTarget, projectRoot, targetName } from "./Target"
+import { loadTarget, projectRoot, type Target, targetName } from "./Target"
 import { toolVersion } from "./ToolVersion"
 
 /** How an experiment config is loaded from a file, and rebuilt from the snapshot a build recorded. */
@@ -46,7 +49,10 @@ type LoadErrors = ConfigError | TargetError | GraphError
 /** Loads config and target and resolves the graph: every error here comes before any stage runs. */
 export const prepare = <C>(
   request: Pick<BuildRequest<C>, "target" | "spec" | "config" | "root">
-): Effect.Effect<{ readonly graph: Graph; readonly snapshot: unknown; readonly name: string }, LoadErrors> =>
+): Effect.Effect<
+  { readonly graph: Graph; readonly snapshot: unknown; readonly name: string; readonly target: Target<C>; readonly config: C },
+  LoadErrors
+> =>
   Effect.gen(function* () {
     const name = targetName(request.target)
     const target = yield* loadTarget<C>(name, request.root ?? projectRoot)
@@ -55,7 +61,7 @@ export const prepare = <C>(
         ? { config: yield* request.spec.fromSnapshot(request.config.snapshot), snapshot: request.config.snapshot }
         : yield* request.spec.load(request.config.file)
     const graph = yield* resolve(target.graph(config))
-    return { graph, snapshot, name }
+    return { graph, snapshot, name, target, config }
   })
 
 /** Writes the root stage's outputs to the output folder: Files outputs as their files, tables as Parquet. */
@@ -77,16 +83,36 @@ const writeOutputs = (root: NodeResult, dir: string) =>
     return written.sort((a, b) => (a.name < b.name ? -1 : 1))
   })
 
+/** Every file under a folder with its sha256, sorted by relative path. */
+const listFiles = (dir: string) =>
+  tryFs(dir, () =>
+    (fs.readdirSync(dir, { recursive: true }) as string[])
+      .filter((name) => fs.statSync(path.join(dir, name)).isFile())
+      .sort()
+      .map((name) => ({ name, sha256: sha256(fs.readFileSync(path.join(dir, name))) }))
+  )
+
 /** Builds a target: resolve, build (cached), write its outputs to `out/<target>/`, and record the build. */
 export const buildTarget = <C>(
   request: BuildRequest<C>
 ): Effect.Effect<TargetBuild, LoadErrors | StageError | StoreError | CorruptObject, any> =>
   Effect.gen(function* () {
-    const { graph, snapshot, name } = yield* prepare(request)
+    const { graph, snapshot, name, target, config } = yield* prepare(request)
     const result = yield* build(graph, { concurrency: request.concurrency })
     const buildHash = hashValue({ target: name, config: toKeyable(snapshot), root: result.root.key })
     const outputDir = path.join(request.outRoot, name)
-    const files = yield* writeOutputs(result.root, outputDir)
+    const files =
+      target.write === undefined
+        ? yield* writeOutputs(result.root, outputDir)
+        : yield* Effect.gen(function* () {
+            const loaded: Record<string, Loaded> = {}
+            for (const [outName, record] of Object.entries(result.root.outputs)) loaded[outName] = yield* loadOutput(record)
+            yield* tryFs(outputDir, () => fs.mkdirSync(outputDir, { recursive: true }))
+            yield* target.write!(loadedOutputs(result.root.node, loaded), { build: buildHash, outputDir, config }).pipe(
+              Effect.mapError((e) => new TargetError({ target: name, reason: `writing ${outputDir}: ${e.message}` }))
+            )
+            return yield* listFiles(outputDir)
+          })
     const record: BuildRecord = {
       build: buildHash,
       target: name,

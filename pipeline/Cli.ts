@@ -4,8 +4,11 @@ import * as path from "node:path"
 import { CacheDir } from "../cache/CacheDir"
 import { cacheStats, collectGarbage } from "../cache/Gc"
 import { RowMemo } from "../cache/Memo"
+import { ModelPool } from "../model/ModelPool"
 import { buildJson, buildTarget, planTarget } from "./BuildTarget"
 import { experimentConfig } from "./Config"
+import { modelCommand } from "./ModelCommand"
+import { parseCommand } from "./ParseCommand"
 import { formatReason } from "./Plan"
 import { Progress } from "./Progress"
 import { reproduce, showHash } from "./Provenance"
@@ -30,7 +33,12 @@ const targetArg = Args.text({ name: "target" }).pipe(Args.withDescription("e.g. 
 const cacheLayer = (cache: Option.Option<string>, quiet: boolean) => {
   const root = Option.getOrElse(cache, () => process.env.PIPELINE_CACHE ?? path.join(projectRoot, ".pipeline"))
   const dir = CacheDir.layer(root)
-  return Layer.mergeAll(dir, RowMemo.layerSqlite.pipe(Layer.provide(dir)), quiet ? Progress.layerSilent : Progress.layerStderr)
+  return Layer.mergeAll(
+    dir,
+    RowMemo.layerSqlite.pipe(Layer.provide(dir)),
+    ModelPool.Default.pipe(Layer.provide(dir)),
+    quiet ? Progress.layerSilent : Progress.layerStderr
+  )
 }
 
 const configFile = (config: Option.Option<string>) =>
@@ -143,5 +151,5 @@ const cacheCommand = Command.make("cache").pipe(Command.withSubcommands([statsCo
 
 /** The `pipeline` command and its subcommands. */
 export const pipelineCommand = Command.make("pipeline").pipe(
-  Command.withSubcommands([buildCommand, planCommand, showCommand, reproduceCommand, gcCommand, cacheCommand])
+  Command.withSubcommands([buildCommand, planCommand, showCommand, reproduceCommand, gcCommand, cacheCommand, modelCommand, parseCommand])
 )

@@ -1,22 +1,168 @@
 import { Effect, Schema } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { DatasetSpec } from "../datasets/DatasetSpec"
+import { decodeTemplate, Template } from "../elicitation/Template"
+import { ChatClientConfig } from "../model/ChatClient"
 import type { ConfigSpec } from "./BuildTarget"
-import { decodeConfig, readConfigFile } from "./Target"
+import { ConfigError } from "./Errors"
+import { decodeConfig, projectRoot, readConfigFile } from "./Target"
+
+const PositiveInt = Schema.Int.pipe(Schema.positive())
+const Probability = Schema.Number.pipe(Schema.between(0, 1))
+const withDefault = <A, I>(schema: Schema.Schema<A, I, never>, value: () => NoInfer<A>) =>
+  Schema.optionalWith(schema, { default: value })
+
+/** The subject model: the planted-preference organism (built into the cache) or a Hugging Face checkpoint folder. */
+export const ModelConfig = Schema.Union(
+  Schema.Struct({
+    kind: Schema.Literal("organism"),
+    /** Organism spec overrides (see model/OrganismSpec.ts); omitted fields take the spec's defaults. */
+    spec: withDefault(Schema.Record({ key: Schema.String, value: Schema.Unknown }), () => ({}))
+  }),
+  Schema.Struct({
+    kind: Schema.Literal("checkpoint"),
+    /** The checkpoint folder, relative to the config file or absolute; its weights' hash enters every key. */
+    path: Schema.NonEmptyString
+  })
+)
+
+/** How the subject model runs. */
+export const RuntimeConfig = Schema.Struct({
+  provider: withDefault(Schema.Literal("cpu", "cuda"), () => "cpu" as const),
+  dtype: withDefault(Schema.Literal("float32", "float16"), () => "float32" as const),
+  batchSize: withDefault(PositiveInt, () => 32),
+  threads: Schema.optional(PositiveInt)
+})
+
+/** Sampling of the model's task completions. */
+export const CompletionConfig = Schema.Struct({
+  samples: withDefault(PositiveInt, () => 1),
+  maxTokens: withDefault(PositiveInt, () => 48),
+  temperature: withDefault(Schema.NonNegative, () => 1),
+  topP: withDefault(Probability, () => 1)
+})
+
+/** Sampling of answers to the templates' questions. */
+export const ElicitationConfig = Schema.Struct({
+  samples: withDefault(PositiveInt, () => 5),
+  maxTokens: withDefault(PositiveInt, () => 24),
+  temperature: withDefault(Schema.NonNegative, () => 1),
+  topP: withDefault(Probability, () => 1),
+  /** Also record each option's probability (local models only), giving an expected score without sampling noise. */
+  optionProbs: withDefault(Schema.Boolean, () => true),
+  /** Revealed templates: pairs per task (each asked in both orders). */
+  pairsPerTask: withDefault(PositiveInt, () => 4)
+})
+
+/** Residual-stream activations the probes read. */
+export const ActivationsConfig = Schema.Struct({
+  layers: withDefault(Schema.Array(Schema.Int.pipe(Schema.nonNegative())).pipe(Schema.minItems(1)), () => [0, 1, 2]),
+  /** Position selectors (last, prompt_last, eot, turn_boundary:N, task_last, task_mean, mean, first); the first is probed. */
+  selectors: withDefault(Schema.Array(Schema.NonEmptyString).pipe(Schema.minItems(1)), () => ["prompt_last"])
+})
+
+/** Ridge probes and their evaluation. */
+export const ProbesConfig = Schema.Struct({
+  alphas: withDefault(Schema.Array(Schema.Number.pipe(Schema.positive())).pipe(Schema.minItems(1)), () =>
+    Array.from({ length: 13 }, (_, i) => 10 ** (-2 + i * 0.5))
+  ),
+  folds: withDefault(Schema.Int.pipe(Schema.greaterThanOrEqualTo(2)), () => 5),
+  alphaSelection: withDefault(Schema.Literal("kfold", "loo"), () => "kfold" as const),
+  /** The task column held-one-out groups by: origin (dataset) by default, or a meta field such as topic. */
+  groupBy: withDefault(Schema.NonEmptyString, () => "origin"),
+  bootstrap: withDefault(PositiveInt, () => 1000)
+})
 
 /** The experiment config: every field has a default, so `{}` is the embedded default experiment. */
 export const ExperimentConfig = Schema.Struct({
-  name: Schema.optionalWith(Schema.String, { default: () => "default" }),
-  seed: Schema.optionalWith(Schema.Int, { default: () => 20251127 })
+  name: withDefault(Schema.NonEmptyString, () => "default"),
+  /** Every seed is derived from this and the row's identity. */
+  seed: withDefault(Schema.Int, () => 20251127),
+  datasets: withDefault(Schema.Array(DatasetSpec).pipe(Schema.minItems(1)), () =>
+    (["alpaca", "bailbench", "math", "wildchat"] as const).map((name) => ({ name, builtin: name }))
+  ),
+  sample: withDefault(Schema.Struct({ perOrigin: withDefault(PositiveInt, () => 50) }), () => ({ perOrigin: 50 })),
+  model: withDefault(ModelConfig, () => ({ kind: "organism" as const, spec: {} })),
+  runtime: withDefault(RuntimeConfig, () => ({ provider: "cpu" as const, dtype: "float32" as const, batchSize: 32 })),
+  /** The system prompt (persona) of every conversation; part of every key it affects. */
+  system: withDefault(Schema.String, () => ""),
+  completion: withDefault(CompletionConfig, () => ({ samples: 1, maxTokens: 48, temperature: 1, topP: 1 })),
+  /** Templates by id (read from templates/<id>.json) or inline; a recorded snapshot holds their full content. */
+  templates: Schema.Array(Template).pipe(Schema.minItems(1)),
+  elicitation: withDefault(ElicitationConfig, () => Schema.decodeSync(ElicitationConfig)({})),
+  activations: withDefault(ActivationsConfig, () => Schema.decodeSync(ActivationsConfig)({})),
+  probes: withDefault(ProbesConfig, () => Schema.decodeSync(ProbesConfig)({})),
+  /** An OpenAI-compatible judge and parsing model; without one, parsing uses patterns and documented heuristics. */
+  judge: Schema.optional(ChatClientConfig)
 })
 
 /** A decoded experiment config. */
 export type ExperimentConfig = typeof ExperimentConfig.Type
 
-/** Loads experiment configs from JSON files; the snapshot is the fully decoded config in encoded form. */
+/** The templates an experiment uses when its config names none. */
+export const defaultTemplateIds = ["qualitative_post_v1", "stated_pre_v1"] as const
+
+/**
+ * Replaces template ids by the content of `templates/<id>.json`, so the config (and its snapshot) holds the templates
+ * themselves, and resolves dataset paths against the config file's folder.
+ */
+const expandTemplates = (raw: unknown, file: string, templatesDir: string): Effect.Effect<unknown, ConfigError> =>
+  Effect.gen(function* () {
+    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+      return yield* new ConfigError({ file, field: "", reason: "the config must be a JSON object" })
+    }
+    const record = raw as Record<string, unknown>
+    const listed = record.templates ?? defaultTemplateIds
+    if (!Array.isArray(listed)) return yield* new ConfigError({ file, field: "templates", reason: "must be a list of template ids or objects" })
+    const templates: unknown[] = []
+    for (const [i, entry] of listed.entries()) {
+      if (typeof entry !== "string") {
+        templates.push(entry)
+        continue
+      }
+      const templateFile = path.join(templatesDir, `${entry}.json`)
+      if (!/^[A-Za-z0-9_.-]+$/.test(entry) || !fs.existsSync(templateFile)) {
+        return yield* new ConfigError({ file, field: `templates.${i}`, reason: `no template "${entry}" in ${path.relative(process.cwd(), templatesDir) || "."}` })
+      }
+      const json = yield* Effect.try({
+        try: () => JSON.parse(fs.readFileSync(templateFile, "utf8")) as unknown,
+        catch: (e) => new ConfigError({ file: templateFile, field: "", reason: e instanceof Error ? e.message : String(e) })
+      })
+      templates.push(
+        yield* decodeTemplate(templateFile, json).pipe(
+          Effect.mapError((e) => new ConfigError({ file, field: `templates.${i}`, reason: e.message }))
+        )
+      )
+    }
+    const ids = templates.map((t) => (t as { id?: unknown }).id)
+    const duplicate = ids.find((id, i) => ids.indexOf(id) !== i)
+    if (duplicate !== undefined) return yield* new ConfigError({ file, field: "templates", reason: `template "${String(duplicate)}" is listed twice` })
+    const judge = record.judge as Record<string, unknown> | undefined
+    if (judge !== undefined && typeof judge === "object" && judge !== null && "apiKey" in judge) {
+      return yield* new ConfigError({
+        file,
+        field: "judge.apiKey",
+        reason: "API keys are never stored in a config (builds record their config); set an environment variable and name it in judge.apiKeyEnv"
+      })
+    }
+    const datasets = Array.isArray(record.datasets)
+      ? record.datasets.map((d: unknown) =>
+          typeof d === "object" && d !== null && typeof (d as { path?: unknown }).path === "string"
+            ? { ...d, path: path.resolve(path.dirname(file), (d as { path: string }).path) }
+            : d
+        )
+      : record.datasets
+    return { ...record, templates, ...(datasets === undefined ? {} : { datasets }) }
+  })
+
+/** Loads experiment configs from JSON files; the snapshot is the fully decoded config (templates included) in encoded form. */
 export const experimentConfig: ConfigSpec<ExperimentConfig> = {
   load: (file) =>
     Effect.gen(function* () {
       const raw = yield* readConfigFile(file)
-      const config = yield* decodeConfig(ExperimentConfig, raw, file)
+      const expanded = yield* expandTemplates(raw, file, path.join(projectRoot, "templates"))
+      const config = yield* decodeConfig(ExperimentConfig, expanded, file)
       return { config, snapshot: Schema.encodeSync(ExperimentConfig)(config) }
     }),
   fromSnapshot: (snapshot) => decodeConfig(ExperimentConfig, snapshot, "(recorded snapshot)")

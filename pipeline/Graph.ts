@@ -64,7 +64,7 @@ export const resolve = (root: Node): Effect.Effect<Graph, GraphError> =>
         nodes.set(n.id, {
           node: n,
           params: decoded,
-          keyParams: toKeyable(encoded),
+          keyParams: toKeyable(n.stage.keyOf === undefined ? encoded : n.stage.keyOf(decoded)),
           inputs: Object.fromEntries(Object.entries(n.inputs).map(([k, v]) => [k, v.id]))
         })
         state.set(n.id, "done")

@@ -26,6 +26,8 @@ export interface Stage<P = any, E = any, R = any> {
   /** Bump when the code changes what the stage outputs. */
   readonly version: number
   readonly params: Schema.Schema<P, any, never>
+  /** The part of the parameters that enters the key, when some (a local path) must not; all of them by default. */
+  readonly keyOf?: (params: P) => unknown
   readonly run: (context: StageContext<P>) => Effect.Effect<Readonly<Record<string, Artifact>>, E, R>
 }
 
@@ -46,6 +48,7 @@ export const make = <P, I, E, R>(definition: {
   readonly name: string
   readonly version: number
   readonly params: Schema.Schema<P, I, never>
+  readonly keyOf?: (params: P) => unknown
   readonly run: (context: StageContext<P>) => Effect.Effect<Readonly<Record<string, Artifact>>, E, R>
 }): Stage<P, E, R> => ({ _tag: "Stage", ...definition })
 

@@ -3,6 +3,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { pathToFileURL } from "node:url"
 import { ConfigError, TargetError } from "./Errors"
+import type { LoadedOutputs } from "./Artifact"
 import type { Node } from "./Stage"
 
 /** A build target: a module under the project (e.g. `reports/hoo.ts`) exporting `target`. */
@@ -10,6 +11,14 @@ export interface Target<C> {
   readonly description: string
   /** The graph behind the target for an experiment config; its root's outputs are written to `out/<target>/`. */
   readonly graph: (config: C) => Node
+  /**
+   * Writes the root's outputs into the output folder once the build hash is known (reports print it); without it,
+   * Files outputs are copied as they are and tables written as Parquet.
+   */
+  readonly write?: (
+    root: LoadedOutputs,
+    context: { readonly build: string; readonly outputDir: string; readonly config: C }
+  ) => Effect.Effect<void, { readonly message: string }, any>
 }
 
 /** The project root: the folder holding this checkout's package.json. */

@@ -1,0 +1,73 @@
+import type { ExperimentConfig } from "../pipeline/Config"
+import * as Stage from "../pipeline/Stage"
+import { activations } from "../stages/activations"
+import { complete } from "../stages/complete"
+import { elicit } from "../stages/elicit"
+import { organism, organismTruth } from "../stages/organism"
+import { parse } from "../stages/parse"
+import { probeEval } from "../stages/probeEval"
+import { sample } from "../stages/sample"
+import { tasksNode } from "../stages/tasks"
+import type { Template } from "../elicitation/Template"
+
+/** The measurement graph of an experiment, fanned out per template (and per layer for probes). */
+export interface ExperimentGraph {
+  readonly config: ExperimentConfig
+  readonly tasks: Stage.Node
+  readonly model: Stage.Node
+  /** The organism's planted truth; undefined for a real checkpoint. */
+  readonly truth: Stage.Node | undefined
+  readonly completions: Stage.Node
+  readonly elicitations: (t: Template) => Stage.Node
+  readonly scores: (t: Template) => Stage.Node
+  readonly activations: (t: Template) => Stage.Node
+  readonly probeEval: (t: Template, layer: number) => Stage.Node
+}
+
+/** Builds the nodes of an experiment from its config; report targets pick the ones they need. */
+export const experimentGraph = (config: ExperimentConfig): ExperimentGraph => {
+  const datasets = config.datasets.map((d, i) => tasksNode(d, i))
+  const byDataset = Object.fromEntries(datasets.map((n) => [n.id, n]))
+  const tasks = Stage.node(sample, { params: { perOrigin: config.sample.perOrigin, seed: config.seed }, inputs: byDataset, configPaths: { perOrigin: "sample.perOrigin", seed: "seed" } })
+  if (config.model.kind !== "organism") {
+    throw new Error("model.kind \"checkpoint\" is not wired into the report graph yet; use the organism")
+  }
+  const organismParams = { spec: config.model.spec, seed: config.seed, templates: config.templates }
+  const model = Stage.node(organism, { params: organismParams, inputs: byDataset, configPaths: { spec: "model.spec", templates: "templates" } })
+  const truth = Stage.node(organismTruth, { params: organismParams, inputs: byDataset, configPaths: { spec: "model.spec", templates: "templates" } })
+  const completions = Stage.node(complete, {
+    params: { completion: config.completion, system: config.system, seed: config.seed, runtime: config.runtime },
+    inputs: { model, tasks },
+    configPaths: { completion: "completion", system: "system", runtime: "runtime" }
+  })
+  const templatePath = (t: Template) => `templates.${config.templates.indexOf(t)}`
+  const elicitations = (t: Template) =>
+    Stage.node(elicit, {
+      label: t.id,
+      params: { template: t, system: config.system, elicitation: config.elicitation, seed: config.seed, runtime: config.runtime },
+      inputs: { model, tasks, ...(t.timing === "post" ? { completions } : {}) },
+      configPaths: { template: templatePath(t), elicitation: "elicitation", system: "system" }
+    })
+  const scores = (t: Template) =>
+    Stage.node(parse, {
+      label: t.id,
+      params: { template: t, ...(config.judge === undefined ? {} : { judge: config.judge }) },
+      inputs: { elicitations: elicitations(t), tasks },
+      configPaths: { template: templatePath(t), judge: "judge" }
+    })
+  const acts = (t: Template) =>
+    Stage.node(activations, {
+      label: t.id,
+      params: { template: t, system: config.system, activations: config.activations, runtime: config.runtime },
+      inputs: { model, tasks, ...(t.timing === "post" ? { completions } : {}) },
+      configPaths: { template: templatePath(t), activations: "activations", system: "system" }
+    })
+  const evaluation = (t: Template, layer: number) =>
+    Stage.node(probeEval, {
+      label: `${t.id}@${layer}`,
+      params: { template_id: t.id, layer, position: config.activations.selectors[0]!, probes: config.probes, seed: config.seed },
+      inputs: { scores: scores(t), activations: acts(t), tasks },
+      configPaths: { probes: "probes" }
+    })
+  return { config, tasks, model, truth, completions, elicitations, scores, activations: acts, probeEval: evaluation }
+}

@@ -1,0 +1,26 @@
+import { Effect } from "effect"
+import { NodeContext } from "@effect/platform-node"
+import type { ExperimentConfig } from "../pipeline/Config"
+import type { Node } from "../pipeline/Stage"
+import type { Target } from "../pipeline/Target"
+import { type ReportDocument, writeReport } from "./render/document"
+
+/** A report stage's output: the document without its build hash (known only once the whole build is keyed). */
+export type ReportBody = Omit<ReportDocument, "buildHash">
+
+/** The config summary every report prints (templates by id; the build's snapshot holds their text). */
+export const configSummary = (config: ExperimentConfig): Record<string, unknown> => {
+  const { templates, ...rest } = config
+  return { ...rest, templates: templates.map((t) => t.id) }
+}
+
+/** A report target: its graph ends in a stage whose `document` output is written to `out/reports/<name>/`. */
+export const reportTarget = (description: string, graph: (config: ExperimentConfig) => Node): Target<ExperimentConfig> => ({
+  description,
+  graph,
+  write: (root, { build, outputDir }) =>
+    writeReport(outputDir, { ...root.json<ReportBody>("document"), buildHash: build }).pipe(
+      Effect.asVoid,
+      Effect.provide(NodeContext.layer)
+    )
+})

@@ -1,0 +1,79 @@
+import { Effect, Either, Schema } from "effect"
+import { memoMap } from "../cache/Memo"
+import { conversationFor } from "../elicitation/Conversation"
+import { Template } from "../elicitation/Template"
+import type { Prompt } from "../model/Prompt"
+import * as Artifact from "../pipeline/Artifact"
+import { ActivationsConfig } from "../pipeline/Config"
+import * as Stage from "../pipeline/Stage"
+import { RuntimeParams, runtimeKey, subjectModel } from "./modelInput"
+import { fromTable, toMatrixTable } from "./tables"
+import { taskRows } from "./taskRows"
+
+const toBase64 = (v: Float32Array) => Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("base64")
+const fromBase64 = (s: string) => {
+  const bytes = Buffer.from(s, "base64")
+  return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength))
+}
+
+/**
+ * Residual-stream activations of the subject model on each task's elicitation prompt for one template (the question
+ * included; post-task prompts hold the model's own completion), at every configured layer and position selector.
+ */
+export const activations = Stage.make({
+  name: "activations",
+  version: 1,
+  params: Schema.Struct({ template: Template, system: Schema.String, activations: ActivationsConfig, runtime: RuntimeParams }),
+  keyOf: (p) => ({ ...p, runtime: runtimeKey(p.runtime) }),
+  run: ({ inputs, params, progress }) =>
+    Effect.gen(function* () {
+      const model = yield* subjectModel(inputs.model!, params.runtime)
+      const tasks = taskRows(inputs.tasks!.table("tasks"))
+      const completions = new Map(
+        inputs.completions === undefined
+          ? []
+          : fromTable<{ task_id: string; sample: number; text: string }>(inputs.completions.table("completions"))
+              .filter((c) => c.sample === 0)
+              .map((c) => [c.task_id, c.text] as const)
+      )
+      const system = params.system === "" ? {} : { system: params.system }
+      const items: Array<{ task_id: string; prompt: Prompt }> = []
+      for (const task of tasks) {
+        const completion = completions.get(task.task_id)
+        const conversation = conversationFor(params.template, { ...system, task, ...(completion === undefined ? {} : { completion }) })
+        if (Either.isLeft(conversation)) return yield* Effect.fail(conversation.left)
+        items.push({
+          task_id: task.task_id,
+          prompt: { kind: "chat", messages: conversation.right.messages, addGenerationPrompt: true, taskText: conversation.right.taskText }
+        })
+      }
+      const { layers, selectors } = params.activations
+      yield* progress.total(items.length)
+      const captured = yield* memoMap({
+        namespace: `activations/1/${model.info.weightsHash}`,
+        items,
+        key: (i) => [i.prompt as never, [...layers], [...selectors], runtimeKey(params.runtime)],
+        batchSize: params.runtime.batchSize,
+        onProgress: progress.done,
+        compute: (batch) =>
+          Effect.map(model.activations(batch.map((i) => ({ prompt: i.prompt, layers, selectors }))), (results) =>
+            results.map((r) => selectors.map((s) => layers.map((l) => toBase64(r[s]![l]!))))
+          )
+      })
+      const keys = { task_id: [] as string[], template_id: [] as string[], sample: [] as number[], layer: [] as number[], position: [] as string[] }
+      const vectors: Float32Array[] = []
+      items.forEach((item, i) => {
+        selectors.forEach((selector, s) =>
+          layers.forEach((layer, l) => {
+            keys.task_id.push(item.task_id)
+            keys.template_id.push(params.template.id)
+            keys.sample.push(0)
+            keys.layer.push(layer)
+            keys.position.push(selector)
+            vectors.push(fromBase64(captured[i]![s]![l]!))
+          })
+        )
+      })
+      return { activations: Artifact.matrix(toMatrixTable(keys, vectors, model.info.hiddenSize)) }
+    })
+})

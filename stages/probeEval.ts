@@ -1,0 +1,126 @@
+import { Effect, Schema } from "effect"
+import * as Artifact from "../pipeline/Artifact"
+import { ProbesConfig } from "../pipeline/Config"
+import * as Stage from "../pipeline/Stage"
+import type { Interval } from "../stats/bootstrap"
+import type { HeldOut } from "../stats/evaluation"
+import { heldOneOut, probeSimilarity, r2ByLabel, trainTwoTestTwo } from "../stats/evaluation"
+import { noiseCeiling, seedSensitivity } from "../stats/reliability"
+import { fromTable, matrixOf, toTable } from "./tables"
+import { taskRows } from "./taskRows"
+
+/** A held-out result in the report's shape: metrics with intervals, the chosen alpha, and the held-out tasks. */
+const heldOutJson = (h: HeldOut, taskIds: ReadonlyArray<string>) => ({
+  r2: h.r2,
+  r2_mean_adjusted: h.r2MeanAdjusted,
+  pearson_r: h.pearsonR,
+  train_cv_r2: h.trainCvR2,
+  alpha: h.alpha,
+  n_test: h.testRows.length,
+  test_tasks: Array.from(h.testRows, (r) => taskIds[r]!)
+})
+
+/** Per task: the mean of its parsed, normalized scores over samples, and the per-sample values. */
+export const taskTargets = (scores: ReadonlyArray<{ task_id: string; sample: number; normalized: number | null }>) => {
+  const byTask = new Map<string, Map<number, number>>()
+  for (const s of scores) {
+    if (s.normalized === null) continue
+    const samples = byTask.get(s.task_id) ?? new Map<number, number>()
+    samples.set(s.sample, s.normalized)
+    byTask.set(s.task_id, samples)
+  }
+  return byTask
+}
+
+/** The evaluation of one template × layer probe, as the reports read it. */
+export interface ProbeEvaluation {
+  readonly template_id: string
+  readonly layer: number
+  readonly position: string
+  readonly group_by: string
+  readonly n_tasks: number
+  readonly n_dropped: number
+  readonly probe: { readonly alpha: number; readonly cv_r2: number; readonly intercept: number; readonly weights: number[] }
+  readonly r2_by_group: Record<string, Interval & { n: number }>
+  readonly hoo: Record<string, ReturnType<typeof heldOutJson>>
+  readonly train2test2: Record<string, ReturnType<typeof heldOutJson>> | null
+  readonly similarity: { readonly labels: string[]; readonly cosine: number[][] }
+  readonly reliability: { readonly samples: number; readonly r1: Interval | null; readonly noise_ceiling: number | null }
+}
+
+/**
+ * Ridge probes on one template's activations at one layer predicting the task's mean parsed score: out-of-fold R² by
+ * group, held-one-group-out (and train-2-test-2 with four groups), per-group probe similarity, and the target's
+ * reliability (cross-seed r of single samples and the Spearman-Brown noise ceiling of the averaged target).
+ */
+export const probeEval = Stage.make({
+  name: "probe_eval",
+  version: 1,
+  params: Schema.Struct({ template_id: Schema.String, layer: Schema.Int, position: Schema.String, probes: ProbesConfig, seed: Schema.Int }),
+  run: ({ inputs, params }) =>
+    Effect.gen(function* () {
+      const tasks = new Map(taskRows(inputs.tasks!.table("tasks")).map((t) => [t.task_id, t]))
+      const targets = taskTargets(fromTable(inputs.scores!.table("scores")))
+      const table = inputs.activations!.table("activations")
+      const keys = fromTable<{ task_id: string; layer: number; position: string }>(table.select(["task_id", "layer", "position"]))
+      const matrix = matrixOf(table)
+      const picked = keys.flatMap((k, row) =>
+        k.layer === params.layer && k.position === params.position && targets.has(k.task_id) ? [{ task_id: k.task_id, row }] : []
+      )
+      if (picked.length < 10) {
+        return yield* Effect.fail(new Error(`only ${picked.length} tasks have both a parsed score and an activation at layer ${params.layer}, ${params.position}; a probe needs at least 10`))
+      }
+      const dim = matrix.dim
+      const x = { rows: picked.length, cols: dim, data: new Float64Array(picked.length * dim) }
+      picked.forEach((p, i) => {
+        for (let j = 0; j < dim; j++) x.data[i * dim + j] = matrix.data[p.row * dim + j]!
+      })
+      const ids = picked.map((p) => p.task_id)
+      const y = Float64Array.from(ids, (id) => {
+        const values = [...targets.get(id)!.values()]
+        return values.reduce((a, b) => a + b, 0) / values.length
+      })
+      const groupOf = (id: string): string => {
+        const task = tasks.get(id)!
+        const value = params.probes.groupBy === "origin" ? task.origin : task.meta[params.probes.groupBy]
+        return value === undefined || value === null ? "(none)" : String(value)
+      }
+      const labels = ids.map(groupOf)
+      const setup = { alphas: params.probes.alphas, groups: ids, k: params.probes.folds, seed: params.seed, cv: params.probes.alphaSelection }
+      const options = { tasks: ids, bootstrap: { resamples: params.probes.bootstrap, seed: params.seed } }
+      const byGroup = r2ByLabel(x, y, labels, setup, options)
+      const distinct = [...new Set(labels)]
+      const hoo = distinct.length >= 2 ? heldOneOut(x, y, labels, setup, options) : {}
+      const t2 = distinct.length === 4 ? trainTwoTestTwo(x, y, labels, setup, options) : null
+      const similarity = probeSimilarity(x, y, labels, setup)
+      // Reliability needs the same samples for every task: use the tasks with the most parsed samples.
+      const m = Math.max(...ids.map((id) => targets.get(id)!.size))
+      const complete = ids.filter((id) => targets.get(id)!.size === m).map((id) => [...targets.get(id)!.entries()].sort((a, b) => a[0] - b[0]).map(([, v]) => v))
+      const sensitivity = m >= 2 && complete.length >= 3 ? seedSensitivity(complete, { maxK: 1, bootstrap: options.bootstrap }) : null
+      const r1 = sensitivity?.measured[0] ?? null
+      const evaluation: ProbeEvaluation = {
+        template_id: params.template_id,
+        layer: params.layer,
+        position: params.position,
+        group_by: params.probes.groupBy,
+        n_tasks: ids.length,
+        n_dropped: tasks.size - ids.length,
+        probe: {
+          alpha: byGroup.probe.alpha,
+          cv_r2: byGroup.probe.cvR2,
+          intercept: byGroup.probe.interceptRaw,
+          weights: Array.from(byGroup.probe.weightsRaw)
+        },
+        r2_by_group: byGroup.byLabel,
+        hoo: Object.fromEntries(Object.entries(hoo).map(([k, h]) => [k, heldOutJson(h, ids)])),
+        train2test2: t2 === null ? null : Object.fromEntries(Object.entries(t2).map(([k, h]) => [k, heldOutJson(h, ids)])),
+        similarity: { labels: similarity.labels, cosine: similarity.cosine },
+        reliability: { samples: m, r1, noise_ceiling: r1 === null ? null : noiseCeiling(r1.estimate, m) }
+      }
+      const probeTable = toTable(
+        { template_id: ["utf8", false], layer: ["int32", false], train: ["list<utf8>", false], alpha: ["float64", false], weights: ["list<float64>", false], intercept: ["float64", false], cv_r2: ["float64", false] },
+        [{ template_id: params.template_id, layer: params.layer, train: distinct.sort(), alpha: byGroup.probe.alpha, weights: Array.from(byGroup.probe.weightsRaw), intercept: byGroup.probe.interceptRaw, cv_r2: byGroup.probe.cvR2 }]
+      )
+      return { evaluation: Artifact.json(evaluation), probe: Artifact.table(probeTable) }
+    })
+})
