@@ -1,3 +1,5 @@
+import { AbstractMatrix } from "ml-matrix"
+
 /** A row-major matrix over a typed array (float32 activations are read without copying). */
 export interface Dense {
   readonly data: Float64Array | Float32Array
@@ -5,13 +7,14 @@ export interface Dense {
   readonly cols: number
 }
 
-/** Anything the numeric functions accept as a matrix: a Dense view or an array of equal-length rows. */
-export type MatrixLike = Dense | ReadonlyArray<ArrayLike<number>>
+/** Anything the numeric functions accept as a matrix: a Dense view, an ml-matrix matrix, or an array of equal-length rows. */
+export type MatrixLike = Dense | AbstractMatrix | ReadonlyArray<ArrayLike<number>>
 
-const isDense = (x: MatrixLike): x is Dense => !Array.isArray(x) && (x as Dense).data !== undefined
+const isDense = (x: MatrixLike): x is Dense => !Array.isArray(x) && !AbstractMatrix.isMatrix(x) && (x as Dense).data !== undefined
 
 /** Checks a matrix argument and returns it as a Dense view; `fn` and `arg` name the caller in errors. */
 export const toDense = (x: MatrixLike, fn: string, arg: string): Dense => {
+  if (AbstractMatrix.isMatrix(x)) return { data: Float64Array.from(x.to1DArray()), rows: x.rows, cols: x.columns }
   if (isDense(x)) {
     if (x.data.length !== x.rows * x.cols) throw new Error(`${fn}: ${arg} has ${x.data.length} values, expected ${x.rows}×${x.cols}`)
     return x

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
+import { Matrix } from "ml-matrix"
 import { fitRidge, predictRidge } from "../../stats/ridge"
 import { makePrng } from "../../stats/prng"
 import { analysisData as data, analysisExpected as expected, close } from "./reference"
@@ -70,6 +71,8 @@ describe("fitRidge (closed forms)", () => {
     const fit = fitRidge(x, y, { alphas: [1], groups, k: 5 })
     expect(fit.oofRows.length).toBe(30)
     expect(() => fitRidge(x, y, { alphas: [1] })).toThrow(/folds or groups/)
+    const viaMatrix = fitRidge(new Matrix(x), y, { alphas: [1], groups, k: 5 })
+    expect(Array.from(viaMatrix.weightsRaw)).toEqual(Array.from(fit.weightsRaw))
     expect(() => fitRidge(x, y.slice(1), { alphas: [1], groups })).toThrow(/fitRidge: x has 30 rows but y has 29/)
   })
 })
