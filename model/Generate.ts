@@ -135,7 +135,13 @@ export const generateBatch = (rt: Runtime, requests: ReadonlyArray<GenerateReque
     const randoms = requests.map((r) => seededRandom(r.seed))
     const generated: number[][] = requests.map(() => [])
     const finish: Array<FinishReason | undefined> = limits.map((n) => (n <= 0 ? "length" : undefined))
-    const texts: string[] = requests.map(() => "")
+    const texts: Array<string | undefined> = requests.map(() => undefined)
+    const promptTexts = encoded.map((e) => tok.decode(e.ids))
+    // Decoding the whole sequence keeps spaces that decoders strip from a sequence's first token.
+    const textOf = (b: number) => {
+      const full = tok.decode([...encoded[b]!.ids, ...generated[b]!])
+      return full.startsWith(promptTexts[b]!) ? full.slice(promptTexts[b]!.length) : tok.decode(generated[b]!)
+    }
     let mask = padded.mask
     let cache: KvCache = emptyCache(dims, batch)
     let step = yield* forward(session, {
@@ -163,11 +169,11 @@ export const generateBatch = (rt: Runtime, requests: ReadonlyArray<GenerateReque
           continue
         }
         generated[b]!.push(token)
-        const text = tok.decode(generated[b]!)
-        const cut = firstStop(text, r.stop ?? [])
-        texts[b] = cut >= 0 ? text.slice(0, cut) : text
-        if (cut >= 0) finish[b] = "stop"
-        else if (generated[b]!.length >= limits[b]!) finish[b] = "length"
+        const cut = r.stop === undefined || r.stop.length === 0 ? -1 : firstStop(textOf(b), r.stop)
+        if (cut >= 0) {
+          texts[b] = textOf(b).slice(0, cut)
+          finish[b] = "stop"
+        } else if (generated[b]!.length >= limits[b]!) finish[b] = "length"
       }
       if (finish.every((f) => f !== undefined)) break
       cache = step.cache
@@ -190,7 +196,7 @@ export const generateBatch = (rt: Runtime, requests: ReadonlyArray<GenerateReque
       }, [])
     }
     return requests.map((_, b): Generation => ({
-      text: texts[b]!,
+      text: texts[b] ?? textOf(b),
       tokenIds: generated[b]!,
       promptIds: encoded[b]!.ids,
       finish: finish[b] ?? "length",
