@@ -74,6 +74,30 @@ export const ProbesConfig = Schema.Struct({
   bootstrap: withDefault(PositiveInt, () => 1000)
 })
 
+/** The steering experiment (reports/steering): what is steered, along which probe, where, and how hard. */
+export const SteeringConfig = Schema.Struct({
+  /** The steered template: a qualitative template with two options, or a revealed one; the first such template by default. */
+  template: Schema.optional(Schema.NonEmptyString),
+  /** The template whose probe (and mean-difference direction) is steered along; the steered template by default (the first non-revealed template when that is revealed). */
+  probeTemplate: Schema.optional(Schema.NonEmptyString),
+  /** Layers steered after (each must be among activations.layers, where the probes are). */
+  layers: withDefault(Schema.Array(Schema.Int.pipe(Schema.nonNegative())).pipe(Schema.minItems(1)), () => [1]),
+  /** Coefficients in units of the normalization (multiples of the mean residual norm by default); 0 is the unsteered baseline. */
+  coefficients: withDefault(Schema.Array(Schema.Number).pipe(Schema.minItems(2)), () => [-5, -3, 0, 3, 5]),
+  /** Samples per task (or per ordered pair) and coefficient. */
+  samples: withDefault(PositiveInt, () => 4),
+  /** A seeded subset of the sampled tasks. */
+  tasks: withDefault(PositiveInt, () => 20),
+  /** Steered positions: every token, the last prompt token and generated tokens, the task's span, or +c on Task A's span and −c on Task B's. */
+  positions: withDefault(Schema.Literal("all", "autoregressive", "task", "differential"), () => "all" as const),
+  /** `unit`: the coefficient is the vector's norm; `residual_norm`: its norm in mean residual norms at the layer. */
+  normalization: withDefault(Schema.Literal("unit", "residual_norm"), () => "residual_norm" as const),
+  /** Prompts the mean residual norm is measured on. */
+  calibration: withDefault(PositiveInt, () => 16),
+  /** Seed of the random control direction. */
+  controlSeed: withDefault(Schema.Int, () => 1)
+})
+
 /** The experiment config: every field has a default, so `{}` is the embedded default experiment. */
 export const ExperimentConfig = Schema.Struct({
   name: withDefault(Schema.NonEmptyString, () => "default"),
@@ -93,6 +117,7 @@ export const ExperimentConfig = Schema.Struct({
   elicitation: withDefault(ElicitationConfig, () => Schema.decodeSync(ElicitationConfig)({})),
   activations: withDefault(ActivationsConfig, () => Schema.decodeSync(ActivationsConfig)({})),
   probes: withDefault(ProbesConfig, () => Schema.decodeSync(ProbesConfig)({})),
+  steering: withDefault(SteeringConfig, () => Schema.decodeSync(SteeringConfig)({})),
   /** An OpenAI-compatible judge and parsing model; without one, parsing uses patterns and documented heuristics. */
   judge: Schema.optional(ChatClientConfig)
 })
