@@ -492,7 +492,8 @@ export const categoryBarChart = (options: {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     title: heading(options.title, options.subtitle ?? (hasIntervals ? "Whiskers: 95% interval" : undefined)),
     width: FIGURE_WIDTH,
-    height: categories.length * (datasets.length * Math.max(14, Math.min(24, Math.floor(60 / datasets.length))) + 16),
+    // The fitted height includes title and axis (about 110px), so add them to the bars' own height.
+    height: 110 + categories.length * (datasets.length * Math.max(14, Math.min(24, Math.floor(60 / datasets.length))) + 16),
     autosize: fitted,
     config,
     data: { values: rows.map((r) => ({ ...r })) },

@@ -28,10 +28,6 @@ export const PNG_FONT_FAMILY = "DejaVu Sans"
 
 const reason = (cause: unknown) => (cause instanceof Error ? cause.message : String(cause))
 
-// Figures embed their data, so any attempt to load a URL or file is a bug; refusing keeps rendering offline.
-const offlineLoader = vega.loader({ mode: "file" })
-offlineLoader.load = (uri: string) => Promise.reject(new Error(`refusing to load "${uri}": figures must embed their data`))
-
 /** Compiles a figure's Vega-Lite spec to Vega and draws it as SVG, headless. */
 export const renderSvg = (figure: Figure): Effect.Effect<string, RenderError> =>
   Effect.try({
@@ -41,9 +37,25 @@ export const renderSvg = (figure: Figure): Effect.Effect<string, RenderError> =>
     Effect.flatMap((runtime) =>
       Effect.tryPromise({
         try: async () => {
-          const view = new vega.View(runtime, { renderer: "none", loader: offlineLoader })
+          // Vega logs dataflow errors and failed loads and draws on regardless; collect them to fail instead.
+          const errors: Array<string> = []
+          // Figures embed their data, so any load is a bug; refusing it also keeps rendering offline.
+          const loader = vega.loader({ mode: "file" })
+          loader.load = (uri: string) => {
+            errors.push(`refusing to load "${uri}": figures must embed their data`)
+            return Promise.reject(new Error(errors[errors.length - 1]))
+          }
+          const logger = vega.logger(vega.Warn)
+          logger.error = (...args: Array<unknown>) => {
+            errors.push(args.map(reason).join(" "))
+            return logger
+          }
+          logger.warn = () => logger
+          const view = new vega.View(runtime, { renderer: "none", loader, logger })
           try {
-            return await view.toSVG()
+            const svg = await view.toSVG()
+            if (errors.length > 0) throw new Error(errors.join("; "))
+            return svg
           } finally {
             view.finalize()
           }
