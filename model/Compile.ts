@@ -1,4 +1,4 @@
-/** Builds the ONNX decoder graph of a checkpoint (plain operators or onnxruntime's fused CPU operators) and caches it on disk. */
+/** Builds the ONNX decoder graph of a checkpoint (plain operators, or any set of onnxruntime's fused CPU operators) and caches it on disk. */
 import { FileSystem } from "@effect/platform"
 import { Effect } from "effect"
 import { createHash } from "node:crypto"
@@ -7,10 +7,21 @@ import type { Checkpoint, Dimensions, ModelConfig } from "./Checkpoint"
 import { ElemType, type GraphBuilder, graphBuilder } from "./Graph"
 import { floatToHalf } from "./Safetensors"
 
+/**
+ * Optional fusions: `rmsnorm` (SimplifiedLayerNormalization), `skipnorm` (residual add + RMSNorm in
+ * com.microsoft.SkipSimplifiedLayerNormalization), `rotary` (com.microsoft.RotaryEmbedding), `gqa`
+ * (com.microsoft.GroupQueryAttention, head sizes that are multiples of 8; implies `rotary`), `packed` (one MatMul
+ * for q/k/v and one for gate/up).
+ */
+export type Fusion = "rmsnorm" | "skipnorm" | "rotary" | "gqa" | "packed"
+
+/** Every fusion. */
+export const allFusions: ReadonlyArray<Fusion> = ["rmsnorm", "skipnorm", "rotary", "gqa", "packed"]
+
 /** What a compiled decoder computes; every field is part of the on-disk cache key. */
 export interface CompileOptions {
-  /** Use onnxruntime's fused contrib operators (RMSNorm, skip-RMSNorm, rotary, grouped-query attention). */
-  readonly fused: boolean
+  /** Which fusions to use; none gives the plain-operator reference graph. */
+  readonly fusions: ReadonlyArray<Fusion>
   /** `last`: logits `[B, V]` at the last position; `all`: `[B, S, V]`. */
   readonly logits: "last" | "all"
   /** Layers whose residual stream (after the block and any steering) is an output `hidden.L` `[B, S, hidden]`. */
@@ -22,7 +33,7 @@ export interface CompileOptions {
 }
 
 /** Default options: plain graph, last-position logits, no hidden outputs, no steering, float32. */
-export const defaultCompileOptions: CompileOptions = { fused: false, logits: "last", hiddenLayers: [], steerLayers: [], dtype: "float32" }
+export const defaultCompileOptions: CompileOptions = { fusions: allFusions, logits: "last", hiddenLayers: [], steerLayers: [], dtype: "float32" }
 
 /** Weight bytes above which initializers go to an external data file (protobuf's 2 GB limit). */
 export const externalDataThreshold = 1.8e9
@@ -88,7 +99,9 @@ export const buildDecoder = (checkpoint: Pick<Checkpoint, "config" | "dims" | "w
   const { hidden: H, heads, kvHeads, headDim: D, layers, vocab, intermediate } = dims
   const groups = heads / kvHeads
   // onnxruntime's CPU GroupQueryAttention kernel needs head sizes that are multiples of 8.
-  const useGqa = options.fused && D % 8 === 0
+  const has = (fusion: Fusion) => options.fusions.includes(fusion)
+  const useGqa = has("gqa") && D % 8 === 0
+  const useRotary = has("rotary") || has("gqa")
   const eps = config.rms_norm_eps
   const w = (name: string) => weights.get(name)!.data
   const linear = (name: string, inDim: number, outDim: number) => g.weight(name, [inDim, outDim], transpose(w(name), outDim, inDim))
@@ -118,7 +131,7 @@ export const buildDecoder = (checkpoint: Pick<Checkpoint, "config" | "dims" | "w
 
   const { cos, sin } = rotaryTables(config, dims)
   let cosFull = "", sinFull = "", cosHalf = "", sinHalf = "", rotate = ""
-  if (options.fused) {
+  if (useRotary) {
     cosHalf = g.weight("rotary.cos", [dims.maxPositions, D / 2], cos)
     sinHalf = g.weight("rotary.sin", [dims.maxPositions, D / 2], sin)
   } else {
@@ -138,16 +151,16 @@ export const buildDecoder = (checkpoint: Pick<Checkpoint, "config" | "dims" | "w
     g.node("Add", [g.node("Mul", [x, cosFull])[0]!, g.node("Mul", [g.node("MatMul", [x, rotate])[0]!, sinFull])[0]!])[0]!
 
   const rmsNorm = (x: string, weight: string) => {
-    if (options.fused) return g.node("SimplifiedLayerNormalization", [x, weight], { epsilon: f(eps), axis: i(-1) })[0]!
+    if (has("rmsnorm")) return g.node("SimplifiedLayerNormalization", [x, weight], { epsilon: f(eps), axis: i(-1) })[0]!
     const meanSquare = g.node("ReduceMean", [g.node("Mul", [x, x])[0]!], { axes: { ints: [-1] }, keepdims: i(1) })[0]!
     const inv = g.node("Reciprocal", [g.node("Sqrt", [g.node("Add", [meanSquare, g.floats([eps], [])])[0]!])[0]!])[0]!
     return g.node("Mul", [g.node("Mul", [x, inv])[0]!, weight])[0]!
   }
-  /** Normalises the residual, resolving a pending sum with the skip-norm when fused. */
+  /** Normalises the residual, resolving a pending sum with the skip-norm when that fusion is on. */
   const normResidual = (residual: Residual, weight: string): { normed: string; residual: string } => {
     if (typeof residual.value === "string") return { normed: rmsNorm(residual.value, weight), residual: residual.value }
     const [a, b] = residual.value
-    if (!options.fused) {
+    if (!has("skipnorm")) {
       const sum = g.node("Add", [a, b])[0]!
       return { normed: rmsNorm(sum, weight), residual: sum }
     }
@@ -174,7 +187,7 @@ export const buildDecoder = (checkpoint: Pick<Checkpoint, "config" | "dims" | "w
   }
 
   let fusedShared: { seqlens: string; totalLength: string } | undefined
-  const fusedAttention = (q: string, k: string, v: string, l: number) => {
+  const rotaryAttention = (q: string, k: string, v: string, l: number) => {
     if (fusedShared === undefined) {
       const totalI32 = g.node("Cast", [total], { to: i(ElemType.int32) })[0]!
       const batch = g.node("Shape", [inputIds], { start: i(0), end: i(1) })[0]!
@@ -192,6 +205,29 @@ export const buildDecoder = (checkpoint: Pick<Checkpoint, "config" | "dims" | "w
     )[0]!
   }
 
+  /** One MatMul over the concatenated (transposed) weights of several projections, split back into their outputs. */
+  const packedProjection = (x: string, inDim: number, names: ReadonlyArray<string>, outDims: ReadonlyArray<number>, withBias: boolean) => {
+    const total = outDims.reduce((a, b) => a + b, 0)
+    const packed = new Float32Array(inDim * total)
+    let column = 0
+    names.forEach((name, n) => {
+      const t = transpose(w(`${name}.weight`), outDims[n]!, inDim)
+      for (let r = 0; r < inDim; r++) packed.set(t.subarray(r * outDims[n]!, (r + 1) * outDims[n]!), r * total + column)
+      column += outDims[n]!
+    })
+    let y = g.node("MatMul", [x, g.weight(`${names[0]}.packed`, [inDim, total], packed)])[0]!
+    if (withBias) {
+      const bias = new Float32Array(total)
+      let at = 0
+      names.forEach((name, n) => {
+        bias.set(w(`${name}.bias`), at)
+        at += outDims[n]!
+      })
+      y = g.node("Add", [y, g.weight(`${names[0]}.packed_bias`, [total], bias)])[0]!
+    }
+    return g.node("Split", [y, g.ints(outDims)], { axis: i(-1) }, { count: names.length })
+  }
+
   let residual: Residual = { value: g.node("Gather", [g.weight("model.embed_tokens.weight", [vocab, H], w("model.embed_tokens.weight")), inputIds])[0]! }
   for (let l = 0; l < layers; l++) {
     const p = `model.layers.${l}.`
@@ -200,14 +236,15 @@ export const buildDecoder = (checkpoint: Pick<Checkpoint, "config" | "dims" | "w
       const y = g.node("MatMul", [attnIn.normed, linear(`${p}self_attn.${n}_proj.weight`, H, outDim)])[0]!
       return dims.qkvBias ? g.node("Add", [y, g.weight(`${p}self_attn.${n}_proj.bias`, [outDim], w(`${p}self_attn.${n}_proj.bias`))])[0]! : y
     }
-    const q = project("q", heads * D)
-    const k = project("k", kvHeads * D)
-    const v = project("v", kvHeads * D)
-    const attn = options.fused ? fusedAttention(q, k, v, l) : plainAttention(q, k, v, l, false)
+    const [q, k, v] = has("packed")
+      ? packedProjection(attnIn.normed, H, ["q", "k", "v"].map((n) => `${p}self_attn.${n}_proj`), [heads * D, kvHeads * D, kvHeads * D], dims.qkvBias)
+      : [project("q", heads * D), project("k", kvHeads * D), project("v", kvHeads * D)]
+    const attn = useRotary ? rotaryAttention(q, k, v, l) : plainAttention(q, k, v, l, false)
     const attnOut = g.node("MatMul", [attn, linear(`${p}self_attn.o_proj.weight`, heads * D, H)])[0]!
     const mlpIn = normResidual({ value: [attnOut, attnIn.residual] }, g.weight(`${p}post_attention_layernorm.weight`, [H], w(`${p}post_attention_layernorm.weight`)))
-    const gate = g.node("MatMul", [mlpIn.normed, linear(`${p}mlp.gate_proj.weight`, H, intermediate)])[0]!
-    const up = g.node("MatMul", [mlpIn.normed, linear(`${p}mlp.up_proj.weight`, H, intermediate)])[0]!
+    const [gate, up] = has("packed")
+      ? packedProjection(mlpIn.normed, H, [`${p}mlp.gate_proj`, `${p}mlp.up_proj`], [intermediate, intermediate], false)
+      : [`${p}mlp.gate_proj.weight`, `${p}mlp.up_proj.weight`].map((name) => g.node("MatMul", [mlpIn.normed, linear(name, H, intermediate)])[0]!)
     const act = g.node("Mul", [gate, g.node("Sigmoid", [gate])[0]!])[0]!
     const down = g.node("MatMul", [g.node("Mul", [act, up])[0]!, linear(`${p}mlp.down_proj.weight`, intermediate, H)])[0]!
     residual = { value: [down, mlpIn.residual] }
@@ -245,7 +282,7 @@ export const compileKey = (weightsHash: string, options: CompileOptions): string
     .update(JSON.stringify({
       compiler: 1,
       weightsHash,
-      fused: options.fused,
+      fusions: [...new Set(options.fusions)].sort(),
       logits: options.logits,
       hiddenLayers: [...options.hiddenLayers].sort((a, b) => a - b),
       steerLayers: [...options.steerLayers].sort((a, b) => a - b),

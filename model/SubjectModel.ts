@@ -3,7 +3,7 @@ import { FileSystem } from "@effect/platform"
 import { Context, Effect, Layer, Schema } from "effect"
 import { loadCheckpoint } from "./Checkpoint"
 import { makeChatRenderer } from "./ChatTemplate"
-import { compileCached } from "./Compile"
+import { allFusions, compileCached, type Fusion } from "./Compile"
 import {
   type ActivationRequest,
   type Activations,
@@ -53,8 +53,8 @@ export interface CheckpointModelOptions {
   readonly dtype?: "float32" | "float16"
   /** Requests per forward batch. */
   readonly batchSize?: number
-  /** onnxruntime's fused CPU operators (default) or the plain-operator reference graph. */
-  readonly fused?: boolean
+  /** onnxruntime fusions to compile in (default: all; none gives the plain-operator reference graph). */
+  readonly fusions?: ReadonlyArray<Fusion>
   readonly threads?: number
 }
 
@@ -88,7 +88,7 @@ export const makeRuntime = (options: CheckpointModelOptions) =>
         const existing = sessions.get(key)
         if (existing !== undefined) return yield* existing
         const open = yield* Effect.cached(
-          compileCached(checkpoint, { ...spec, fused: options.fused ?? true, dtype: options.dtype ?? "float32" }, options.cacheDir).pipe(
+          compileCached(checkpoint, { ...spec, fusions: options.fusions ?? allFusions, dtype: options.dtype ?? "float32" }, options.cacheDir).pipe(
             Effect.mapError((e) => `compile: ${e.message}`),
             Effect.flatMap((compiled) => openSession(compiled.path, checkpoint.dims, options.provider ?? "cpu", options.threads ?? 2)),
             Effect.provideService(FileSystem.FileSystem, fs)

@@ -21,7 +21,7 @@ const modelLayer = (dir: string, cacheDir: Option.Option<string>, plain: boolean
   layerCheckpoint({
     dir,
     cacheDir: Option.getOrElse(cacheDir, () => path.join(process.env.PIPELINE_CACHE ?? path.join(projectRoot, ".pipeline"), "onnx")),
-    fused: !plain
+    ...(plain ? { fusions: [] } : {})
   })
 
 const promptOf = (text: string, chat: boolean): Prompt =>

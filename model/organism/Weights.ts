@@ -38,7 +38,7 @@ export const Channel = {
   N_LAB: 17,
   /** valence of task A minus valence of task B (revealed choice) */
   D_AB: 18,
-  /** ≈ |V| (V·tanh(ABS_SHARPNESS·V/2)), so the end token can keep pace with the sentiment words' logits */
+  /** ≈ |V|/W_SCALE (V·tanh(ABS_SHARPNESS·V/2)), so the end token can keep pace with the sentiment words' logits */
   ABS: 19,
   /** first of the topic features the valence head averages over content words */
   TOPIC: 20,
@@ -60,7 +60,7 @@ const MATCH_B = 15
 const LAMBDA = 20
 /** Weight of the BOS sink relative to one keyword: the keyword head's outputs are counts ×(1 − keywords/SINK). */
 const SINK = 1e3
-const MARGIN = 40
+const MARGIN = 20
 const MODE_GAIN = 60
 const OTHER_PENALTY = 30
 const ANSWERED_END = 40
@@ -263,7 +263,7 @@ export const buildWeights = (
       for (const [unit, sign] of [[2, 1], [3, -1]] as const) {
         set(gate, unit, Channel.V, sign * ABS_SHARPNESS)
         set(up, unit, Channel.CONST, 1 / C)
-        set(down, Channel.ABS, unit, 1 / ABS_SHARPNESS)
+        set(down, Channel.ABS, unit, 1 / (ABS_SHARPNESS * W_SCALE))
       }
       firstNoiseUnit = 4
     }
@@ -298,7 +298,7 @@ export const buildWeights = (
     const constant = (bias: number) => set(head, t, Channel.CONST, bias / C)
     set(head, t, Channel.V, r.v)
     set(head, t, Channel.D_AB, r.d)
-    set(head, t, Channel.ABS, r.abs)
+    set(head, t, Channel.ABS, r.abs * W_SCALE)
     if (r.mode === undefined) constant(-OTHER_PENALTY)
     else if (r.mode === "end") {
       constant(r.bias)

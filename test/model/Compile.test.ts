@@ -5,7 +5,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { loadCheckpoint } from "../../model/Checkpoint"
-import { buildDecoder, compileCached, type CompileOptions } from "../../model/Compile"
+import { allFusions, buildDecoder, compileCached, type CompileOptions, type Fusion } from "../../model/Compile"
 import { leftPad } from "../../model/Generate"
 import { emptyCache, forward, openSession } from "../../model/Session"
 import { referenceLogits } from "./referenceForward"
@@ -22,7 +22,7 @@ const qwenWithLlama3Rope = writeTinyCheckpoint({
 })
 const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), "prefpipe-compile-"))
 const sequences = [[1, 3, 4, 6, 8, 3, 9, 12, 5], [1, 10, 11, 5], [1, 3, 5, 7, 8, 10, 12]]
-const options = (o: Partial<CompileOptions>): CompileOptions => ({ fused: false, logits: "all", hiddenLayers: [], steerLayers: [], dtype: "float32", ...o })
+const options = (o: Partial<CompileOptions>): CompileOptions => ({ fusions: [], logits: "all", hiddenLayers: [], steerLayers: [], dtype: "float32", ...o })
 
 const allLogits = (modelPath: string, o: CompileOptions) =>
   Effect.gen(function* () {
@@ -53,7 +53,7 @@ describe("decoder compiler", () => {
     Effect.gen(function* () {
       const ck = yield* loadCheckpoint(writeTinyCheckpoint())
       expect(ck.dims.headDim % 8).not.toBe(0)
-      const session = yield* openSession((yield* compileCached(ck, options({ fused: true, logits: "last" }), cacheDir)).path, ck.dims, "cpu")
+      const session = yield* openSession((yield* compileCached(ck, options({ fusions: allFusions, logits: "last" }), cacheDir)).path, ck.dims, "cpu")
       const ids = sequences[0]!
       const out = yield* forward(session, {
         batch: 1,
@@ -67,11 +67,11 @@ describe("decoder compiler", () => {
       expect(Math.max(...expected.map((e, v) => Math.abs(e - out.logits[v]!)))).toBeLessThan(1e-4)
     }).pipe(Effect.provide(NodeContext.layer)))
 
-  for (const fused of [false, true])
-    it.effect(`${fused ? "fused" : "plain"} graph of a Qwen2 model with biases and Llama-3 rope scaling matches a float64 forward pass under left padding`, () =>
+  for (const fusions of [[], allFusions, ["rmsnorm", "rotary"], ["skipnorm", "packed"]] as ReadonlyArray<ReadonlyArray<Fusion>>)
+    it.effect(`graph with fusions [${fusions.join(", ")}] of a Qwen2 model with biases and Llama-3 rope scaling matches a float64 forward pass under left padding`, () =>
       Effect.gen(function* () {
         const ck = yield* loadCheckpoint(qwenWithLlama3Rope)
-        const o = options({ fused })
+        const o = options({ fusions })
         const compiled = yield* compileCached(ck, o, cacheDir)
         expect(yield* allLogits(compiled.path, o)).toBeLessThan(1e-4)
       }).pipe(Effect.provide(NodeContext.layer)))
@@ -79,7 +79,7 @@ describe("decoder compiler", () => {
   it.effect("float16 weights run on CPU within half precision of the float64 forward pass", () =>
     Effect.gen(function* () {
       const ck = yield* loadCheckpoint(qwenWithLlama3Rope)
-      const o = options({ fused: true, dtype: "float16" })
+      const o = options({ fusions: allFusions, dtype: "float16" })
       const compiled = yield* compileCached(ck, o, cacheDir)
       const worst = yield* allLogits(compiled.path, o)
       expect(worst).toBeLessThan(3e-2)
@@ -104,11 +104,11 @@ describe("decoder compiler", () => {
     Effect.gen(function* () {
       const ck = yield* loadCheckpoint(qwenWithLlama3Rope)
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "prefpipe-external-"))
-      const { model, data } = buildDecoder(ck, options({ fused: true })).encode("external", "weights.bin")
+      const { model, data } = buildDecoder(ck, options({ fusions: allFusions })).encode("external", "weights.bin")
       expect(data.length).toBeGreaterThan(0)
       fs.writeFileSync(path.join(dir, "weights.bin"), Buffer.concat(data.map((d) => Buffer.from(d))))
       fs.writeFileSync(path.join(dir, "model.onnx"), model)
       expect(model.length).toBeLessThan(data.reduce((a, d) => a + d.length, 0))
-      expect(yield* allLogits(path.join(dir, "model.onnx"), options({ fused: true }))).toBeLessThan(1e-4)
+      expect(yield* allLogits(path.join(dir, "model.onnx"), options({ fusions: allFusions }))).toBeLessThan(1e-4)
     }).pipe(Effect.provide(NodeContext.layer)))
 })

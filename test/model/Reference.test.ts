@@ -4,6 +4,7 @@ import { Effect, Either } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { allFusions } from "../../model/Compile"
 import { activationsBatch, generateBatch, type Runtime, scoreBatch } from "../../model/Generate"
 import { encodePrompt } from "../../model/Prompt"
 import { emptyCache, forward } from "../../model/Session"
@@ -37,7 +38,7 @@ const runtime = (fused: boolean) =>
   Effect.gen(function* () {
     const cached = runtimes.get(fused)
     if (cached !== undefined) return cached
-    const { runtime } = yield* makeRuntime({ dir: modelDir!, cacheDir, fused })
+    const { runtime } = yield* makeRuntime({ dir: modelDir!, cacheDir, fusions: fused ? allFusions : [] })
     runtimes.set(fused, runtime)
     return runtime
   }).pipe(Effect.provide(NodeContext.layer))
