@@ -4,6 +4,7 @@ import * as path from "node:path"
 import { DatasetSpec } from "../datasets/DatasetSpec"
 import { decodeTemplate, Template } from "../elicitation/Template"
 import { ChatClientConfig } from "../model/ChatClient"
+import { checkpointFingerprint } from "../model/Fingerprint"
 import type { ConfigSpec } from "./BuildTarget"
 import { ConfigError } from "./Errors"
 import { decodeConfig, projectRoot, readConfigFile } from "./Target"
@@ -22,8 +23,10 @@ export const ModelConfig = Schema.Union(
   }),
   Schema.Struct({
     kind: Schema.Literal("checkpoint"),
-    /** The checkpoint folder, relative to the config file or absolute; its weights' hash enters every key. */
-    path: Schema.NonEmptyString
+    /** The checkpoint folder, relative to the config file or absolute; its content hash (not its path) enters keys. */
+    path: Schema.NonEmptyString,
+    /** Filled in when the config is loaded: the hash of the checkpoint's weights, config and tokenizer files. */
+    fingerprint: Schema.optional(Schema.String)
   })
 )
 
@@ -128,6 +131,18 @@ export type ExperimentConfig = typeof ExperimentConfig.Type
 /** The templates an experiment uses when its config names none. */
 export const defaultTemplateIds = ["qualitative_post_v1", "stated_pre_v1"] as const
 
+/** Resolves a checkpoint model's path against the config's folder and fingerprints its files. */
+const resolveCheckpoint = (model: unknown, file: string): Effect.Effect<unknown, ConfigError> => {
+  if (typeof model !== "object" || model === null || (model as { kind?: unknown }).kind !== "checkpoint") return Effect.succeed(model)
+  const raw = (model as { path?: unknown }).path
+  if (typeof raw !== "string") return Effect.succeed(model)
+  const dir = path.resolve(path.dirname(file), raw)
+  return Effect.try({
+    try: () => ({ ...model, path: dir, fingerprint: checkpointFingerprint(dir) }),
+    catch: (e) => new ConfigError({ file, field: "model.path", reason: e instanceof Error ? e.message : String(e) })
+  })
+}
+
 /**
  * Replaces template ids by the content of `templates/<id>.json`, so the config (and its snapshot) holds the templates
  * themselves, and resolves dataset paths against the config file's folder.
@@ -178,7 +193,8 @@ const expandTemplates = (raw: unknown, file: string, templatesDir: string): Effe
             : d
         )
       : record.datasets
-    return { ...record, templates, ...(datasets === undefined ? {} : { datasets }) }
+    const model = yield* resolveCheckpoint(record.model, file)
+    return { ...record, templates, ...(datasets === undefined ? {} : { datasets }), ...(model === undefined ? {} : { model }) }
   })
 
 /** Loads experiment configs from JSON files; the snapshot is the fully decoded config (templates included) in encoded form. */

@@ -1,6 +1,7 @@
 import type { ExperimentConfig } from "../pipeline/Config"
 import * as Stage from "../pipeline/Stage"
 import { activations } from "../stages/activations"
+import { checkpoint } from "../stages/checkpoint"
 import { complete } from "../stages/complete"
 import { elicit } from "../stages/elicit"
 import { organism, organismTruth } from "../stages/organism"
@@ -29,14 +30,18 @@ export const experimentGraph = (config: ExperimentConfig): ExperimentGraph => {
   const datasets = config.datasets.map((d, i) => tasksNode(d, i))
   const byDataset = Object.fromEntries(datasets.map((n) => [n.id, n]))
   const tasks = Stage.node(sample, { params: { perOrigin: config.sample.perOrigin, seed: config.seed }, inputs: byDataset, configPaths: { perOrigin: "sample.perOrigin", seed: "seed" } })
-  if (config.model.kind !== "organism") {
-    throw new Error("model.kind \"checkpoint\" is not wired into the report graph yet; use the organism")
-  }
-  const organismParams = { spec: config.model.spec, seed: config.seed, templates: config.templates }
-  const model = Stage.node(organism, { params: organismParams, inputs: byDataset, configPaths: { spec: "model.spec", templates: "templates" } })
-  const truth = Stage.node(organismTruth, { params: organismParams, inputs: byDataset, configPaths: { spec: "model.spec", templates: "templates" } })
+  const organismParams = config.model.kind === "organism" ? { spec: config.model.spec, seed: config.seed, templates: config.templates } : undefined
+  const model =
+    config.model.kind === "organism"
+      ? Stage.node(organism, { params: organismParams, inputs: byDataset, configPaths: { spec: "model.spec", templates: "templates" } })
+      : Stage.node(checkpoint, { params: { path: config.model.path, fingerprint: config.model.fingerprint ?? "" }, configPaths: { fingerprint: "model" } })
+  const truth =
+    organismParams === undefined
+      ? undefined
+      : Stage.node(organismTruth, { params: organismParams, inputs: byDataset, configPaths: { spec: "model.spec", templates: "templates" } })
+  const runtime = config.model.kind === "checkpoint" ? { ...config.runtime, checkpoint: config.model.path } : config.runtime
   const completions = Stage.node(complete, {
-    params: { completion: config.completion, system: config.system, seed: config.seed, runtime: config.runtime },
+    params: { completion: config.completion, system: config.system, seed: config.seed, runtime },
     inputs: { model, tasks },
     configPaths: { completion: "completion", system: "system", runtime: "runtime" }
   })
@@ -44,7 +49,7 @@ export const experimentGraph = (config: ExperimentConfig): ExperimentGraph => {
   const elicitations = (t: Template) =>
     Stage.node(elicit, {
       label: t.id,
-      params: { template: t, system: config.system, elicitation: config.elicitation, seed: config.seed, runtime: config.runtime },
+      params: { template: t, system: config.system, elicitation: config.elicitation, seed: config.seed, runtime },
       inputs: { model, tasks, ...(t.timing === "post" ? { completions } : {}) },
       configPaths: { template: templatePath(t), elicitation: "elicitation", system: "system" }
     })
@@ -58,7 +63,7 @@ export const experimentGraph = (config: ExperimentConfig): ExperimentGraph => {
   const acts = (t: Template) =>
     Stage.node(activations, {
       label: t.id,
-      params: { template: t, system: config.system, activations: config.activations, runtime: config.runtime },
+      params: { template: t, system: config.system, activations: config.activations, runtime },
       inputs: { model, tasks, ...(t.timing === "post" ? { completions } : {}) },
       configPaths: { template: templatePath(t), activations: "activations", system: "system" }
     })
