@@ -1,0 +1,109 @@
+/**
+ * The organism through the project's own loader, ONNX compiler and runtime (the path every checkpoint takes),
+ * against the closed forms it exports. Tolerance 0.01 on probabilities (float32 runtime, documented ~1e-3 approximation).
+ */
+import { NodeContext } from "@effect/platform-node"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { buildOrganism, writeOrganism } from "../../model/Organism"
+import { SENTIMENT } from "../../model/organism/Vocabulary"
+import { layerCheckpoint, SubjectModel } from "../../model/SubjectModel"
+import { messagesFor, syntheticTasks, syntheticTemplates } from "./organism/fixtures"
+
+const tasks = syntheticTasks()
+const built = buildOrganism({ tasks, templates: syntheticTemplates })
+const gt = built.groundTruth
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "prefpipe-organism-"))
+const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), "prefpipe-organism-onnx-"))
+const written = Effect.runPromise(writeOrganism(dir, built).pipe(Effect.provide(NodeContext.layer)))
+const modelLayer = Layer.unwrapEffect(
+  Effect.promise(() => written).pipe(Effect.as(layerCheckpoint({ dir, cacheDir, batchSize: 8 }).pipe(Layer.provide(NodeContext.layer))))
+)
+const template = (id: string) => syntheticTemplates.find((t) => t.id === id)!
+const chat = (templateId: string, i: number, other = 0) => ({
+  kind: "chat" as const,
+  messages: messagesFor(template(templateId), tasks[i]!.prompt, undefined, tasks[other]!.prompt),
+  addGenerationPrompt: true
+})
+const expectedOf = (templateId: string, i: number) =>
+  gt.expected.find((e) => e.task_id === tasks[i]!.task_id && e.template_id === templateId)!.expected_value
+const sample = [0, 9, 18, 27, 36, 45, 54]
+const sigmoid = (x: number) => 1 / (1 + Math.exp(-x))
+
+describe("organism through the SubjectModel runtime", () => {
+  it.effect("scores good/bad with the closed-form probability, pre- and post-task", () =>
+    Effect.gen(function* () {
+      const model = yield* SubjectModel
+      expect(model.info.architecture).toBe("LlamaForCausalLM")
+      for (const name of ["qual_pre", "qual_post"]) {
+        const scores = yield* model.scoreOptions(sample.map((i) => ({ prompt: chat(name, i), options: ["good", "bad"] })))
+        scores.forEach((s, k) => {
+          expect(s.probs[0]! + s.probs[1]!).toBeGreaterThan(0.999)
+          expect(Math.abs(s.normalized[0]! - expectedOf(name, sample[k]!))).toBeLessThan(0.01)
+        })
+      }
+    }).pipe(Effect.provide(modelLayer)))
+
+  it.effect("exposes the valence on the planted direction in its activations", () =>
+    Effect.gen(function* () {
+      const model = yield* SubjectModel
+      const layers = gt.directions.map((d) => d.layer)
+      const acts = yield* model.activations(sample.map((i) => ({ prompt: chat("qual_pre", i), layers, selectors: ["prompt_last"] })))
+      acts.forEach((a, k) => {
+        for (const { layer, vector } of gt.directions) {
+          const h = a.prompt_last![layer]!
+          const projection = vector.reduce((s, u, j) => s + u * h[j]!, 0)
+          expect(Math.abs(projection - gt.signal.pre * gt.tasks[sample[k]!]!.valence)).toBeLessThan(0.01)
+        }
+      })
+    }).pipe(Effect.provide(modelLayer)))
+
+  it.effect("raises P(good) monotonically under steering along the direction", () =>
+    Effect.gen(function* () {
+      const model = yield* SubjectModel
+      const { layer, vector } = gt.directions[0]!
+      const coefficients = [-2, -1, 0, 1, 2]
+      const scores = yield* model.scoreOptions(coefficients.map((coefficient) => ({
+        prompt: chat("qual_pre", 18),
+        options: ["good", "bad"],
+        steering: { layer, direction: vector, coefficient, positions: { kind: "all" as const }, normalization: { kind: "unit" as const } }
+      })))
+      const p = scores.map((s) => s.normalized[0]!)
+      for (let k = 1; k < p.length; k++) expect(p[k]!).toBeGreaterThan(p[k - 1]!)
+      coefficients.forEach((c, k) =>
+        expect(Math.abs(p[k]! - sigmoid(gt.slopes.beta * (gt.signal.pre * gt.tasks[18]!.valence + c)))).toBeLessThan(0.01)
+      )
+    }).pipe(Effect.provide(modelLayer)))
+
+  it.effect("chooses between two tasks with P(Task A) = σ(βr·(valence A − valence B))", () =>
+    Effect.gen(function* () {
+      const model = yield* SubjectModel
+      const pairs = sample.map((a, k) => [a, sample[(k + 3) % sample.length]!] as const)
+      const scores = yield* model.scoreOptions(pairs.map(([a, b]) => ({ prompt: chat("revealed", a, b), options: ["Task A:", "Task B:"] })))
+      scores.forEach((s, k) => {
+        const [a, b] = pairs[k]!
+        const closed = sigmoid(gt.slopes.revealed * (gt.tasks[a]!.valence - gt.tasks[b]!.valence))
+        expect(Math.abs(s.normalized[0]! - closed)).toBeLessThan(0.01)
+      })
+    }).pipe(Effect.provide(modelLayer)))
+
+  it.effect("completes tasks with sentiment words and stops at its end-of-turn token", () =>
+    Effect.gen(function* () {
+      const model = yield* SubjectModel
+      const words = new Set(SENTIMENT.map(([w]) => w))
+      const generations = yield* model.generate(sample.map((i, k) => ({
+        prompt: { kind: "chat" as const, messages: [{ role: "user", content: tasks[i]!.prompt }], addGenerationPrompt: true },
+        maxTokens: 64,
+        temperature: 1,
+        topP: 1,
+        seed: k
+      })))
+      for (const g of generations) {
+        expect(g.finish).toBe("eos")
+        expect(g.text.split(" ").filter((w) => w.length > 0).every((w) => words.has(w))).toBe(true)
+      }
+    }).pipe(Effect.provide(modelLayer)))
+})
