@@ -83,11 +83,28 @@ const writeOutputs = (root: NodeResult, dir: string) =>
     return written.sort((a, b) => (a.name < b.name ? -1 : 1))
   })
 
-/** Every file under a folder with its sha256, sorted by relative path. */
+/** The manifest of an output folder: which build wrote it and every file's hash. */
+const OUTPUT_MANIFEST = ".prefpipe-build.json"
+
+/** The output folder's files when it already holds exactly what this build wrote (so a no-change rebuild writes nothing). */
+const upToDate = (dir: string, build: string) =>
+  tryFs(dir, () => {
+    const manifestFile = path.join(dir, OUTPUT_MANIFEST)
+    if (!fs.existsSync(manifestFile)) return undefined
+    const manifest = JSON.parse(fs.readFileSync(manifestFile, "utf8")) as { build: string; files: Array<{ name: string; sha256: string }> }
+    if (manifest.build !== build) return undefined
+    const intact = manifest.files.every((f) => {
+      const file = path.join(dir, f.name)
+      return fs.existsSync(file) && sha256(fs.readFileSync(file)) === f.sha256
+    })
+    return intact ? manifest.files : undefined
+  })
+
+/** Every file under a folder with its sha256, sorted by relative path (the manifest excluded). */
 const listFiles = (dir: string) =>
   tryFs(dir, () =>
     (fs.readdirSync(dir, { recursive: true }) as string[])
-      .filter((name) => fs.statSync(path.join(dir, name)).isFile())
+      .filter((name) => name !== OUTPUT_MANIFEST && fs.statSync(path.join(dir, name)).isFile())
       .sort()
       .map((name) => ({ name, sha256: sha256(fs.readFileSync(path.join(dir, name))) }))
   )
@@ -102,17 +119,23 @@ export const buildTarget = <C>(
     const buildHash = hashValue({ target: name, config: toKeyable(snapshot), root: result.root.key })
     const outputDir = path.join(request.outRoot, name)
     const files =
-      target.write === undefined
-        ? yield* writeOutputs(result.root, outputDir)
-        : yield* Effect.gen(function* () {
-            const loaded: Record<string, Loaded> = {}
-            for (const [outName, record] of Object.entries(result.root.outputs)) loaded[outName] = yield* loadOutput(record)
-            yield* tryFs(outputDir, () => fs.mkdirSync(outputDir, { recursive: true }))
-            yield* target.write!(loadedOutputs(result.root.node, loaded), { build: buildHash, outputDir, config }).pipe(
-              Effect.mapError((e) => new TargetError({ target: name, reason: `writing ${outputDir}: ${e.message}` }))
-            )
-            return yield* listFiles(outputDir)
-          })
+      (yield* upToDate(outputDir, buildHash)) ??
+      (yield* Effect.gen(function* () {
+        const written =
+          target.write === undefined
+            ? yield* writeOutputs(result.root, outputDir)
+            : yield* Effect.gen(function* () {
+                const loaded: Record<string, Loaded> = {}
+                for (const [outName, record] of Object.entries(result.root.outputs)) loaded[outName] = yield* loadOutput(record)
+                yield* tryFs(outputDir, () => fs.mkdirSync(outputDir, { recursive: true }))
+                yield* target.write!(loadedOutputs(result.root.node, loaded), { build: buildHash, outputDir, config }).pipe(
+                  Effect.mapError((e) => new TargetError({ target: name, reason: `writing ${outputDir}: ${e.message}` }))
+                )
+                return yield* listFiles(outputDir)
+              })
+        yield* writeAtomic(path.join(outputDir, OUTPUT_MANIFEST), JSON.stringify({ build: buildHash, files: written }, null, 1))
+        return written
+      }))
     const record: BuildRecord = {
       build: buildHash,
       target: name,
