@@ -28,7 +28,23 @@ export const PNG_FONT_FAMILY = "DejaVu Sans"
 
 const reason = (cause: unknown) => (cause instanceof Error ? cause.message : String(cause))
 
-/** Compiles a figure's Vega-Lite spec to Vega and draws it as SVG, headless. */
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+
+/**
+ * Renames the SVG's element ids (gradients, clip paths) to `<figure>-<k>` in order of appearance.
+ * Vega numbers them from a process-wide counter, so without this the same figure drawn twice
+ * differs in bytes, and two figures inlined in one HTML page can collide.
+ */
+export const stableSvgIds = (name: string, svg: string): string => {
+  const ids = [...new Set([...svg.matchAll(/\sid="([^"]+)"/g)].map((m) => m[1]!))]
+  return ids.reduce((text, id, k) => {
+    const renamed = `${name}-${k}`
+    const pattern = new RegExp(`(\\sid="|url\\(#|href="#)${escapeRegExp(id)}(?=[")])`, "g")
+    return text.replace(pattern, `$1${renamed}`)
+  }, svg)
+}
+
+/** Compiles a figure's Vega-Lite spec to Vega and draws it as SVG, headless, with stable element ids. */
 export const renderSvg = (figure: Figure): Effect.Effect<string, RenderError> =>
   Effect.try({
     try: () => vega.parse(compile(figure.spec).spec),
@@ -55,7 +71,7 @@ export const renderSvg = (figure: Figure): Effect.Effect<string, RenderError> =>
           try {
             const svg = await view.toSVG()
             if (errors.length > 0) throw new Error(errors.join("; "))
-            return svg
+            return stableSvgIds(figure.name, svg)
           } finally {
             view.finalize()
           }

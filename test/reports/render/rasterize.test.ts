@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either } from "effect"
-import type { Figure } from "../../../reports/render/figures"
-import { rasterize, RenderError, svgToPng } from "../../../reports/render/rasterize"
+import { type Figure, heatmap } from "../../../reports/render/figures"
+import { rasterize, RenderError, stableSvgIds, svgToPng } from "../../../reports/render/rasterize"
 
 const frame = (inner: string) =>
   `<svg xmlns="http://www.w3.org/2000/svg" width="200" height="60" viewBox="0 0 200 60"><rect width="200" height="60" fill="white"/>${inner}</svg>`
@@ -43,4 +43,30 @@ describe("rasterize", () => {
       expect(Either.isLeft(result) && result.left.stage === "png" && result.left.figure === "broken").toBe(true)
     })
   )
+
+  it.effect("draws the same figure to the same bytes twice, with gradient ids named after the figure", () =>
+    Effect.gen(function* () {
+      const figure = heatmap({
+        name: "sim",
+        title: "similarity",
+        cells: [{ row: "a", column: "a", value: 0.5 }],
+        rowTitle: "r",
+        columnTitle: "c",
+        valueTitle: "cosine"
+      })
+      const first = yield* rasterize(figure)
+      const second = yield* rasterize(figure)
+      expect(second.svg).toBe(first.svg)
+      expect(second.png).toEqual(first.png)
+      expect(first.svg).toContain('id="sim-0"')
+      expect(first.svg).toContain("url(#sim-0)")
+    })
+  )
+
+  it("renames ids and their references only", () => {
+    const svg = '<svg><linearGradient id="gradient_12"/><rect fill="url(#gradient_12)"/><use href="#clip3"/><g id="clip3"/><text>gradient_12</text></svg>'
+    expect(stableSvgIds("f", svg)).toBe(
+      '<svg><linearGradient id="f-0"/><rect fill="url(#f-0)"/><use href="#f-1"/><g id="f-1"/><text>gradient_12</text></svg>'
+    )
+  })
 })
