@@ -1,0 +1,167 @@
+/**
+ * summary.json `summary`:
+ * {
+ *   group_by: string,                      // the task column R² is split by ("origin" unless probes.groupBy says otherwise)
+ *   probes: Array<{
+ *     template: string, timing: "pre" | "post", layer: number,
+ *     n_tasks: number, cv_r2: number,      // the probe trained on every group, and its cross-validated R² over all tasks
+ *     noise_ceiling: number | null,        // Spearman-Brown reliability of the averaged target
+ *     by_group: Record<group, { r2: number, lo: number, hi: number, n: number }>  // out-of-fold R² within the group, 95% bootstrap interval
+ *   }>
+ * }
+ */
+import { Effect, Schema } from "effect"
+import * as Artifact from "../pipeline/Artifact"
+import type { ExperimentConfig } from "../pipeline/Config"
+import * as Stage from "../pipeline/Stage"
+import type { ProbeEvaluation } from "../stages/probeEval"
+import { experimentGraph } from "./experiment"
+import { fewTasks, type Diagnostic } from "./render/diagnostics"
+import { type Figure, intervalBarChart } from "./render/figures"
+import type { Column, Table } from "./render/tables"
+import { configSummary, type ReportBody, reportTarget } from "./reportTarget"
+
+const f = (name: string): Column => ({ name, type: "float64" })
+const s = (name: string): Column => ({ name, type: "utf8" })
+const i = (name: string): Column => ({ name, type: "int32" })
+
+const safeName = (name: string) => name.replace(/[^A-Za-z0-9._-]/g, "_")
+const finite = (...xs: ReadonlyArray<number>) => xs.every(Number.isFinite)
+
+/** Probe R² by task type: out-of-fold R² within each group of one probe trained on all groups, pre- and post-task side by side. */
+export const probeR2Report = Stage.make({
+  name: "report_probe_r2",
+  version: 1,
+  params: Schema.Struct({
+    config: Schema.Record({ key: Schema.String, value: Schema.Unknown }),
+    timings: Schema.Record({ key: Schema.String, value: Schema.Literal("pre", "post") })
+  }),
+  run: ({ inputs, params }) =>
+    Effect.sync(() => {
+      const timing = (template: string) => params.timings[template] ?? "pre"
+      const byTiming = (a: string, b: string) => (timing(a) === timing(b) ? 0 : timing(a) === "pre" ? -1 : 1)
+      // Pre-task templates first, so that every table and figure reads pre → post from left to right.
+      const evaluations = Object.entries(inputs)
+        .filter(([name]) => name.startsWith("eval:"))
+        .map(([, loaded]) => loaded.json<ProbeEvaluation>("evaluation"))
+        .sort((a, b) => byTiming(a.template_id, b.template_id) || a.layer - b.layer)
+      const groupBy = evaluations[0]?.group_by ?? "origin"
+      const rows = evaluations.flatMap((e) =>
+        Object.entries(e.r2_by_group).map(([group, r]) => ({
+          template: e.template_id, timing: timing(e.template_id), layer: e.layer, group, n: r.n,
+          r2: r.estimate, r2_lo: r.lo, r2_hi: r.hi, noise_ceiling: e.reliability.noise_ceiling
+        }))
+      )
+      const templates = [...new Set(evaluations.map((e) => e.template_id))]
+      const layers = [...new Set(evaluations.map((e) => e.layer))].sort((a, b) => a - b)
+      const groups = [...new Set(rows.map((r) => r.group))].sort()
+      const sideBySide = layers.flatMap((layer) =>
+        groups.map((group) => {
+          const row: Record<string, unknown> = { layer, group }
+          for (const t of templates) {
+            const r = rows.find((x) => x.template === t && x.layer === layer && x.group === group)
+            if (r !== undefined) Object.assign(row, { [t]: r.r2, [`${t}_lo`]: r.r2_lo, [`${t}_hi`]: r.r2_hi })
+          }
+          return row
+        })
+      )
+      const probes = evaluations.map((e) => ({
+        template: e.template_id, timing: timing(e.template_id), layer: e.layer, n: e.n_tasks, n_dropped: e.n_dropped,
+        alpha: e.probe.alpha, cv_r2: e.probe.cv_r2, noise_ceiling: e.reliability.noise_ceiling
+      }))
+      const tables: Record<string, Table> = {
+        byGroup: {
+          name: "r2_by_group",
+          columns: [s("template"), s("timing"), i("layer"), s("group"), i("n"), f("r2"), f("r2_lo"), f("r2_hi"), f("noise_ceiling")],
+          rows
+        },
+        sideBySide: {
+          name: "r2_pre_post",
+          columns: [i("layer"), s("group"), ...templates.flatMap((t) => [f(t), f(`${t}_lo`), f(`${t}_hi`)])],
+          rows: sideBySide
+        },
+        probes: {
+          name: "probes",
+          columns: [s("template"), s("timing"), i("layer"), i("n"), i("n_dropped"), f("alpha"), f("cv_r2"), f("noise_ceiling")],
+          rows: probes
+        }
+      }
+      const unplotted = rows.filter((r) => !finite(r.r2, r.r2_lo, r.r2_hi))
+      const figures: Figure[] = layers.flatMap((layer) => {
+        const bars = rows
+          .filter((r) => r.layer === layer && finite(r.r2, r.r2_lo, r.r2_hi))
+          .map((r) => ({ category: r.group, group: `${r.template} (${r.timing})`, value: r.r2, lo: r.r2_lo, hi: r.r2_hi }))
+        return bars.length === 0
+          ? []
+          : [intervalBarChart({
+              name: safeName(`r2_by_${groupBy}_L${layer}`),
+              title: `Probe R² by ${groupBy}, layer ${layer}`,
+              subtitle: "Out-of-fold, one probe for all groups; whiskers: 95% bootstrap interval",
+              rows: bars,
+              categoryTitle: groupBy,
+              groupTitle: "template (timing)",
+              valueTitle: "R² within group"
+            })]
+      })
+      const diagnostics: Diagnostic[] = [
+        ...fewTasks(rows.map((r) => ({ label: `${r.template} layer ${r.layer}, ${groupBy} ${r.group}`, n: r.n }))),
+        ...unplotted.map((r): Diagnostic => ({
+          level: "warning",
+          code: "undefined-r2",
+          message: `${r.template} layer ${r.layer}, ${groupBy} ${r.group}: R² or its interval is not finite (targets without spread in the group or its resamples); left out of the figure`
+        }))
+      ]
+      const summary = {
+        group_by: groupBy,
+        probes: evaluations.map((e) => ({
+          template: e.template_id,
+          timing: timing(e.template_id),
+          layer: e.layer,
+          n_tasks: e.n_tasks,
+          cv_r2: e.probe.cv_r2,
+          noise_ceiling: e.reliability.noise_ceiling,
+          by_group: Object.fromEntries(Object.entries(e.r2_by_group).map(([g, r]) => [g, { r2: r.estimate, lo: r.lo, hi: r.hi, n: r.n }]))
+        }))
+      }
+      const body: ReportBody = {
+        title: `Probe R² by ${groupBy}`,
+        configSummary: params.config,
+        sections: [
+          {
+            heading: `R² within each ${groupBy}`,
+            text:
+              `One Ridge probe per template and layer is trained on the tasks of every ${groupBy} (alpha by cross-validation); its out-of-fold predictions are then scored within each ${groupBy} separately: ` +
+              `R² = 1 − SS_res/SS_tot with the ${groupBy}'s own mean in SS_tot, so a probe that only recovers the differences between ${groupBy}s scores near zero here. ` +
+              "Intervals are 95% bootstrap intervals over tasks. The noise ceiling beside each R² is the Spearman-Brown reliability of the averaged target, the most any probe of it can explain.",
+            tables: [tables.byGroup!],
+            figures
+          },
+          {
+            heading: "Pre-task and post-task side by side",
+            text: `The same R² with one column per template, pre-task templates first (${templates.map((t) => `${t}: ${timing(t)}`).join(", ")}).`,
+            tables: [tables.sideBySide!]
+          },
+          { heading: "Probes", text: "The probe behind each row: tasks used (and dropped for lacking a score or activation), chosen alpha, cross-validated R² over all tasks, noise ceiling.", tables: [tables.probes!] }
+        ],
+        diagnostics,
+        summary
+      }
+      return { document: Artifact.json(body) }
+    })
+})
+
+/** The probe R² report's node for an experiment: every scored (non-revealed, non-ranking) template at every configured layer. */
+export const probeR2Node = (config: ExperimentConfig): Stage.Node => {
+  const g = experimentGraph(config)
+  const inputs: Record<string, Stage.Node> = {}
+  const timings: Record<string, "pre" | "post"> = {}
+  for (const t of config.templates) {
+    if (t.kind === "revealed" || t.kind === "ranking") continue
+    timings[t.id] = t.timing
+    for (const layer of config.activations.layers) inputs[`eval:${t.id}@${layer}`] = g.probeEval(t, layer)
+  }
+  return Stage.node(probeR2Report, { label: "probe_r2", params: { config: configSummary(config), timings }, inputs })
+}
+
+/** `pipeline build reports/probe_r2`: probe R² within each task type by template and layer, with the noise ceiling. */
+export const target = reportTarget("probe R² by task type and layer, pre-task vs post-task, beside the noise ceiling", probeR2Node)
