@@ -12,8 +12,12 @@ export interface DecoderSession {
   readonly dims: Dimensions
 }
 
-/** Opens a session on a compiled `.onnx` file with all graph optimisations and two intra-op threads. */
-export const openSession = (modelPath: string, dims: Dimensions, provider: Provider, threads = 2) =>
+/**
+ * Opens a session on a compiled `.onnx` file with all graph optimisations and two intra-op threads. Worker threads
+ * block instead of spin-waiting unless `spin` is set: on a shared 2-core machine spinning threads starve each
+ * other and made decode steps about 8× slower.
+ */
+export const openSession = (modelPath: string, dims: Dimensions, provider: Provider, threads = 2, spin = false) =>
   Effect.tryPromise({
     try: () =>
       ort.InferenceSession.create(modelPath, {
@@ -21,7 +25,8 @@ export const openSession = (modelPath: string, dims: Dimensions, provider: Provi
         graphOptimizationLevel: "all",
         intraOpNumThreads: threads,
         interOpNumThreads: 1,
-        executionMode: "sequential"
+        executionMode: "sequential",
+        extra: { session: { intra_op: { allow_spinning: spin ? "1" : "0" } } }
       }),
     catch: (e) => (e instanceof Error ? e.message : String(e))
   }).pipe(Effect.map((session): DecoderSession => ({ session, dims })))

@@ -55,7 +55,10 @@ export interface CheckpointModelOptions {
   readonly batchSize?: number
   /** onnxruntime fusions to compile in (default: all; none gives the plain-operator reference graph). */
   readonly fusions?: ReadonlyArray<Fusion>
+  /** onnxruntime intra-op threads (default 2). */
   readonly threads?: number
+  /** Let idle onnxruntime threads spin (lower latency on an otherwise idle machine; default off). */
+  readonly spin?: boolean
 }
 
 /** The subject model: every operation takes many requests and runs them in batches of `batchSize`. */
@@ -90,7 +93,7 @@ export const makeRuntime = (options: CheckpointModelOptions) =>
         const open = yield* Effect.cached(
           compileCached(checkpoint, { ...spec, fusions: options.fusions ?? allFusions, dtype: options.dtype ?? "float32" }, options.cacheDir).pipe(
             Effect.mapError((e) => `compile: ${e.message}`),
-            Effect.flatMap((compiled) => openSession(compiled.path, checkpoint.dims, options.provider ?? "cpu", options.threads ?? 2)),
+            Effect.flatMap((compiled) => openSession(compiled.path, checkpoint.dims, options.provider ?? "cpu", options.threads ?? 2, options.spin ?? false)),
             Effect.provideService(FileSystem.FileSystem, fs)
           )
         )

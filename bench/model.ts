@@ -1,0 +1,115 @@
+/**
+ * Subject-model benchmark on stories260K (../shared/data/models/stories260K-hf): prefill and decode tokens/s at
+ * batch 1, 8 and 32 through `generateBatch`, the raw decode loop per fusion set, and the extra cost of fetching
+ * the residual stream at 3 layers on every decode step.
+ */
+import { NodeContext } from "@effect/platform-node"
+import { Effect } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { allFusions, type Fusion } from "../model/Compile"
+import { generateBatch, leftPad, type Runtime } from "../model/Generate"
+import { argmax } from "../model/Sampling"
+import { type DecoderSession, emptyCache, forward } from "../model/Session"
+import { makeRuntime } from "../model/SubjectModel"
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
+const modelDir = path.join(root, "../shared/data/models/stories260K-hf")
+const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), "prefpipe-bench-model-"))
+const prompts = ["Tim had a blue kite", "The cat sat on the mat", "Mom said", "Once there was a tiny frog who", "Lily and Ben went to the park to play with"]
+const decodeSteps = 128
+
+const now = () => Number(process.hrtime.bigint()) / 1e9
+
+/** Greedy decode loop straight over the session: prefill `promptLength` tokens then `steps` single-token calls. */
+const decodeLoop = (rt: Runtime, session: DecoderSession, batch: number, steps: number, hiddenLayers: ReadonlyArray<number>) =>
+  Effect.gen(function* () {
+    const ids = Array.from({ length: batch }, (_, b) => rt.tokenizer.encode(prompts[b % prompts.length]!, true))
+    const padded = leftPad(ids, rt.tokenizer.padId)
+    const t0 = now()
+    let out = yield* forward(session, { batch, seq: padded.seq, inputIds: padded.ids, positionIds: padded.positions, attentionMask: padded.mask, cache: emptyCache(rt.dims, batch) }, hiddenLayers)
+    const t1 = now()
+    let mask = padded.mask
+    for (let t = 0; t < steps; t++) {
+      const cache = out.cache
+      const next = BigInt64Array.from({ length: batch }, (_, b) => BigInt(argmax(out.logits, b * rt.dims.vocab, rt.dims.vocab)))
+      const total = cache.length + 1
+      const grown = new BigInt64Array(batch * total)
+      for (let b = 0; b < batch; b++) {
+        grown.set(mask.subarray(b * cache.length, (b + 1) * cache.length), b * total)
+        grown[b * total + cache.length] = 1n
+      }
+      mask = grown
+      const positions = BigInt64Array.from(ids, (p) => BigInt(p.length + t))
+      out = yield* forward(session, { batch, seq: 1, inputIds: next, positionIds: positions, attentionMask: mask, cache }, hiddenLayers)
+    }
+    const t2 = now()
+    return { prefillSeconds: t1 - t0, decodeSeconds: t2 - t1, promptTokens: ids.reduce((a, x) => a + x.length, 0) }
+  })
+
+const program = Effect.gen(function* () {
+  const lines: string[] = []
+  const log = (line: string) => {
+    lines.push(line)
+    console.log(line)
+  }
+  const runtimes = new Map<string, Runtime>()
+  const runtimeFor = (fusions: ReadonlyArray<Fusion>) =>
+    Effect.gen(function* () {
+      const key = fusions.join(",")
+      if (!runtimes.has(key)) runtimes.set(key, (yield* makeRuntime({ dir: modelDir, cacheDir, fusions })).runtime)
+      return runtimes.get(key)!
+    })
+
+  log(`stories260K, ${os.cpus().length} CPUs, onnxruntime intra-op threads 2, graph optimisation "all"`)
+  log("")
+  log("generateBatch (greedy, left padding, KV cache), all fusions:")
+  const rt = yield* runtimeFor(allFusions)
+  for (const batch of [1, 8, 32]) {
+    const requests = Array.from({ length: batch }, (_, b) => ({ prompt: { kind: "text" as const, text: prompts[b % prompts.length]! }, maxTokens: decodeSteps, temperature: 0, topP: 1, seed: b }))
+    yield* generateBatch(rt, requests.map((r) => ({ ...r, maxTokens: 4 })))
+    const a = now()
+    yield* generateBatch(rt, requests.map((r) => ({ ...r, maxTokens: 1 })))
+    const b = now()
+    const results = yield* generateBatch(rt, requests)
+    const c = now()
+    const generated = results.reduce((s, r) => s + r.tokenIds.length, 0) - batch
+    const promptTokens = results.reduce((s, r) => s + r.promptTokens, 0)
+    log(`  batch ${String(batch).padStart(2)}: prefill ${Math.round(promptTokens / (b - a)).toLocaleString("en")} tok/s, decode ${Math.round(generated / (c - b - (b - a))).toLocaleString("en")} tok/s`)
+  }
+
+  log("")
+  log(`raw decode loop (${decodeSteps} steps, argmax), tokens/s by fusion set:`)
+  const sets: Array<ReadonlyArray<Fusion>> = [[], ["rmsnorm"], ["rmsnorm", "skipnorm"], ["rmsnorm", "skipnorm", "rotary"], ["rmsnorm", "skipnorm", "rotary", "gqa"], allFusions]
+  for (const fusions of sets) {
+    const r = yield* runtimeFor(fusions)
+    const session = yield* r.session({ logits: "last", hiddenLayers: [], steerLayers: [] })
+    const row: string[] = []
+    for (const batch of [1, 8, 32]) {
+      yield* decodeLoop(r, session, batch, 8, [])
+      const m = yield* decodeLoop(r, session, batch, decodeSteps, [])
+      row.push(`b${batch} ${Math.round((batch * decodeSteps) / m.decodeSeconds).toLocaleString("en")} (prefill ${Math.round(m.promptTokens / m.prefillSeconds).toLocaleString("en")})`)
+    }
+    log(`  [${fusions.join(", ") || "plain"}]: ${row.join(", ")}`)
+  }
+
+  log("")
+  log("activation capture: residual after layers 1, 2, 3 fetched on every decode step, all fusions:")
+  const plainSession = yield* rt.session({ logits: "last", hiddenLayers: [], steerLayers: [] })
+  const captureSession = yield* rt.session({ logits: "last", hiddenLayers: [1, 2, 3], steerLayers: [] })
+  for (const batch of [1, 32]) {
+    const times = { plain: 0, capture: 0 }
+    for (let rep = 0; rep < 3; rep++) {
+      times.plain += (yield* decodeLoop(rt, plainSession, batch, decodeSteps, [])).decodeSeconds
+      times.capture += (yield* decodeLoop(rt, captureSession, batch, decodeSteps, [1, 2, 3])).decodeSeconds
+    }
+    log(`  batch ${String(batch).padStart(2)}: plain ${Math.round((3 * batch * decodeSteps) / times.plain).toLocaleString("en")} tok/s, capturing ${Math.round((3 * batch * decodeSteps) / times.capture).toLocaleString("en")} tok/s, extra cost ${(100 * (times.capture / times.plain - 1)).toFixed(1)}%`)
+  }
+})
+
+Effect.runPromise(program.pipe(Effect.provide(NodeContext.layer))).catch((e) => {
+  console.error(e)
+  process.exitCode = 1
+})
