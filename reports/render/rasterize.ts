@@ -44,42 +44,42 @@ export const stableSvgIds = (name: string, svg: string): string => {
   }, svg)
 }
 
+const renderOnce = (figure: Figure): Effect.Effect<string, RenderError> => {
+  const fail = (stage: "compile" | "svg") => (cause: unknown) => new RenderError({ figure: figure.name, stage, reason: reason(cause) })
+  // Vega logs dataflow errors and failed loads and draws on regardless; collect them to fail instead.
+  const errors: Array<string> = []
+  // Figures embed their data, so any load is a bug; refusing it also keeps rendering offline.
+  const loader = vega.loader({ mode: "file" })
+  loader.load = (uri: string) => {
+    errors.push(`refusing to load "${uri}": figures must embed their data`)
+    return Promise.reject(new Error(errors[errors.length - 1]))
+  }
+  const logger = vega.logger(vega.Warn)
+  logger.error = (...args: Array<unknown>) => {
+    errors.push(args.map(reason).join(" "))
+    return logger
+  }
+  logger.warn = () => logger
+  return Effect.try({ try: () => vega.parse(compile(figure.spec).spec), catch: fail("compile") }).pipe(
+    Effect.flatMap((runtime) =>
+      Effect.acquireUseRelease(
+        Effect.sync(() => new vega.View(runtime, { renderer: "none", loader, logger })),
+        (view) => Effect.tryPromise({ try: () => view.toSVG(), catch: fail("svg") }),
+        (view) => Effect.sync(() => view.finalize())
+      )
+    ),
+    Effect.filterOrFail(
+      () => errors.length === 0,
+      () => fail("svg")(errors.join("; "))
+    ),
+    Effect.map((svg) => stableSvgIds(figure.name, svg))
+  )
+}
+
 /** Compiles a figure's Vega-Lite spec to Vega and draws it as SVG, headless, with stable element ids. */
 export const renderSvg = (figure: Figure): Effect.Effect<string, RenderError> =>
-  Effect.try({
-    try: () => vega.parse(compile(figure.spec).spec),
-    catch: (cause) => new RenderError({ figure: figure.name, stage: "compile", reason: reason(cause) })
-  }).pipe(
-    Effect.flatMap((runtime) =>
-      Effect.tryPromise({
-        try: async () => {
-          // Vega logs dataflow errors and failed loads and draws on regardless; collect them to fail instead.
-          const errors: Array<string> = []
-          // Figures embed their data, so any load is a bug; refusing it also keeps rendering offline.
-          const loader = vega.loader({ mode: "file" })
-          loader.load = (uri: string) => {
-            errors.push(`refusing to load "${uri}": figures must embed their data`)
-            return Promise.reject(new Error(errors[errors.length - 1]))
-          }
-          const logger = vega.logger(vega.Warn)
-          logger.error = (...args: Array<unknown>) => {
-            errors.push(args.map(reason).join(" "))
-            return logger
-          }
-          logger.warn = () => logger
-          const view = new vega.View(runtime, { renderer: "none", loader, logger })
-          try {
-            const svg = await view.toSVG()
-            if (errors.length > 0) throw new Error(errors.join("; "))
-            return stableSvgIds(figure.name, svg)
-          } finally {
-            view.finalize()
-          }
-        },
-        catch: (cause) => new RenderError({ figure: figure.name, stage: "svg", reason: reason(cause) })
-      })
-    )
-  )
+  // Suspended so each run gets a fresh error log, loader and view.
+  Effect.suspend(() => renderOnce(figure))
 
 /** Draws an SVG as PNG at `scale` times its own size, with system fonts (DejaVu Sans for sans-serif). */
 export const svgToPng = (

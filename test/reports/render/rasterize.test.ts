@@ -54,8 +54,9 @@ describe("rasterize", () => {
         columnTitle: "c",
         valueTitle: "cosine"
       })
-      const first = yield* rasterize(figure)
-      const second = yield* rasterize(figure)
+      const render = rasterize(figure)
+      const first = yield* render
+      const second = yield* render
       expect(second.svg).toBe(first.svg)
       expect(second.png).toEqual(first.png)
       expect(first.svg).toContain('id="sim-0"')
