@@ -259,7 +259,7 @@ export const utilitiesReport = Stage.make({
       if (accuracyBars.length > 0) {
         figures.push(intervalBarChart({
           name: "held_out_accuracy", title: "Held-out pair accuracy by fit",
-          subtitle: `Each fit refitted without ${100 * heldOutFraction}% of the distinct pairs and scored on their choices; whiskers: Wilson 95% interval`,
+          subtitle: `Fits without ${100 * heldOutFraction}% of the pairs, scored on them; whiskers: Wilson 95%`,
           rows: accuracyBars, categoryTitle: "revealed template", groupTitle: "fit", valueTitle: "held-out accuracy"
         }))
       }
@@ -269,7 +269,7 @@ export const utilitiesReport = Stage.make({
       if (datasetBars.length > 0) {
         figures.push(intervalBarChart({
           name: "utilities_by_dataset", title: "Mean Thurstonian utility by dataset",
-          subtitle: "μ of the full fit (μ of the alphabetically first task fixed at 0); whiskers: 95% bootstrap interval over tasks",
+          subtitle: "Full-fit μ (defined up to a shift); whiskers: 95% bootstrap interval over tasks",
           rows: datasetBars, categoryTitle: "dataset", groupTitle: "revealed template", valueTitle: "mean μ"
         }))
       }
