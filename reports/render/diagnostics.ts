@@ -1,4 +1,5 @@
 import { pearson } from "../../stats/metrics"
+import { wilson } from "../../stats/regression"
 
 /** A finding a careful reviewer would raise about a report's inputs. */
 export interface Diagnostic {
@@ -93,16 +94,6 @@ export const parseFailures = (
       message: `${t.templateId}: ${t.failed} of ${t.total} answers (${percent(t.failed / t.total)}) failed to parse; the scores may be biased towards parseable answers`
     }))
 
-/** Wilson score interval for k successes in n trials at 95%. */
-const wilson95 = (k: number, n: number): readonly [number, number] => {
-  const z = 1.959963984540054
-  const p = k / n
-  const denominator = 1 + (z * z) / n
-  const centre = (p + (z * z) / (2 * n)) / denominator
-  const half = (z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n))) / denominator
-  return [centre - half, centre + half]
-}
-
 /**
  * Flags revealed-choice sets whose rate of choosing the first-shown option departs from 0.5: its
  * Wilson 95% interval excludes 0.5, or it is more than `maxDeviation` (default 0.1) away.
@@ -115,8 +106,7 @@ export const positionBias = (
     if (c.total <= 0) return []
     if (c.chooseFirst < 0 || c.chooseFirst > c.total)
       throw new Error(`positionBias: choices "${c.label}" has chooseFirst ${c.chooseFirst} outside 0..${c.total}`)
-    const p = c.chooseFirst / c.total
-    const [lo, hi] = wilson95(c.chooseFirst, c.total)
+    const { p, lo, hi } = wilson(c.chooseFirst, c.total)
     if (lo <= 0.5 && hi >= 0.5 && Math.abs(p - 0.5) <= maxDeviation) return []
     return [
       {
