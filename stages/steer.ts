@@ -1,0 +1,337 @@
+import { Effect, Either, Schema } from "effect"
+import { memoMap } from "../cache/Memo"
+import type { Task } from "../datasets/Task"
+import { conversationFor } from "../elicitation/Conversation"
+import { parseResponse } from "../elicitation/parse/Parse"
+import { Template } from "../elicitation/Template"
+import type { Prompt } from "../model/Prompt"
+import type { Steering, SteeringPositions } from "../model/Steering"
+import * as Artifact from "../pipeline/Artifact"
+import { ElicitationConfig, SteeringConfig } from "../pipeline/Config"
+import { hashValue } from "../pipeline/Key"
+import * as Stage from "../pipeline/Stage"
+import { meanDifference } from "../stats/meanDifference"
+import { cosine } from "../stats/metrics"
+import { makePrng } from "../stats/prng"
+import { revealedPairs } from "./elicit"
+import { RuntimeParams, runtimeKey, subjectModel } from "./modelInput"
+import type { ProbeEvaluation } from "./probeEval"
+import { taskTargets } from "./probeEval"
+import { deriveSeed } from "./seeds"
+import { analyseDirections, type DirectionResult, type OptionPoint, type SteeredSample } from "./steerAnalysis"
+import { fromTable, matrixOf, toTable } from "./tables"
+import { taskRows } from "./taskRows"
+
+/** A steering run that cannot be set up: an unusable template, positions mode, layer or direction. */
+export class SteeringError extends Schema.TaggedError<SteeringError>()("SteeringError", {
+  template_id: Schema.String,
+  layer: Schema.Number,
+  reason: Schema.String
+}) {
+  get message() {
+    return `steering ${this.template_id} at layer ${this.layer}: ${this.reason}`
+  }
+}
+
+/** The stage's result as reports read it: what was steered and how, and the analysis of each direction. */
+export interface SteeringSummary {
+  readonly template_id: string
+  readonly kind: "qualitative" | "revealed"
+  /** What P(good) means here: the label of the good option, or "Task A" for revealed choices. */
+  readonly outcome: string
+  readonly probe_template_id: string
+  readonly layer: number
+  readonly positions: SteeringConfig["positions"]
+  readonly normalization: SteeringConfig["normalization"]
+  /** Mean residual norm at the layer over the calibration prompts (the unit of `residual_norm` coefficients). */
+  readonly mean_norm: number
+  readonly calibration_prompts: number
+  readonly coefficients: ReadonlyArray<number>
+  readonly tasks: number
+  readonly units: number
+  readonly samples: number
+  /** Per direction: its cosine with the probe (and the planted direction when known) and its analysis. */
+  readonly directions: Record<string, DirectionResult & { readonly cosine_probe: number; readonly cosine_planted: number | null }>
+}
+type SteeringConfig = typeof SteeringConfig.Type
+
+const SteerParams = Schema.Struct({
+  template: Template,
+  probe_template_id: Schema.String,
+  layer: Schema.Int,
+  /** The activation selector the probe was trained at (its mean-difference direction uses the same rows). */
+  position: Schema.String,
+  steering: SteeringConfig,
+  elicitation: ElicitationConfig,
+  system: Schema.String,
+  seed: Schema.Int,
+  runtime: RuntimeParams
+})
+
+/** One question: a task (with its partner and display order for revealed templates) and its prompt. */
+interface Unit {
+  readonly task: Task
+  readonly partner?: Task
+  readonly order?: "ab" | "ba"
+  /** The texts shown as Task A and Task B (revealed). */
+  readonly shown?: readonly [string, string]
+  readonly prompt: Prompt
+}
+
+/** A direction to steer along, by name. */
+interface Direction {
+  readonly name: string
+  readonly vector: Float32Array
+  readonly hash: string
+}
+
+/** One steering setting: a direction and coefficient, or the shared unsteered baseline (no direction, coefficient 0). */
+interface Run {
+  readonly direction?: Direction
+  readonly coefficient: number
+}
+
+/** A seeded Gaussian direction (Box-Muller over the project PRNG) scaled to `norm`. */
+export const randomDirection = (seed: number, dim: number, norm: number): Float32Array => {
+  const prng = makePrng(seed)
+  const v = new Float64Array(dim)
+  for (let i = 0; i < dim; i += 2) {
+    const r = Math.sqrt(-2 * Math.log(1 - prng.next())), theta = 2 * Math.PI * prng.next()
+    v[i] = r * Math.cos(theta)
+    if (i + 1 < dim) v[i + 1] = r * Math.sin(theta)
+  }
+  const scale = norm / Math.sqrt(v.reduce((a, x) => a + x * x, 0))
+  return Float32Array.from(v, (x) => x * scale)
+}
+
+/** The steering positions of a unit under a mode; undefined when the mode does not apply to the template. */
+export const positionsFor = (mode: SteeringConfig["positions"], unit: { readonly task: Task; readonly shown?: readonly [string, string] }): SteeringPositions | undefined => {
+  switch (mode) {
+    case "all":
+    case "autoregressive":
+      return { kind: mode }
+    case "task":
+      return { kind: "span", text: unit.shown?.[0] ?? unit.task.prompt }
+    case "differential":
+      return unit.shown === undefined ? undefined : { kind: "differential", positive: unit.shown[0], negative: unit.shown[1] }
+  }
+}
+
+const seededSubset = (tasks: ReadonlyArray<Task>, n: number, seed: number) =>
+  [...tasks].map((t) => ({ t, k: deriveSeed(seed, "steer-subset", t.task_id) })).sort((a, b) => a.k - b.k || (a.t.task_id < b.t.task_id ? -1 : 1)).slice(0, n).map((x) => x.t)
+
+const norm = (v: ArrayLike<number>) => Math.sqrt(Array.from(v).reduce((a, x) => a + x * x, 0))
+
+/**
+ * Steers one template's answers at one layer along the probe direction (the `probe_eval` weights), a seeded random
+ * control of the same norm, the mean-difference direction (top- minus bottom-rated tasks' activations) and, for the
+ * organism, the planted direction: for each coefficient, `samples` sampled answers per task (or ordered pair) parsed
+ * to good/bad (or chose Task A), and the good option's probability by option scoring. Coefficient 0 is generated
+ * once and shared by every direction.
+ */
+export const steer = Stage.make({
+  name: "steer",
+  version: 1,
+  params: SteerParams,
+  keyOf: (p) => ({ ...p, runtime: runtimeKey(p.runtime) }),
+  run: ({ inputs, params, progress }) =>
+    Effect.gen(function* () {
+      const { template, layer, steering, elicitation } = params
+      const fail = (reason: string) => new SteeringError({ template_id: template.id, layer, reason })
+      if (template.kind !== "qualitative" && template.kind !== "revealed") return yield* fail(`a ${template.kind} template cannot be steered; use a qualitative template with two options or a revealed one`)
+      if (template.kind === "qualitative" && template.options.length !== 2) return yield* fail(`a qualitative template needs exactly two options (good and bad), it has ${template.options.length}`)
+      const model = yield* subjectModel(inputs.model!, params.runtime)
+      const dim = model.info.hiddenSize
+      if (layer >= model.info.numLayers) return yield* fail(`the model has ${model.info.numLayers} layers`)
+
+      // Directions.
+      const evaluation = inputs.eval!.json<ProbeEvaluation>("evaluation")
+      const probe = Float32Array.from(evaluation.probe.weights)
+      if (probe.length !== dim) return yield* fail(`probe weights have ${probe.length} values, hidden size is ${dim}`)
+      const probeNorm = norm(probe)
+      if (!(probeNorm > 0)) return yield* fail("the probe's weights are all zero")
+      const targets = taskTargets(fromTable(inputs.scores!.table("scores")))
+      const actTable = inputs.activations!.table("activations")
+      const keys = fromTable<{ task_id: string; layer: number; position: string }>(actTable.select(["task_id", "layer", "position"]))
+      const matrix = matrixOf(actTable)
+      const rows = keys.flatMap((k, row) => (k.layer === layer && k.position === params.position && targets.has(k.task_id) ? [{ id: k.task_id, row }] : []))
+      if (rows.length < 2) return yield* fail(`only ${rows.length} tasks of ${params.probe_template_id} have an activation and a score at ${params.position}`)
+      const x = { rows: rows.length, cols: dim, data: new Float64Array(rows.length * dim) }
+      rows.forEach((r, i) => x.data.set(matrix.data.subarray(r.row * dim, (r.row + 1) * dim), i * dim))
+      const y = rows.map((r) => {
+        const values = [...targets.get(r.id)!.values()]
+        return values.reduce((a, b) => a + b, 0) / values.length
+      })
+      const md = meanDifference(x, y, { quantile: 0.25 }).direction
+      const planted = inputs.truth?.json<{ directions: Array<{ layer: number; vector: number[] }> }>("truth").directions.find((d) => d.layer === layer)?.vector
+      const named: Array<[string, Float32Array]> = [
+        ["probe", probe],
+        ["control", randomDirection(deriveSeed(steering.controlSeed, "steer-control", layer), dim, probeNorm)],
+        ["mean_difference", Float32Array.from(md)],
+        ...(planted === undefined ? [] : [["planted", Float32Array.from(planted)] as [string, Float32Array]])
+      ]
+      for (const [name, v] of named) if (!(norm(v) > 0)) return yield* fail(`the ${name} direction has zero norm`)
+      const directions: Direction[] = named.map(([name, vector]) => ({ name, vector, hash: hashValue(Array.from(vector)) }))
+
+      // Questions.
+      const tasks = seededSubset(taskRows(inputs.tasks!.table("tasks")), steering.tasks, params.seed)
+      const completions = new Map(
+        inputs.completions === undefined
+          ? []
+          : fromTable<{ task_id: string; sample: number; text: string }>(inputs.completions.table("completions")).filter((c) => c.sample === 0).map((c) => [c.task_id, c.text] as const)
+      )
+      const system = params.system === "" ? {} : { system: params.system }
+      const units: Unit[] = []
+      const pending =
+        template.kind === "revealed"
+          ? revealedPairs(tasks, 1, params.seed).flatMap(([a, b]) =>
+              (["ab", "ba"] as const).map((order) => ({ task: a, partner: b, order, shown: (order === "ab" ? [a.prompt, b.prompt] : [b.prompt, a.prompt]) as [string, string], input: { ...system, task: a, taskB: b, order } }))
+            )
+          : tasks.map((task) => {
+              const completion = completions.get(task.task_id)
+              return { task, input: { ...system, task, ...(completion === undefined ? {} : { completion }) } }
+            })
+      for (const { input, ...unit } of pending) {
+        const conversation = conversationFor(template, input)
+        if (Either.isLeft(conversation)) return yield* conversation.left
+        units.push({ ...unit, prompt: { kind: "chat", messages: conversation.right.messages, addGenerationPrompt: true, taskText: conversation.right.taskText } })
+      }
+      if (units.length === 0) return yield* fail("no tasks to steer")
+      const positions = units.map((u) => positionsFor(steering.positions, u))
+      if (positions.some((p) => p === undefined)) return yield* fail(`positions "${steering.positions}" needs a revealed template (two task spans)`)
+
+      // Calibration: the unit of residual_norm coefficients.
+      const calibration = units.slice(0, steering.calibration).map((u) => u.prompt)
+      const meanNorm = yield* model.residualNorm(calibration, layer)
+      const normalization = steering.normalization === "unit" ? { kind: "unit" as const } : { kind: "residual_norm" as const, meanNorm }
+
+      // Runs: coefficient 0 once (unsteered), every other coefficient per direction.
+      const coefficients = [...new Set(steering.coefficients)].sort((a, b) => a - b)
+      const runs: Run[] = coefficients.flatMap((c) => (c === 0 ? [{ coefficient: 0 }] : directions.map((d) => ({ direction: d, coefficient: c }))))
+      const steeringOf = (run: Run, u: number): Steering | undefined =>
+        run.direction === undefined ? undefined : { layer, direction: run.direction.vector, coefficient: run.coefficient, positions: positions[u]!, normalization }
+      const steeringKey = (run: Run, u: number) =>
+        run.direction === undefined ? null : { layer, direction: run.direction.hash, coefficient: run.coefficient, positions: positions[u]!, normalization }
+      const sampling = { maxTokens: elicitation.maxTokens, temperature: elicitation.temperature, topP: elicitation.topP }
+      const labels = template.kind === "qualitative" ? template.options.map((o) => o.label) : ["Task A:", "Task B:"]
+      const good = template.kind === "qualitative" ? template.options.reduce((best, o, i) => (o.value > template.options[best]!.value ? i : best), 0) : 0
+      const items = runs.flatMap((run) =>
+        units.flatMap((unit, u) =>
+          Array.from({ length: steering.samples }, (_, sample) => ({
+            run, u, sample,
+            seed: deriveSeed(params.seed, "steer", template.id, unit.task.task_id, unit.partner?.task_id ?? "", unit.order ?? "", sample)
+          }))
+        )
+      )
+      const scored = runs.flatMap((run) => units.map((_, u) => ({ run, u })))
+      yield* progress.total(items.length + scored.length)
+      const namespace = `steer/1/${model.info.weightsHash}`
+      const generations = yield* memoMap({
+        namespace,
+        items,
+        key: (i) => ["generate", units[i.u]!.prompt as never, i.seed, sampling, steeringKey(i.run, i.u) as never, runtimeKey(params.runtime)],
+        batchSize: params.runtime.batchSize,
+        onProgress: progress.done,
+        compute: (batch) =>
+          Effect.map(
+            model.generate(batch.map((i) => {
+              const s = steeringOf(i.run, i.u)
+              return { prompt: units[i.u]!.prompt, seed: i.seed, ...sampling, ...(s === undefined ? {} : { steering: s }) }
+            })),
+            (gs) => gs.map((g) => ({ text: g.text, steered: g.steering?.promptTokens.length ?? 0 }))
+          )
+      })
+      const optionScores = yield* memoMap({
+        namespace,
+        items: scored,
+        key: (i) => ["score", units[i.u]!.prompt as never, labels, steeringKey(i.run, i.u) as never, runtimeKey(params.runtime)],
+        batchSize: params.runtime.batchSize,
+        onProgress: (n) => progress.done(items.length + n),
+        compute: (batch) =>
+          Effect.map(
+            model.scoreOptions(batch.map((i) => {
+              const s = steeringOf(i.run, i.u)
+              return { prompt: units[i.u]!.prompt, options: labels, ...(s === undefined ? {} : { steering: s }) }
+            })),
+            // Both options can underflow to probability 0 (a broken model); such rows have no option probability.
+            (scores) => scores.map((s) => (s.normalized.reduce((a, b) => a + b, 0) > 0.5 ? Array.from(s.normalized) : null))
+          )
+      })
+
+      // Outcomes.
+      const parsed = yield* Effect.forEach(items, (item, k) =>
+        Effect.map(parseResponse(template, generations[k]!.text, {}, units[item.u]!.shown === undefined ? {} : { offered: units[item.u]!.shown! }), (score) => ({
+          outcome: score.value === null ? null : template.kind === "revealed" ? (score.value === 1 ? 1 : 0) : score.value === template.options[good]!.value ? 1 : 0,
+          tier: score.tier
+        }))
+      )
+      const directionNames = directions.map((d) => d.name)
+      const fanOut = <A extends { run: Run }>(a: A): Array<A & { direction: string }> =>
+        a.run.direction === undefined ? directionNames.map((direction) => ({ ...a, direction })) : [{ ...a, direction: a.run.direction.name }]
+      const samples = items.flatMap((item, k) => fanOut({ ...item, k }))
+      const steered: SteeredSample[] = samples.map((s) => ({
+        direction: s.direction,
+        coefficient: s.run.coefficient,
+        task: units[s.u]!.task.task_id,
+        outcome: parsed[s.k]!.outcome,
+        tier: parsed[s.k]!.tier
+      }))
+      const optionPoints: OptionPoint[] = directionNames.flatMap((direction) =>
+        coefficients.flatMap((coefficient) => {
+          const ps = scored.flatMap((s, k) => {
+            const probs = optionScores[k]
+            return (s.run.direction?.name ?? direction) === direction && s.run.coefficient === coefficient && probs !== null ? [probs![good]!] : []
+          })
+          return ps.length === 0 ? [] : [{ direction, coefficient, p: ps.reduce((a, b) => a + b, 0) / ps.length, n: ps.length }]
+        })
+      )
+      const analysis = analyseDirections(steered, optionPoints, directionNames)
+      const summary: SteeringSummary = {
+        template_id: template.id,
+        kind: template.kind,
+        outcome: template.kind === "qualitative" ? template.options[good]!.label : "Task A",
+        probe_template_id: params.probe_template_id,
+        layer,
+        positions: steering.positions,
+        normalization: steering.normalization,
+        mean_norm: meanNorm,
+        calibration_prompts: calibration.length,
+        coefficients,
+        tasks: tasks.length,
+        units: units.length,
+        samples: steering.samples,
+        directions: Object.fromEntries(
+          directions.map((d) => [d.name, { ...analysis[d.name]!, cosine_probe: cosine(d.vector, probe), cosine_planted: planted === undefined ? null : cosine(d.vector, planted) }])
+        )
+      }
+      const table = toTable(
+        {
+          direction: ["utf8", false],
+          coefficient: ["float64", false],
+          task_id: ["utf8", false],
+          pair_task_id: ["utf8", true],
+          order: ["utf8", true],
+          sample: ["int32", false],
+          seed: ["int64", false],
+          steered_tokens: ["int32", false],
+          response: ["utf8", false],
+          outcome: ["float64", true],
+          tier: ["utf8", false]
+        },
+        samples.map((s) => ({
+          direction: s.direction,
+          coefficient: s.run.coefficient,
+          task_id: units[s.u]!.task.task_id,
+          pair_task_id: units[s.u]!.partner?.task_id ?? null,
+          order: units[s.u]!.order ?? null,
+          sample: s.sample,
+          seed: s.seed,
+          steered_tokens: generations[s.k]!.steered,
+          response: generations[s.k]!.text,
+          outcome: parsed[s.k]!.outcome,
+          tier: parsed[s.k]!.tier
+        }))
+      )
+      return { samples: Artifact.table(table), steering: Artifact.json(summary) }
+    })
+})

@@ -1,0 +1,116 @@
+import { Either } from "effect"
+import { normalQuantile } from "../stats/distributions"
+import { logistic } from "../stats/logistic"
+import { ols, wilson } from "../stats/regression"
+import { type SteeringResult, steeringAnalysis } from "../stats/steering"
+
+/** One steered sample: the direction and coefficient it was steered with, its task (the cluster), and its outcome (null when the answer was a refusal or could not be parsed). */
+export interface SteeredSample {
+  readonly direction: string
+  readonly coefficient: number
+  readonly task: string
+  readonly outcome: number | null
+  readonly tier: string
+}
+
+/** P(good) by option scoring at one coefficient: the mean over tasks (or ordered pairs) of the good option's renormalised probability. */
+export interface OptionPoint {
+  readonly direction: string
+  readonly coefficient: number
+  readonly p: number
+  readonly n: number
+}
+
+/** The analysis of one steering direction, in the shape reports and summary.json read. */
+export interface DirectionResult {
+  /** Samples with a parsed outcome, and those excluded by tier. */
+  readonly n: number
+  readonly excluded: { readonly refusal: number; readonly failed: number }
+  /** Per coefficient (ascending): P(good) with its Wilson 95% interval over the included samples. */
+  readonly by_coefficient: ReadonlyArray<{ coefficient: number; p: number; lo: number; hi: number; n: number; successes: number }>
+  /** Linear-probability OLS slope of outcome on coefficient, its plain two-sided t p-value and its task-clustered (CR1) p-value. */
+  readonly slope: number | null
+  readonly p_value: number | null
+  readonly clustered_p_value: number | null
+  /** 95% interval of the slope from the task-clustered standard error (normal approximation). */
+  readonly slope_lo: number | null
+  readonly slope_hi: number | null
+  readonly clustered_tasks: number | null
+  /** Logistic-regression slope and its Wald p-value. */
+  readonly logit_slope: number | null
+  readonly logit_p_value: number | null
+  /** The noise-free companion curve from option scoring. */
+  readonly option_curve: ReadonlyArray<{ coefficient: number; p: number; n: number }>
+  /** Why a fit is missing (too few samples, no variation, perfect separation), or null. */
+  readonly error: string | null
+}
+
+const message = (e: unknown) => (e instanceof Error ? e.message : String(e))
+
+/** The OLS part alone, for when the logistic fit fails (perfect separation) or the full analysis cannot run. */
+const olsOnly = (rows: ReadonlyArray<SteeredSample & { outcome: number }>) =>
+  Either.try({
+    try: () => {
+      const fit = ols(rows.map((r) => r.coefficient), rows.map((r) => r.outcome), { clusters: rows.map((r) => r.task) })
+      return { slope: fit.coefficients[1]!, p: fit.p[1]!, clustered: fit.cluster === undefined ? undefined : { se: fit.cluster.se[1]!, p: fit.cluster.p[1]!, tasks: fit.cluster.groups } }
+    },
+    catch: message
+  })
+
+/** Analyses every direction's samples with `stats/steering` (falling back to the OLS slopes when the logistic fit fails) and attaches the option curves. */
+export const analyseDirections = (
+  samples: ReadonlyArray<SteeredSample>,
+  options: ReadonlyArray<OptionPoint>,
+  directions: ReadonlyArray<string>
+): Record<string, DirectionResult> => {
+  const z = normalQuantile(0.975)
+  const out: Record<string, DirectionResult> = {}
+  for (const direction of directions) {
+    const mine = samples.filter((s) => s.direction === direction)
+    const included = mine.filter((s): s is SteeredSample & { outcome: number } => s.outcome !== null)
+    const coefficients = [...new Set(included.map((s) => s.coefficient))].sort((a, b) => a - b)
+    const byCoefficient = coefficients.map((c) => {
+      const group = included.filter((s) => s.coefficient === c)
+      const w = wilson(group.reduce((a, s) => a + s.outcome, 0), group.length)
+      return { coefficient: c, p: w.p, lo: w.lo, hi: w.hi, n: w.n, successes: w.successes }
+    })
+    const full = Either.try({
+      try: (): SteeringResult => steeringAnalysis(included.map((s) => ({ coefficient: s.coefficient, outcome: s.outcome, task: s.task }))),
+      catch: message
+    })
+    const linear = Either.isRight(full)
+      ? Either.right({ slope: full.right.ols.slope, p: full.right.ols.p, clustered: full.right.clustered })
+      : olsOnly(included)
+    const logit = Either.isRight(full)
+      ? Either.right(full.right.logit)
+      : Either.try({ try: () => logistic(included.map((s) => s.coefficient), included.map((s) => s.outcome)), catch: message }).pipe(
+          Either.map((fit) => ({ slope: fit.coefficients[1]!, p: fit.p[1]! }))
+        )
+    const errors = [
+      ...(Either.isLeft(linear) ? [`OLS: ${linear.left}`] : []),
+      ...(Either.isLeft(logit) ? [`logistic: ${logit.left}`] : [])
+    ]
+    const lin = Either.getOrUndefined(linear)
+    const lg = Either.getOrUndefined(logit)
+    const usable = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? null : x)
+    out[direction] = {
+      n: included.length,
+      excluded: { refusal: mine.filter((s) => s.outcome === null && s.tier === "refusal").length, failed: mine.filter((s) => s.outcome === null && s.tier !== "refusal").length },
+      by_coefficient: byCoefficient,
+      slope: usable(lin?.slope),
+      p_value: usable(lin?.p),
+      clustered_p_value: usable(lin?.clustered?.p),
+      slope_lo: lin?.clustered === undefined ? null : usable(lin.slope - z * lin.clustered.se),
+      slope_hi: lin?.clustered === undefined ? null : usable(lin.slope + z * lin.clustered.se),
+      clustered_tasks: lin?.clustered?.tasks ?? null,
+      logit_slope: usable(lg?.slope),
+      logit_p_value: usable(lg?.p),
+      option_curve: options
+        .filter((o) => o.direction === direction)
+        .sort((a, b) => a.coefficient - b.coefficient)
+        .map((o) => ({ coefficient: o.coefficient, p: o.p, n: o.n })),
+      error: errors.length === 0 ? null : errors.join("; ")
+    }
+  }
+  return out
+}
