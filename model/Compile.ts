@@ -32,6 +32,10 @@ export interface CompileOptions {
   readonly dtype: "float32" | "float16"
 }
 
+/** Whether a compiled graph attends with GroupQueryAttention, whose past/present buffers can be shared in place. */
+export const sharesCache = (options: Pick<CompileOptions, "fusions">, dims: Dimensions): boolean =>
+  options.fusions.includes("gqa") && dims.headDim % 8 === 0
+
 /** Default options: plain graph, last-position logits, no hidden outputs, no steering, float32. */
 export const defaultCompileOptions: CompileOptions = { fusions: allFusions, logits: "last", hiddenLayers: [], steerLayers: [], dtype: "float32" }
 
@@ -100,7 +104,7 @@ export const buildDecoder = (checkpoint: Pick<Checkpoint, "config" | "dims" | "w
   const groups = heads / kvHeads
   // onnxruntime's CPU GroupQueryAttention kernel needs head sizes that are multiples of 8.
   const has = (fusion: Fusion) => options.fusions.includes(fusion)
-  const useGqa = has("gqa") && D % 8 === 0
+  const useGqa = sharesCache(options, dims)
   const useRotary = has("rotary") || has("gqa")
   const eps = config.rms_norm_eps
   const w = (name: string) => weights.get(name)!.data

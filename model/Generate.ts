@@ -143,7 +143,7 @@ export const generateBatch = (rt: Runtime, requests: ReadonlyArray<GenerateReque
       return full.startsWith(promptTexts[b]!) ? full.slice(promptTexts[b]!.length) : tok.decode(generated[b]!)
     }
     let mask = padded.mask
-    let cache: KvCache = emptyCache(dims, batch)
+    let cache: KvCache = emptyCache(dims, batch, padded.seq + Math.max(0, ...limits), session)
     let step = yield* forward(session, {
       batch,
       seq: padded.seq,

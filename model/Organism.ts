@@ -58,8 +58,9 @@ export interface OrganismGroundTruth {
   /** Unit vector carrying valence in the residual stream after decoder block `layer` (0-based). */
   readonly directions: ReadonlyArray<{ layer: number; vector: number[] }>
   readonly reliability: {
-    /** The spec's target for good/bad answers to a pre-task question. */
+    /** The spec's target for good/bad answers, met exactly at `timing`. */
     readonly target: number
+    readonly timing: "pre" | "post"
     /** Per template: single-sample cross-seed reliability of its answers; null for revealed templates. */
     readonly templates: ReadonlyArray<{ template_id: string; mode: string; reliability: number | null }>
   }
@@ -110,7 +111,8 @@ export const buildOrganism = (input: OrganismInput): OrganismResult => {
     endBias: endBiasFor(spec.endHazard),
     endAbs: 0
   }
-  const beta = calibrateBeta(planted.task, spec.preSignal, spec.targetReliability, baseSlopes)
+  const calibrationSignal = spec.calibrationTiming === "post" ? spec.postSignal : spec.preSignal
+  const beta = calibrateBeta(planted.task, calibrationSignal, spec.targetReliability, baseSlopes)
   const slopes: Slopes = {
     ...baseSlopes,
     beta,
@@ -182,7 +184,7 @@ export const buildOrganism = (input: OrganismInput): OrganismResult => {
     tasks: input.tasks.map((t, i) => ({ task_id: t.task_id, origin: t.origin, valence: planted.task[i]! })),
     expected,
     directions: Array.from({ length: dims.layers - spec.plantedLayer }, (_, i) => ({ layer: spec.plantedLayer + i, vector })),
-    reliability: { target: spec.targetReliability, templates: reliability },
+    reliability: { target: spec.targetReliability, timing: spec.calibrationTiming, templates: reliability },
     slopes,
     signal: { pre: spec.preSignal, post: spec.postSignal },
     originMeans,

@@ -10,6 +10,8 @@ export type Provider = "cpu" | "cuda"
 export interface DecoderSession {
   readonly session: ort.InferenceSession
   readonly dims: Dimensions
+  /** Whether the graph's attention can update a fixed-capacity cache in place (GroupQueryAttention's shared buffer). */
+  readonly sharesCache: boolean
 }
 
 /**
@@ -17,7 +19,7 @@ export interface DecoderSession {
  * block instead of spin-waiting unless `spin` is set: on a shared 2-core machine spinning threads starve each
  * other and made decode steps about 8× slower.
  */
-export const openSession = (modelPath: string, dims: Dimensions, provider: Provider, threads = 2, spin = false) =>
+export const openSession = (modelPath: string, dims: Dimensions, provider: Provider, threads = 2, spin = false, sharesCache = false) =>
   Effect.tryPromise({
     try: () =>
       ort.InferenceSession.create(modelPath, {
@@ -29,19 +31,25 @@ export const openSession = (modelPath: string, dims: Dimensions, provider: Provi
         extra: { session: { intra_op: { allow_spinning: spin ? "1" : "0" } } }
       }),
     catch: (e) => (e instanceof Error ? e.message : String(e))
-  }).pipe(Effect.map((session): DecoderSession => ({ session, dims })))
+  }).pipe(Effect.map((session): DecoderSession => ({ session, dims, sharesCache })))
 
-/** The key/value cache of a batch: per layer `[B, kvHeads, T, headDim]`. */
+/**
+ * The key/value cache of a batch, per layer `[B, kvHeads, T, headDim]` holding `length` positions. With
+ * `capacity` > 0 the tensors are fixed buffers `[B, kvHeads, capacity, headDim]` that the session updates in place
+ * (no copies between calls); otherwise each call returns new, longer tensors.
+ */
 export interface KvCache {
   readonly length: number
+  readonly capacity: number
   readonly keys: ReadonlyArray<ort.Tensor>
   readonly values: ReadonlyArray<ort.Tensor>
 }
 
-/** An empty cache for `batch` rows. */
-export const emptyCache = (dims: Dimensions, batch: number): KvCache => {
-  const empty = () => new ort.Tensor("float32", new Float32Array(0), [batch, dims.kvHeads, 0, dims.headDim])
-  return { length: 0, keys: Array.from({ length: dims.layers }, empty), values: Array.from({ length: dims.layers }, empty) }
+/** An empty cache for `batch` rows; `capacity` > 0 asks for in-place buffers, used only when the session supports them. */
+export const emptyCache = (dims: Dimensions, batch: number, capacity = 0, session?: DecoderSession): KvCache => {
+  const size = session?.sharesCache === true ? capacity : 0
+  const empty = () => new ort.Tensor("float32", new Float32Array(batch * dims.kvHeads * size * dims.headDim), [batch, dims.kvHeads, size, dims.headDim])
+  return { length: 0, capacity: size, keys: Array.from({ length: dims.layers }, empty), values: Array.from({ length: dims.layers }, empty) }
 }
 
 /** One forward call's inputs: ids and positions `[B, S]`, mask `[B, cache+S]`, steering tensors `[B, S, hidden]` by layer. */
@@ -63,11 +71,14 @@ export interface ForwardOutput {
 }
 
 /** Runs the decoder once; `hiddenLayers` names the `hidden.L` outputs to fetch. */
-export const forward = (s: DecoderSession, input: ForwardInput, hiddenLayers: ReadonlyArray<number>) =>
-  Effect.tryPromise({
+export const forward = (s: DecoderSession, input: ForwardInput, hiddenLayers: ReadonlyArray<number>): Effect.Effect<ForwardOutput, string> =>
+  input.cache.capacity > 0 && input.cache.length + input.seq > input.cache.capacity
+    ? Effect.fail(`forward: ${input.cache.length + input.seq} positions exceed the cache capacity ${input.cache.capacity}`)
+    : Effect.tryPromise({
     try: async (): Promise<ForwardOutput> => {
       const { batch, seq, cache } = input
       const total = cache.length + seq
+      const inPlace = cache.capacity > 0
       const feeds: Record<string, ort.Tensor> = {
         input_ids: new ort.Tensor("int64", input.inputIds, [batch, seq]),
         position_ids: new ort.Tensor("int64", input.positionIds, [batch, seq]),
@@ -78,13 +89,23 @@ export const forward = (s: DecoderSession, input: ForwardInput, hiddenLayers: Re
         feeds[`past.${l}.value`] = cache.values[l]!
       }
       for (const [l, data] of input.steer ?? []) feeds[`steer.${l}`] = new ort.Tensor("float32", data, [batch, seq, s.dims.hidden])
-      const out = await s.session.run(feeds)
+      let fetches: Record<string, ort.Tensor | null> | undefined
+      if (inPlace) {
+        fetches = { logits: null }
+        for (let l = 0; l < s.dims.layers; l++) {
+          fetches[`present.${l}.key`] = cache.keys[l]!
+          fetches[`present.${l}.value`] = cache.values[l]!
+        }
+        for (const l of hiddenLayers) fetches[`hidden.${l}`] = null
+      }
+      const out = fetches === undefined ? await s.session.run(feeds) : await s.session.run(feeds, fetches as ort.InferenceSession.FetchesType)
       const hidden = new Map<number, Float32Array>()
       for (const l of hiddenLayers) hidden.set(l, out[`hidden.${l}`]!.data as Float32Array)
       return {
         logits: out.logits!.data as Float32Array,
-        cache: {
+        cache: inPlace ? { ...cache, length: total } : {
           length: total,
+          capacity: 0,
           keys: Array.from({ length: s.dims.layers }, (_, l) => out[`present.${l}.key`]!),
           values: Array.from({ length: s.dims.layers }, (_, l) => out[`present.${l}.value`]!)
         },

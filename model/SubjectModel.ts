@@ -3,7 +3,7 @@ import { FileSystem } from "@effect/platform"
 import { Context, Effect, Layer, Schema } from "effect"
 import { loadCheckpoint } from "./Checkpoint"
 import { makeChatRenderer } from "./ChatTemplate"
-import { allFusions, compileCached, type Fusion } from "./Compile"
+import { allFusions, compileCached, type Fusion, sharesCache } from "./Compile"
 import {
   type ActivationRequest,
   type Activations,
@@ -90,10 +90,13 @@ export const makeRuntime = (options: CheckpointModelOptions) =>
         const key = JSON.stringify(spec)
         const existing = sessions.get(key)
         if (existing !== undefined) return yield* existing
+        const compileOptions = { ...spec, fusions: options.fusions ?? allFusions, dtype: options.dtype ?? "float32" } as const
         const open = yield* Effect.cached(
-          compileCached(checkpoint, { ...spec, fusions: options.fusions ?? allFusions, dtype: options.dtype ?? "float32" }, options.cacheDir).pipe(
+          compileCached(checkpoint, compileOptions, options.cacheDir).pipe(
             Effect.mapError((e) => `compile: ${e.message}`),
-            Effect.flatMap((compiled) => openSession(compiled.path, checkpoint.dims, options.provider ?? "cpu", options.threads ?? 2, options.spin ?? false)),
+            Effect.flatMap((compiled) =>
+              openSession(compiled.path, checkpoint.dims, options.provider ?? "cpu", options.threads ?? 2, options.spin ?? false, sharesCache(compileOptions, checkpoint.dims))
+            ),
             Effect.provideService(FileSystem.FileSystem, fs)
           )
         )

@@ -82,10 +82,10 @@ export const reliabilityOf = (moments: ReadonlyArray<{ mean: number; variance: n
 
 const binary: OrganismTemplate = { id: "", kind: "qualitative", timing: "pre", text: "" }
 
-/** β such that good/bad answers to a pre-task question have the target reliability over these valences. */
-export const calibrateBeta = (valences: Float64Array, preSignal: number, target: number, base: Omit<Slopes, "beta">): number => {
+/** β such that good/bad answers have the target reliability over these valences, at valence gain `signal`. */
+export const calibrateBeta = (valences: Float64Array, signal: number, target: number, base: Omit<Slopes, "beta">): number => {
   const rho = (beta: number) =>
-    reliabilityOf(Array.from(valences, (val) => answerMoments("qualitative", preSignal * val, binary, { ...base, beta })))
+    reliabilityOf(Array.from(valences, (val) => answerMoments("qualitative", signal * val, binary, { ...base, beta })))
   let lo = 0
   let hi = 1
   while (rho(hi) < target) {

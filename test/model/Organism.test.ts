@@ -110,10 +110,12 @@ describe("organism generator", () => {
   it("plants the spec's dataset means exactly and calibrates β to the target reliability", () => {
     const spec = OrganismSpec.make({})
     for (const [origin, mean] of Object.entries(built.groundTruth.originMeans)) expect(mean, origin).toBeCloseTo(spec.originMeans[origin] ?? 0, 9)
-    const qual = built.groundTruth.reliability.templates.find((t) => t.template_id === "qual_pre")!
-    expect(qual.reliability).toBeCloseTo(spec.targetReliability, 6)
-    const post = built.groundTruth.reliability.templates.find((t) => t.template_id === "qual_post")!
-    expect(post.reliability!).toBeGreaterThan(qual.reliability!)
+    const reliability = (gt: typeof built.groundTruth, id: string) => gt.reliability.templates.find((t) => t.template_id === id)!.reliability!
+    expect(spec.calibrationTiming).toBe("post")
+    expect(reliability(built.groundTruth, "qual_post")).toBeCloseTo(spec.targetReliability, 6)
+    expect(reliability(built.groundTruth, "qual_pre")).toBeLessThan(reliability(built.groundTruth, "qual_post"))
+    const pre = buildOrganism({ tasks, templates: syntheticTemplates, spec: OrganismSpec.make({ calibrationTiming: "pre" }) })
+    expect(reliability(pre.groundTruth, "qual_pre")).toBeCloseTo(spec.targetReliability, 6)
     const flat = buildOrganism({ tasks, templates: syntheticTemplates, spec: OrganismSpec.make({ originMeans: {} }) })
     for (const mean of Object.values(flat.groundTruth.originMeans)) expect(mean).toBeCloseTo(0, 9)
   })

@@ -114,7 +114,7 @@ describe("organism planted properties (reference forward pass)", () => {
   })
 
   it("has the target single-sample cross-seed reliability, by simulation from the exact P(good)", () => {
-    const p = pre.map((r) => pGood(r.logits))
+    const p = (gt.reliability.timing === "post" ? post : pre).map((r) => pGood(r.logits))
     const prng = makePrng(11)
     const reps = 2000
     let sum = 0

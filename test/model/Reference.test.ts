@@ -97,7 +97,8 @@ describe.skipIf(reference === undefined || modelDir === undefined)("stories260K 
       const rt = yield* runtime(true)
       const session = yield* rt.session({ logits: "last", hiddenLayers: [], steerLayers: [] })
       const ids = cases[0]!.greedy_ids.slice(0, 30)
-      let cache = emptyCache(rt.dims, 1)
+      let cache = emptyCache(rt.dims, 1, ids.length, session)
+      expect(cache.capacity).toBe(ids.length)
       let out = yield* forward(session, { batch: 1, seq: 20, inputIds: ids64(ids.slice(0, 20)), positionIds: range64(20), attentionMask: new BigInt64Array(20).fill(1n), cache }, [])
       for (let t = 20; t < ids.length; t++) {
         cache = out.cache
@@ -106,6 +107,8 @@ describe.skipIf(reference === undefined || modelDir === undefined)("stories260K 
       const full = yield* forward(session, { batch: 1, seq: ids.length, inputIds: ids64(ids), positionIds: range64(ids.length), attentionMask: new BigInt64Array(ids.length).fill(1n), cache: emptyCache(rt.dims, 1) }, [])
       expect(maxAbsDiff(out.logits, full.logits)).toBeLessThan(1e-4)
       expect(out.cache.length).toBe(ids.length)
+      const overflow = yield* Effect.flip(forward(session, { batch: 1, seq: 1, inputIds: ids64([1]), positionIds: range64(1, ids.length), attentionMask: new BigInt64Array(ids.length + 1).fill(1n), cache: out.cache }, []))
+      expect(overflow).toContain("capacity")
     }))
 
   it.effect("single-token option probabilities equal the softmax of the reference logits", () =>
