@@ -38,7 +38,10 @@ const sharedDefs: Json = { ...overridesJsonSchema.$defs, ...templateDocument.$de
 
 /** The input's JSON Schema for MCP: no `$schema`, and the definitions its embedded schemas refer to. */
 const inputSchemaOf = (schema: Schema.Schema<any, any, never>): Json => {
-  const { body, $defs } = schemaDocument(schema)
+  const document = schemaDocument(schema)
+  // an empty Struct's JSON Schema admits any non-null value; MCP wants an object schema
+  const body = document.body.type === "object" ? document.body : { type: "object", properties: {}, additionalProperties: false }
+  const $defs = document.$defs
   const defs = JSON.stringify(body).includes("\"$ref\"") ? { ...sharedDefs, ...$defs } : $defs
   return Object.keys(defs).length === 0 ? body : { ...body, $defs: defs }
 }
