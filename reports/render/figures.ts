@@ -116,7 +116,9 @@ export const intervalBarChart = (options: {
   checkFinite("intervalBarChart", "rows.hi", rows.map((r) => r.hi))
   const interval = options.intervalLabel ?? "95% interval"
   const groups = uniqueInOrder(rows.map((r) => r.group))
-  const x = { field: "category", type: "nominal", title: options.categoryTitle, sort: uniqueInOrder(rows.map((r) => r.category)), axis: { labelAngle: 0 } } as const
+  const categories = uniqueInOrder(rows.map((r) => r.category))
+  // Upright labels read best; beyond six clusters they would overlap, so tilt them.
+  const x = { field: "category", type: "nominal", title: options.categoryTitle, sort: categories, axis: { labelAngle: categories.length > 6 ? -35 : 0 } } as const
   const xOffset = { field: "group", type: "nominal", sort: groups } as const
   const spec: TopLevelSpec = {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
