@@ -1,0 +1,93 @@
+import { beforeAll, describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { getAction } from "../../cache/Actions"
+import { CacheDir } from "../../cache/CacheDir"
+import { type LoadedOutputs, loadedOutputs } from "../../pipeline/Artifact"
+import { loadOutput } from "../../pipeline/Build"
+import { fromTable, matrixOf } from "../../stages/tables"
+import { taskRows } from "../../stages/taskRows"
+import { r2Score } from "../../stats/metrics"
+import { fitRidge } from "../../stats/ridge"
+import { experimentWorkspace, pngSize, tinyExperiment } from "../support/experiment"
+
+const config = { ...tinyExperiment, templates: ["qualitative_post_v1", "stated_pre_v1"] }
+
+describe("reports/probe_r2 end to end on the organism", () => {
+  const w = experimentWorkspace()
+  const out = path.join(w.out, "reports/probe_r2")
+  let built: Awaited<ReturnType<typeof w.build>>
+  const stageOutputs = (stage: string) =>
+    Effect.runPromise(
+      Effect.gen(function* () {
+        const record = (yield* getAction(built.stages.find((s) => s.stage === stage)!.key))!
+        const loaded: Record<string, Parameters<typeof loadedOutputs>[1][string]> = {}
+        for (const [name, output] of Object.entries(record.outputs)) loaded[name] = yield* loadOutput(output)
+        return loadedOutputs(stage, loaded)
+      }).pipe(Effect.provide(CacheDir.layer(w.cache)))
+    ) as Promise<LoadedOutputs>
+  let summary: {
+    group_by: string
+    probes: Array<{ template: string; timing: string; layer: number; n_tasks: number; cv_r2: number; noise_ceiling: number | null; by_group: Record<string, { r2: number; lo: number; hi: number; n: number }> }>
+  }
+
+  beforeAll(async () => {
+    w.writeConfig(config)
+    built = await w.build("reports/probe_r2")
+    summary = JSON.parse(fs.readFileSync(path.join(out, "summary.json"), "utf8")).summary
+  }, 600_000)
+
+  it("summarizes R² per template × layer × origin, pre-task templates first, with intervals and n", () => {
+    expect(summary.group_by).toBe("origin")
+    expect(summary.probes.map((p) => [p.template, p.timing, p.layer])).toEqual([["stated_pre_v1", "pre", 1], ["qualitative_post_v1", "post", 1]])
+    for (const p of summary.probes) {
+      expect(Object.keys(p.by_group).sort()).toEqual(["alpaca", "bailbench", "math", "wildchat"])
+      expect(Object.values(p.by_group).reduce((n, g) => n + g.n, 0)).toBe(p.n_tasks)
+      for (const g of Object.values(p.by_group)) {
+        expect(g.r2).toBeLessThanOrEqual(1)
+        expect(g.lo).toBeLessThanOrEqual(g.hi)
+      }
+      expect(p.noise_ceiling === null || p.noise_ceiling <= 1).toBe(true)
+    }
+  })
+
+  it("reports the out-of-fold R² within an origin that an independent refit of the probe gives", async () => {
+    const tasks = new Map(taskRows((await stageOutputs("sample")).table("tasks")).map((t) => [t.task_id, t.origin]))
+    const scores = fromTable<{ task_id: string; normalized: number | null }>((await stageOutputs("parse[stated_pre_v1]")).table("scores"))
+    const sums = new Map<string, number[]>()
+    for (const s of scores) if (s.normalized !== null) sums.set(s.task_id, [...(sums.get(s.task_id) ?? []), s.normalized])
+    const table = (await stageOutputs("activations[stated_pre_v1]")).table("activations")
+    const keys = fromTable<{ task_id: string; layer: number; position: string }>(table.select(["task_id", "layer", "position"]))
+    const matrix = matrixOf(table)
+    const rows = keys.flatMap((k, r) => (k.layer === 1 && k.position === "prompt_last" && sums.has(k.task_id) ? [{ id: k.task_id, r }] : []))
+    const x = { rows: rows.length, cols: matrix.dim, data: new Float64Array(rows.length * matrix.dim) }
+    rows.forEach((row, i) => x.data.set(matrix.data.subarray(row.r * matrix.dim, (row.r + 1) * matrix.dim), i * matrix.dim))
+    const y = Float64Array.from(rows, (row) => sums.get(row.id)!.reduce((a, b) => a + b, 0) / sums.get(row.id)!.length)
+    const ids = rows.map((row) => row.id)
+    const alphas = Array.from({ length: 13 }, (_, i) => 10 ** (-2 + i * 0.5))
+    const fit = fitRidge(x, y, { alphas, groups: ids, k: tinyExperiment.probes.folds, seed: 20251127, cv: "kfold" })
+    const within = Array.from(fit.oofRows.keys()).filter((i) => tasks.get(ids[fit.oofRows[i]!]!) === "math")
+    const expected = r2Score(within.map((i) => y[fit.oofRows[i]!]!), within.map((i) => fit.oofPredictions[i]!))
+    const reported = summary.probes.find((p) => p.template === "stated_pre_v1")!.by_group.math!
+    expect(Number.isFinite(expected)).toBe(true)
+    expect(reported.n).toBe(within.length)
+    expect(reported.r2).toBeCloseTo(expected, 10)
+  })
+
+  it("writes the tables, pre and post side by side, and a figure of the promised size", () => {
+    for (const file of ["README.md", "index.html", "r2_by_group.csv", "r2_by_group.parquet", "r2_pre_post.csv", "r2_pre_post.parquet", "probes.csv"]) {
+      expect(fs.statSync(path.join(out, file)).size).toBeGreaterThan(0)
+    }
+    const [header, ...lines] = fs.readFileSync(path.join(out, "r2_pre_post.csv"), "utf8").trim().split("\r\n")
+    expect(header!.split(",").slice(0, 5)).toEqual(["layer", "group", "stated_pre_v1", "stated_pre_v1_lo", "stated_pre_v1_hi"])
+    const math = lines.find((l) => l.startsWith("1,math,"))!.split(",")
+    expect(Number(math[2])).toBeCloseTo(summary.probes[0]!.by_group.math!.r2, 12)
+    expect(Number(math[5])).toBeCloseTo(summary.probes[1]!.by_group.math!.r2, 12)
+    const png = fs.readFileSync(path.join(out, "r2_by_origin_L1.png"))
+    const svg = fs.readFileSync(path.join(out, "r2_by_origin_L1.svg"), "utf8")
+    expect(png.length).toBeGreaterThan(1000)
+    expect(pngSize(png)).toEqual({ width: Number(/width="(\d+)"/.exec(svg)![1]), height: Number(/height="(\d+)"/.exec(svg)![1]) })
+    expect(pngSize(png).width).toBe(640)
+  })
+})
