@@ -27,7 +27,7 @@ export const RATE_WORDS = ["rate", "rating"] as const
 /** Words of completions and open-ended answers, with the valence each expresses. */
 export const SENTIMENT: ReadonlyArray<readonly [string, number]> = [
   ["wonderful", 1], ["delightful", 0.9], ["enjoyable", 0.75], ["great", 0.7], ["pleasant", 0.6], ["rewarding", 0.6],
-  ["interesting", 0.45], ["nice", 0.4], ["fine", 0.2], ["okay", 0], ["very", 0], ["and", 0], ["ordinary", -0.1],
+  ["interesting", 0.45], ["nice", 0.4], ["fine", 0.2], ["okay", 0], ["ordinary", -0.1],
   ["hard", -0.25], ["dull", -0.4], ["boring", -0.5], ["tedious", -0.6], ["annoying", -0.6], ["unpleasant", -0.7],
   ["upsetting", -0.8], ["terrible", -0.9], ["awful", -1]
 ]

@@ -40,11 +40,17 @@ export const Channel = {
   D_AB: 18,
   /** ≈ |V|/W_SCALE (V·tanh(ABS_SHARPNESS·V/2)), so the end token can keep pace with the sentiment words' logits */
   ABS: 19,
+  /** attention score of the length head: 1 on sentiment words, more on BOS */
+  SSCORE: 20,
+  /** 1 on sentiment words */
+  SENT: 21,
+  /** n/(n + LENGTH_SINK) for n sentiment words so far: the end token's logit grows with it */
+  LENGTH: 22,
   /** first of the topic features the valence head averages over content words */
-  TOPIC: 20,
+  TOPIC: 23,
   TOPIC_COUNT: 9,
   /** first of the noise features, averaged over the whole prefix by the mixing heads */
-  NOISE: 29
+  NOISE: 32
 } as const
 
 /** The constant every embedding carries. */
@@ -70,6 +76,10 @@ const ANSWERED_BLOCK = 200
 const STEP_SLOPE = 100
 const STEP_WIDTH = 20
 const NOISE_UNITS = 16
+// The length head weighs BOS like LENGTH_SINK sentiment words; the end logit gains LENGTH_GAIN·n/(n + LENGTH_SINK),
+// so an answer of a few dozen words almost surely ends.
+const LENGTH_SINK = 10
+const LENGTH_GAIN = 3
 /** Sharpness a of the |V| units: silu(aV) + silu(−aV) = aV·tanh(aV/2). */
 export const ABS_SHARPNESS = 10
 
@@ -195,7 +205,14 @@ export const buildWeights = (
     if (token === LABELS[0] || token === LABELS[1]) keyword(Channel.KW_LAB)
     if (token === LABELS[0]) set(embed, t, Channel.KW_SPAN, -1)
     if (token === LABELS[1]) set(embed, t, Channel.KW_SPAN, 1)
-    if (token === BOS) set(embed, t, Channel.KSCORE, 1 + Math.log(SINK) / LAMBDA)
+    if (token === BOS) {
+      set(embed, t, Channel.KSCORE, 1 + Math.log(SINK) / LAMBDA)
+      set(embed, t, Channel.SSCORE, 1 + Math.log(LENGTH_SINK) / LAMBDA)
+    }
+    if (readoutOf(token, slopes).mode === "open") {
+      set(embed, t, Channel.SSCORE, 1)
+      set(embed, t, Channel.SENT, 1)
+    }
     if (Object.values(QUALITATIVE_WORDS).includes(token as never) || DIGITS.includes(token) || (LABELS as ReadonlyArray<string>).includes(token))
       set(embed, t, Channel.ANSWERED, 1)
   })
@@ -206,7 +223,7 @@ export const buildWeights = (
   const kvRow = (kv: number, i: number) => kv * hd + i
   const noiseMixer = (v: Mat, o: Mat) => {
     // q = k = 0 gives uniform attention: the prefix mean of the noise features, added back onto them.
-    for (let i = 0; i < Math.min(hd, noiseDims); i++) {
+    for (let i = 0; i < Math.min(hd - 1, noiseDims); i++) {
       set(v, kvRow(1, i), Channel.NOISE + i, 1)
       set(o, Channel.NOISE + i, qRow(group, i), 1)
     }
@@ -250,6 +267,11 @@ export const buildWeights = (
         set(o, Channel.TOPIC + i, qRow(0, values.length + i), 1)
       }
       set(o, Channel.V, qRow(0, 0), W_SCALE * spec.preSignal)
+      // Head `group + 1` (on key/value head 1, whose last dimension the noise mixer leaves free) measures length.
+      set(q, qRow(group + 1, MATCH_B), Channel.CONST, (LAMBDA * sqrtHd) / C)
+      set(k, kvRow(1, MATCH_B), Channel.SSCORE, 1)
+      set(v, kvRow(1, hd - 1), Channel.SENT, 1)
+      set(o, Channel.LENGTH, qRow(group + 1, hd - 1), 1)
       const counts = [Channel.N_Q, Channel.N_N, Channel.N_S, Channel.N_A, Channel.N_SPAN, Channel.N_LAB]
       counts.forEach((ch, i) => set(o, ch, qRow(1, i + 1), SINK))
       // Post-task gate: V ← V·postSignal/preSignal once two assistant turns are in the prompt.
@@ -303,6 +325,7 @@ export const buildWeights = (
     else if (r.mode === "end") {
       constant(r.bias)
       set(head, t, Channel.ANSWERED, ANSWERED_END)
+      set(head, t, Channel.LENGTH, LENGTH_GAIN)
     } else if (r.mode === "open") constant(r.bias)
     else {
       const modeCount = r.mode === "stated" ? Channel.N_S : r.mode === "revealed" ? Channel.N_LAB : Channel.N_Q
