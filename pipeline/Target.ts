@@ -28,10 +28,12 @@ export const projectRoot = path.resolve(path.dirname(new URL(import.meta.url).pa
 export const targetName = (target: string): string =>
   path.posix.normalize(target.replaceAll("\\", "/")).replace(/^\.\//, "").replace(/\.ts$/, "")
 
-/** Imports a target's definition module. */
+/** Imports a target's definition module (from the bundle's registry when the CLI runs bundled). */
 export const loadTarget = <C>(target: string, root = projectRoot): Effect.Effect<Target<C>, TargetError> =>
   Effect.gen(function* () {
     const name = targetName(target)
+    const bundled = (globalThis as { __prefpipeTargets?: Record<string, { target?: Target<C> }> }).__prefpipeTargets?.[name]
+    if (bundled?.target !== undefined) return bundled.target
     const file = path.join(root, `${name}.ts`)
     if (name.startsWith("..") || path.isAbsolute(name) || !fs.existsSync(file)) {
       return yield* new TargetError({ target, reason: `no definition at ${path.relative(process.cwd(), file) || file}` })

@@ -8,8 +8,11 @@ import { RowMemo } from "../../cache/Memo"
 import { buildJson, buildTarget } from "../../pipeline/BuildTarget"
 import { Progress } from "../../pipeline/Progress"
 import { demoSpec } from "./demoStages"
+import * as demoTarget from "./targets/demo"
 
 const [cache, config, out] = process.argv.slice(2) as [string, string, string]
+// Registered statically so that the benchmark's bundled copy of this runner finds the target without tsx.
+;(globalThis as { __prefpipeTargets?: unknown }).__prefpipeTargets = { "targets/demo": demoTarget }
 const dir = CacheDir.layer(cache)
 const program = buildTarget({
   target: "targets/demo",
