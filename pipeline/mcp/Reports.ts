@@ -38,20 +38,28 @@ const mimeOf = (file: string) => mimeTypes[path.extname(file).toLowerCase()] ?? 
 /** The URI of one file of a build's output folder. */
 export const reportUri = (build: string, file: string) => `report://${build}/${file.split(path.sep).map(encodeURIComponent).join("/")}`
 
-/** The build an output folder holds now, from its summary.json. */
-const heldBuild = (dir: string): string | undefined => {
+/** The manifest a build leaves in its output folder: the build hash and the files it wrote. */
+const manifestName = ".prefpipe-build.json"
+
+/**
+ * The build an output folder holds now and its files: from the build's manifest, or for folders written before
+ * manifests existed, from summary.json and the folder listing.
+ */
+const held = (dir: string): { readonly build: string; readonly files: ReadonlyArray<string> } | undefined => {
   try {
+    const manifestFile = path.join(dir, manifestName)
+    if (fs.existsSync(manifestFile)) {
+      const manifest = JSON.parse(fs.readFileSync(manifestFile, "utf8")) as { build: string; files: Array<{ name: string }> }
+      return { build: manifest.build, files: manifest.files.map((f) => f.name) }
+    }
     const summary = JSON.parse(fs.readFileSync(path.join(dir, "summary.json"), "utf8")) as { build?: { hash?: unknown } }
-    return typeof summary.build?.hash === "string" ? summary.build.hash : undefined
+    if (typeof summary.build?.hash !== "string") return undefined
+    const files = (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => fs.statSync(path.join(dir, f)).isFile()).sort()
+    return { build: summary.build.hash, files }
   } catch {
     return undefined
   }
 }
-
-const filesIn = (dir: string) =>
-  tryFs(dir, () =>
-    (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => fs.statSync(path.join(dir, f)).isFile()).sort()
-  )
 
 /** A report's output folder, `out/reports/<name>/`, from `hoo`, `reports/hoo` or `reports/hoo.ts`. */
 const reportFolder = (ws: Workspace, report: string): Effect.Effect<{ readonly name: string; readonly dir: string }, InvalidArgument | OutsideFolder> =>
@@ -73,15 +81,14 @@ export const readReport = (ws: Workspace, report: string) =>
     const summary = yield* tryFs(summaryFile, () => JSON.parse(fs.readFileSync(summaryFile, "utf8")) as unknown)
     const readmeFile = path.join(dir, "README.md")
     const readme = fs.existsSync(readmeFile) ? yield* tryFs(readmeFile, () => fs.readFileSync(readmeFile, "utf8")) : null
-    const build = heldBuild(dir)
-    const files = yield* filesIn(dir)
+    const holds = held(dir)
     return {
       report: `reports/${name}`,
       folder: display(ws, dir),
-      build: build ?? null,
+      build: holds?.build ?? null,
       summary,
       readme,
-      resources: build === undefined ? [] : files.map((f) => reportUri(build, f))
+      resources: holds === undefined ? [] : holds.files.map((f) => reportUri(holds.build, f))
     }
   })
 
@@ -94,9 +101,9 @@ export const reportResources = (ws: Workspace): Effect.Effect<ReadonlyArray<Repo
       const record = yield* getBuild(build)
       if (record === undefined || seen.has(record.target)) continue
       seen.add(record.target)
-      const dir = yield* inside(ws.outDir, record.target, ws)
-      if (heldBuild(dir) !== build) continue
-      for (const file of yield* filesIn(dir)) {
+      const holds = held(yield* inside(ws.outDir, record.target, ws))
+      if (holds?.build !== build) continue
+      for (const file of holds.files) {
         resources.push({ uri: reportUri(build, file), name: `${record.target}/${file}`, mimeType: mimeOf(file) })
       }
     }
@@ -119,14 +126,16 @@ export const readReportResource = (
     if (!("build" in found)) return yield* new InvalidArgument({ field: "uri", reason: `${match[1]} is a stage key, not a build` })
     const dir = yield* inside(ws.outDir, found.build.target, ws)
     const full = yield* inside(dir, file, ws)
-    const held = heldBuild(dir)
-    if (held !== found.build.build) {
+    const holds = held(dir)
+    if (holds?.build !== found.build.build) {
       return yield* new NotFound({
         what: uri,
-        reason: `${display(ws, dir)}/ holds ${held === undefined ? "no build" : `build ${held.slice(0, 12)}`} now; build ${found.build.target} with that build's config again to read it`
+        reason: `${display(ws, dir)}/ holds ${holds === undefined ? "no build" : `build ${holds.build.slice(0, 12)}`} now; build ${found.build.target} with that build's config again to read it`
       })
     }
-    if (!fs.existsSync(full) || !fs.statSync(full).isFile()) return yield* new NotFound({ what: uri, reason: `no file ${file} in ${display(ws, dir)}/` })
+    if (!holds.files.includes(path.relative(dir, full)) || !fs.existsSync(full)) {
+      return yield* new NotFound({ what: uri, reason: `build ${holds.build.slice(0, 12)} wrote no file ${file} (files: ${holds.files.join(", ")})` })
+    }
     const mimeType = mimeOf(full)
     const bytes = yield* tryFs(full, () => fs.readFileSync(full))
     return textTypes.has(mimeType) ? { uri, mimeType, text: bytes.toString("utf8") } : { uri, mimeType, blob: bytes.toString("base64") }

@@ -169,9 +169,10 @@ const buildTool = tool({
       )
       const summaryFile = path.join(built.outputDir, "summary.json")
       const summary = fs.existsSync(summaryFile) ? (JSON.parse(fs.readFileSync(summaryFile, "utf8")) as Json).summary : null
-      const { outputDir: _, ...result } = buildJson(built)
+      const { outputDir: _, stages, ...result } = buildJson(built)
       return {
         ...result,
+        stages: stages.map((s) => ({ ...s, key: s.key.slice(0, 16) })),
         outputDir: display(ws, built.outputDir),
         summary,
         resources: built.files.map((f) => reportUri(built.build, f.name))

@@ -193,6 +193,7 @@ describe("pipeline mcp over stdio", () => {
       "outside the project"
     )
     await expect(client.readResource({ uri: `report://${built.build}/../../../package.json` })).rejects.toThrow(/refused/)
+    await expect(client.readResource({ uri: `report://${built.build}/nothing.md` })).rejects.toThrow(/wrote no file nothing\.md/)
   })
 
   it("cancels a build: the fiber is interrupted and the unfinished stage stays unrecorded", async () => {
