@@ -7,7 +7,9 @@ import { RowMemo } from "../cache/Memo"
 import { ModelPool } from "../model/ModelPool"
 import { buildJson, buildTarget, planTarget } from "./BuildTarget"
 import { experimentConfig } from "./Config"
+import { mcpCommand } from "./McpCommand"
 import { modelCommand } from "./ModelCommand"
+import { organismCommand } from "./OrganismCommand"
 import { parseCommand } from "./ParseCommand"
 import { formatReason } from "./Plan"
 import { Progress } from "./Progress"
@@ -151,5 +153,5 @@ const cacheCommand = Command.make("cache").pipe(Command.withSubcommands([statsCo
 
 /** The `pipeline` command and its subcommands. */
 export const pipelineCommand = Command.make("pipeline").pipe(
-  Command.withSubcommands([buildCommand, planCommand, showCommand, reproduceCommand, gcCommand, cacheCommand, modelCommand, parseCommand])
+  Command.withSubcommands([buildCommand, planCommand, showCommand, reproduceCommand, gcCommand, cacheCommand, modelCommand, parseCommand, organismCommand, mcpCommand])
 )
