@@ -147,9 +147,12 @@ const statsCommand = Command.make("stats", { cache: cacheOption, json: jsonOptio
         `${all.memoRows} memo rows in ${all.memoNamespaces} namespaces`
     )
   }).pipe(Effect.provide(cacheLayer(cache, true)))
-)
+).pipe(Command.withDescription("what the cache holds: builds, stage records, objects and their size, memo rows"))
 
-const cacheCommand = Command.make("cache").pipe(Command.withSubcommands([statsCommand]))
+const cacheCommand = Command.make("cache").pipe(
+  Command.withDescription("inspect the cache"),
+  Command.withSubcommands([statsCommand])
+)
 
 /** The `pipeline` command and its subcommands. */
 export const pipelineCommand = Command.make("pipeline").pipe(

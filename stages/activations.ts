@@ -7,8 +7,8 @@ import * as Artifact from "../pipeline/Artifact"
 import { ActivationsConfig } from "../pipeline/Config"
 import * as Stage from "../pipeline/Stage"
 import { RuntimeParams, runtimeKey, subjectModel } from "./modelInput"
-import { fromTable, toMatrixTable } from "./tables"
-import { taskRows } from "./taskRows"
+import { toMatrixTable } from "./tables"
+import { firstCompletions, taskRows } from "./taskRows"
 
 const toBase64 = (v: Float32Array) => Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("base64")
 const fromBase64 = (s: string) => {
@@ -29,13 +29,7 @@ export const activations = Stage.make({
     Effect.gen(function* () {
       const model = yield* subjectModel(inputs.model!, params.runtime)
       const tasks = taskRows(inputs.tasks!.table("tasks"))
-      const completions = new Map(
-        inputs.completions === undefined
-          ? []
-          : fromTable<{ task_id: string; sample: number; text: string }>(inputs.completions.table("completions"))
-              .filter((c) => c.sample === 0)
-              .map((c) => [c.task_id, c.text] as const)
-      )
+      const completions = firstCompletions(inputs.completions)
       const system = params.system === "" ? {} : { system: params.system }
       const items: Array<{ task_id: string; prompt: Prompt }> = []
       for (const task of tasks) {

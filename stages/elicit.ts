@@ -10,8 +10,8 @@ import { hashValue } from "../pipeline/Key"
 import * as Stage from "../pipeline/Stage"
 import { RuntimeParams, runtimeKey, subjectModel } from "./modelInput"
 import { deriveSeed } from "./seeds"
-import { ElicitationsSchema, fromTable, toTable } from "./tables"
-import { taskRows } from "./taskRows"
+import { ElicitationsSchema, toTable } from "./tables"
+import { firstCompletions, taskRows } from "./taskRows"
 
 /** One question to put to the model: a task (and its partner for revealed templates), a sample and its seed. */
 interface Item {
@@ -77,13 +77,7 @@ export const elicit = Stage.make({
       const { template, elicitation } = params
       const model = yield* subjectModel(inputs.model!, params.runtime)
       const tasks = taskRows(inputs.tasks!.table("tasks"))
-      const completions = new Map(
-        inputs.completions === undefined
-          ? []
-          : fromTable<{ task_id: string; sample: number; text: string }>(inputs.completions.table("completions"))
-              .filter((c) => c.sample === 0)
-              .map((c) => [c.task_id, c.text] as const)
-      )
+      const completions = firstCompletions(inputs.completions)
       const system = params.system === "" ? {} : { system: params.system }
       const units: Array<Omit<Item, "sample" | "seed" | "prompt"> & { input: Parameters<typeof conversationFor>[1] }> =
         template.kind === "revealed"

@@ -1,4 +1,5 @@
 import type * as arrow from "apache-arrow"
+import type { LoadedOutputs } from "../pipeline/Artifact"
 import type { Task } from "../datasets/Task"
 import { fromTable } from "./tables"
 
@@ -10,3 +11,13 @@ export const taskRows = (table: arrow.Table): Task[] =>
     prompt: r.prompt,
     meta: JSON.parse(r.meta) as Record<string, unknown>
   }))
+
+/** Each task's first completion (sample 0), which post-task questions follow; empty without a completions input. */
+export const firstCompletions = (completions: LoadedOutputs | undefined): ReadonlyMap<string, string> =>
+  new Map(
+    completions === undefined
+      ? []
+      : fromTable<{ task_id: string; sample: number; text: string }>(completions.table("completions"))
+          .filter((c) => c.sample === 0)
+          .map((c) => [c.task_id, c.text] as const)
+  )
