@@ -318,6 +318,7 @@ export const utilitiesReport = Stage.make({
           {
             heading: "Fits and held-out pair accuracy",
             text:
+              (templates.length === 0 ? "The experiment has no revealed template, so there are no choices to fit.\n\n" : "") +
               "Each revealed template asks the model to pick one of two tasks, in both orders. Refusals and unparsed answers are never counted as choices. " +
               "Thurstonian Case V gives every task a utility μ with unit noise; the full model also fits a noise σ per task (with a prior keeping σ near 1); TrueSkill rates the choices online. " +
               `To score them honestly, ${100 * heldOutFraction}% of the distinct pairs (seeded) are held out, every model is refitted on the rest, and its accuracy is the share of held-out choices whose chosen task has the higher utility (a tie counts ½). ` +
