@@ -1,7 +1,7 @@
 import { Effect, Either, ParseResult, Schema } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { writeAtomic } from "../../cache/AtomicFile"
+import { tryFs, writeAtomic } from "../../cache/AtomicFile"
 import { builtinDataset } from "../../datasets/loadDataset"
 import { BuiltinName } from "../../datasets/DatasetSpec"
 import { parseResponse } from "../../elicitation/parse/Parse"
@@ -168,7 +168,9 @@ const buildTool = tool({
         )
       )
       const summaryFile = path.join(built.outputDir, "summary.json")
-      const summary = fs.existsSync(summaryFile) ? (JSON.parse(fs.readFileSync(summaryFile, "utf8")) as Json).summary : null
+      const summary = fs.existsSync(summaryFile)
+        ? (yield* tryFs(summaryFile, () => JSON.parse(fs.readFileSync(summaryFile, "utf8")) as Json)).summary
+        : null
       const { outputDir: _, stages, ...result } = buildJson(built)
       return {
         ...result,
