@@ -13,6 +13,7 @@ import { target as hoo } from "./hoo"
 import { target as parsing } from "./parsing"
 import { target as probeR2 } from "./probe_r2"
 import { target as probeSimilarity } from "./probe_similarity"
+import { target as ratings } from "./ratings"
 import type { Section } from "./render/document"
 import type { Table } from "./render/tables"
 import { configSummary, type ReportBody, reportTarget } from "./reportTarget"
@@ -25,6 +26,7 @@ import { target as utilities } from "./utilities"
 export const weeklyReports: ReadonlyArray<readonly [string, Target<ExperimentConfig>]> = [
   ["parsing", parsing],
   ["seed_sensitivity", seedSensitivity],
+  ["ratings", ratings],
   ["template_scales", templateScales],
   ["probe_r2", probeR2],
   ["probe_similarity", probeSimilarity],
@@ -74,7 +76,15 @@ export const weekReport = Stage.make({
             text: "Every report target built from one experiment config. Section headings, figures and tables carry the name of the report they come from (`pipeline build reports/<name>` builds one alone); the diagnostics of all of them are listed together at the end.",
             tables: [contents]
           },
-          ...documents.flatMap(({ name, doc }) => prefixSections(name, [{ heading: doc.title }, ...doc.sections]))
+          ...documents.flatMap(({ name, doc }) =>
+            prefixSections(name, [
+              {
+                heading: doc.title,
+                text: `From \`reports/${name}\`: ${doc.sections.length} sections; its ${doc.diagnostics.length} diagnostics are listed with the others at the end.`
+              },
+              ...doc.sections
+            ])
+          )
         ],
         diagnostics: documents.flatMap(({ name, doc }) => doc.diagnostics.map((d) => ({ ...d, message: `${name}: ${d.message}` }))),
         summary: Object.fromEntries(documents.map(({ name, doc }) => [name, doc.summary]))
