@@ -84,7 +84,7 @@ const writeOutputs = (root: NodeResult, dir: string) =>
   })
 
 /** The manifest of an output folder: which build wrote it and every file's hash. */
-const OUTPUT_MANIFEST = ".prefpipe-build.json"
+export const OUTPUT_MANIFEST = ".prefpipe-build.json"
 
 /** The output folder's files when it already holds exactly what this build wrote (so a no-change rebuild writes nothing). */
 const upToDate = (dir: string, build: string) =>

@@ -9,6 +9,7 @@ import { findHash } from "../Provenance"
 import { targetName } from "../Target"
 import { InvalidArgument, NotFound, type OutsideFolder } from "./McpErrors"
 import { display, inside, type Workspace } from "./Workspace"
+import { OUTPUT_MANIFEST } from "../BuildTarget"
 
 /** A file of a built report, as an MCP resource. */
 export interface ReportResource {
@@ -38,24 +39,11 @@ const mimeOf = (file: string) => mimeTypes[path.extname(file).toLowerCase()] ?? 
 /** The URI of one file of a build's output folder. */
 export const reportUri = (build: string, file: string) => `report://${build}/${file.split(path.sep).map(encodeURIComponent).join("/")}`
 
-/** The manifest a build leaves in its output folder: the build hash and the files it wrote. */
-const manifestName = ".prefpipe-build.json"
-
-/**
- * The build an output folder holds now and its files: from the build's manifest, or for folders written before
- * manifests existed, from summary.json and the folder listing.
- */
+/** The build an output folder holds now and its files, from the manifest every build leaves there. */
 const held = (dir: string): { readonly build: string; readonly files: ReadonlyArray<string> } | undefined => {
   try {
-    const manifestFile = path.join(dir, manifestName)
-    if (fs.existsSync(manifestFile)) {
-      const manifest = JSON.parse(fs.readFileSync(manifestFile, "utf8")) as { build: string; files: Array<{ name: string }> }
-      return { build: manifest.build, files: manifest.files.map((f) => f.name) }
-    }
-    const summary = JSON.parse(fs.readFileSync(path.join(dir, "summary.json"), "utf8")) as { build?: { hash?: unknown } }
-    if (typeof summary.build?.hash !== "string") return undefined
-    const files = (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => fs.statSync(path.join(dir, f)).isFile()).sort()
-    return { build: summary.build.hash, files }
+    const manifest = JSON.parse(fs.readFileSync(path.join(dir, OUTPUT_MANIFEST), "utf8")) as { build: string; files: Array<{ name: string }> }
+    return { build: manifest.build, files: manifest.files.map((f) => f.name) }
   } catch {
     return undefined
   }
