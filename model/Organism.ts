@@ -17,8 +17,10 @@ import {
   isPostTask,
   type OrganismTemplate,
   reliabilityOf,
-  templateMode
+  templateMode,
+  templateScale
 } from "./organism/Truth"
+import { normals, streamFor } from "./organism/Random"
 import { plantValences } from "./organism/Valence"
 import {
   BOS,
@@ -58,11 +60,15 @@ export interface OrganismGroundTruth {
   /** Unit vector carrying valence in the residual stream after decoder block `layer` (0-based). */
   readonly directions: ReadonlyArray<{ layer: number; vector: number[] }>
   readonly reliability: {
-    /** The spec's target for good/bad answers, met exactly at `timing`. */
+    /** The spec's target, met on average by the good/bad templates at `timing` (or by a scale-1 question if none). */
     readonly target: number
     readonly timing: "pre" | "post"
-    /** Per template: single-sample cross-seed reliability of its answers; null for revealed templates. */
-    readonly templates: ReadonlyArray<{ template_id: string; mode: string; reliability: number | null }>
+    /**
+     * Per template: the answer mode its keywords switch on, its scale (answers read valence × signal × scale; 1 for
+     * revealed templates, whose choices read the valence difference directly) and the single-sample cross-seed
+     * reliability of its answers (null for revealed templates).
+     */
+    readonly templates: ReadonlyArray<{ template_id: string; mode: string; scale: number; reliability: number | null }>
   }
   /** Readout slopes: P(good | good or bad) = σ(beta·signal·valence); P(Task A) = σ(revealed·(valence A − valence B)). */
   readonly slopes: Slopes
@@ -111,8 +117,19 @@ export const buildOrganism = (input: OrganismInput): OrganismResult => {
     endBias: endBiasFor(spec.endHazard),
     endAbs: 0
   }
+  const emphasis = new Map(
+    [...vocab.templateOnly].sort().map((w) => [w, (spec.templateSpread * normals(streamFor(spec.seed, `emphasis:${w}`), 1)[0]!) / Math.sqrt(8)])
+  )
   const calibrationSignal = spec.calibrationTiming === "post" ? spec.postSignal : spec.preSignal
-  const beta = calibrateBeta(planted.task, calibrationSignal, spec.targetReliability, baseSlopes)
+  const calibrationGains = input.templates
+    .filter((t) => templateMode(t) === "qualitative" && isPostTask(t) === (spec.calibrationTiming === "post"))
+    .map((t) => calibrationSignal * templateScale(t, emphasis))
+  const beta = calibrateBeta(
+    planted.task,
+    calibrationGains.length > 0 ? calibrationGains : [calibrationSignal],
+    spec.targetReliability,
+    baseSlopes
+  )
   const slopes: Slopes = {
     ...baseSlopes,
     beta,
@@ -121,7 +138,7 @@ export const buildOrganism = (input: OrganismInput): OrganismResult => {
     open: spec.openBeta * beta,
     endAbs: endAbsFor(spec.openBeta * beta, planted.task.map((v) => v * spec.preSignal), ABS_SHARPNESS)
   }
-  const weights = buildWeights(spec, vocab, planted.word, slopes)
+  const weights = buildWeights(spec, vocab, planted.word, emphasis, slopes)
   const { dims } = weights
   const id = (token: string) => vocab.ids.get(token)!
   const config = {
@@ -166,13 +183,14 @@ export const buildOrganism = (input: OrganismInput): OrganismResult => {
       input.tasks.forEach((task, i) =>
         expected.push({ task_id: task.task_id, template_id: t.id, expected_value: slopes.revealed * planted.task[i]!, p_top: null })
       )
-      return { template_id: t.id, mode, reliability: null }
+      return { template_id: t.id, mode, scale: 1, reliability: null }
     }
-    const moments = Array.from(planted.task, (val) => answerMoments(mode, gain(t) * val, t, slopes))
+    const scale = templateScale(t, emphasis)
+    const moments = Array.from(planted.task, (val) => answerMoments(mode, gain(t) * scale * val, t, slopes))
     moments.forEach((m, i) =>
       expected.push({ task_id: input.tasks[i]!.task_id, template_id: t.id, expected_value: m.mean, p_top: m.pTop })
     )
-    return { template_id: t.id, mode, reliability: reliabilityOf(moments) }
+    return { template_id: t.id, mode, scale, reliability: reliabilityOf(moments) }
   })
   const originMeans: Record<string, number> = {}
   for (const o of [...new Set(input.tasks.map((t) => t.origin))].sort()) {

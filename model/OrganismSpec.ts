@@ -21,13 +21,18 @@ export class OrganismSpec extends Schema.Class<OrganismSpec>("OrganismSpec")({
   preSignal: Schema.optionalWith(positive("preSignal"), { default: () => 1 }),
   /** Gain after a post-task prompt (the model's own completion precedes the question). */
   postSignal: Schema.optionalWith(positive("postSignal"), { default: () => 1.6 }),
-  /** Single-sample cross-seed correlation of good/bad answers at temperature 1 (at `calibrationTiming`); sets β. */
+  /**
+   * Single-sample cross-seed correlation of good/bad answers at temperature 1, on average over the good/bad templates
+   * at `calibrationTiming` (a question of scale 1 when there are none); sets β.
+   */
   targetReliability: Schema.optionalWith(
     Schema.Number.pipe(Schema.greaterThan(0), Schema.lessThan(1)),
     { default: () => 0.37 }
   ),
   /** Which good/bad question has exactly the target reliability: pre-task, or post-task (the default experiment's). */
   calibrationTiming: Schema.optionalWith(Schema.Literal("pre", "post"), { default: () => "post" as const }),
+  /** Spread of template scales: each word found only in templates adds N(0, templateSpread²/8) to its templates' scale. */
+  templateSpread: Schema.optionalWith(Schema.NonNegative, { default: () => 0.2 }),
   /** Slope of the 1-10 ratings relative to β (digit logits are βs·z·v − γ·z², z = (k − 5.5)/4.5). */
   statedBeta: Schema.optionalWith(positive("statedBeta"), { default: () => 3 }),
   /** γ: how strongly ratings concentrate near the middle of the scale. */

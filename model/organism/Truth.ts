@@ -41,6 +41,10 @@ export const keywordCounts = (text: string): KeywordCounts => {
   }
 }
 
+/** A template's scale: 1 plus the emphasis of its words (placeholders removed); answers read valence × scale. */
+export const templateScale = (t: OrganismTemplate, emphasis: ReadonlyMap<string, number>): number =>
+  splitWords(t.text.replace(/\{[A-Za-z_][A-Za-z0-9_]*\}/g, " ")).reduce((acc, w) => acc + (emphasis.get(w) ?? 0), 1)
+
 /** The answer mode a template puts the model in. */
 export const templateMode = (t: OrganismTemplate): AnswerMode => modeOf(keywordCounts(t.text))
 
@@ -82,10 +86,17 @@ export const reliabilityOf = (moments: ReadonlyArray<{ mean: number; variance: n
 
 const binary: OrganismTemplate = { id: "", kind: "qualitative", timing: "pre", text: "" }
 
-/** β such that good/bad answers have the target reliability over these valences, at valence gain `signal`. */
-export const calibrateBeta = (valences: Float64Array, signal: number, target: number, base: Omit<Slopes, "beta">): number => {
+/**
+ * β such that good/bad answers have the target reliability on average over questions whose valence gains (signal ×
+ * template scale) are `gains`.
+ */
+export const calibrateBeta = (valences: Float64Array, gains: ReadonlyArray<number>, target: number, base: Omit<Slopes, "beta">): number => {
+  if (gains.length === 0) throw new Error("calibrateBeta: gains is empty")
   const rho = (beta: number) =>
-    reliabilityOf(Array.from(valences, (val) => answerMoments("qualitative", signal * val, binary, { ...base, beta })))
+    gains.reduce(
+      (acc, gain) => acc + reliabilityOf(Array.from(valences, (val) => answerMoments("qualitative", gain * val, binary, { ...base, beta }))),
+      0
+    ) / gains.length
   let lo = 0
   let hi = 1
   while (rho(hi) < target) {

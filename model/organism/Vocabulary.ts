@@ -52,11 +52,15 @@ export const splitWords = (text: string): string[] =>
 /** True for a single punctuation character. */
 export const isPunctuation = (word: string): boolean => PUNCT_ONLY.test(word)
 
-/** The vocabulary: token strings by id, ids by token, and which words are content words (they carry valence). */
+/**
+ * The vocabulary: token strings by id, ids by token, which words are content words (they carry valence), and which
+ * words occur in templates but in no task and are not reserved (they set a template's scale).
+ */
 export interface Vocabulary {
   readonly tokens: ReadonlyArray<string>
   readonly ids: ReadonlyMap<string, number>
   readonly content: ReadonlySet<string>
+  readonly templateOnly: ReadonlySet<string>
 }
 
 /** Words that never carry valence: specials, labels, answer and keyword words, sentiment words. */
@@ -92,13 +96,14 @@ export const buildVocabulary = (
   for (const w of taskWords) {
     if (!reserved.has(w) && !templateWords.has(w) && !extra.has(w) && !isPunctuation(w)) content.add(w)
   }
+  const templateOnly = new Set([...templateWords].filter((w) => !taskWords.has(w) && !reserved.has(w) && !extra.has(w) && !isPunctuation(w)))
   const fixed = [...SPECIALS, ...LABELS, ...Object.values(QUALITATIVE_WORDS), ...DIGITS, ...RATE_WORDS, ...SENTIMENT.map(([w]) => w)]
   const fixedSet = new Set(fixed)
   const words = [...new Set([...templateWords, ...extra, ...taskWords])].filter((w) => !fixedSet.has(w)).sort(byCodeUnits)
   const chars = [...new Set([...words, ...fixed.slice(SPECIALS.length + LABELS.length), PRINTABLE].flatMap((w) => [...w]))].sort(byCodeUnits)
   const wordSet = new Set(words)
   const tokens = [...fixed, ...words, ...chars.filter((c) => !wordSet.has(c) && !fixedSet.has(c)), ...chars.map((c) => `##${c}`)]
-  return { tokens, ids: new Map(tokens.map((t, i) => [t, i])), content }
+  return { tokens, ids: new Map(tokens.map((t, i) => [t, i])), content, templateOnly }
 }
 
 /** The Jinja chat template: BOS, then `<|role|>` content `<|end|>` per message, then `<|assistant|>` to generate. */

@@ -46,11 +46,17 @@ export const Channel = {
   SENT: 21,
   /** n/(n + LENGTH_SINK) for n sentiment words so far: the end token's logit grows with it */
   LENGTH: 22,
+  /** emphasis of a word found only in templates (keyed like a keyword, so the keyword head sums it) */
+  EMPH_W: 23,
+  /** the template's scale minus 1: the sum of its own words' emphasis */
+  EMPH: 24,
+  /** EMPH·V: the answer logits read V + VS = V·(template scale) */
+  VS: 25,
   /** first of the topic features the valence head averages over content words */
-  TOPIC: 23,
-  TOPIC_COUNT: 9,
+  TOPIC: 26,
+  TOPIC_COUNT: 8,
   /** first of the noise features, averaged over the whole prefix by the mixing heads */
-  NOISE: 32
+  NOISE: 34
 } as const
 
 /** The constant every embedding carries. */
@@ -76,6 +82,8 @@ const ANSWERED_BLOCK = 200
 const STEP_SLOPE = 100
 const STEP_WIDTH = 20
 const NOISE_UNITS = 16
+// silu is linear to within e^-20 above this offset, so silu(G + x) − silu(G) = x for the template-scale units.
+const SCALE_OFFSET = 20
 // The length head weighs BOS like LENGTH_SINK sentiment words; the end logit gains LENGTH_GAIN·n/(n + LENGTH_SINK),
 // so an answer of a few dozen words almost surely ends.
 const LENGTH_SINK = 10
@@ -158,11 +166,15 @@ const rotateCols = (m: Mat, rot: Float64Array): Float32Array => {
   return out
 }
 
-/** Builds every tensor of the checkpoint. `wordValence` holds the valence of each content word. */
+/**
+ * Builds every tensor of the checkpoint. `wordValence` holds the valence of each content word, `emphasis` that of
+ * each word found only in templates.
+ */
 export const buildWeights = (
   spec: OrganismSpec,
   vocab: Vocabulary,
   wordValence: ReadonlyMap<string, number>,
+  emphasis: ReadonlyMap<string, number>,
   slopes: Slopes
 ): OrganismWeights => {
   const dims = dimsOf(spec, vocab.tokens.length)
@@ -205,6 +217,11 @@ export const buildWeights = (
     if (token === LABELS[0] || token === LABELS[1]) keyword(Channel.KW_LAB)
     if (token === LABELS[0]) set(embed, t, Channel.KW_SPAN, -1)
     if (token === LABELS[1]) set(embed, t, Channel.KW_SPAN, 1)
+    const e = emphasis.get(token)
+    if (e !== undefined) {
+      set(embed, t, Channel.KSCORE, 1)
+      set(embed, t, Channel.EMPH_W, e)
+    }
     if (token === BOS) {
       set(embed, t, Channel.KSCORE, 1 + Math.log(SINK) / LAMBDA)
       set(embed, t, Channel.SSCORE, 1 + Math.log(LENGTH_SINK) / LAMBDA)
@@ -261,6 +278,8 @@ export const buildWeights = (
       set(q, qRow(1, MATCH_B), Channel.CONST, (LAMBDA * sqrtHd) / C)
       set(k, kvRow(0, MATCH_B), Channel.KSCORE, 1)
       const values = [Channel.W, Channel.KW_Q, Channel.KW_N, Channel.KW_S, Channel.KW_A, Channel.KW_SPAN, Channel.KW_LAB]
+      set(v, kvRow(0, hd - 1), Channel.EMPH_W, 1)
+      set(o, Channel.EMPH, qRow(1, hd - 1), SINK)
       values.forEach((ch, i) => set(v, kvRow(0, i), ch, 1))
       for (let i = 0; i < Channel.TOPIC_COUNT; i++) {
         set(v, kvRow(0, values.length + i), Channel.TOPIC + i, 1)
@@ -290,6 +309,14 @@ export const buildWeights = (
       firstNoiseUnit = 4
     }
     if (layer === spec.plantedLayer + 1) {
+      // VS = (silu(G + EMPH) − silu(G))·V ≈ EMPH·V, with V already carrying the post-task gain.
+      for (const [unit, reads, sign] of [[0, 1, 1], [1, 0, -1]] as const) {
+        set(gate, unit, Channel.CONST, SCALE_OFFSET / C)
+        set(gate, unit, Channel.EMPH, reads)
+        set(up, unit, Channel.V, 1)
+        set(down, Channel.VS, unit, sign)
+      }
+      firstNoiseUnit = 2
       // Heads 0 and 1 average the content words of task A's span (span count −1) and of task B's (span count 0), so
       // instructions that name both labels before or after the tasks do not move the spans.
       set(k, kvRow(0, MATCH_A), Channel.CONTENT, 1)
@@ -319,6 +346,7 @@ export const buildWeights = (
     const r = readoutOf(token, slopes)
     const constant = (bias: number) => set(head, t, Channel.CONST, bias / C)
     set(head, t, Channel.V, r.v)
+    set(head, t, Channel.VS, r.v)
     set(head, t, Channel.D_AB, r.d)
     set(head, t, Channel.ABS, r.abs * W_SCALE)
     if (r.mode === undefined) constant(-OTHER_PENALTY)

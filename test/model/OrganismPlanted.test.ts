@@ -84,6 +84,18 @@ describe("organism planted properties (reference forward pass)", () => {
     expect(total).toBeGreaterThan(0.01)
   })
 
+  it("reads valence at a different scale for each template", () => {
+    const scales = gt.reliability.templates.filter((t) => t.mode !== "revealed").map((t) => t.scale)
+    expect(new Set(scales.map((x) => x.toFixed(6))).size).toBe(scales.length)
+    const i = 8
+    for (const name of ["qual_pre", "qual_post"]) {
+      const row = gt.reliability.templates.find((t) => t.template_id === name)!
+      const signal = name === "qual_pre" ? gt.signal.pre : gt.signal.post
+      const r = name === "qual_pre" ? pre[i]! : post[i]!
+      expect(Math.abs(pGood(r.logits) - 1 / (1 + Math.exp(-gt.slopes.beta * row.scale * signal * valence[i]!)))).toBeLessThan(0.01)
+    }
+  })
+
   it("answers good/bad with the closed-form probability, monotone in valence", () => {
     for (const [name, results] of [["qual_pre", pre], ["qual_post", post]] as const) {
       results.forEach((r, i) => {
@@ -100,11 +112,15 @@ describe("organism planted properties (reference forward pass)", () => {
   })
 
   it("raises P(good) monotonically when steered along the direction at each planted layer", () => {
+    // The template's scale multiplies the valence channel in the block after the first planted one, so steering
+    // there is scaled too and steering after it is not.
+    const scale = gt.reliability.templates.find((t) => t.template_id === "qual_pre")!.scale
     for (const { layer, vector } of gt.directions) {
       for (const i of [0, 17, 33, 50]) {
         const ps = [-3, -2, -1, 0, 1, 2, 3].map((c) => {
           const p = pGood(run("qual_pre", i, { steer: { layer, vector, coefficient: c } }).logits)
-          const closed = 1 / (1 + Math.exp(-gt.slopes.beta * (gt.signal.pre * valence[i]! + c)))
+          const v = layer === gt.directions[0]!.layer ? scale * (gt.signal.pre * valence[i]! + c) : scale * gt.signal.pre * valence[i]! + c
+          const closed = 1 / (1 + Math.exp(-gt.slopes.beta * v))
           expect(Math.abs(p - closed)).toBeLessThan(0.01)
           return p
         })
@@ -187,7 +203,11 @@ describe("organism planted properties (reference forward pass)", () => {
       expect(ended).toBe(true)
     }
     expect(pearson(chosen.map((i) => valence[i]!), firstWordMean)).toBeGreaterThan(0.99)
-    chosen.forEach((i, k) => expect(Math.abs(firstWordMean[k]! - expectedOf("open_pre", i).expected_value)).toBeLessThan(0.01))
+    for (const i of chosen) {
+      const first = softmax(run("open_pre", i).logits)
+      const mean = SENTIMENT.reduce((a, [w, v]) => a + first[tools.id(w)]! * v, 0) / SENTIMENT.reduce((a, [w]) => a + first[tools.id(w)]!, 0)
+      expect(Math.abs(mean - expectedOf("open_pre", i).expected_value)).toBeLessThan(0.01)
+    }
   })
 
   it("ends its turn right after an answer token", () => {

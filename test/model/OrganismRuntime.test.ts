@@ -73,8 +73,9 @@ describe("organism through the SubjectModel runtime", () => {
       })))
       const p = scores.map((s) => s.normalized[0]!)
       for (let k = 1; k < p.length; k++) expect(p[k]!).toBeGreaterThan(p[k - 1]!)
+      const scale = gt.reliability.templates.find((t) => t.template_id === "qual_pre")!.scale
       coefficients.forEach((c, k) =>
-        expect(Math.abs(p[k]! - sigmoid(gt.slopes.beta * (gt.signal.pre * gt.tasks[18]!.valence + c)))).toBeLessThan(0.01)
+        expect(Math.abs(p[k]! - sigmoid(gt.slopes.beta * scale * (gt.signal.pre * gt.tasks[18]!.valence + c)))).toBeLessThan(0.01)
       )
     }).pipe(Effect.provide(modelLayer)))
 
