@@ -36,8 +36,6 @@ export interface CompileOptions {
 export const sharesCache = (options: Pick<CompileOptions, "fusions">, dims: Dimensions): boolean =>
   options.fusions.includes("gqa") && dims.headDim % 8 === 0
 
-/** Default options: plain graph, last-position logits, no hidden outputs, no steering, float32. */
-export const defaultCompileOptions: CompileOptions = { fusions: allFusions, logits: "last", hiddenLayers: [], steerLayers: [], dtype: "float32" }
 
 /** Weight bytes above which initializers go to an external data file (protobuf's 2 GB limit). */
 export const externalDataThreshold = 1.8e9
@@ -274,7 +272,7 @@ export const buildDecoder = (checkpoint: Pick<Checkpoint, "config" | "dims" | "w
   return g
 }
 
-/** A compiled model on disk: the `.onnx` path (external data, if any, sits beside it). */
+/** A compiled model on disk: the `.onnx` path (external data, if any, sits beside it); `nodes` is 0 when read from the cache. */
 export interface CompiledModel {
   readonly path: string
   readonly nodes: number
@@ -301,7 +299,7 @@ export const compileCached = (checkpoint: Checkpoint, options: CompileOptions, c
     const fs = yield* FileSystem.FileSystem
     const key = compileKey(checkpoint.weightsHash, options)
     const target = path.join(cacheDir, `${key}.onnx`)
-    if (yield* fs.exists(target)) return { path: target, nodes: -1 } satisfies CompiledModel
+    if (yield* fs.exists(target)) return { path: target, nodes: 0 } satisfies CompiledModel
     yield* fs.makeDirectory(cacheDir, { recursive: true })
     const g = buildDecoder(checkpoint, options)
     let weightBytes = 0

@@ -74,43 +74,43 @@ export interface ForwardOutput {
 export const forward = (s: DecoderSession, input: ForwardInput, hiddenLayers: ReadonlyArray<number>): Effect.Effect<ForwardOutput, string> =>
   input.cache.capacity > 0 && input.cache.length + input.seq > input.cache.capacity
     ? Effect.fail(`forward: ${input.cache.length + input.seq} positions exceed the cache capacity ${input.cache.capacity}`)
-    : Effect.tryPromise({
-    try: async (): Promise<ForwardOutput> => {
-      const { batch, seq, cache } = input
-      const total = cache.length + seq
-      const inPlace = cache.capacity > 0
-      const feeds: Record<string, ort.Tensor> = {
-        input_ids: new ort.Tensor("int64", input.inputIds, [batch, seq]),
-        position_ids: new ort.Tensor("int64", input.positionIds, [batch, seq]),
-        attention_mask: new ort.Tensor("int64", input.attentionMask, [batch, total])
-      }
-      for (let l = 0; l < s.dims.layers; l++) {
-        feeds[`past.${l}.key`] = cache.keys[l]!
-        feeds[`past.${l}.value`] = cache.values[l]!
-      }
-      for (const [l, data] of input.steer ?? []) feeds[`steer.${l}`] = new ort.Tensor("float32", data, [batch, seq, s.dims.hidden])
-      let fetches: Record<string, ort.Tensor | null> | undefined
-      if (inPlace) {
-        fetches = { logits: null }
-        for (let l = 0; l < s.dims.layers; l++) {
-          fetches[`present.${l}.key`] = cache.keys[l]!
-          fetches[`present.${l}.value`] = cache.values[l]!
+      : Effect.tryPromise({
+      try: async (): Promise<ForwardOutput> => {
+        const { batch, seq, cache } = input
+        const total = cache.length + seq
+        const inPlace = cache.capacity > 0
+        const feeds: Record<string, ort.Tensor> = {
+          input_ids: new ort.Tensor("int64", input.inputIds, [batch, seq]),
+          position_ids: new ort.Tensor("int64", input.positionIds, [batch, seq]),
+          attention_mask: new ort.Tensor("int64", input.attentionMask, [batch, total])
         }
-        for (const l of hiddenLayers) fetches[`hidden.${l}`] = null
-      }
-      const out = fetches === undefined ? await s.session.run(feeds) : await s.session.run(feeds, fetches as ort.InferenceSession.FetchesType)
-      const hidden = new Map<number, Float32Array>()
-      for (const l of hiddenLayers) hidden.set(l, out[`hidden.${l}`]!.data as Float32Array)
-      return {
-        logits: out.logits!.data as Float32Array,
-        cache: inPlace ? { ...cache, length: total } : {
-          length: total,
-          capacity: 0,
-          keys: Array.from({ length: s.dims.layers }, (_, l) => out[`present.${l}.key`]!),
-          values: Array.from({ length: s.dims.layers }, (_, l) => out[`present.${l}.value`]!)
-        },
-        hidden
-      }
-    },
-    catch: (e) => (e instanceof Error ? e.message : String(e))
-  })
+        for (let l = 0; l < s.dims.layers; l++) {
+          feeds[`past.${l}.key`] = cache.keys[l]!
+          feeds[`past.${l}.value`] = cache.values[l]!
+        }
+        for (const [l, data] of input.steer ?? []) feeds[`steer.${l}`] = new ort.Tensor("float32", data, [batch, seq, s.dims.hidden])
+        let fetches: Record<string, ort.Tensor | null> | undefined
+        if (inPlace) {
+          fetches = { logits: null }
+          for (let l = 0; l < s.dims.layers; l++) {
+            fetches[`present.${l}.key`] = cache.keys[l]!
+            fetches[`present.${l}.value`] = cache.values[l]!
+          }
+          for (const l of hiddenLayers) fetches[`hidden.${l}`] = null
+        }
+        const out = fetches === undefined ? await s.session.run(feeds) : await s.session.run(feeds, fetches as ort.InferenceSession.FetchesType)
+        const hidden = new Map<number, Float32Array>()
+        for (const l of hiddenLayers) hidden.set(l, out[`hidden.${l}`]!.data as Float32Array)
+        return {
+          logits: out.logits!.data as Float32Array,
+          cache: inPlace ? { ...cache, length: total } : {
+            length: total,
+            capacity: 0,
+            keys: Array.from({ length: s.dims.layers }, (_, l) => out[`present.${l}.key`]!),
+            values: Array.from({ length: s.dims.layers }, (_, l) => out[`present.${l}.value`]!)
+          },
+          hidden
+        }
+      },
+      catch: (e) => (e instanceof Error ? e.message : String(e))
+    })

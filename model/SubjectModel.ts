@@ -20,6 +20,7 @@ import {
 } from "./Generate"
 import type { Prompt } from "./Prompt"
 import { type DecoderSession, openSession, type Provider } from "./Session"
+import { seededRandom } from "./Sampling"
 import { makeTokenizer } from "./Tokenizer"
 
 /** A subject-model operation failed; `model` names the checkpoint. */
@@ -143,3 +144,56 @@ export const layerCheckpoint = (options: CheckpointModelOptions): Layer.Layer<Su
       }
     })
   )
+
+const promptKey = (prompt: Prompt): string =>
+  prompt.kind === "text" ? prompt.text : prompt.messages.map((m) => `${m.role}: ${m.content}`).join("\n") + (prompt.addGenerationPrompt ? "\nassistant:" : "")
+
+const hashSeed = (text: string): number => {
+  let h = 2166136261
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619)
+  return h >>> 0
+}
+
+/**
+ * A deterministic stand-in for tests of code that uses the port: outputs depend only on each request (prompt, seed,
+ * options, selectors), never on batch composition. Text is words drawn from a seeded generator; activations are
+ * seeded vectors; steering is ignored; option probabilities are seeded and sum to at most 1/2.
+ */
+export const layerTest = (options: { readonly numLayers?: number; readonly hiddenSize?: number } = {}): Layer.Layer<SubjectModel> => {
+  const numLayers = options.numLayers ?? 4
+  const hiddenSize = options.hiddenSize ?? 16
+  const words = ["the", "a", "task", "answer", "yes", "no", "because", "I", "would", "prefer", "this", "one"]
+  const fail = (reason: string) => new ModelError({ model: "test", reason })
+  const vector = (key: string) => {
+    const random = seededRandom(hashSeed(key))
+    return Float32Array.from({ length: hiddenSize }, () => random() * 2 - 1)
+  }
+  return Layer.succeed(SubjectModel, {
+    info: { weightsHash: "0".repeat(64), architecture: "TestModel", numLayers, hiddenSize, vocabSize: words.length + 1, hasChatTemplate: false },
+    generate: (requests) =>
+      Effect.succeed(requests.map((r): Generation => {
+        const random = seededRandom(hashSeed(`${promptKey(r.prompt)}\u0000${r.seed}`))
+        const tokenIds = Array.from({ length: Math.max(0, r.maxTokens) }, () => 1 + Math.floor(random() * words.length))
+        const full = tokenIds.map((t) => words[t - 1]).join(" ")
+        const cut = Math.min(...(r.stop ?? []).map((s) => (s === "" ? -1 : full.indexOf(s))).filter((i) => i >= 0), Infinity)
+        const text = Number.isFinite(cut) ? full.slice(0, cut) : full
+        return { text, tokenIds, promptIds: [0], finish: Number.isFinite(cut) ? "stop" : "length", promptTokens: 1 }
+      })),
+    scoreOptions: (requests) =>
+      Effect.succeed(requests.map((r) => {
+        const raw = r.options.map((o) => 0.5 * seededRandom(hashSeed(`${promptKey(r.prompt)}\u0000${o}`))() / Math.max(1, r.options.length))
+        const sum = raw.reduce((a, b) => a + b, 0)
+        return { probs: raw, normalized: raw.map((p) => (sum > 0 ? p / sum : 0)) }
+      })),
+    activations: (requests) =>
+      Effect.forEach(requests, (r) => {
+        const bad = r.layers.find((l) => !Number.isInteger(l) || l < 0 || l >= numLayers)
+        if (bad !== undefined) return Effect.fail(fail(`layer ${bad} outside 0..${numLayers - 1}`))
+        const out: Activations = {}
+        for (const s of r.selectors) out[s] = Object.fromEntries(r.layers.map((l) => [l, vector(`${promptKey(r.prompt)}\u0000${s}\u0000${l}`)]))
+        return Effect.succeed(out)
+      }),
+    residualNorm: (prompts, layer) =>
+      prompts.length === 0 ? Effect.fail(fail("residualNorm needs prompts")) : Effect.succeed(Math.sqrt(hiddenSize / 3) * (1 + layer / numLayers))
+  })
+}

@@ -1,10 +1,12 @@
 /**
- * Closed-form ground truth of the organism. The approximation: channel values are taken as exact (the valence head
- * gives the plain mean over content words, the keyword head exact counts, every RMSNorm the identity); in the real
- * network attention leaks about e^-20 of its weight to unmatched tokens, rotary embeddings change matching scores by
- * at most ~1e-2 at 4096 tokens, and each norm deviates by ~1e-4, so probabilities agree to about 1e-3.
- * Expected values are conditional on the answer class (what `option_probs` normalise to): the mode switch puts
- * e^-25 or less of the mass elsewhere.
+ * Closed-form ground truth of the organism. The approximation: channel values are taken as exact (the valence heads
+ * give plain means over content words, the keyword head exact counts and emphasis sums, every RMSNorm the identity).
+ * In the network attention leaks about e^-20 of its weight to unmatched tokens, rotary embeddings change matching
+ * scores by at most ~1e-2 at 4096 tokens, each norm deviates by ~1e-4 and the keyword head's sums shrink by the
+ * factor 1000/(1000 + keywords in the prompt), so probabilities agree to about 1e-3 (template scales to ~1e-2 of
+ * their deviation from 1). Expected values are conditional on the answer class (what `option_probs` normalise to):
+ * the mode switch puts e^-25 or less of the mass elsewhere. A post-task prompt's completion is assumed to hold no
+ * content word (the organism's own completions are sentiment words).
  */
 import { answerDistribution, type AnswerMode, type KeywordCounts, modeOf, type Slopes } from "./Readout"
 import { DIGITS, LABELS, QUALITATIVE_WORDS, RATE_WORDS, SENTIMENT, splitWords } from "./Vocabulary"
@@ -92,11 +94,17 @@ const binary: OrganismTemplate = { id: "", kind: "qualitative", timing: "pre", t
  */
 export const calibrateBeta = (valences: Float64Array, gains: ReadonlyArray<number>, target: number, base: Omit<Slopes, "beta">): number => {
   if (gains.length === 0) throw new Error("calibrateBeta: gains is empty")
+  const check = answerMoments("qualitative", 1, binary, { ...base, beta: 1 }).mean
+  if (Math.abs(check - 1 / (1 + Math.exp(-1))) > 1e-12) throw new Error("calibrateBeta: good/bad readout is not σ(β·v)")
+  // P(good) = σ(β·v), so each answer is Bernoulli: mean p, variance p(1 − p).
   const rho = (beta: number) =>
-    gains.reduce(
-      (acc, gain) => acc + reliabilityOf(Array.from(valences, (val) => answerMoments("qualitative", gain * val, binary, { ...base, beta }))),
-      0
-    ) / gains.length
+    gains.reduce((acc, gain) => {
+      const moments = Array.from(valences, (val) => {
+        const p = 1 / (1 + Math.exp(-beta * gain * val))
+        return { mean: p, variance: p * (1 - p) }
+      })
+      return acc + reliabilityOf(moments)
+    }, 0) / gains.length
   let lo = 0
   let hi = 1
   while (rho(hi) < target) {

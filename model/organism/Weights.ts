@@ -1,8 +1,18 @@
 /**
  * Hand-set Llama weights that carry the planted preferences. Everything is first written in a basis where a few
- * residual coordinates have a meaning (below), then every residual-side vector is rotated by a seeded orthogonal R.
- * Norm weights are uniform (C/√d), so RMSNorm commutes with R, and because every token embedding holds the large
+ * residual coordinates have a meaning (`Channel`), then every residual-side vector is rotated by a seeded orthogonal
+ * R. Norm weights are uniform (C/√d), so RMSNorm commutes with R, and because every token embedding holds the large
  * constant C, each norm is the identity up to a relative error of order ‖rest‖²/2C² (about 1e-4).
+ *
+ * Planted block P: one head averages the valence of the content words into V (×preSignal); one counts keywords
+ * against a BOS sink (good/bad, neutral, rate/10, <|assistant|>, the Task A:/Task B: labels) and sums the emphasis of
+ * template-only words; one measures how many sentiment words have been said. Its MLP multiplies V by
+ * postSignal/preSignal once the prompt holds two assistant turns (a post-task question) and writes ≈|V|.
+ * Block P+1: two heads average the valence of task A's span and of task B's into D_AB; its MLP writes EMPH·V, so
+ * answers read valence × the template's scale. Output: an answer class (good/bad/neutral, 1-10, Task A:/Task B:)
+ * gains 60 logits per keyword beyond 1.5, so two of its keywords switch it on; within a class the logits follow
+ * `Readout`; an emitted answer token makes the end token next; otherwise sentiment words follow V and the end token
+ * keeps a hazard that grows with length. Other blocks only stir the noise dimensions.
  */
 import type { OrganismSpec } from "../OrganismSpec"
 import { normals, randomOrthogonal, streamFor } from "./Random"
@@ -188,12 +198,8 @@ export const buildWeights = (
   const featureDims = d - Channel.TOPIC
   const rot = randomOrthogonal(streamFor(spec.seed, "rotation"), d)
   const tensors: NamedTensor[] = []
-  const push = (name: string, m: Mat, side: "rows" | "cols" | "none") =>
-    tensors.push({
-      name,
-      shape: [m.rows, m.cols],
-      data: side === "rows" ? rotateRows(m, rot) : side === "cols" ? rotateCols(m, rot) : Float32Array.from(m.a)
-    })
+  const push = (name: string, m: Mat, side: "rows" | "cols") =>
+    tensors.push({ name, shape: [m.rows, m.cols], data: side === "rows" ? rotateRows(m, rot) : rotateCols(m, rot) })
   const uniformNorm = () => Float32Array.from({ length: d }, () => C / Math.sqrt(d))
 
   const embed = mat(dims.vocab, d)
