@@ -88,8 +88,9 @@ export const steeringReport = Stage.make({
       const sections = results.map((r) => {
         const names = Object.keys(r.directions).sort(byDirectionOrder)
         const outcome = r.kind === "revealed" ? "P(choose Task A)" : `P(${r.outcome})`
+        // Wilson bounds at p = 0 or 1 can miss p by a rounding error; the figure needs lo <= p <= hi.
         const points: DosePoint[] = names.flatMap((d) => [
-          ...r.directions[d]!.by_coefficient.map((b) => ({ direction: d, coefficient: b.coefficient, p: b.p, lo: b.lo, hi: b.hi })),
+          ...r.directions[d]!.by_coefficient.map((b) => ({ direction: d, coefficient: b.coefficient, p: b.p, lo: Math.min(b.lo, b.p), hi: Math.max(b.hi, b.p) })),
           ...r.directions[d]!.option_curve.map((o) => ({ direction: `${d} (option probability)`, coefficient: o.coefficient, p: o.p, lo: o.p, hi: o.p }))
         ])
         const perDirection: Table[] = names.map((d) => ({
@@ -117,7 +118,8 @@ export const steeringReport = Stage.make({
           heading: `Layer ${r.layer}`,
           text:
             `${r.template_id} asked of ${r.units} ${r.kind === "revealed" ? "ordered pairs of" : ""} ${r.tasks} tasks, ${r.samples} samples each per coefficient, steered after layer ${r.layer} ` +
-            `at ${r.positions} positions with coefficients in multiples of the ${unit}. Directions: the ${r.probe_template_id} probe, a random control of the probe's norm, ` +
+            `at ${r.positions} positions with coefficients in multiples of the ${unit}. Directions: the ${r.probe_template_id} probe, a random control of the probe's norm with its components along the probe and mean-difference directions removed ` +
+            "(in a small residual stream a random direction shares about 1/√d of any direction; the control stands for generic perturbation of the same size), " +
             "the mean activation of the top-rated quarter of tasks minus the bottom quarter" + ("planted" in r.directions ? ", and the organism's planted valence direction" : "") + ". " +
             `Each sampled answer is parsed; refusals and unparsed answers are excluded and counted. ${outcome} carries a Wilson 95% interval; the option-probability curves are the mean probability of the answer under option scoring (no sampling noise). ` +
             "Slopes are linear-probability OLS of the outcome on the coefficient; samples of one task are not independent, so the task-clustered p-value (CR1) is the one to read, and the slope interval uses the clustered standard error.",

@@ -91,14 +91,36 @@ interface Run {
   readonly coefficient: number
 }
 
-/** A seeded Gaussian direction (Box-Muller over the project PRNG) scaled to `norm`. */
-export const randomDirection = (seed: number, dim: number, norm: number): Float32Array => {
+/**
+ * A seeded Gaussian direction (Box-Muller over the project PRNG) scaled to `norm`, with its components along
+ * `orthogonalTo` removed first (Gram-Schmidt): in a small residual stream a random direction shares a noticeable
+ * part of any given direction (|cosine| ≈ 1/√d), and the control must not carry the candidate directions' effect.
+ */
+export const randomDirection = (seed: number, dim: number, norm: number, orthogonalTo: ReadonlyArray<ArrayLike<number>> = []): Float32Array => {
+  if (orthogonalTo.length >= dim) throw new Error(`randomDirection: orthogonalTo has ${orthogonalTo.length} directions, need fewer than dim = ${dim}`)
+  orthogonalTo.forEach((u, i) => {
+    if (u.length !== dim) throw new Error(`randomDirection: orthogonalTo[${i}] has ${u.length} values, expected ${dim}`)
+  })
   const prng = makePrng(seed)
   const v = new Float64Array(dim)
   for (let i = 0; i < dim; i += 2) {
     const r = Math.sqrt(-2 * Math.log(1 - prng.next())), theta = 2 * Math.PI * prng.next()
     v[i] = r * Math.cos(theta)
     if (i + 1 < dim) v[i + 1] = r * Math.sin(theta)
+  }
+  const basis: Float64Array[] = []
+  for (const u of orthogonalTo) {
+    const b = Float64Array.from(u)
+    for (const q of basis) {
+      const dot = b.reduce((a, x, j) => a + x * q[j]!, 0)
+      for (let j = 0; j < dim; j++) b[j]! -= dot * q[j]!
+    }
+    const length = Math.sqrt(b.reduce((a, x) => a + x * x, 0))
+    if (length > 1e-12) basis.push(b.map((x) => x / length))
+  }
+  for (const q of basis) {
+    const dot = v.reduce((a, x, j) => a + x * q[j]!, 0)
+    for (let j = 0; j < dim; j++) v[j]! -= dot * q[j]!
   }
   const scale = norm / Math.sqrt(v.reduce((a, x) => a + x * x, 0))
   return Float32Array.from(v, (x) => x * scale)
@@ -124,7 +146,7 @@ const norm = (v: ArrayLike<number>) => Math.sqrt(Array.from(v).reduce((a, x) => 
 
 /**
  * Steers one template's answers at one layer along the probe direction (the `probe_eval` weights), a seeded random
- * control of the same norm, the mean-difference direction (top- minus bottom-rated tasks' activations) and, for the
+ * control of the same norm orthogonal to the probe and mean-difference directions, the mean-difference direction (top- minus bottom-rated tasks' activations) and, for the
  * organism, the planted direction: for each coefficient, `samples` sampled answers per task (or ordered pair) parsed
  * to good/bad (or chose Task A), and the good option's probability by option scoring. Coefficient 0 is generated
  * once and shared by every direction.
@@ -166,7 +188,7 @@ export const steer = Stage.make({
       const planted = inputs.truth?.json<{ directions: Array<{ layer: number; vector: number[] }> }>("truth").directions.find((d) => d.layer === layer)?.vector
       const named: Array<[string, Float32Array]> = [
         ["probe", probe],
-        ["control", randomDirection(deriveSeed(steering.controlSeed, "steer-control", layer), dim, probeNorm)],
+        ["control", randomDirection(deriveSeed(steering.controlSeed, "steer-control", layer), dim, probeNorm, [probe, md])],
         ["mean_difference", Float32Array.from(md)],
         ...(planted === undefined ? [] : [["planted", Float32Array.from(planted)] as [string, Float32Array]])
       ]
@@ -273,6 +295,7 @@ export const steer = Stage.make({
         direction: s.direction,
         coefficient: s.run.coefficient,
         task: units[s.u]!.task.task_id,
+        sample: s.sample,
         outcome: parsed[s.k]!.outcome,
         tier: parsed[s.k]!.tier
       }))

@@ -9,6 +9,8 @@ export interface SteeredSample {
   readonly direction: string
   readonly coefficient: number
   readonly task: string
+  /** The sample's index within its task; samples of one index share their seed across coefficients. */
+  readonly sample: number
   readonly outcome: number | null
   readonly tier: string
 }
@@ -45,6 +47,36 @@ export interface DirectionResult {
   readonly error: string | null
 }
 
+/**
+ * Whether a threshold on the coefficient separates the outcomes (every 0 at or below every 1, or the reverse):
+ * then the logistic likelihood has no maximum and any fitted slope is an artefact of where the iterations stopped.
+ */
+export const separated = (rows: ReadonlyArray<{ coefficient: number; outcome: number }>): boolean => {
+  const of = (y: number) => rows.filter((r) => r.outcome === y).map((r) => r.coefficient)
+  const zeros = of(0), ones = of(1)
+  if (zeros.length === 0 || ones.length === 0) return true
+  return Math.max(...zeros) <= Math.min(...ones) || Math.max(...ones) <= Math.min(...zeros)
+}
+
+/**
+ * Whether every task's sample was parsed at every coefficient and gave the same outcome at each (seeds are shared
+ * across coefficients):
+ * steering then changed nothing, the fitted slope is rounding error, and a clustered standard error of that error
+ * yields a meaningless z.
+ */
+export const unchanged = (rows: ReadonlyArray<{ task: string; sample: number; coefficient: number; outcome: number }>): boolean => {
+  const coefficients = new Set(rows.map((r) => r.coefficient)).size
+  const seen = new Map<string, { outcome: number; count: number }>()
+  for (const r of rows) {
+    const key = JSON.stringify([r.task, r.sample])
+    const first = seen.get(key)
+    if (first === undefined) seen.set(key, { outcome: r.outcome, count: 1 })
+    else if (first.outcome !== r.outcome) return false
+    else first.count++
+  }
+  return coefficients > 1 && [...seen.values()].every((g) => g.count === coefficients)
+}
+
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e))
 
 /** The OLS part alone, for when the logistic fit fails (perfect separation) or the full analysis cannot run. */
@@ -57,7 +89,19 @@ const olsOnly = (rows: ReadonlyArray<SteeredSample & { outcome: number }>) =>
     catch: message
   })
 
-/** Analyses every direction's samples with `stats/steering` (falling back to the OLS slopes when the logistic fit fails) and attaches the option curves. */
+const excludedOf = (rows: ReadonlyArray<SteeredSample>) => ({
+  refusal: rows.filter((s) => s.outcome === null && s.tier === "refusal").length,
+  failed: rows.filter((s) => s.outcome === null && s.tier !== "refusal").length
+})
+
+const optionCurve = (options: ReadonlyArray<OptionPoint>, direction: string) =>
+  options.filter((o) => o.direction === direction).sort((a, b) => a.coefficient - b.coefficient).map((o) => ({ coefficient: o.coefficient, p: o.p, n: o.n }))
+
+/**
+ * Analyses every direction's samples with `stats/steering` (falling back to the OLS slopes when the logistic fit fails
+ * or the outcomes are separated; a slope of exactly 0 with p = 1 when steering changed no outcome) and attaches the
+ * option curves.
+ */
 export const analyseDirections = (
   samples: ReadonlyArray<SteeredSample>,
   options: ReadonlyArray<OptionPoint>,
@@ -81,7 +125,9 @@ export const analyseDirections = (
     const linear = Either.isRight(full)
       ? Either.right({ slope: full.right.ols.slope, p: full.right.ols.p, clustered: full.right.clustered })
       : olsOnly(included)
-    const logit = Either.isRight(full)
+    const logit = separated(included)
+      ? Either.left("outcomes are separated by the coefficient (no finite maximum-likelihood slope)")
+      : Either.isRight(full)
       ? Either.right(full.right.logit)
       : Either.try({ try: () => logistic(included.map((s) => s.coefficient), included.map((s) => s.outcome)), catch: message }).pipe(
           Either.map((fit) => ({ slope: fit.coefficients[1]!, p: fit.p[1]! }))
@@ -93,9 +139,22 @@ export const analyseDirections = (
     const lin = Either.getOrUndefined(linear)
     const lg = Either.getOrUndefined(logit)
     const usable = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? null : x)
+    if (included.length > 0 && unchanged(included)) {
+      out[direction] = {
+        n: included.length,
+        excluded: excludedOf(mine),
+        by_coefficient: byCoefficient,
+        slope: 0, p_value: 1, clustered_p_value: 1, slope_lo: 0, slope_hi: 0,
+        clustered_tasks: new Set(included.map((r) => r.task)).size,
+        logit_slope: 0, logit_p_value: 1,
+        option_curve: optionCurve(options, direction),
+        error: "steering changed no sampled outcome (every task's sample answered alike at every coefficient)"
+      }
+      continue
+    }
     out[direction] = {
       n: included.length,
-      excluded: { refusal: mine.filter((s) => s.outcome === null && s.tier === "refusal").length, failed: mine.filter((s) => s.outcome === null && s.tier !== "refusal").length },
+      excluded: excludedOf(mine),
       by_coefficient: byCoefficient,
       slope: usable(lin?.slope),
       p_value: usable(lin?.p),
@@ -105,10 +164,7 @@ export const analyseDirections = (
       clustered_tasks: lin?.clustered?.tasks ?? null,
       logit_slope: usable(lg?.slope),
       logit_p_value: usable(lg?.p),
-      option_curve: options
-        .filter((o) => o.direction === direction)
-        .sort((a, b) => a.coefficient - b.coefficient)
-        .map((o) => ({ coefficient: o.coefficient, p: o.p, n: o.n })),
+      option_curve: optionCurve(options, direction),
       error: errors.length === 0 ? null : errors.join("; ")
     }
   }
