@@ -7,7 +7,7 @@
  *     tiers: { exact: number, refusal: number, model: number, failed: number },
  *     failures: Record<reason, number>,                      // failed answers by the parser's reason
  *     failure_rate: { p: number, lo: number, hi: number },   // failed / total with a Wilson 95% interval
- *     top_value: number | null, top_share: number | null     // the most frequent parsed value and its share of parsed answers
+ *     top_value: number | null, top_share: number | null     // the most frequent parsed value and its share of parsed answers (null for revealed)
  *   }>
  * }
  */
@@ -64,7 +64,10 @@ export const parsingReport = Stage.make({
       const kindOf = (template: string) => params.kinds[template] ?? "unknown"
       const reports = parseReport(scores.flatMap((t) => t.rows.map((r) => ({ template_id: t.template, tier: r.tier, reason: r.reason }))))
       const templates = reports.map((r) => {
-        const top = topValue(scores.find((t) => t.template === r.template_id)!.rows.map((x) => x.value))
+        // A revealed value says which of the pair was chosen, balanced by showing both orders: its spread says nothing about discrimination.
+        const top = kindOf(r.template_id) === "revealed"
+          ? { value: null, share: null }
+          : topValue(scores.find((t) => t.template === r.template_id)!.rows.map((x) => x.value))
         const rate = wilson(r.tiers.failed, r.total)
         return {
           template: r.template_id,

@@ -106,6 +106,7 @@ describe("parsing report on hand-made scores", () => {
     expect(byId.failing!.failures).toEqual({ "no number in the answer": 2, "two numbers": 1 })
     expect(byId.collapsed!.top_share).toBeCloseTo(0.7, 12)
     expect(byId.revealed!.failure_rate.p).toBe(0)
+    expect(byId.revealed!.top_share).toBeNull()
     const flagged = doc.diagnostics.map((d) => `${d.code} ${d.message.split(":")[0]}`).sort()
     expect(flagged).toEqual(["collapse collapsed", "parse-failures failing", "position-bias revealed"])
     const failures = doc.sections.flatMap((s) => s.tables ?? []).find((t) => t.name === "failures")!
