@@ -11,17 +11,26 @@ const dirArg = Args.directory({ name: "dir" }).pipe(Args.withDescription("Huggin
 const promptOption = Options.text("prompt").pipe(Options.withDescription("prompt text"))
 const chatOption = Options.boolean("chat").pipe(Options.withDescription("send the prompt as one user message through the chat template"))
 const jsonOption = Options.boolean("json").pipe(Options.withDescription("print one JSON object on stdout"))
-const cacheDirOption = Options.directory("cache-dir").pipe(
-  Options.withDescription("compiled-model cache (default: $PIPELINE_CACHE/onnx or .pipeline/onnx in the project)"),
-  Options.optional
-)
-const fusedOption = Options.boolean("plain").pipe(Options.withDescription("use the plain-operator graph instead of the fused one"))
+const runtimeOptions = {
+  cacheDir: Options.directory("cache-dir").pipe(
+    Options.withDescription("compiled-model cache (default: $PIPELINE_CACHE/onnx or .pipeline/onnx in the project)"),
+    Options.optional
+  ),
+  plain: Options.boolean("plain").pipe(Options.withDescription("use the plain-operator graph instead of the fused one")),
+  provider: Options.choice("provider", ["cpu", "cuda"]).pipe(
+    Options.withDescription("execution provider (cuda needs onnxruntime-node installed with CUDA 12: npm ci --onnxruntime-node-install=cuda12)"),
+    Options.withDefault("cpu" as const)
+  ),
+  dtype: Options.choice("dtype", ["float32", "float16"]).pipe(Options.withDescription("weight storage in the compiled graph"), Options.withDefault("float32" as const))
+}
 
-const modelLayer = (dir: string, cacheDir: Option.Option<string>, plain: boolean) =>
+const modelLayer = (dir: string, o: { cacheDir: Option.Option<string>; plain: boolean; provider: "cpu" | "cuda"; dtype: "float32" | "float16" }) =>
   layerCheckpoint({
     dir,
-    cacheDir: Option.getOrElse(cacheDir, () => path.join(process.env.PIPELINE_CACHE ?? path.join(projectRoot, ".pipeline"), "onnx")),
-    ...(plain ? { fusions: [] } : {})
+    cacheDir: Option.getOrElse(o.cacheDir, () => path.join(process.env.PIPELINE_CACHE ?? path.join(projectRoot, ".pipeline"), "onnx")),
+    provider: o.provider,
+    dtype: o.dtype,
+    ...(o.plain ? { fusions: [] } : {})
   })
 
 const promptOf = (text: string, chat: boolean): Prompt =>
@@ -53,8 +62,7 @@ const generateCommand = Command.make(
     steerVector: Options.file("steer-vector").pipe(Options.optional),
     steerPositions: Options.choice("steer-positions", ["all", "autoregressive"]).pipe(Options.withDefault("all" as const)),
     json: jsonOption,
-    cacheDir: cacheDirOption,
-    plain: fusedOption
+    ...runtimeOptions
   },
   (o) =>
     Effect.gen(function* () {
@@ -78,12 +86,12 @@ const generateCommand = Command.make(
       }])
       if (o.json) return yield* Console.log(JSON.stringify({ text: g!.text, token_ids: [...g!.promptIds, ...g!.tokenIds], finish: g!.finish }))
       yield* Console.log(g!.text)
-    }).pipe(Effect.provide(modelLayer(o.dir, o.cacheDir, o.plain)))
+    }).pipe(Effect.provide(modelLayer(o.dir, o)))
 ).pipe(Command.withDescription("generate a continuation (greedy at temperature 0)"))
 
 const scoreCommand = Command.make(
   "score",
-  { dir: dirArg, prompt: promptOption, chat: chatOption, options: Options.text("options"), json: jsonOption, cacheDir: cacheDirOption, plain: fusedOption },
+  { dir: dirArg, prompt: promptOption, chat: chatOption, options: Options.text("options"), json: jsonOption, ...runtimeOptions },
   (o) =>
     Effect.gen(function* () {
       const model = yield* SubjectModel
@@ -91,12 +99,12 @@ const scoreCommand = Command.make(
       const [s] = yield* model.scoreOptions([{ prompt: promptOf(o.prompt, o.chat), options }])
       if (o.json) return yield* Console.log(JSON.stringify({ options, probs: s!.probs, normalized: s!.normalized }))
       for (let i = 0; i < options.length; i++) yield* Console.log(`${options[i]}\t${s!.probs[i]}\t${s!.normalized[i]}`)
-    }).pipe(Effect.provide(modelLayer(o.dir, o.cacheDir, o.plain)))
+    }).pipe(Effect.provide(modelLayer(o.dir, o)))
 ).pipe(Command.withDescription("probability of each comma-separated option after the prompt"))
 
 const activationsCommand = Command.make(
   "activations",
-  { dir: dirArg, prompt: promptOption, chat: chatOption, layers: Options.text("layers"), json: jsonOption, cacheDir: cacheDirOption, plain: fusedOption },
+  { dir: dirArg, prompt: promptOption, chat: chatOption, layers: Options.text("layers"), json: jsonOption, ...runtimeOptions },
   (o) =>
     Effect.gen(function* () {
       const model = yield* SubjectModel
@@ -105,7 +113,7 @@ const activationsCommand = Command.make(
       const byLayer = Object.fromEntries(layers.map((l) => [String(l), Array.from(a!.prompt_last![l]!)]))
       if (o.json) return yield* Console.log(JSON.stringify({ layers: byLayer }))
       for (const l of layers) yield* Console.log(`${l}\t${byLayer[String(l)]!.join(" ")}`)
-    }).pipe(Effect.provide(modelLayer(o.dir, o.cacheDir, o.plain)))
+    }).pipe(Effect.provide(modelLayer(o.dir, o)))
 ).pipe(Command.withDescription("residual stream after the given layers at the last prompt token"))
 
 /** `model generate|score|activations`: run the subject model from the command line. */

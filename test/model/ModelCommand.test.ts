@@ -57,5 +57,11 @@ describe.skipIf(reference === undefined || modelDir === undefined)("model comman
       const layers = acts.layers as Record<string, number[]>
       expect(Object.keys(layers)).toEqual(["0", "4"])
       expect(Math.max(...layers["4"]!.map((x, i) => Math.abs(x - c.resid_after_layer["4"]![i]!)))).toBeLessThan(1e-4)
+      const plain = (yield* run("activations", modelDir!, "--prompt", c.prompt, "--layers", "4", "--plain", "--json")).layers as Record<string, number[]>
+      expect(Math.max(...plain["4"]!.map((x, i) => Math.abs(x - c.resid_after_layer["4"]![i]!)))).toBeLessThan(1e-4)
+      const half = (yield* run("activations", modelDir!, "--prompt", c.prompt, "--layers", "4", "--dtype", "float16", "--json")).layers as Record<string, number[]>
+      const halfError = Math.max(...half["4"]!.map((x, i) => Math.abs(x - c.resid_after_layer["4"]![i]!)))
+      expect(halfError).toBeGreaterThan(1e-6)
+      expect(halfError).toBeLessThan(5e-2)
     }))
 })
