@@ -76,7 +76,7 @@ const finiteOrNull = (x: number) => (Number.isFinite(x) ? x : null)
 /** Every scored template's scale against every other: Pearson r and OLS slope of normalized task means, per pair. */
 export const templateScalesReport = Stage.make({
   name: "report_template_scales",
-  version: 1,
+  version: 2,
   params: Schema.Struct({ config: Schema.Record({ key: Schema.String, value: Schema.Unknown }), templates: Schema.Array(ScaleTemplate) }),
   run: ({ inputs, params }) =>
     Effect.sync(() => {
@@ -113,8 +113,13 @@ export const templateScalesReport = Stage.make({
       }
 
       const figures: Figure[] = []
-      const cells = pairRows.flatMap((p) => (p.r === null ? [] : [{ row: p.a, column: p.b, value: p.r }, { row: p.b, column: p.a, value: p.r }]))
-      if (cells.length > 0) {
+      // The diagonal goes first, in id order, so rows and columns list the templates in the same order.
+      const ids = means.map((m) => m.template.id).sort()
+      const cells = [
+        ...ids.map((id) => ({ row: id, column: id, value: 1 })),
+        ...pairRows.flatMap((p) => (p.r === null ? [] : [{ row: p.a, column: p.b, value: p.r }, { row: p.b, column: p.a, value: p.r }]))
+      ]
+      if (pairRows.length > 0) {
         figures.push(heatmap({
           name: "correlations", title: "Pearson r between templates' task means",
           subtitle: "Over the tasks both templates scored, each on its own 0-1 scale",

@@ -105,7 +105,7 @@ const activationRows = (table: Parameters<typeof matrixOf>[0], layer: number, po
 /** The utilities report: fits and their held-out accuracy, utilities by dataset, position bias, probes, planted truth. */
 export const utilitiesReport = Stage.make({
   name: "report_utilities",
-  version: 1,
+  version: 2,
   params: Schema.Struct({ config: Schema.Record({ key: Schema.String, value: Schema.Unknown }), probes: ProbeParams }),
   run: ({ inputs, params }) =>
     Effect.sync(() => {
