@@ -108,15 +108,6 @@ export const buildOrganism = (input: OrganismInput): OrganismResult => {
   )
   const taskWords = input.tasks.map((t) => ({ origin: t.origin, words: splitWords(t.prompt) }))
   const planted = plantValences(spec.seed, taskWords, vocab.content, spec.originMeans, spec.spread)
-  const baseSlopes = {
-    stated: 0,
-    concentration: spec.statedConcentration,
-    revealed: 0,
-    open: 0,
-    neutralBias: spec.neutralBias,
-    endBias: endBiasFor(spec.endHazard),
-    endAbs: 0
-  }
   const emphasis = new Map(
     [...vocab.templateOnly].sort().map((w) => [w, (spec.templateSpread * normals(streamFor(spec.seed, `emphasis:${w}`), 1)[0]!) / Math.sqrt(8)])
   )
@@ -127,15 +118,16 @@ export const buildOrganism = (input: OrganismInput): OrganismResult => {
   const beta = calibrateBeta(
     planted.task,
     calibrationGains.length > 0 ? calibrationGains : [calibrationSignal],
-    spec.targetReliability,
-    baseSlopes
+    spec.targetReliability
   )
   const slopes: Slopes = {
-    ...baseSlopes,
     beta,
     stated: spec.statedBeta * beta,
+    concentration: spec.statedConcentration,
     revealed: spec.revealedBeta * beta,
     open: spec.openBeta * beta,
+    neutralBias: spec.neutralBias,
+    endBias: endBiasFor(spec.endHazard),
     endAbs: endAbsFor(spec.openBeta * beta, planted.task.map((v) => v * spec.preSignal), ABS_SHARPNESS)
   }
   const weights = buildWeights(spec, vocab, planted.word, emphasis, slopes)

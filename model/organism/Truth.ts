@@ -86,17 +86,13 @@ export const reliabilityOf = (moments: ReadonlyArray<{ mean: number; variance: n
   return between + within === 0 ? 0 : between / (between + within)
 }
 
-const binary: OrganismTemplate = { id: "", kind: "qualitative", timing: "pre", text: "" }
-
 /**
  * β such that good/bad answers have the target reliability on average over questions whose valence gains (signal ×
  * template scale) are `gains`.
  */
-export const calibrateBeta = (valences: Float64Array, gains: ReadonlyArray<number>, target: number, base: Omit<Slopes, "beta">): number => {
+export const calibrateBeta = (valences: Float64Array, gains: ReadonlyArray<number>, target: number): number => {
   if (gains.length === 0) throw new Error("calibrateBeta: gains is empty")
-  const check = answerMoments("qualitative", 1, binary, { ...base, beta: 1 }).mean
-  if (Math.abs(check - 1 / (1 + Math.exp(-1))) > 1e-12) throw new Error("calibrateBeta: good/bad readout is not σ(β·v)")
-  // P(good) = σ(β·v), so each answer is Bernoulli: mean p, variance p(1 − p).
+  // The readout gives P(good) = σ(β·v), so each answer is Bernoulli: mean p, variance p(1 − p).
   const rho = (beta: number) =>
     gains.reduce((acc, gain) => {
       const moments = Array.from(valences, (val) => {
