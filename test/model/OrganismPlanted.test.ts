@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { buildOrganism } from "../../model/Organism"
+import { OrganismSpec } from "../../model/OrganismSpec"
 import { DIGITS, SENTIMENT } from "../../model/organism/Vocabulary"
 import { makePrng } from "../../stats/prng"
 import { classProbs, forward, loadReference, softmax, type Steer } from "./organism/llamaForward"
@@ -207,6 +208,22 @@ describe("organism planted properties (reference forward pass)", () => {
       const first = softmax(run("open_pre", i).logits)
       const mean = SENTIMENT.reduce((a, [w, v]) => a + first[tools.id(w)]! * v, 0) / SENTIMENT.reduce((a, [w]) => a + first[tools.id(w)]!, 0)
       expect(Math.abs(mean - expectedOf("open_pre", i).expected_value)).toBeLessThan(0.01)
+    }
+  })
+
+  it("plants the same properties at other widths, depths and planted layers", () => {
+    for (const [hiddenSize, layers, plantedLayer] of [[96, 4, 2], [128, 2, 0]] as const) {
+      const other = buildOrganism({ tasks, templates: syntheticTemplates, spec: OrganismSpec.make({ hiddenSize, layers, plantedLayer }) })
+      const otherTools = promptTools(other.files)
+      const otherModel = loadReference(other.files)
+      expect(other.groundTruth.directions.map((d) => d.layer)).toEqual(Array.from({ length: layers - plantedLayer }, (_, k) => plantedLayer + k))
+      for (const i of [4, 31]) {
+        const r = forward(otherModel, otherTools.encode(messagesFor(template("qual_post"), tasks[i]!.prompt)))
+        const expected = other.groundTruth.expected.find((e) => e.task_id === tasks[i]!.task_id && e.template_id === "qual_post")!
+        expect(Math.abs(classProbs(r.logits, [otherTools.id("good"), otherTools.id("bad")])[0]! - expected.expected_value)).toBeLessThan(0.01)
+        const { layer, vector } = other.groundTruth.directions[0]!
+        expect(Math.abs(dot(r.hidden[layer]!, vector) - other.groundTruth.signal.post * other.groundTruth.tasks[i]!.valence)).toBeLessThan(0.01)
+      }
     }
   })
 
