@@ -13,6 +13,7 @@
  *     directions: { probe | control | mean_difference | planted: {
  *       slope, slope_lo, slope_hi (95%, task-clustered SE), p_value (plain OLS t), clustered_p_value (CR1 by task),
  *       logit_slope, logit_p_value (Wald), n (parsed samples), excluded: { refusal, failed },
+ *       answers: [{ coefficient, total, parsed, refusal, failed }],
  *       cosine_probe, cosine_planted (null without a planted truth), error (why a fit is missing, or null),
  *       by_coefficient: [{ coefficient, p, lo, hi, n, successes }] (Wilson 95%),
  *       option_curve: [{ coefficient, p, n }] (mean option probability of the good answer)
@@ -75,7 +76,7 @@ const slopeColumns = [
 /** The steering report: dose-response figures, P(good) per coefficient and direction, slopes with plain, clustered and Wald p-values. */
 export const steeringReport = Stage.make({
   name: "report_steering",
-  version: 1,
+  version: 2,
   params: Schema.Struct({ config: Schema.Record({ key: Schema.String, value: Schema.Unknown }), problem: Schema.optional(Schema.String) }),
   run: ({ inputs, params }) =>
     Effect.gen(function* () {
@@ -91,7 +92,7 @@ export const steeringReport = Stage.make({
         // Wilson bounds at p = 0 or 1 can miss p by a rounding error; the figure needs lo <= p <= hi.
         const points: DosePoint[] = names.flatMap((d) => [
           ...r.directions[d]!.by_coefficient.map((b) => ({ direction: d, coefficient: b.coefficient, p: b.p, lo: Math.min(b.lo, b.p), hi: Math.max(b.hi, b.p) })),
-          ...r.directions[d]!.option_curve.map((o) => ({ direction: `${d} (option probability)`, coefficient: o.coefficient, p: o.p, lo: o.p, hi: o.p }))
+          ...r.directions[d]!.option_curve.map((o) => ({ direction: `${d} · options`, coefficient: o.coefficient, p: o.p, lo: o.p, hi: o.p }))
         ])
         const perDirection: Table[] = names.map((d) => ({
           name: `pgood_${d}_L${r.layer}`,
@@ -125,8 +126,8 @@ export const steeringReport = Stage.make({
             "Slopes are linear-probability OLS of the outcome on the coefficient; samples of one task are not independent, so the task-clustered p-value (CR1) is the one to read, and the slope interval uses the clustered standard error.",
           figures: [doseResponse({
             name: `dose_response_L${r.layer}`,
-            title: `${outcome} vs steering coefficient: ${r.template_id}, layer ${r.layer}`,
-            subtitle: `Bands: Wilson 95% interval; option-probability lines have no band. Positions: ${r.positions}; normalization: ${r.normalization}`,
+            title: `${outcome} vs steering coefficient, layer ${r.layer}`,
+            subtitle: `${r.template_id}, ${r.positions} positions. Bands: Wilson 95%; "· options": option probability`,
             points,
             coefficientTitle: r.normalization === "unit" ? "coefficient (norm of the added vector)" : "coefficient (× mean residual norm)",
             outcomeTitle: outcome
@@ -156,6 +157,19 @@ export const steeringReport = Stage.make({
                   "at these coefficients steering may disrupt the model rather than move its preference, so compare the probe's slope with the control's or use smaller coefficients"
               }]
         }),
+        ...results.flatMap((r) =>
+          Object.entries(r.directions).flatMap(([d, x]) => {
+            const broken = x.answers.filter((a) => a.coefficient !== 0 && a.total > 0 && a.parsed < a.total / 2)
+            return broken.length === 0
+              ? []
+              : [{
+                  level: "warning" as const,
+                  code: "steering-breaks-answers",
+                  message: `layer ${r.layer}, ${d}: at coefficient ${broken.map((a) => `${a.coefficient} (${a.parsed} of ${a.total} parsed)`).join(", ")} most answers cannot be parsed; ` +
+                    "the intervention breaks the answer format rather than moving the preference, and P(good) there rests on the few answers left; use smaller coefficients"
+                }]
+          })
+        ),
         ...results.flatMap((r) =>
           Object.entries(r.directions).flatMap(([d, x]) =>
             x.error === null ? [] : [{ level: "warning" as const, code: "steering-fit", message: `layer ${r.layer}, ${d}: ${x.error}` }]

@@ -153,7 +153,7 @@ const norm = (v: ArrayLike<number>) => Math.sqrt(Array.from(v).reduce((a, x) => 
  */
 export const steer = Stage.make({
   name: "steer",
-  version: 1,
+  version: 2,
   params: SteerParams,
   keyOf: (p) => ({ ...p, runtime: runtimeKey(p.runtime) }),
   run: ({ inputs, params, progress }) =>

@@ -28,6 +28,8 @@ export interface DirectionResult {
   /** Samples with a parsed outcome, and those excluded by tier. */
   readonly n: number
   readonly excluded: { readonly refusal: number; readonly failed: number }
+  /** Per coefficient: answers sampled, parsed, refused and unparsed (a steered model can lose its answer format). */
+  readonly answers: ReadonlyArray<{ coefficient: number; total: number; parsed: number; refusal: number; failed: number }>
   /** Per coefficient (ascending): P(good) with its Wilson 95% interval over the included samples. */
   readonly by_coefficient: ReadonlyArray<{ coefficient: number; p: number; lo: number; hi: number; n: number; successes: number }>
   /** Linear-probability OLS slope of outcome on coefficient, its plain two-sided t p-value and its task-clustered (CR1) p-value. */
@@ -94,6 +96,12 @@ const excludedOf = (rows: ReadonlyArray<SteeredSample>) => ({
   failed: rows.filter((s) => s.outcome === null && s.tier !== "refusal").length
 })
 
+const answersOf = (rows: ReadonlyArray<SteeredSample>) =>
+  [...new Set(rows.map((r) => r.coefficient))].sort((a, b) => a - b).map((coefficient) => {
+    const group = rows.filter((r) => r.coefficient === coefficient)
+    return { coefficient, total: group.length, parsed: group.filter((r) => r.outcome !== null).length, ...excludedOf(group) }
+  })
+
 const optionCurve = (options: ReadonlyArray<OptionPoint>, direction: string) =>
   options.filter((o) => o.direction === direction).sort((a, b) => a.coefficient - b.coefficient).map((o) => ({ coefficient: o.coefficient, p: o.p, n: o.n }))
 
@@ -143,6 +151,7 @@ export const analyseDirections = (
       out[direction] = {
         n: included.length,
         excluded: excludedOf(mine),
+        answers: answersOf(mine),
         by_coefficient: byCoefficient,
         slope: 0, p_value: 1, clustered_p_value: 1, slope_lo: 0, slope_hi: 0,
         clustered_tasks: new Set(included.map((r) => r.task)).size,
@@ -155,6 +164,7 @@ export const analyseDirections = (
     out[direction] = {
       n: included.length,
       excluded: excludedOf(mine),
+      answers: answersOf(mine),
       by_coefficient: byCoefficient,
       slope: usable(lin?.slope),
       p_value: usable(lin?.p),

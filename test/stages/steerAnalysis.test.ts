@@ -117,3 +117,19 @@ describe("separated", () => {
     expect(separated(rows([[-1, 1], [1, 1]]))).toBe(true)
   })
 })
+
+describe("answers by coefficient", () => {
+  it("counts sampled, parsed, refused and unparsed answers at every coefficient, parsed or not", () => {
+    const samples: SteeredSample[] = [
+      { direction: "probe", coefficient: 1, task: "a", sample: 0, outcome: null, tier: "failed" },
+      { direction: "probe", coefficient: 1, task: "b", sample: 0, outcome: null, tier: "refusal" },
+      { direction: "probe", coefficient: 0, task: "a", sample: 0, outcome: 1, tier: "exact" },
+      { direction: "probe", coefficient: 0, task: "b", sample: 0, outcome: 0, tier: "exact" },
+      { direction: "control", coefficient: 1, task: "a", sample: 0, outcome: 1, tier: "exact" }
+    ]
+    expect(analyseDirections(samples, [], ["probe"]).probe!.answers).toEqual([
+      { coefficient: 0, total: 2, parsed: 2, refusal: 0, failed: 0 },
+      { coefficient: 1, total: 2, parsed: 0, refusal: 1, failed: 1 }
+    ])
+  })
+})
