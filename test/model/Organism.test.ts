@@ -1,9 +1,14 @@
 import { Template } from "@huggingface/jinja"
+import { Tokenizer } from "@huggingface/tokenizers"
+import * as fs from "node:fs"
+import * as path from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either } from "effect"
 import { buildOrganism, generateOrganism } from "../../model/Organism"
 import { decodeOrganismSpec, OrganismSpec } from "../../model/OrganismSpec"
+import { buildVocabulary, splitWords, tokenizerConfig, tokenizerJson } from "../../model/organism/Vocabulary"
 import { parseHeader } from "../../model/Safetensors"
+import { sharedPath } from "../support/sharedData"
 import { promptTools, syntheticTasks, syntheticTemplates } from "./organism/fixtures"
 
 const tasks = syntheticTasks()
@@ -154,4 +159,22 @@ describe("organism generator", () => {
       const layers = yield* Effect.flip(generateOrganism({ tasks, templates: [], spec: OrganismSpec.make({ layers: 2, plantedLayer: 1 }) }))
       expect(layers.message).toContain("plantedLayer")
     }))
+})
+
+const sharedTasks = sharedPath("tasks")
+
+describe.skipIf(sharedTasks === undefined)("organism vocabulary over the shared task files", () => {
+  it("splits every real prompt exactly as @huggingface/tokenizers does, with no unknown word", () => {
+    const prompts = fs.readdirSync(sharedTasks!).filter((f) => f.endsWith(".jsonl")).sort()
+      .flatMap((f) => fs.readFileSync(path.join(sharedTasks!, f), "utf8").split("\n").filter((l) => l.trim() !== ""))
+      .map((l) => (JSON.parse(l) as { prompt: string }).prompt)
+    expect(prompts.length).toBeGreaterThan(1000)
+    const vocab = buildVocabulary(prompts, syntheticTemplates.map((t) => t.text), [])
+    const tokenizer = new Tokenizer(tokenizerJson(vocab), tokenizerConfig(vocab, 4096))
+    for (const prompt of prompts) {
+      const encoded = tokenizer.encode(prompt, { add_special_tokens: false })
+      expect(encoded.tokens, prompt).toEqual(splitWords(prompt))
+      expect(encoded.ids, prompt).not.toContain(vocab.ids.get("[UNK]"))
+    }
+  })
 })
