@@ -153,7 +153,7 @@ const norm = (v: ArrayLike<number>) => Math.sqrt(Array.from(v).reduce((a, x) => 
  */
 export const steer = Stage.make({
   name: "steer",
-  version: 2,
+  version: 3,
   params: SteerParams,
   keyOf: (p) => ({ ...p, runtime: runtimeKey(p.runtime) }),
   run: ({ inputs, params, progress }) =>
@@ -295,7 +295,7 @@ export const steer = Stage.make({
         direction: s.direction,
         coefficient: s.run.coefficient,
         task: units[s.u]!.task.task_id,
-        sample: s.sample,
+        sample: s.u * steering.samples + s.sample,
         outcome: parsed[s.k]!.outcome,
         tier: parsed[s.k]!.tier
       }))

@@ -9,7 +9,7 @@ export interface SteeredSample {
   readonly direction: string
   readonly coefficient: number
   readonly task: string
-  /** The sample's index within its task; samples of one index share their seed across coefficients. */
+  /** Which of the task's questions and samples this is (revealed tasks are asked in several pairs and orders); one sample shares its seed across coefficients. */
   readonly sample: number
   readonly outcome: number | null
   readonly tier: string
