@@ -44,12 +44,17 @@ export interface OrganismTask {
   readonly prompt: string
 }
 
-/** What the generator needs. `seed` overrides `spec.seed`. */
+/** What the generator needs. */
 export interface OrganismInput {
+  /** Defaults to every default of `OrganismSpec`. */
   readonly spec?: OrganismSpec
+  /** Overrides `spec.seed`. */
   readonly seed?: number
+  /** The tasks whose words become content words; their valences are planted over exactly these tasks. */
   readonly tasks: ReadonlyArray<OrganismTask>
+  /** Templates: their words enter the vocabulary without valence, and each gets expected answers and a scale. */
   readonly templates: ReadonlyArray<OrganismTemplate>
+  /** Further text (system prompts, say) whose words the tokenizer must know; they carry no valence. */
   readonly extraWords?: ReadonlyArray<string>
 }
 

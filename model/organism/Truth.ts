@@ -25,7 +25,11 @@ export interface OrganismTemplate {
 export interface ExpectedAnswer {
   readonly task_id: string
   readonly template_id: string
-  /** Mean answer value (options' values, the rating, the sentiment of the first open word, or for revealed templates the task's utility on the logistic scale). */
+  /**
+   * Mean answer value: the options' values, the rating, the sentiment of the first open word, or for revealed
+   * templates the task's utility u on the logistic scale (P(Task A) = σ(u_A − u_B); a Thurstone Case V fit with unit
+   * item variance recovers about u·√2/1.702).
+   */
   readonly expected_value: number
   /** Probability of the most likely answer token; null for revealed templates (a pairwise quantity). */
   readonly p_top: number | null

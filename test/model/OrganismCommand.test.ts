@@ -1,6 +1,6 @@
 import { Command } from "@effect/cli"
 import { NodeContext } from "@effect/platform-node"
-import { describe, expect, it } from "@effect/vitest"
+import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -13,9 +13,18 @@ const builtin = path.join(projectRoot, "datasets", "builtin")
 const hasBuiltin = fs.existsSync(builtin) && fs.readdirSync(builtin).some((f) => f.endsWith(".jsonl"))
 const cli = Command.run(organismCommand, { name: "organism", version: "test" })
 const run = (...args: string[]) => cli(["node", "organism", ...args]).pipe(Effect.provide(NodeContext.layer))
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "prefpipe-organism-cli-"))
+const made: string[] = []
+const tmp = () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "prefpipe-organism-cli-"))
+  made.push(dir)
+  return dir
+}
 
 describe.skipIf(!hasBuiltin)("organism command", () => {
+  afterAll(() => {
+    for (const d of made) fs.rmSync(d, { recursive: true, force: true })
+  })
+
   it.effect("writes the same checkpoint for the same seed, built over the built-in tasks and templates", () =>
     Effect.gen(function* () {
       const [a, b] = [tmp(), tmp()]

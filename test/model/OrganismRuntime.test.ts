@@ -3,7 +3,7 @@
  * against the closed forms it exports. Tolerance 0.01 on probabilities (float32 runtime, documented ~1e-3 approximation).
  */
 import { NodeContext } from "@effect/platform-node"
-import { describe, expect, it } from "@effect/vitest"
+import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -34,6 +34,10 @@ const sample = [0, 9, 18, 27, 36, 45, 54]
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x))
 
 describe("organism through the SubjectModel runtime", () => {
+  afterAll(() => {
+    for (const d of [dir, cacheDir]) fs.rmSync(d, { recursive: true, force: true })
+  })
+
   it.effect("scores good/bad with the closed-form probability, pre- and post-task", () =>
     Effect.gen(function* () {
       const model = yield* SubjectModel
