@@ -98,6 +98,37 @@ describe("reports/steering end to end on the organism", () => {
   })
 })
 
+describe("reports/steering on revealed choices with differential steering", () => {
+  const w = experimentWorkspace()
+  const config = {
+    ...tinyExperiment,
+    sample: { perOrigin: 4 },
+    templates: [template("qualitative_post_v1"), template("revealed_v1")],
+    steering: { template: "revealed_v1", positions: "differential", tasks: 8, samples: 2, coefficients: [-0.03, 0, 0.03] }
+  }
+  let summary: { kind: string; outcome: string; positions: string; layers: Array<{ tasks: number; units: number; samples: number; directions: Record<string, DirectionSummary & { answers: Array<{ coefficient: number; total: number }> }> }> }
+
+  beforeAll(async () => {
+    w.writeConfig(config)
+    await w.build("reports/steering")
+    summary = JSON.parse(fs.readFileSync(path.join(w.out, "reports/steering/summary.json"), "utf8")).summary
+  }, 600_000)
+
+  it("asks both orders of each pair and reads P(choose Task A) against the coefficient", () => {
+    expect([summary.kind, summary.outcome, summary.positions]).toEqual(["revealed", "Task A", "differential"])
+    const layer = summary.layers[0]!
+    expect(layer.tasks).toBe(8)
+    expect(layer.units % 2).toBe(0)
+    expect(layer.units).toBeGreaterThanOrEqual(layer.tasks)
+    for (const d of Object.values(layer.directions)) {
+      expect(d.answers.map((a) => [a.coefficient, a.total])).toEqual([-0.03, 0, 0.03].map((c) => [c, layer.units * layer.samples]))
+    }
+    // +c on Task A's span and −c on Task B's moves some direction's choices: the spans are found and steered.
+    const moved = Object.values(layer.directions).some((d) => new Set(d.by_coefficient.map((b) => b.p)).size > 1)
+    expect(moved).toBe(true)
+  })
+})
+
 describe("steeringTemplates", () => {
   const decode = (overrides: Record<string, unknown>) =>
     Schema.decodeUnknownSync(ExperimentConfig)({ templates: [template("qualitative_post_v1"), template("stated_pre_v1"), template("revealed_v1")], ...overrides })
