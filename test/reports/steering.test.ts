@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from "@effect/vitest"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Schema } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -43,6 +43,7 @@ describe("reports/steering end to end on the organism", () => {
     build = await w.build("reports/steering")
     summary = JSON.parse(fs.readFileSync(path.join(w.out, "reports/steering/summary.json"), "utf8")).summary
   }, 600_000)
+  afterAll(() => fs.rmSync(w.dir, { recursive: true, force: true }))
 
   it("writes the dose-response figure, the per-direction and slope tables, and records positions and normalization", () => {
     expect(build.stages.map((s) => s.stage)).toContain("steer[qualitative_post_v1@1]")
@@ -113,6 +114,7 @@ describe("reports/steering on revealed choices with differential steering", () =
     await w.build("reports/steering")
     summary = JSON.parse(fs.readFileSync(path.join(w.out, "reports/steering/summary.json"), "utf8")).summary
   }, 600_000)
+  afterAll(() => fs.rmSync(w.dir, { recursive: true, force: true }))
 
   it("asks both orders of each pair and reads P(choose Task A) against the coefficient", () => {
     expect([summary.kind, summary.outcome, summary.positions]).toEqual(["revealed", "Task A", "differential"])
