@@ -20,7 +20,7 @@ import { taskTargets } from "./probeEval"
 import { deriveSeed } from "./seeds"
 import { analyseDirections, type DirectionResult, type OptionPoint, type SteeredSample } from "./steerAnalysis"
 import { fromTable, matrixOf, toTable } from "./tables"
-import { taskRows } from "./taskRows"
+import { firstCompletions, taskRows } from "./taskRows"
 
 /** A steering run that cannot be set up: an unusable template, positions mode, layer or direction. */
 export class SteeringError extends Schema.TaggedError<SteeringError>()("SteeringError", {
@@ -197,11 +197,7 @@ export const steer = Stage.make({
 
       // Questions.
       const tasks = seededSubset(taskRows(inputs.tasks!.table("tasks")), steering.tasks, params.seed)
-      const completions = new Map(
-        inputs.completions === undefined
-          ? []
-          : fromTable<{ task_id: string; sample: number; text: string }>(inputs.completions.table("completions")).filter((c) => c.sample === 0).map((c) => [c.task_id, c.text] as const)
-      )
+      const completions = firstCompletions(inputs.completions)
       const system = params.system === "" ? {} : { system: params.system }
       const units: Unit[] = []
       const pending =
