@@ -158,9 +158,18 @@ const caseVStandardErrors = (counts: PairCounts, mu: Float64Array, muPriorSd: nu
   return se
 }
 
-/** Collects choices in rounds (a random cycle over all tasks first, then `proposePairs` batches) until consecutive fits agree. */
-export const runActiveLearning = (options: ActiveLearningOptions): ActiveLearningResult => {
-  const { tasks, choose, batchSize, maxRounds, threshold, seed } = options
+/** The pairs of one round, by task id, shown in this order ([first, second]). */
+export type PairBatch = ReadonlyArray<readonly [string, string]>
+
+/**
+ * Collects choices in rounds (a random cycle over all tasks first, then `proposePairs` batches) until consecutive
+ * fits agree: a generator that yields each round's pairs and takes their answers ("a" first, "b" second, or
+ * "refusal"), so the caller decides how (and how asynchronously) the pairs are asked.
+ */
+export function* activeLearningRounds(
+  options: Omit<ActiveLearningOptions, "choose">
+): Generator<PairBatch, ActiveLearningResult, ReadonlyArray<Comparison["choice"]>> {
+  const { tasks, batchSize, maxRounds, threshold, seed } = options
   const window = options.window ?? 5
   const randomFraction = options.randomFraction ?? 0.2
   const muPriorSd = options.muPriorSd ?? 5
@@ -174,9 +183,7 @@ export const runActiveLearning = (options: ActiveLearningOptions): ActiveLearnin
   const asked = new Map<number, number>()
   const comparisons: Comparison[] = []
 
-  const ask = (pairs: ReadonlyArray<readonly [number, number]>): void => {
-    const named = pairs.map(([i, j]) => [tasks[i]!, tasks[j]!] as const)
-    const answers = choose(named)
+  const record = (pairs: ReadonlyArray<readonly [number, number]>, named: PairBatch, answers: ReadonlyArray<Comparison["choice"]>): void => {
     if (answers.length !== pairs.length) throw new RangeError(`runActiveLearning: choose returned ${answers.length} answers for ${pairs.length} pairs`)
     pairs.forEach(([i, j], k) => {
       const choice = answers[k]!
@@ -186,10 +193,13 @@ export const runActiveLearning = (options: ActiveLearningOptions): ActiveLearnin
       comparisons.push({ task_a: named[k]![0], task_b: named[k]![1], choice })
     })
   }
+  const names = (pairs: ReadonlyArray<readonly [number, number]>): PairBatch => pairs.map(([i, j]) => [tasks[i]!, tasks[j]!] as const)
 
   // A random Hamiltonian cycle: every task is compared twice and the comparison graph is connected.
   const cycle = shuffleInPlace(rng, Int32Array.from({ length: n }, (_, k) => k))
-  ask(Array.from({ length: n }, (_, k) => [cycle[k]!, cycle[(k + 1) % n]!] as const))
+  const first = Array.from({ length: n }, (_, k) => [cycle[k]!, cycle[(k + 1) % n]!] as const)
+  const firstNamed = names(first)
+  record(first, firstNamed, yield firstNamed)
 
   const fitAll = (initialMu?: Float64Array) => {
     const counts = pairCounts(comparisons, tasks)
@@ -209,7 +219,8 @@ export const runActiveLearning = (options: ActiveLearningOptions): ActiveLearnin
       randomPairs: Math.round(randomFraction * batchSize),
       rng
     })
-    ask(proposal.pairs)
+    const named = names(proposal.pairs)
+    record(proposal.pairs, named, yield named)
     rounds++
     const next = fitAll(fit.mu)
     const rho = spearman(fit.mu, next.fit.mu)
@@ -222,4 +233,12 @@ export const runActiveLearning = (options: ActiveLearningOptions): ActiveLearnin
     }
   }
   return { fit, comparisons, rounds, converged, agreement }
+}
+
+/** Runs `activeLearningRounds` with a synchronous chooser. */
+export const runActiveLearning = (options: ActiveLearningOptions): ActiveLearningResult => {
+  const rounds = activeLearningRounds(options)
+  let step = rounds.next()
+  while (!step.done) step = rounds.next(options.choose(step.value))
+  return step.value
 }

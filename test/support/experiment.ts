@@ -36,8 +36,12 @@ export const experimentWorkspace = () => {
     cache,
     out: path.join(dir, "out"),
     writeConfig: (value: unknown) => fs.writeFileSync(config, JSON.stringify(value)),
-    build: (target: string) =>
-      run(buildTarget({ target, spec: experimentConfig, config: { file: config }, concurrency: 1, outRoot: path.join(dir, "out") })).then(buildJson),
+    run,
+    /** Builds a target of the project (or, given `root`, one defined under another folder). */
+    build: (target: string, root?: string) =>
+      run(
+        buildTarget({ target, spec: experimentConfig, config: { file: config }, concurrency: 1, outRoot: path.join(dir, "out"), ...(root === undefined ? {} : { root }) })
+      ).then(buildJson),
     plan: (target: string) => run(planTarget({ target, spec: experimentConfig, config: { file: config } }))
   }
 }
