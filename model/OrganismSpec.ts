@@ -53,6 +53,13 @@ export class OrganismSpec extends Schema.Class<OrganismSpec>("OrganismSpec")({
   plantedLayer: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 1 }),
   /** Norm of each token's random feature vector (the content a probe must see through). */
   featureScale: Schema.optionalWith(positive("featureScale"), { default: () => 1 }),
+  /**
+   * Gain of the task-dependent content at the planted block: the topic features the valence head averages and the
+   * prefix mean of the noise features are written with this weight, so the directions orthogonal to valence vary
+   * across tasks about as much as valence does (as in a trained model, where valence is a small share of the
+   * variance). With a small gain a probe's raw-space weights are dominated by spurious, barely varying directions.
+   */
+  contentGain: Schema.optionalWith(positive("contentGain"), { default: () => 15 }),
   /** RoPE base; large so that the matching heads read almost the same score at every distance. */
   ropeTheta: Schema.optionalWith(positive("ropeTheta"), { default: () => 1e6 }),
   /** `max_position_embeddings` of the checkpoint. */

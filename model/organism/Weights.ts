@@ -70,7 +70,7 @@ export const Channel = {
 } as const
 
 /** The constant every embedding carries. */
-export const CONST_VALUE = 100
+export const CONST_VALUE = 300
 // Word valences are stored small so that they barely change a token's norm: the matching heads' scores are λ·(norm
 // factor), and a norm factor that tracked the valence would weight the averages by valence.
 const W_SCALE = 10
@@ -244,23 +244,25 @@ export const buildWeights = (
   // Head h of group g reads key/value head g; heads 0 and 1 share key/value head 0, head `group` reads head 1.
   const qRow = (head: number, i: number) => head * hd + i
   const kvRow = (kv: number, i: number) => kv * hd + i
-  const noiseMixer = (v: Mat, o: Mat) => {
+  const noiseMixer = (v: Mat, o: Mat, gain: number) => {
     // q = k = 0 gives uniform attention: the prefix mean of the noise features, added back onto them.
     for (let i = 0; i < Math.min(hd - 1, noiseDims); i++) {
       set(v, kvRow(1, i), Channel.NOISE + i, 1)
-      set(o, Channel.NOISE + i, qRow(group, i), 1)
+      set(o, Channel.NOISE + i, qRow(group, i), gain)
     }
   }
   const noiseMlp = (layer: number, gate: Mat, up: Mat, down: Mat, first: number) => {
     const prng = streamFor(spec.seed, `mlp:${layer}`)
+    // From the planted block on, the noise features are about contentGain times larger: read and write them to scale.
+    const scale = layer >= spec.plantedLayer ? spec.featureScale * spec.contentGain : spec.featureScale
     for (let u = first; u < first + NOISE_UNITS; u++) {
       const g = normals(prng, noiseDims)
       const h = normals(prng, noiseDims)
       const o = normals(prng, noiseDims)
       for (let i = 0; i < noiseDims; i++) {
-        set(gate, u, Channel.NOISE + i, (g[i]! * Math.sqrt(featureDims)) / (spec.featureScale * Math.sqrt(noiseDims)))
-        set(up, u, Channel.NOISE + i, (h[i]! * Math.sqrt(featureDims)) / (spec.featureScale * Math.sqrt(noiseDims)))
-        set(down, Channel.NOISE + i, u, (0.3 * spec.featureScale * o[i]!) / Math.sqrt(NOISE_UNITS * noiseDims))
+        set(gate, u, Channel.NOISE + i, (g[i]! * Math.sqrt(featureDims)) / (scale * Math.sqrt(noiseDims)))
+        set(up, u, Channel.NOISE + i, (h[i]! * Math.sqrt(featureDims)) / (scale * Math.sqrt(noiseDims)))
+        set(down, Channel.NOISE + i, u, (0.3 * scale * o[i]!) / Math.sqrt(NOISE_UNITS * noiseDims))
       }
     }
   }
@@ -274,7 +276,7 @@ export const buildWeights = (
     const gate = mat(ff, d)
     const up = mat(ff, d)
     const down = mat(d, ff)
-    noiseMixer(v, o)
+    noiseMixer(v, o, layer === spec.plantedLayer ? spec.contentGain : 1)
     let firstNoiseUnit = 0
     if (layer === spec.plantedLayer) {
       // Head 0 averages content words: score λ on content words, 0 elsewhere.
@@ -289,7 +291,7 @@ export const buildWeights = (
       values.forEach((ch, i) => set(v, kvRow(0, i), ch, 1))
       for (let i = 0; i < Channel.TOPIC_COUNT; i++) {
         set(v, kvRow(0, values.length + i), Channel.TOPIC + i, 1)
-        set(o, Channel.TOPIC + i, qRow(0, values.length + i), 1)
+        set(o, Channel.TOPIC + i, qRow(0, values.length + i), spec.contentGain)
       }
       set(o, Channel.V, qRow(0, 0), W_SCALE * spec.preSignal)
       // Head `group + 1` (on key/value head 1, whose last dimension the noise mixer leaves free) measures length.
