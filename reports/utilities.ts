@@ -13,7 +13,9 @@
  *     |order-cancelled choice rate − full-fit P(x beats y)| over those pairs
  *   - `probes[]`: `{ layer, n, alpha, r2, pearson_r, pair_accuracy, pair_records }`: Ridge probes from activations to
  *     the full-fit μ of the training pairs; r2 and pearson_r (`{ estimate, lo, hi }`) are out-of-fold, and pair_accuracy
- *     scores the out-of-fold predictions on the held-out pairs
+ *     scores the out-of-fold predictions on the held-out pairs; `bt_l2` and `bt_pair_accuracy`: a Bradley-Terry probe
+ *     trained directly on the training choices (logistic loss on w·(x_a − x_b), L2 chosen on a validation split of
+ *     them), scored on the same held-out pairs (null with fewer than 10 training choices)
  *   - `planted` (organism only): `{ n, spearman_full, spearman_case_v, spearman_trueskill }`: rank correlation of the
  *     utilities with the planted task valences
  * - `probe_template`: the template whose prompt activations the probes read (null when the experiment has no scored template)
@@ -32,6 +34,7 @@ import { pearson, r2Score, spearman } from "../stats/metrics"
 import { heldOutAccuracy, utilityMap } from "../stats/ranking/heldOut"
 import type { Comparison } from "../stats/ranking/pairCounts"
 import { wilson } from "../stats/regression"
+import { fitBradleyTerry } from "../stats/bradleyTerry"
 import { fitRidge } from "../stats/ridge"
 import { type ExperimentGraph, experimentGraph } from "./experiment"
 import { type Diagnostic, fewTasks, parseFailures, positionBias } from "./render/diagnostics"
@@ -69,6 +72,14 @@ export const utilitiesNode = (g: ExperimentGraph, t: Template): Stage.Node =>
     params: { template_id: t.id, seed: g.config.seed, heldOutFraction, muPriorSd },
     inputs: { scores: g.scores(t), tasks: g.tasks },
     configPaths: { seed: "seed" }
+  })
+
+/** Each row's projection on raw-space weights (a Bradley-Terry utility up to a constant). */
+const predictRaw = (x: { rows: number; cols: number; data: Float64Array }, w: Float64Array): Float64Array =>
+  Float64Array.from({ length: x.rows }, (_, i) => {
+    let s = 0
+    for (let j = 0; j < x.cols; j++) s += x.data[i * x.cols + j]! * w[j]!
+    return s
   })
 
 /** The template whose prompt activations the utility probes read: the first pre-task scored template, else the first scored one. */
@@ -175,8 +186,18 @@ export const utilitiesReport = Stage.make({
               const known = new Set(ids.filter((_, k) => Number.isFinite(predicted[k]!)))
               const scored = test.filter((c) => known.has(c.task_a) && known.has(c.task_b))
               const accuracy = heldOutAccuracy(utilityMap(ids, predicted), scored)
+              // The Bradley-Terry probe learns a direction from the training choices themselves, not from fitted μ.
+              const index = new Map(ids.map((id, k) => [id, k]))
+              const trainPairs = t.comparisons.flatMap((c) =>
+                c.held_out || c.choice === "refusal" || !index.has(c.task_a) || !index.has(c.task_b)
+                  ? []
+                  : [{ a: index.get(c.task_a)!, b: index.get(c.task_b)!, aWins: c.choice === "a" ? 1 : 0 }]
+              )
+              const bt = trainPairs.length < 10 ? undefined : fitBradleyTerry(x, trainPairs, { l2s: p.alphas, seed: p.seed })
+              const btAccuracy = bt === undefined ? undefined : heldOutAccuracy(utilityMap(ids, predictRaw(x, bt.weightsRaw)), scored)
               return [{
                 layer, n: ids.length, alpha: probe.alpha, cv_r2: probe.cvR2,
+                bt_l2: bt?.l2 ?? null, bt_pair_accuracy: btAccuracy === undefined ? null : finiteOrNull(btAccuracy.accuracy),
                 r2: { estimate: r2.estimate, lo: finiteOrNull(r2.lo), hi: finiteOrNull(r2.hi) },
                 pearson_r: { estimate: finiteOrNull(r.estimate), lo: finiteOrNull(r.lo), hi: finiteOrNull(r.hi) },
                 pair_accuracy: finiteOrNull(accuracy.accuracy), pair_records: accuracy.records
@@ -225,9 +246,10 @@ export const utilitiesReport = Stage.make({
       }
       const probeTable: Table = {
         name: "probes",
-        columns: [s("template"), i("layer"), i("n"), f("alpha"), f("r2"), f("r2_lo"), f("r2_hi"), f("pearson_r"), f("pearson_r_lo"), f("pearson_r_hi"), f("pair_accuracy"), i("pair_records")],
+        columns: [s("template"), i("layer"), i("n"), f("alpha"), f("r2"), f("r2_lo"), f("r2_hi"), f("pearson_r"), f("pearson_r_lo"), f("pearson_r_hi"), f("pair_accuracy"), i("pair_records"), f("bt_l2"), f("bt_pair_accuracy")],
         rows: results.flatMap((r) =>
           r.probes.map((q) => ({
+            bt_l2: q.bt_l2, bt_pair_accuracy: q.bt_pair_accuracy,
             template: r.template, layer: q.layer, n: q.n, alpha: q.alpha, r2: q.r2.estimate, r2_lo: q.r2.lo, r2_hi: q.r2.hi,
             pearson_r: q.pearson_r.estimate, pearson_r_lo: q.pearson_r.lo, pearson_r_hi: q.pearson_r.hi, pair_accuracy: q.pair_accuracy, pair_records: q.pair_records
           }))

@@ -96,6 +96,8 @@ describe("reports/utilities end to end on the organism", () => {
     expect(probe.r2.lo).toBeLessThanOrEqual(probe.r2.estimate)
     expect(probe.pair_accuracy).toBeGreaterThan(0.6)
     expect(probe.pair_records).toBe(summary.templates[0].fits.case_v.records)
+    // The Bradley-Terry probe, trained on the choices alone, also orders the held-out pairs better than chance.
+    expect(probe.bt_pair_accuracy).toBeGreaterThan(0.6)
     const table = readCsv(path.join(out(), "probes.csv"))
     expect(table[0]!.pearson_r).toBeCloseTo(probe.pearson_r.estimate, 12)
   })
