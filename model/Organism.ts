@@ -60,9 +60,14 @@ export interface OrganismInput {
 
 /** The planted truth: task valences, expected answers, the planted direction per layer, reliabilities and slopes. */
 export interface OrganismGroundTruth {
-  readonly tasks: ReadonlyArray<{ task_id: string; origin: string; valence: number }>
+  /**
+   * `valence` is what answers read; `within` is its within-dataset part, the part the planted direction carries. The
+   * rest, valence − within = Σ_o originMeans[o]·(mean share of origin o over the task's content words), reaches the answers
+   * through per-dataset features orthogonal to the direction (see organism/Weights.ts).
+   */
+  readonly tasks: ReadonlyArray<{ task_id: string; origin: string; valence: number; within: number }>
   readonly expected: ReadonlyArray<ExpectedAnswer>
-  /** Unit vector carrying valence in the residual stream after decoder block `layer` (0-based). */
+  /** Unit vector carrying the within-dataset part of valence (×signal) in the residual after block `layer` (0-based). */
   readonly directions: ReadonlyArray<{ layer: number; vector: number[] }>
   readonly reliability: {
     /** The spec's target, met on average by the good/bad templates at `timing` (or by a scale-1 question if none). */
@@ -135,7 +140,10 @@ export const buildOrganism = (input: OrganismInput): OrganismResult => {
     endBias: endBiasFor(spec.endHazard),
     endAbs: endAbsFor(spec.openBeta * beta, planted.task.map((v) => v * spec.preSignal), ABS_SHARPNESS)
   }
-  const weights = buildWeights(spec, vocab, planted.word, emphasis, slopes)
+  const weights = buildWeights(spec, vocab, planted.word, emphasis, slopes, {
+    share: planted.share,
+    shift: [...planted.originShift.keys()].map((o) => spec.originMeans[o] ?? 0)
+  })
   const { dims } = weights
   const id = (token: string) => vocab.ids.get(token)!
   const config = {
@@ -196,7 +204,7 @@ export const buildOrganism = (input: OrganismInput): OrganismResult => {
   }
   const vector = Array.from(weights.direction)
   const groundTruth: OrganismGroundTruth = {
-    tasks: input.tasks.map((t, i) => ({ task_id: t.task_id, origin: t.origin, valence: planted.task[i]! })),
+    tasks: input.tasks.map((t, i) => ({ task_id: t.task_id, origin: t.origin, valence: planted.task[i]!, within: planted.within[i]! })),
     expected,
     directions: Array.from({ length: dims.layers - spec.plantedLayer }, (_, i) => ({ layer: spec.plantedLayer + i, vector })),
     reliability: { target: spec.targetReliability, timing: spec.calibrationTiming, templates: reliability },

@@ -11,8 +11,13 @@ export interface TaskWords {
 export interface PlantedValences {
   readonly word: ReadonlyMap<string, number>
   readonly task: Float64Array
+  /** Each task's valence minus its dataset part Σ_o originMeans[o]·(mean of P(o | word) over its content words). */
+  readonly within: Float64Array
   readonly noiseScale: number
+  /** The dataset-level coefficients a_o (sorted by origin). */
   readonly originShift: ReadonlyMap<string, number>
+  /** Per content word, P(o | word) over the origins in sorted order: its valence is k·ε(word) + Σ_o a_o·P(o | word). */
+  readonly share: ReadonlyMap<string, Float64Array>
 }
 
 const solve = (a: number[][], b: number[], origins: ReadonlyArray<string>): number[] => {
@@ -83,5 +88,7 @@ export const plantValences = (
   const word = new Map<string, number>()
   for (const [w, s] of share) word.set(w, k * epsilon.get(w)! + s.reduce((acc, x, o) => acc + x * a[o]!, 0))
   const task = Float64Array.from(contentWords, (ws) => mean(ws.map((w) => word.get(w)!)))
-  return { word, task, noiseScale: k, originShift: new Map(origins.map((o, i) => [o, a[i]!])) }
+  const datasetPart = (w: string) => share.get(w)!.reduce((acc, x, o) => acc + x * (originMeans[origins[o]!] ?? 0), 0)
+  const withinPart = Float64Array.from(contentWords, (ws, i) => task[i]! - mean(ws.map(datasetPart)))
+  return { word, task, noiseScale: k, originShift: new Map(origins.map((o, i) => [o, a[i]!])), share, within: withinPart }
 }

@@ -62,12 +62,21 @@ export const Channel = {
   EMPH: 24,
   /** EMPH·V: the answer logits read V + VS = V·(template scale) */
   VS: 25,
+  /** first of a content word's dataset shares P(o | word), one coordinate per origin (sorted), divided by W_SCALE */
+  ORIGIN_W: 26,
+  /** at most this many origins */
+  ORIGIN_COUNT: 5,
+  /** first of the dataset features: ORIGIN_GAIN × the origin's planted mean × the prompt's mean share of that origin */
+  ORIGIN: 31,
   /** first of the topic features the valence head averages over content words */
-  TOPIC: 26,
-  TOPIC_COUNT: 8,
+  TOPIC: 36,
+  TOPIC_COUNT: 3,
   /** first of the noise features, averaged over the whole prefix by the mixing heads */
-  NOISE: 34
+  NOISE: 39
 } as const
+
+// The dataset features are large so that a probe needs only small weights on them; readers divide by the gain.
+const ORIGIN_GAIN = 16
 
 /** The constant every embedding carries. */
 export const CONST_VALUE = 300
@@ -124,6 +133,12 @@ export interface OrganismWeights {
   readonly dims: OrganismDims
   readonly tensors: ReadonlyArray<NamedTensor>
   readonly direction: Float64Array
+}
+
+/** The dataset part of word valence, Σ_o shift[o]·P(o | word): the shares per content word and the dataset means. */
+export interface OriginShares {
+  readonly share: ReadonlyMap<string, ArrayLike<number>>
+  readonly shift: ReadonlyArray<number>
 }
 
 /** Dimensions implied by a spec and a vocabulary size. */
@@ -185,8 +200,11 @@ export const buildWeights = (
   vocab: Vocabulary,
   wordValence: ReadonlyMap<string, number>,
   emphasis: ReadonlyMap<string, number>,
-  slopes: Slopes
+  slopes: Slopes,
+  origins: OriginShares
 ): OrganismWeights => {
+  if (origins.shift.length > Channel.ORIGIN_COUNT)
+    throw new Error(`buildWeights: the organism holds at most ${Channel.ORIGIN_COUNT} task origins, got ${origins.shift.length}`)
   const dims = dimsOf(spec, vocab.tokens.length)
   const { hidden: d, intermediate: ff, heads, headDim: hd, layers } = dims
   if (spec.plantedLayer > layers - 2)
@@ -201,6 +219,11 @@ export const buildWeights = (
   const push = (name: string, m: Mat, side: "rows" | "cols") =>
     tensors.push({ name, shape: [m.rows, m.cols], data: side === "rows" ? rotateRows(m, rot) : rotateCols(m, rot) })
   const uniformNorm = () => Float32Array.from({ length: d }, () => C / Math.sqrt(d))
+  // Total valence (×signal) = V + preSignal·Σ_o ORIGIN_o/ORIGIN_GAIN: V holds the within-dataset part only.
+  const readValence = (m: Mat, row: number, coefficient: number) => {
+    set(m, row, Channel.V, coefficient)
+    origins.shift.forEach((a, o) => set(m, row, Channel.ORIGIN + o, a === 0 ? 0 : (coefficient * spec.preSignal) / ORIGIN_GAIN))
+  }
 
   const embed = mat(dims.vocab, d)
   vocab.tokens.forEach((token, t) => {
@@ -211,6 +234,8 @@ export const buildWeights = (
     if (vocab.content.has(token)) {
       set(embed, t, Channel.CONTENT, 1)
       set(embed, t, Channel.W, (w ?? 0) / W_SCALE)
+      const share = origins.share.get(token)
+      if (share !== undefined) for (let o = 0; o < share.length; o++) set(embed, t, Channel.ORIGIN_W + o, share[o]! / W_SCALE)
     }
     const keyword = (channel: number) => {
       set(embed, t, Channel.KSCORE, 1)
@@ -289,9 +314,16 @@ export const buildWeights = (
       set(v, kvRow(0, hd - 1), Channel.EMPH_W, 1)
       set(o, Channel.EMPH, qRow(1, hd - 1), SINK)
       values.forEach((ch, i) => set(v, kvRow(0, i), ch, 1))
+      // V reads the within-dataset part of word valence (W minus Σ_o shift_o·share_o); the shares go to the dataset features.
+      origins.shift.forEach((a, i) => {
+        set(v, kvRow(0, 0), Channel.ORIGIN_W + i, -a)
+        set(v, kvRow(0, values.length + i), Channel.ORIGIN_W + i, 1)
+        set(o, Channel.ORIGIN + i, qRow(0, values.length + i), W_SCALE * ORIGIN_GAIN * a)
+      })
       for (let i = 0; i < Channel.TOPIC_COUNT; i++) {
-        set(v, kvRow(0, values.length + i), Channel.TOPIC + i, 1)
-        set(o, Channel.TOPIC + i, qRow(0, values.length + i), spec.contentGain)
+        const dim = values.length + Channel.ORIGIN_COUNT + i
+        set(v, kvRow(0, dim), Channel.TOPIC + i, 1)
+        set(o, Channel.TOPIC + i, qRow(0, dim), spec.contentGain)
       }
       set(o, Channel.V, qRow(0, 0), W_SCALE * spec.preSignal)
       // Head `group + 1` (on key/value head 1, whose last dimension the noise mixer leaves free) measures length.
@@ -303,25 +335,30 @@ export const buildWeights = (
       counts.forEach((ch, i) => set(o, ch, qRow(1, i + 1), SINK))
       // Post-task gate: V ← V·postSignal/preSignal once two assistant turns are in the prompt.
       const gain = spec.postSignal / spec.preSignal - 1
-      for (const [unit, shift, sign] of [[0, 0, 1], [1, STEP_WIDTH, -1]] as const) {
-        set(gate, unit, Channel.N_A, STEP_SLOPE)
-        set(gate, unit, Channel.CONST, (-1.5 * STEP_SLOPE - shift) / C)
-        set(up, unit, Channel.V, 1)
-        set(down, Channel.V, unit, (sign * gain) / STEP_WIDTH)
-      }
+      // The same step scales V and every dataset feature, so the total valence gains postSignal/preSignal.
+      const scaled = [Channel.V, ...origins.shift.map((_, o) => Channel.ORIGIN + o)]
+      scaled.forEach((channel, c) => {
+        const first = c === 0 ? 0 : 2 + 2 * c
+        for (const [unit, shift, sign] of [[first, 0, 1], [first + 1, STEP_WIDTH, -1]] as const) {
+          set(gate, unit, Channel.N_A, STEP_SLOPE)
+          set(gate, unit, Channel.CONST, (-1.5 * STEP_SLOPE - shift) / C)
+          set(up, unit, channel, 1)
+          set(down, channel, unit, (sign * gain) / STEP_WIDTH)
+        }
+      })
       for (const [unit, sign] of [[2, 1], [3, -1]] as const) {
-        set(gate, unit, Channel.V, sign * ABS_SHARPNESS)
+        readValence(gate, unit, sign * ABS_SHARPNESS)
         set(up, unit, Channel.CONST, 1 / C)
         set(down, Channel.ABS, unit, 1 / (ABS_SHARPNESS * W_SCALE))
       }
-      firstNoiseUnit = 4
+      firstNoiseUnit = 4 + 2 * Channel.ORIGIN_COUNT
     }
     if (layer === spec.plantedLayer + 1) {
       // VS = (silu(G + EMPH) − silu(G))·V ≈ EMPH·V, with V already carrying the post-task gain.
       for (const [unit, reads, sign] of [[0, 1, 1], [1, 0, -1]] as const) {
         set(gate, unit, Channel.CONST, SCALE_OFFSET / C)
         set(gate, unit, Channel.EMPH, reads)
-        set(up, unit, Channel.V, 1)
+        readValence(up, unit, 1)
         set(down, Channel.VS, unit, sign)
       }
       firstNoiseUnit = 2
@@ -353,7 +390,7 @@ export const buildWeights = (
   vocab.tokens.forEach((token, t) => {
     const r = readoutOf(token, slopes)
     const constant = (bias: number) => set(head, t, Channel.CONST, bias / C)
-    set(head, t, Channel.V, r.v)
+    readValence(head, t, r.v)
     set(head, t, Channel.VS, r.v)
     set(head, t, Channel.D_AB, r.d)
     set(head, t, Channel.ABS, r.abs * W_SCALE)

@@ -18,6 +18,7 @@ const tools = promptTools(built.files)
 const model = loadReference(built.files)
 const template = (id: string) => syntheticTemplates.find((t) => t.id === id)!
 const valence = gt.tasks.map((t) => t.valence)
+const within = gt.tasks.map((t) => t.within)
 const expectedOf = (templateId: string, i: number) =>
   gt.expected.find((e) => e.task_id === tasks[i]!.task_id && e.template_id === templateId)!
 const run = (templateId: string, i: number, options: { other?: number; steer?: Steer; completion?: string } = {}) =>
@@ -54,14 +55,14 @@ const pre = all.map((i) => run("qual_pre", i))
 const post = all.map((i) => run("qual_post", i))
 
 describe("organism planted properties (reference forward pass)", () => {
-  it("carries valence on the planted direction after every planted layer, stronger after a post-task prompt", () => {
+  it("carries the within-dataset part of valence on the planted direction after every planted layer, stronger after a post-task prompt", () => {
     for (const { layer, vector } of gt.directions) {
       const proPre = pre.map((r) => dot(r.hidden[layer]!, vector))
       const proPost = post.map((r) => dot(r.hidden[layer]!, vector))
-      expect(pearson(proPre, valence)).toBeGreaterThan(0.9999)
-      expect(pearson(proPost, valence)).toBeGreaterThan(0.9999)
-      expect(slope(valence, proPre) / gt.signal.pre).toBeCloseTo(1, 2)
-      expect(slope(valence, proPost) / gt.signal.post).toBeCloseTo(1, 2)
+      expect(pearson(proPre, within)).toBeGreaterThan(0.9999)
+      expect(pearson(proPost, within)).toBeGreaterThan(0.9999)
+      expect(slope(within, proPre) / gt.signal.pre).toBeCloseTo(1, 2)
+      expect(slope(within, proPost) / gt.signal.post).toBeCloseTo(1, 2)
     }
     // before the planted layer the direction carries nothing
     const before = pre.map((r) => dot(r.hidden[gt.directions[0]!.layer - 1]!, gt.directions[0]!.vector))
@@ -222,7 +223,7 @@ describe("organism planted properties (reference forward pass)", () => {
         const expected = other.groundTruth.expected.find((e) => e.task_id === tasks[i]!.task_id && e.template_id === "qual_post")!
         expect(Math.abs(classProbs(r.logits, [otherTools.id("good"), otherTools.id("bad")])[0]! - expected.expected_value)).toBeLessThan(0.01)
         const { layer, vector } = other.groundTruth.directions[0]!
-        expect(Math.abs(dot(r.hidden[layer]!, vector) - other.groundTruth.signal.post * other.groundTruth.tasks[i]!.valence)).toBeLessThan(0.01)
+        expect(Math.abs(dot(r.hidden[layer]!, vector) - other.groundTruth.signal.post * other.groundTruth.tasks[i]!.within)).toBeLessThan(0.01)
       }
     }
   })

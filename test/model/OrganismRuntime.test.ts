@@ -51,7 +51,7 @@ describe("organism through the SubjectModel runtime", () => {
       }
     }).pipe(Effect.provide(modelLayer)))
 
-  it.effect("exposes the valence on the planted direction in its activations", () =>
+  it.effect("exposes the within-dataset part of valence on the planted direction in its activations", () =>
     Effect.gen(function* () {
       const model = yield* SubjectModel
       const layers = gt.directions.map((d) => d.layer)
@@ -60,7 +60,7 @@ describe("organism through the SubjectModel runtime", () => {
         for (const { layer, vector } of gt.directions) {
           const h = a.prompt_last![layer]!
           const projection = vector.reduce((s, u, j) => s + u * h[j]!, 0)
-          expect(Math.abs(projection - gt.signal.pre * gt.tasks[sample[k]!]!.valence)).toBeLessThan(0.01)
+          expect(Math.abs(projection - gt.signal.pre * gt.tasks[sample[k]!]!.within)).toBeLessThan(0.01)
         }
       })
     }).pipe(Effect.provide(modelLayer)))

@@ -1,0 +1,138 @@
+/**
+ * Science acceptance of the organism: the real stages (tasks → organism → completions → elicitation → parse →
+ * activations → probe_eval → reports/hoo) run end to end on a freshly generated organism, and what they measure is
+ * compared with what the organism plants.
+ *
+ * The R² ceiling is the closed form from the ground truth rather than probe_eval's `noise_ceiling`: the probe's target
+ * is the mean of m good/bad answers per task, each Bernoulli(p_t) with p_t exported as the expected answer, so the
+ * share of its variance a perfect predictor can explain is Var_t(p) / (Var_t(p) + E_t[p(1 − p)/m_t]). probe_eval's
+ * estimate plugs in a single-sample r from one pair of samples, which moves by ±0.07 between experiment seeds.
+ * The measured single-sample r is `seedSensitivity` (k = 1) averaged over every pair of samples, for the same reason.
+ */
+import { beforeAll, describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { getAction } from "../../cache/Actions"
+import { CacheDir } from "../../cache/CacheDir"
+import type { OrganismGroundTruth } from "../../model/Organism"
+import { loadOutput } from "../../pipeline/Build"
+import type { ProbeEvaluation } from "../../stages/probeEval"
+import { fromTable } from "../../stages/tables"
+import { cosine } from "../../stats/metrics"
+import { seedSensitivity } from "../../stats/reliability"
+import { experimentWorkspace } from "../support/experiment"
+
+const templatesDir = path.resolve(__dirname, "../../templates")
+const qualitative = JSON.parse(fs.readFileSync(path.join(templatesDir, "qualitative_post_v1.json"), "utf8")) as { id: string }
+const PLANTED_LAYER = 1
+
+// Enough tasks per origin for held-out statistics, enough samples for a ceiling well above chance.
+const experiment = (spec: Record<string, unknown>) => ({
+  sample: { perOrigin: 50 },
+  completion: { maxTokens: 16 },
+  elicitation: { samples: 6, maxTokens: 8 },
+  activations: { layers: [PLANTED_LAYER] },
+  probes: { bootstrap: 50, folds: 5 },
+  model: { kind: "organism", spec },
+  templates: [qualitative]
+})
+
+interface Measured {
+  readonly truth: OrganismGroundTruth
+  readonly evaluation: ProbeEvaluation
+  /** Parsed good/bad answers per task, in sample order. */
+  readonly answers: ReadonlyMap<string, number[]>
+}
+
+// Builds reports/hoo and reads the stage outputs it depends on back from the cache, by the keys of the build record.
+const measure = async (spec: Record<string, unknown>): Promise<Measured> => {
+  const w = experimentWorkspace()
+  w.writeConfig(experiment(spec))
+  const built = await w.build("reports/hoo")
+  const keyOf = (stage: string) => built.stages.find((s) => s.stage === stage)!.key
+  const output = (stage: string, name: string) =>
+    Effect.runPromise(
+      Effect.provide(
+        Effect.flatMap(getAction(keyOf(stage)), (record) => loadOutput(record!.outputs[name]!)),
+        CacheDir.layer(w.cache)
+      )
+    )
+  const json = <T>(loaded: Effect.Effect.Success<ReturnType<typeof loadOutput>>) => (loaded._tag === "Json" ? (loaded.value as T) : undefined)!
+  const truth = json<OrganismGroundTruth>(await output("organism_truth", "truth"))
+  const evaluation = json<ProbeEvaluation>(await output(`probe_eval[${qualitative.id}@${PLANTED_LAYER}]`, "evaluation"))
+  const scores = await output(`parse[${qualitative.id}]`, "scores")
+  const rows = scores._tag === "Table" ? fromTable<{ task_id: string; sample: number; normalized: number | null }>(scores.table) : []
+  const answers = new Map<string, number[]>()
+  for (const r of [...rows].sort((a, b) => a.sample - b.sample)) {
+    if (r.normalized === null) continue
+    answers.set(r.task_id, [...(answers.get(r.task_id) ?? []), r.normalized])
+  }
+  fs.rmSync(w.dir, { recursive: true, force: true })
+  return { truth, evaluation, answers }
+}
+
+const mean = (xs: ReadonlyArray<number>) => xs.reduce((a, b) => a + b, 0) / xs.length
+
+/** Var_t(p) / (Var_t(p) + E_t[p(1 − p)/m_t]) over the probed tasks. */
+const closedFormCeiling = (m: Measured): number => {
+  const p = new Map(m.truth.expected.filter((e) => e.template_id === qualitative.id).map((e) => [e.task_id, e.expected_value]))
+  const tasks = Object.values(m.evaluation.hoo).flatMap((h) => h.test_tasks)
+  const ps = tasks.map((t) => p.get(t)!)
+  const mu = mean(ps)
+  const between = mean(ps.map((x) => (x - mu) ** 2))
+  const within = mean(tasks.map((t, i) => (ps[i]! * (1 - ps[i]!)) / m.answers.get(t)!.length))
+  return between / (between + within)
+}
+
+/** Single-sample cross-seed r: seedSensitivity's k = 1 estimate for each pair of samples, averaged. */
+const singleSampleR = (m: Measured): number => {
+  const samples = Math.max(...[...m.answers.values()].map((a) => a.length))
+  const complete = [...m.answers.values()].filter((a) => a.length === samples)
+  const pairs: number[] = []
+  for (let i = 0; i < samples; i++) {
+    for (let j = i + 1; j < samples; j++) pairs.push(seedSensitivity(complete.map((a) => [a[i]!, a[j]!]), { maxK: 1 }).measured[0]!.estimate)
+  }
+  return mean(pairs)
+}
+
+const heldOutGaps = (m: Measured) => Object.values(m.evaluation.hoo).map((h) => h.r2_mean_adjusted.estimate - h.r2.estimate)
+
+describe("organism science: dataset means planted apart (the default spec)", () => {
+  let m: Measured
+  beforeAll(async () => {
+    m = await measure({})
+  }, 600_000)
+
+  it("a Ridge probe at the planted layer points along the planted direction", () => {
+    const planted = m.truth.directions.find((d) => d.layer === PLANTED_LAYER)!.vector
+    expect(Math.abs(cosine(m.evaluation.probe.weights, planted))).toBeGreaterThan(0.9)
+  })
+
+  it("the probe's cross-validated R² is within 0.1 of the ceiling the answer noise allows", () => {
+    const ceiling = closedFormCeiling(m)
+    expect(ceiling).toBeGreaterThan(0.5)
+    expect(Math.abs(m.evaluation.probe.cv_r2 - ceiling)).toBeLessThan(0.1)
+  })
+
+  it("held-one-dataset-out mean-adjusted R² exceeds standard R² by at least 0.3", () => {
+    expect(Object.keys(m.evaluation.hoo).length).toBeGreaterThanOrEqual(4)
+    expect(mean(heldOutGaps(m))).toBeGreaterThanOrEqual(0.3)
+  })
+
+  it("the measured single-sample cross-seed r is within 0.07 of the planted reliability", () => {
+    expect(Math.abs(singleSampleR(m) - m.truth.reliability.target)).toBeLessThan(0.07)
+  })
+})
+
+describe("organism science: equal dataset means", () => {
+  let m: Measured
+  beforeAll(async () => {
+    m = await measure({ originMeans: {} })
+  }, 600_000)
+
+  it("held-one-dataset-out standard and mean-adjusted R² agree within 0.05", () => {
+    expect(Object.keys(m.evaluation.hoo).length).toBeGreaterThanOrEqual(4)
+    for (const gap of heldOutGaps(m)) expect(gap).toBeLessThan(0.05)
+  })
+})
