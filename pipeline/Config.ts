@@ -74,6 +74,8 @@ export const ProbesConfig = Schema.Struct({
   alphaSelection: withDefault(Schema.Literal("kfold", "loo"), () => "kfold" as const),
   /** The task column held-one-out groups by: origin (dataset) by default, or a meta field such as topic. */
   groupBy: withDefault(Schema.NonEmptyString, () => "origin"),
+  /** Task columns (origin, or meta fields such as topic) whose group means are removed from the target before training. */
+  demean: withDefault(Schema.Array(Schema.NonEmptyString), () => []),
   bootstrap: withDefault(PositiveInt, () => 1000)
 })
 

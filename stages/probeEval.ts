@@ -5,6 +5,7 @@ import * as Stage from "../pipeline/Stage"
 import type { Interval } from "../stats/bootstrap"
 import type { HeldOut } from "../stats/evaluation"
 import { heldOneOut, probeSimilarity, r2ByLabel, trainTwoTestTwo } from "../stats/evaluation"
+import { demean } from "../stats/demean"
 import { noiseCeiling, seedSensitivity } from "../stats/reliability"
 import { fromTable, matrixOf, toTable } from "./tables"
 import { taskRows } from "./taskRows"
@@ -38,6 +39,8 @@ export interface ProbeEvaluation {
   readonly layer: number
   readonly position: string
   readonly group_by: string
+  /** Task columns whose group means were removed from the target (OLS on one-hot indicators) before training. */
+  readonly demeaned: ReadonlyArray<string>
   readonly n_tasks: number
   readonly n_dropped: number
   readonly probe: { readonly alpha: number; readonly cv_r2: number; readonly intercept: number; readonly weights: number[] }
@@ -76,16 +79,17 @@ export const probeEval = Stage.make({
         for (let j = 0; j < dim; j++) x.data[i * dim + j] = matrix.data[p.row * dim + j]!
       })
       const ids = picked.map((p) => p.task_id)
-      const y = Float64Array.from(ids, (id) => {
+      const columnOf = (column: string) => (id: string): string => {
+        const task = tasks.get(id)!
+        const value = column === "origin" ? task.origin : task.meta[column]
+        return value === undefined || value === null ? "(none)" : String(value)
+      }
+      const means = Float64Array.from(ids, (id) => {
         const values = [...targets.get(id)!.values()]
         return values.reduce((a, b) => a + b, 0) / values.length
       })
-      const groupOf = (id: string): string => {
-        const task = tasks.get(id)!
-        const value = params.probes.groupBy === "origin" ? task.origin : task.meta[params.probes.groupBy]
-        return value === undefined || value === null ? "(none)" : String(value)
-      }
-      const labels = ids.map(groupOf)
+      const y = params.probes.demean.length === 0 ? means : demean(means, params.probes.demean.map((c) => ids.map(columnOf(c))))
+      const labels = ids.map(columnOf(params.probes.groupBy))
       const setup = { alphas: params.probes.alphas, groups: ids, k: params.probes.folds, seed: params.seed, cv: params.probes.alphaSelection }
       const options = { tasks: ids, bootstrap: { resamples: params.probes.bootstrap, seed: params.seed } }
       const byGroup = r2ByLabel(x, y, labels, setup, options)
@@ -103,6 +107,7 @@ export const probeEval = Stage.make({
         layer: params.layer,
         position: params.position,
         group_by: params.probes.groupBy,
+        demeaned: params.probes.demean,
         n_tasks: ids.length,
         n_dropped: tasks.size - ids.length,
         probe: {
