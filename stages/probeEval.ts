@@ -6,7 +6,9 @@ import type { Interval } from "../stats/bootstrap"
 import type { HeldOut } from "../stats/evaluation"
 import { heldOneOut, probeSimilarity, r2ByLabel, trainTwoTestTwo } from "../stats/evaluation"
 import { demean } from "../stats/demean"
+import { fitLogisticProbe } from "../stats/logisticProbe"
 import { noiseCeiling, seedSensitivity } from "../stats/reliability"
+import { deriveSeed } from "./seeds"
 import { fromTable, matrixOf, toTable } from "./tables"
 import { taskRows } from "./taskRows"
 
@@ -49,6 +51,14 @@ export interface ProbeEvaluation {
   readonly train2test2: Record<string, ReturnType<typeof heldOutJson>> | null
   readonly similarity: { readonly labels: string[]; readonly cosine: number[][] }
   readonly reliability: { readonly samples: number; readonly r1: Interval | null; readonly noise_ceiling: number | null }
+  /** For binary answers: a logistic probe of each task's majority answer (L2 by grouped k-fold log loss); else null. */
+  readonly logistic: {
+    readonly l2: number
+    readonly cv_accuracy: number
+    readonly cv_log_loss: number
+    readonly intercept: number
+    readonly weights: number[]
+  } | null
 }
 
 /**
@@ -102,6 +112,14 @@ export const probeEval = Stage.make({
       const complete = ids.filter((id) => targets.get(id)!.size === m).map((id) => [...targets.get(id)!.entries()].sort((a, b) => a[0] - b[0]).map(([, v]) => v))
       const sensitivity = m >= 2 && complete.length >= 3 ? seedSensitivity(complete, { maxK: 1, bootstrap: options.bootstrap }) : null
       const r1 = sensitivity?.measured[0] ?? null
+      // Binary answers (every parsed value 0 or 1) also get a logistic probe of the task's majority answer.
+      const binary = ids.every((id) => [...targets.get(id)!.values()].every((v) => v === 0 || v === 1))
+      const majority = Float64Array.from(means, (m) => (m >= 0.5 ? 1 : 0))
+      const classes = new Set(majority).size
+      const logisticProbe =
+        binary && classes === 2
+          ? fitLogisticProbe(x, majority, { l2s: params.probes.alphas, folds: ids.map((id) => deriveSeed(params.seed, "fold", id) % params.probes.folds) })
+          : undefined
       const evaluation: ProbeEvaluation = {
         template_id: params.template_id,
         layer: params.layer,
@@ -120,7 +138,11 @@ export const probeEval = Stage.make({
         hoo: Object.fromEntries(Object.entries(hoo).map(([k, h]) => [k, heldOutJson(h, ids)])),
         train2test2: t2 === null ? null : Object.fromEntries(Object.entries(t2).map(([k, h]) => [k, heldOutJson(h, ids)])),
         similarity: { labels: similarity.labels, cosine: similarity.cosine },
-        reliability: { samples: m, r1, noise_ceiling: r1 === null ? null : noiseCeiling(r1.estimate, m) }
+        reliability: { samples: m, r1, noise_ceiling: r1 === null ? null : noiseCeiling(r1.estimate, m) },
+        logistic:
+          logisticProbe === undefined
+            ? null
+            : { l2: logisticProbe.l2, cv_accuracy: logisticProbe.cvAccuracy, cv_log_loss: logisticProbe.cvLogLoss, intercept: logisticProbe.interceptRaw, weights: Array.from(logisticProbe.weightsRaw) }
       }
       const probeTable = toTable(
         { template_id: ["utf8", false], layer: ["int32", false], train: ["list<utf8>", false], alpha: ["float64", false], weights: ["list<float64>", false], intercept: ["float64", false], cv_r2: ["float64", false] },

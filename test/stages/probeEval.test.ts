@@ -7,7 +7,7 @@ import { ScoresSchema, TasksSchema, toMatrixTable, toTable } from "../../stages/
 import { makePrng } from "../../stats/prng"
 
 /** Tasks of four origins whose targets are a linear read-out of the activations plus an origin offset the activations lack. */
-const synthetic = () => {
+const synthetic = (binary = false) => {
   const prng = makePrng(7)
   const normal = () => {
     const u = Math.max(prng.next(), 1e-12)
@@ -20,7 +20,8 @@ const synthetic = () => {
   const vectors = tasks.map(() => Float32Array.from({ length: dim }, normal))
   const scores = tasks.flatMap((t, k) => {
     const target = 0.5 + 0.1 * vectors[k]![0]! + offsets[t.origin]!
-    return [0, 1].map((sample) => ({ task_id: t.task_id, template_id: "q", sample, value: target, normalized: target, expected: null, tier: "exact", reason: null, pair_task_id: null, order: null }))
+    const value = (sample: number) => (binary ? (vectors[k]![0]! + (sample === 0 ? 0.3 : -0.3) > 0 ? 1 : 0) : target)
+    return [0, 1].map((sample) => ({ task_id: t.task_id, template_id: "q", sample, value: value(sample), normalized: value(sample), expected: null, tier: "exact", reason: null, pair_task_id: null, order: null }))
   })
   const activations = toMatrixTable(
     { task_id: tasks.map((t) => t.task_id), template_id: tasks.map(() => "q"), sample: tasks.map(() => 0), layer: tasks.map(() => 1), position: tasks.map(() => "prompt_last") },
@@ -34,13 +35,13 @@ const synthetic = () => {
   }
 }
 
-const evaluate = (demean: ReadonlyArray<string>) =>
+const evaluate = (demean: ReadonlyArray<string>, binary = false) =>
   probeEval
     .run({
       node: "probe_eval[q@1]",
       key: "k",
       params: { template_id: "q", layer: 1, position: "prompt_last", seed: 1, probes: Schema.decodeSync(ProbesConfig)({ bootstrap: 50, demean: [...demean] }) },
-      inputs: synthetic(),
+      inputs: synthetic(binary),
       progress: { total: () => Effect.void, done: () => Effect.void }
     })
     .pipe(Effect.map((out) => (out.evaluation as { value: ProbeEvaluation }).value))
@@ -57,6 +58,17 @@ describe("probe_eval", () => {
       // Without them, what is left is (up to each origin's sample mean) a linear read-out of the activations.
       expect(worst(demeaned)).toBeGreaterThan(0.7)
       expect(worst(demeaned)).toBeGreaterThan(worst(raw) + 0.5)
+      expect(raw.logistic).toBeNull()
+    })
+  )
+
+  it.effect("fits a logistic probe of the majority answer when answers are binary", () =>
+    Effect.gen(function* () {
+      const e = yield* evaluate([], true)
+      expect(e.logistic).not.toBeNull()
+      expect(e.logistic!.cv_accuracy).toBeGreaterThan(0.8)
+      const [first, ...rest] = e.logistic!.weights
+      expect(first!).toBeGreaterThan(Math.max(...rest.map(Math.abs)))
     })
   )
 })
