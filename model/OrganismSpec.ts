@@ -59,7 +59,7 @@ export class OrganismSpec extends Schema.Class<OrganismSpec>("OrganismSpec")({
    * across tasks about as much as valence does (as in a trained model, where valence is a small share of the
    * variance). With a small gain a probe's raw-space weights are dominated by spurious, barely varying directions.
    */
-  contentGain: Schema.optionalWith(positive("contentGain"), { default: () => 15 }),
+  contentGain: Schema.optionalWith(positive("contentGain"), { default: () => 40 }),
   /** RoPE base; large so that the matching heads read almost the same score at every distance. */
   ropeTheta: Schema.optionalWith(positive("ropeTheta"), { default: () => 1e6 }),
   /** `max_position_embeddings` of the checkpoint. */

@@ -79,7 +79,7 @@ export const Channel = {
 const ORIGIN_GAIN = 16
 
 /** The constant every embedding carries. */
-export const CONST_VALUE = 300
+export const CONST_VALUE = 700
 // Word valences are stored small so that they barely change a token's norm: the matching heads' scores are λ·(norm
 // factor), and a norm factor that tracked the valence would weight the averages by valence.
 const W_SCALE = 10
