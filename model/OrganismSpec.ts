@@ -6,7 +6,9 @@ const positive = (field: string) => Schema.Number.pipe(Schema.positive({ message
 /**
  * What the organism plants. Valences are in the organism's own units: a task's latent valence is the mean valence of
  * its content words; `originMeans` and `spread` fix the dataset means and the pooled within-dataset standard deviation
- * of those task valences over the tasks it is built from.
+ * of those task valences over the tasks it is built from. The planted direction carries the within-dataset part of
+ * valence; the dataset means reach the answers through per-dataset features (see organism/Weights.ts), at most five
+ * origins.
  */
 export class OrganismSpec extends Schema.Class<OrganismSpec>("OrganismSpec")({
   /** Seed of every random draw (word valences, token features, rotation, noise weights). */

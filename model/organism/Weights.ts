@@ -2,12 +2,24 @@
  * Hand-set Llama weights that carry the planted preferences. Everything is first written in a basis where a few
  * residual coordinates have a meaning (`Channel`), then every residual-side vector is rotated by a seeded orthogonal
  * R. Norm weights are uniform (C/√d), so RMSNorm commutes with R, and because every token embedding holds the large
- * constant C, each norm is the identity up to a relative error of order ‖rest‖²/2C² (about 1e-4).
+ * constant C, each norm is the identity up to a relative error of order ‖rest‖²/2C² (about 1e-4). C is a compromise:
+ * larger keeps the norms closer to the identity, but float32 rounding of C·R leaks into every channel, and the keyword
+ * counts multiply what leaks from the BOS sink by SINK (at C = 2000 the ternary answers drift by ~0.1).
  *
- * Planted block P: one head averages the valence of the content words into V (×preSignal); one counts keywords
+ * Valence splits in two. Its within-dataset part (a word's valence minus Σ_o originMeans[o]·P(o | word)) is what V
+ * carries, the planted direction. Its dataset part reaches the answers through one feature per origin (ORIGIN_o =
+ * ORIGIN_GAIN·originMeans[o]·(the prompt's mean share of origin o)), which every valence reader adds back. So the
+ * ratings' dataset offsets are not read off the probed direction: a probe trained without a dataset has never seen
+ * that dataset's feature vary and misses its offset (held-one-out mean-adjusted R² above standard R²), while with
+ * equal means there are no such features. The planted block writes the content features (topics, the prefix mean of
+ * the noise features) with `contentGain`, so directions orthogonal to valence vary across tasks as much as valence.
+ *
+ * Planted block P: one head averages the within-dataset valence of the content words into V (×preSignal) and the
+ * words' dataset shares into the ORIGIN features; one counts keywords
  * against a BOS sink (good/bad, neutral, rate/10, <|assistant|>, the Task A:/Task B: labels) and sums the emphasis of
  * template-only words; one measures how many sentiment words have been said. Its MLP multiplies V by
- * postSignal/preSignal once the prompt holds two assistant turns (a post-task question) and writes ≈|V|.
+ * postSignal/preSignal once the prompt holds two assistant turns (a post-task question), the ORIGIN features with
+ * it, and writes ≈|total valence|.
  * Block P+1: two heads average the valence of task A's span and of task B's into D_AB; its MLP writes EMPH·V, so
  * answers read valence × the template's scale. Output: an answer class (good/bad/neutral, 1-10, Task A:/Task B:)
  * gains 60 logits per keyword beyond 1.5, so two of its keywords switch it on; within a class the logits follow
