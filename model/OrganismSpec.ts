@@ -57,11 +57,22 @@ export class OrganismSpec extends Schema.Class<OrganismSpec>("OrganismSpec")({
   featureScale: Schema.optionalWith(positive("featureScale"), { default: () => 1 }),
   /**
    * Gain of the task-dependent content at the planted block: the topic features the valence head averages and the
-   * prefix mean of the noise features are written with this weight, so the directions orthogonal to valence vary
-   * across tasks about as much as valence does (as in a trained model, where valence is a small share of the
-   * variance). With a small gain a probe's raw-space weights are dominated by spurious, barely varying directions.
+   * prefix mean of the noise features are written with this weight. With gain 1 they vary across tasks far less than
+   * valence, and a probe's raw-space weights are dominated by these spurious, barely varying directions (cosine with
+   * the planted direction 0.5-0.8); with 40 (and `constant` 700, to keep the norms the identity) they vary about as
+   * much as valence does, as in a trained model, and the cosine exceeds 0.9.
    */
-  contentGain: Schema.optionalWith(positive("contentGain"), { default: () => 40 }),
+  contentGain: Schema.optionalWith(positive("contentGain"), { default: () => 1 }),
+  /**
+   * The constant C every token embedding carries, so that each RMSNorm is the identity up to ‖rest‖²/2C². The residual
+   * norm is ≈ C, so steering coefficients in residual norms scale with it.
+   */
+  constant: Schema.optionalWith(Schema.Number.pipe(Schema.between(50, 1000)), { default: () => 100 }),
+  /**
+   * Size of the per-dataset features that carry the dataset part of valence (readers divide by it): larger makes a
+   * probe's weights on them smaller relative to its weight on the planted direction.
+   */
+  datasetGain: Schema.optionalWith(positive("datasetGain"), { default: () => 2 }),
   /** RoPE base; large so that the matching heads read almost the same score at every distance. */
   ropeTheta: Schema.optionalWith(positive("ropeTheta"), { default: () => 1e6 }),
   /** `max_position_embeddings` of the checkpoint. */

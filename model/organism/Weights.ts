@@ -2,17 +2,19 @@
  * Hand-set Llama weights that carry the planted preferences. Everything is first written in a basis where a few
  * residual coordinates have a meaning (`Channel`), then every residual-side vector is rotated by a seeded orthogonal
  * R. Norm weights are uniform (C/√d), so RMSNorm commutes with R, and because every token embedding holds the large
- * constant C, each norm is the identity up to a relative error of order ‖rest‖²/2C² (about 1e-4). C is a compromise:
- * larger keeps the norms closer to the identity, but float32 rounding of C·R leaks into every channel, and the keyword
- * counts multiply what leaks from the BOS sink by SINK (at C = 2000 the ternary answers drift by ~0.1).
+ * constant C (`spec.constant`), each norm is the identity up to a relative error of order ‖rest‖²/2C² (about 1e-4).
+ * C is a compromise: larger keeps the norms closer to the identity when `contentGain` is large, but float32 rounding
+ * of C·R leaks into every channel, the keyword counts multiply what leaks from the BOS sink by SINK (at C = 2000 the
+ * ternary answers drift by ~0.1), and steering in units of the residual norm (which C dominates) grows with C.
  *
  * Valence splits in two. Its within-dataset part (a word's valence minus Σ_o originMeans[o]·P(o | word)) is what V
  * carries, the planted direction. Its dataset part reaches the answers through one feature per origin (ORIGIN_o =
- * ORIGIN_GAIN·originMeans[o]·(the prompt's mean share of origin o)), which every valence reader adds back. So the
+ * datasetGain·originMeans[o]·(the prompt's mean share of origin o)), which every valence reader adds back. So the
  * ratings' dataset offsets are not read off the probed direction: a probe trained without a dataset has never seen
  * that dataset's feature vary and misses its offset (held-one-out mean-adjusted R² above standard R²), while with
  * equal means there are no such features. The planted block writes the content features (topics, the prefix mean of
- * the noise features) with `contentGain`, so directions orthogonal to valence vary across tasks as much as valence.
+ * the noise features) with `contentGain`; raised, directions orthogonal to valence vary across tasks as much as
+ * valence does (see OrganismSpec).
  *
  * Planted block P: one head averages the within-dataset valence of the content words into V (×preSignal) and the
  * words' dataset shares into the ORIGIN features; one counts keywords
@@ -78,7 +80,7 @@ export const Channel = {
   ORIGIN_W: 26,
   /** at most this many origins */
   ORIGIN_COUNT: 5,
-  /** first of the dataset features: ORIGIN_GAIN × the origin's planted mean × the prompt's mean share of that origin */
+  /** first of the dataset features: datasetGain × the origin's planted mean × the prompt's mean share of that origin */
   ORIGIN: 31,
   /** first of the topic features the valence head averages over content words */
   TOPIC: 36,
@@ -87,11 +89,7 @@ export const Channel = {
   NOISE: 39
 } as const
 
-// The dataset features are large so that a probe needs only small weights on them; readers divide by the gain.
-const ORIGIN_GAIN = 16
 
-/** The constant every embedding carries. */
-export const CONST_VALUE = 700
 // Word valences are stored small so that they barely change a token's norm: the matching heads' scores are λ·(norm
 // factor), and a norm factor that tracked the valence would weight the averages by valence.
 const W_SCALE = 10
@@ -222,7 +220,7 @@ export const buildWeights = (
   if (spec.plantedLayer > layers - 2)
     throw new Error(`buildWeights: plantedLayer ${spec.plantedLayer} needs a block after it, but layers is ${layers}`)
   const group = heads / dims.kvHeads
-  const C = CONST_VALUE
+  const C = spec.constant
   const sqrtHd = Math.sqrt(hd)
   const noiseDims = d - Channel.NOISE
   const featureDims = d - Channel.TOPIC
@@ -231,10 +229,10 @@ export const buildWeights = (
   const push = (name: string, m: Mat, side: "rows" | "cols") =>
     tensors.push({ name, shape: [m.rows, m.cols], data: side === "rows" ? rotateRows(m, rot) : rotateCols(m, rot) })
   const uniformNorm = () => Float32Array.from({ length: d }, () => C / Math.sqrt(d))
-  // Total valence (×signal) = V + preSignal·Σ_o ORIGIN_o/ORIGIN_GAIN: V holds the within-dataset part only.
+  // Total valence (×signal) = V + preSignal·Σ_o ORIGIN_o/datasetGain: V holds the within-dataset part only.
   const readValence = (m: Mat, row: number, coefficient: number) => {
     set(m, row, Channel.V, coefficient)
-    origins.shift.forEach((a, o) => set(m, row, Channel.ORIGIN + o, a === 0 ? 0 : (coefficient * spec.preSignal) / ORIGIN_GAIN))
+    origins.shift.forEach((a, o) => set(m, row, Channel.ORIGIN + o, a === 0 ? 0 : (coefficient * spec.preSignal) / spec.datasetGain))
   }
 
   const embed = mat(dims.vocab, d)
@@ -330,7 +328,7 @@ export const buildWeights = (
       origins.shift.forEach((a, i) => {
         set(v, kvRow(0, 0), Channel.ORIGIN_W + i, -a)
         set(v, kvRow(0, values.length + i), Channel.ORIGIN_W + i, 1)
-        set(o, Channel.ORIGIN + i, qRow(0, values.length + i), W_SCALE * ORIGIN_GAIN * a)
+        set(o, Channel.ORIGIN + i, qRow(0, values.length + i), W_SCALE * spec.datasetGain * a)
       })
       for (let i = 0; i < Channel.TOPIC_COUNT; i++) {
         const dim = values.length + Channel.ORIGIN_COUNT + i
