@@ -74,18 +74,14 @@ describe("reports/steering end to end on the organism", () => {
     expect(new Set(at0).size).toBe(1)
   })
 
-  // The random control is not effect-free on this organism: its answer readout reads, besides the planted valence
-  // coordinate, a second valence coordinate (VS = EMPH·V, written by the block after the planted layer) and the
-  // emphasis gain EMPH, and a random direction in 64 dimensions loads about 1/8 on each. With the control seed of this
-  // config the control's slope interval lies just above 0; what holds is that it is far below the probe's.
-  it("steering along the probe raises P(good) (p < 0.001, plain and task-clustered), far more than the random control", () => {
+  it("steering along the probe raises P(good) (p < 0.001, plain and task-clustered), while the random control's slope interval contains 0", () => {
     const { probe, control } = summary.layers[0]!.directions
     expect(probe!.slope!).toBeGreaterThan(0)
     expect(probe!.p_value!).toBeLessThan(0.001)
     expect(probe!.clustered_p_value!).toBeLessThan(0.001)
     expect(probe!.slope_lo!).toBeGreaterThan(0)
-    expect(control!.slope_hi!).toBeLessThan(probe!.slope_lo!)
-    expect(Math.abs(control!.slope!)).toBeLessThan(probe!.slope! / 3)
+    expect(control!.slope_lo!).toBeLessThanOrEqual(0)
+    expect(control!.slope_hi!).toBeGreaterThanOrEqual(0)
     // The noise-free companion curve rises too.
     const curve = probe!.option_curve
     expect(curve[curve.length - 1]!.p).toBeGreaterThan(curve[0]!.p)
