@@ -7,7 +7,8 @@ import type { HeldOut } from "../stats/evaluation"
 import { heldOneOut, probeSimilarity, r2ByLabel, trainTwoTestTwo } from "../stats/evaluation"
 import { demean } from "../stats/demean"
 import { fitLogisticProbe } from "../stats/logisticProbe"
-import { noiseCeiling, seedSensitivity } from "../stats/reliability"
+import { bootstrapByTask } from "../stats/bootstrap"
+import { meanPairwiseR, noiseCeiling } from "../stats/reliability"
 import { deriveSeed } from "./seeds"
 import { fromTable, matrixOf, toTable } from "./tables"
 import { taskRows } from "./taskRows"
@@ -50,6 +51,7 @@ export interface ProbeEvaluation {
   readonly hoo: Record<string, ReturnType<typeof heldOutJson>>
   readonly train2test2: Record<string, ReturnType<typeof heldOutJson>> | null
   readonly similarity: { readonly labels: string[]; readonly cosine: number[][] }
+  /** r1: single-sample reliability averaged over every pair of samples (task-bootstrap interval); the ceiling is its Spearman-Brown for m samples. */
   readonly reliability: { readonly samples: number; readonly r1: Interval | null; readonly noise_ceiling: number | null }
   /** For binary answers: a logistic probe of each task's majority answer (L2 by grouped k-fold log loss); else null. */
   readonly logistic: {
@@ -68,7 +70,7 @@ export interface ProbeEvaluation {
  */
 export const probeEval = Stage.make({
   name: "probe_eval",
-  version: 1,
+  version: 2,
   params: Schema.Struct({ template_id: Schema.String, layer: Schema.Int, position: Schema.String, probes: ProbesConfig, seed: Schema.Int }),
   run: ({ inputs, params }) =>
     Effect.gen(function* () {
@@ -110,8 +112,10 @@ export const probeEval = Stage.make({
       // Reliability needs the same samples for every task: use the tasks with the most parsed samples.
       const m = Math.max(...ids.map((id) => targets.get(id)!.size))
       const complete = ids.filter((id) => targets.get(id)!.size === m).map((id) => [...targets.get(id)!.entries()].sort((a, b) => a[0] - b[0]).map(([, v]) => v))
-      const sensitivity = m >= 2 && complete.length >= 3 ? seedSensitivity(complete, { maxK: 1, bootstrap: options.bootstrap }) : null
-      const r1 = sensitivity?.measured[0] ?? null
+      const r1 =
+        m >= 2 && complete.length >= 3
+          ? bootstrapByTask(complete.map((_, i) => i), (rows) => meanPairwiseR(complete, rows), options.bootstrap)
+          : null
       // Binary answers (every parsed value 0 or 1) also get a logistic probe of the task's majority answer.
       const binary = ids.every((id) => [...targets.get(id)!.values()].every((v) => v === 0 || v === 1))
       const majority = Float64Array.from(means, (m) => (m >= 0.5 ? 1 : 0))

@@ -48,3 +48,23 @@ export const seedSensitivity = (
 
 /** The noise ceiling: Spearman-Brown reliability of the mean of m samples, the highest R² a predictor of that mean can reach. */
 export const noiseCeiling = (r1: number, m: number): number => spearmanBrown(r1, m)
+
+/**
+ * Single-sample reliability estimated from every pair of samples: the mean over sample pairs (s < t) of the Pearson r
+ * between sample s and sample t across tasks. With m samples it uses m(m−1)/2 pairs instead of one, so it is far less
+ * noisy than r₁ of `seedSensitivity`; `samples[task][s]` as there, at least 2 samples per task.
+ */
+export const meanPairwiseR = (samples: ReadonlyArray<ArrayLike<number>>, rows?: ArrayLike<number>): number => {
+  const tasks = rows ?? Int32Array.from(samples, (_, i) => i)
+  const m = samples[0]?.length ?? 0
+  if (m < 2) throw new Error(`meanPairwiseR: need at least 2 samples per task, got ${m}`)
+  let total = 0
+  let pairs = 0
+  for (let s = 0; s < m; s++) {
+    for (let t = s + 1; t < m; t++) {
+      total += pearson(Float64Array.from(tasks, (i) => samples[i]![s]!), Float64Array.from(tasks, (i) => samples[i]![t]!))
+      pairs++
+    }
+  }
+  return total / pairs
+}

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { noiseCeiling, seedSensitivity, spearmanBrown } from "../../stats/reliability"
+import { pearson } from "../../stats/metrics"
+import { meanPairwiseR, noiseCeiling, seedSensitivity, spearmanBrown } from "../../stats/reliability"
 import { analysisData as data, analysisExpected as expected, close } from "./reference"
 
 describe.skipIf(data === undefined)("seedSensitivity against NumPy (analysis reference, 1e-6 relative)", () => {
@@ -29,5 +30,15 @@ describe("reliability (closed forms)", () => {
     expect(s.measured[0]!.estimate).toBeCloseTo(1, 12)
     expect(s.measured[1]!.estimate).toBeCloseTo(1, 12)
     expect(() => seedSensitivity([[1, 2], [1, 2, 3], [1, 2]])).toThrow(/samples\[1\] has 3 samples/)
+  })
+})
+
+describe("meanPairwiseR", () => {
+  it("averages the Pearson r of every pair of sample columns (hand-worked on three samples)", () => {
+    const samples = [[1, 2, 2], [2, 1, 3], [4, 5, 3], [5, 6, 6], [3, 3, 4]]
+    const col = (s: number) => samples.map((row) => row[s]!)
+    const expected = (pearson(col(0), col(1)) + pearson(col(0), col(2)) + pearson(col(1), col(2))) / 3
+    expect(meanPairwiseR(samples)).toBeCloseTo(expected, 12)
+    expect(meanPairwiseR(samples, [0, 1, 2])).toBeCloseTo((pearson([1, 2, 4], [2, 1, 5]) + pearson([1, 2, 4], [2, 3, 3]) + pearson([2, 1, 5], [2, 3, 3])) / 3, 12)
   })
 })
