@@ -75,7 +75,7 @@ export const hooReport = Stage.make({
           : [intervalBarChart({
               name: `hoo_${e.template_id}_L${e.layer}`.replace(/[^A-Za-z0-9._-]/g, "_"),
               title: `Held-one-${params.groupBy}-out R²: ${e.template_id}, layer ${e.layer}`,
-              subtitle: "Probe trained on the other groups, tested on the held-out one; whiskers: 95% bootstrap interval over tasks",
+              subtitle: "Trained on the other groups; whiskers: 95% bootstrap interval over tasks",
               rows,
               categoryTitle: `held-out ${params.groupBy}`,
               groupTitle: "metric",
