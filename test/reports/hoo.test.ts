@@ -1,10 +1,9 @@
 import { beforeAll, describe, expect, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { experimentWorkspace, pngSize, tinyExperiment } from "../support/experiment"
+import { experimentWorkspace, pngSize, shippedTemplate, tinyExperiment } from "../support/experiment"
 
-const templatesDir = path.resolve(__dirname, "../../templates")
-const template = (id: string) => JSON.parse(fs.readFileSync(path.join(templatesDir, `${id}.json`), "utf8")) as { id: string; text: string }
+const template = (id: string) => shippedTemplate(id) as { id: string; text: string }
 
 describe("reports/hoo end to end on the organism", () => {
   const w = experimentWorkspace()

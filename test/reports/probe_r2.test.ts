@@ -1,16 +1,11 @@
 import { beforeAll, describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { getAction } from "../../cache/Actions"
-import { CacheDir } from "../../cache/CacheDir"
-import { type LoadedOutputs, loadedOutputs } from "../../pipeline/Artifact"
-import { loadOutput } from "../../pipeline/Build"
 import { fromTable, matrixOf } from "../../stages/tables"
 import { taskRows } from "../../stages/taskRows"
 import { r2Score } from "../../stats/metrics"
 import { fitRidge } from "../../stats/ridge"
-import { experimentWorkspace, pngSize, tinyExperiment } from "../support/experiment"
+import { experimentWorkspace, pngSize, stageOutputs, tinyExperiment } from "../support/experiment"
 
 const config = { ...tinyExperiment, templates: ["qualitative_post_v1", "stated_pre_v1"] }
 
@@ -18,15 +13,7 @@ describe("reports/probe_r2 end to end on the organism", () => {
   const w = experimentWorkspace()
   const out = path.join(w.out, "reports/probe_r2")
   let built: Awaited<ReturnType<typeof w.build>>
-  const stageOutputs = (stage: string) =>
-    Effect.runPromise(
-      Effect.gen(function* () {
-        const record = (yield* getAction(built.stages.find((s) => s.stage === stage)!.key))!
-        const loaded: Record<string, Parameters<typeof loadedOutputs>[1][string]> = {}
-        for (const [name, output] of Object.entries(record.outputs)) loaded[name] = yield* loadOutput(output)
-        return loadedOutputs(stage, loaded)
-      }).pipe(Effect.provide(CacheDir.layer(w.cache)))
-    ) as Promise<LoadedOutputs>
+  const outputsOf = (stage: string) => stageOutputs(w.cache, built, stage)
   let summary: {
     group_by: string
     probes: Array<{ template: string; timing: string; layer: number; n_tasks: number; cv_r2: number; noise_ceiling: number | null; by_group: Record<string, { r2: number; lo: number; hi: number; n: number }> }>
@@ -53,11 +40,11 @@ describe("reports/probe_r2 end to end on the organism", () => {
   })
 
   it("reports the out-of-fold R² within an origin that an independent refit of the probe gives", async () => {
-    const tasks = new Map(taskRows((await stageOutputs("sample")).table("tasks")).map((t) => [t.task_id, t.origin]))
-    const scores = fromTable<{ task_id: string; normalized: number | null }>((await stageOutputs("parse[stated_pre_v1]")).table("scores"))
+    const tasks = new Map(taskRows((await outputsOf("sample")).table("tasks")).map((t) => [t.task_id, t.origin]))
+    const scores = fromTable<{ task_id: string; normalized: number | null }>((await outputsOf("parse[stated_pre_v1]")).table("scores"))
     const sums = new Map<string, number[]>()
     for (const s of scores) if (s.normalized !== null) sums.set(s.task_id, [...(sums.get(s.task_id) ?? []), s.normalized])
-    const table = (await stageOutputs("activations[stated_pre_v1]")).table("activations")
+    const table = (await outputsOf("activations[stated_pre_v1]")).table("activations")
     const keys = fromTable<{ task_id: string; layer: number; position: string }>(table.select(["task_id", "layer", "position"]))
     const matrix = matrixOf(table)
     const rows = keys.flatMap((k, r) => (k.layer === 1 && k.position === "prompt_last" && sums.has(k.task_id) ? [{ id: k.task_id, r }] : []))

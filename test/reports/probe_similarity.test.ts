@@ -1,16 +1,11 @@
 import { beforeAll, describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { getAction } from "../../cache/Actions"
-import { CacheDir } from "../../cache/CacheDir"
-import { type LoadedOutputs, loadedOutputs } from "../../pipeline/Artifact"
-import { loadOutput } from "../../pipeline/Build"
 import { fromTable, matrixOf } from "../../stages/tables"
 import { taskRows } from "../../stages/taskRows"
 import { cosine } from "../../stats/metrics"
 import { fitRidge } from "../../stats/ridge"
-import { experimentWorkspace, pngSize, tinyExperiment } from "../support/experiment"
+import { experimentWorkspace, pngSize, stageOutputs, tinyExperiment } from "../support/experiment"
 
 const config = { ...tinyExperiment, templates: ["stated_pre_v1"] }
 const origins = ["alpaca", "bailbench", "math", "wildchat"]
@@ -19,15 +14,7 @@ describe("reports/probe_similarity end to end on the organism", () => {
   const w = experimentWorkspace()
   const out = path.join(w.out, "reports/probe_similarity")
   let built: Awaited<ReturnType<typeof w.build>>
-  const stageOutputs = (stage: string) =>
-    Effect.runPromise(
-      Effect.gen(function* () {
-        const record = (yield* getAction(built.stages.find((s) => s.stage === stage)!.key))!
-        const loaded: Record<string, Parameters<typeof loadedOutputs>[1][string]> = {}
-        for (const [name, output] of Object.entries(record.outputs)) loaded[name] = yield* loadOutput(output)
-        return loadedOutputs(stage, loaded)
-      }).pipe(Effect.provide(CacheDir.layer(w.cache)))
-    ) as Promise<LoadedOutputs>
+  const outputsOf = (stage: string) => stageOutputs(w.cache, built, stage)
   let summary: { group_by: string; probes: Array<{ template: string; layer: number; labels: string[]; n: number[]; cosine: number[][] }> }
 
   beforeAll(async () => {
@@ -53,11 +40,11 @@ describe("reports/probe_similarity end to end on the organism", () => {
   })
 
   it("reports the cosine of raw-space weights that independent per-origin refits give", async () => {
-    const origin = new Map(taskRows((await stageOutputs("sample")).table("tasks")).map((t) => [t.task_id, t.origin]))
-    const scores = fromTable<{ task_id: string; normalized: number | null }>((await stageOutputs("parse[stated_pre_v1]")).table("scores"))
+    const origin = new Map(taskRows((await outputsOf("sample")).table("tasks")).map((t) => [t.task_id, t.origin]))
+    const scores = fromTable<{ task_id: string; normalized: number | null }>((await outputsOf("parse[stated_pre_v1]")).table("scores"))
     const values = new Map<string, number[]>()
     for (const s of scores) if (s.normalized !== null) values.set(s.task_id, [...(values.get(s.task_id) ?? []), s.normalized])
-    const table = (await stageOutputs("activations[stated_pre_v1]")).table("activations")
+    const table = (await outputsOf("activations[stated_pre_v1]")).table("activations")
     const keys = fromTable<{ task_id: string; layer: number; position: string }>(table.select(["task_id", "layer", "position"]))
     const matrix = matrixOf(table)
     const rows = keys.flatMap((k, r) => (k.layer === 1 && k.position === "prompt_last" && values.has(k.task_id) ? [{ id: k.task_id, r }] : []))

@@ -1,23 +1,10 @@
 import { beforeAll, describe, expect, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { experimentWorkspace, pngSize, tinyExperiment } from "../support/experiment"
+import { experimentWorkspace, pngSize, readCsv, shippedTemplate, tinyExperiment } from "../support/experiment"
 
-const templatesDir = path.resolve(__dirname, "../../templates")
-const template = (id: string) => JSON.parse(fs.readFileSync(path.join(templatesDir, `${id}.json`), "utf8")) as Record<string, any>
+const template = (id: string) => shippedTemplate(id) as Record<string, any>
 
-/** Rows of a report CSV (no quoted fields in these tables), numbers parsed, empty cells null. */
-const readCsv = (file: string): Array<Record<string, string | number | null>> => {
-  const [header, ...lines] = fs.readFileSync(file, "utf8").trim().split("\r\n")
-  const names = header!.split(",")
-  return lines.map((line) => {
-    const cells = line.split(",")
-    return Object.fromEntries(names.map((n, k) => {
-      const c = cells[k]!
-      return [n, c === "" ? null : Number.isNaN(Number(c)) ? c : Number(c)]
-    }))
-  })
-}
 
 describe("reports/ratings end to end on the organism", () => {
   const w = experimentWorkspace()

@@ -4,10 +4,9 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { ExperimentConfig } from "../../pipeline/Config"
 import { steeringTemplates } from "../../reports/steering"
-import { experimentWorkspace, pngSize, tinyExperiment } from "../support/experiment"
+import { experimentWorkspace, pngSize, shippedTemplate, tinyExperiment } from "../support/experiment"
 
-const templatesDir = path.resolve(__dirname, "../../templates")
-const template = (id: string) => JSON.parse(fs.readFileSync(path.join(templatesDir, `${id}.json`), "utf8")) as { id: string }
+const template = (id: string) => shippedTemplate(id) as { id: string }
 
 interface DirectionSummary {
   slope: number | null

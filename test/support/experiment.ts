@@ -2,9 +2,12 @@ import { Effect, Layer } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { getAction } from "../../cache/Actions"
 import { CacheDir } from "../../cache/CacheDir"
 import { RowMemo } from "../../cache/Memo"
 import { ModelPool } from "../../model/ModelPool"
+import { type Loaded, type LoadedOutputs, loadedOutputs } from "../../pipeline/Artifact"
+import { loadOutput } from "../../pipeline/Build"
 import { buildJson, buildTarget, planTarget } from "../../pipeline/BuildTarget"
 import { experimentConfig } from "../../pipeline/Config"
 import { Progress } from "../../pipeline/Progress"
@@ -52,3 +55,33 @@ export const pngSize = (bytes: Uint8Array): { width: number; height: number } =>
   if (view.getUint32(0) !== 0x89504e47) throw new Error("not a PNG")
   return { width: view.getUint32(16), height: view.getUint32(20) }
 }
+
+/** A shipped template's JSON (templates/<id>.json), to inline or reword in a test config. */
+export const shippedTemplate = (id: string): Record<string, any> =>
+  JSON.parse(fs.readFileSync(path.resolve(__dirname, "../../templates", `${id}.json`), "utf8")) as Record<string, any>
+
+/** Rows of a report CSV (no quoted fields in these tables), numbers parsed, empty cells null. */
+export const readCsv = (file: string): Array<Record<string, string | number | null>> => {
+  const [header, ...lines] = fs.readFileSync(file, "utf8").trim().split("\r\n")
+  const names = header!.split(",")
+  return lines.map((line) => {
+    const cells = line.split(",")
+    return Object.fromEntries(
+      names.map((n, k) => {
+        const c = cells[k]!
+        return [n, c === "" ? null : Number.isNaN(Number(c)) ? c : Number(c)]
+      })
+    )
+  })
+}
+
+/** The outputs of one stage of a finished build, read back from the cache (objects verified). */
+export const stageOutputs = (cache: string, build: { readonly stages: ReadonlyArray<{ readonly stage: string; readonly key: string }> }, stage: string) =>
+  Effect.runPromise(
+    Effect.gen(function* () {
+      const record = (yield* getAction(build.stages.find((s) => s.stage === stage)!.key))!
+      const loaded: Record<string, Loaded> = {}
+      for (const [name, output] of Object.entries(record.outputs)) loaded[name] = yield* loadOutput(output)
+      return loadedOutputs(stage, loaded)
+    }).pipe(Effect.provide(CacheDir.layer(cache)))
+  ) as Promise<LoadedOutputs>
