@@ -9,7 +9,7 @@ import { parse } from "../stages/parse"
 import { probeEval } from "../stages/probeEval"
 import { sample } from "../stages/sample"
 import { tasksNode } from "../stages/tasks"
-import type { Template } from "../elicitation/Template"
+import type { ScoredTemplate, Template } from "../elicitation/Template"
 
 /** The measurement graph of an experiment, fanned out per template (and per layer for probes). */
 export interface ExperimentGraph {
@@ -76,3 +76,7 @@ export const experimentGraph = (config: ExperimentConfig): ExperimentGraph => {
     })
   return { config, tasks, model, truth, completions, elicitations, scores, activations: acts, probeEval: evaluation }
 }
+
+/** The templates whose answers are one score per task (not revealed pairs or rankings): the ones probes are trained on. */
+export const scoredTemplates = (config: ExperimentConfig): Array<Exclude<ScoredTemplate, { kind: "revealed" }>> =>
+  config.templates.flatMap((t) => (t.kind === "revealed" || t.kind === "ranking" ? [] : [t]))

@@ -5,7 +5,7 @@ import * as Stage from "../pipeline/Stage"
 import type { ProbeEvaluation } from "../stages/probeEval"
 import { fromTable } from "../stages/tables"
 import { cosine } from "../stats/metrics"
-import { experimentGraph } from "./experiment"
+import { experimentGraph, scoredTemplates } from "./experiment"
 import { collapse, fewTasks, parseFailures, type Diagnostic } from "./render/diagnostics"
 import { intervalBarChart, scatterWithFit } from "./render/figures"
 import type { Table } from "./render/tables"
@@ -151,8 +151,7 @@ export const hooReport = Stage.make({
 export const target = reportTarget("held-one-out probe generalization, train-2-test-2 beside it", (config: ExperimentConfig) => {
   const g = experimentGraph(config)
   const inputs: Record<string, Stage.Node> = {}
-  for (const t of config.templates) {
-    if (t.kind === "revealed" || t.kind === "ranking") continue
+  for (const t of scoredTemplates(config)) {
     inputs[`scores:${t.id}`] = g.scores(t)
     for (const layer of config.activations.layers) inputs[`eval:${t.id}@${layer}`] = g.probeEval(t, layer)
   }

@@ -15,7 +15,7 @@ import * as Artifact from "../pipeline/Artifact"
 import type { ExperimentConfig } from "../pipeline/Config"
 import * as Stage from "../pipeline/Stage"
 import type { ProbeEvaluation } from "../stages/probeEval"
-import { experimentGraph } from "./experiment"
+import { experimentGraph, scoredTemplates } from "./experiment"
 import { fewTasks, type Diagnostic } from "./render/diagnostics"
 import { type Figure, intervalBarChart } from "./render/figures"
 import type { Column, Table } from "./render/tables"
@@ -155,8 +155,7 @@ export const probeR2Node = (config: ExperimentConfig): Stage.Node => {
   const g = experimentGraph(config)
   const inputs: Record<string, Stage.Node> = {}
   const timings: Record<string, "pre" | "post"> = {}
-  for (const t of config.templates) {
-    if (t.kind === "revealed" || t.kind === "ranking") continue
+  for (const t of scoredTemplates(config)) {
     timings[t.id] = t.timing
     for (const layer of config.activations.layers) inputs[`eval:${t.id}@${layer}`] = g.probeEval(t, layer)
   }

@@ -15,7 +15,7 @@ import * as Artifact from "../pipeline/Artifact"
 import type { ExperimentConfig } from "../pipeline/Config"
 import * as Stage from "../pipeline/Stage"
 import type { ProbeEvaluation } from "../stages/probeEval"
-import { experimentGraph } from "./experiment"
+import { experimentGraph, scoredTemplates } from "./experiment"
 import type { Diagnostic } from "./render/diagnostics"
 import { type Figure, heatmap } from "./render/figures"
 import type { Column, Table } from "./render/tables"
@@ -113,8 +113,7 @@ export const probeSimilarityReport = Stage.make({
 export const probeSimilarityNode = (config: ExperimentConfig): Stage.Node => {
   const g = experimentGraph(config)
   const inputs: Record<string, Stage.Node> = {}
-  for (const t of config.templates) {
-    if (t.kind === "revealed" || t.kind === "ranking") continue
+  for (const t of scoredTemplates(config)) {
     for (const layer of config.activations.layers) inputs[`eval:${t.id}@${layer}`] = g.probeEval(t, layer)
   }
   return Stage.node(probeSimilarityReport, { label: "probe_similarity", params: { config: configSummary(config) }, inputs })

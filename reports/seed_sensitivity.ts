@@ -21,7 +21,7 @@ import * as Stage from "../pipeline/Stage"
 import { taskTargets } from "../stages/probeEval"
 import { fromTable } from "../stages/tables"
 import { noiseCeiling, seedSensitivity } from "../stats/reliability"
-import { experimentGraph } from "./experiment"
+import { experimentGraph, scoredTemplates } from "./experiment"
 import { type Diagnostic, fewTasks } from "./render/diagnostics"
 import { type BandPoint, type Figure, lineWithBand } from "./render/figures"
 import type { Column, Table } from "./render/tables"
@@ -154,8 +154,7 @@ export const seedSensitivityNode = (config: ExperimentConfig): Stage.Node => {
   const g = experimentGraph(config)
   const inputs: Record<string, Stage.Node> = {}
   const timings: Record<string, "pre" | "post"> = {}
-  for (const t of config.templates) {
-    if (t.kind === "revealed" || t.kind === "ranking") continue
+  for (const t of scoredTemplates(config)) {
     timings[t.id] = t.timing
     inputs[`scores:${t.id}`] = g.scores(t)
   }
