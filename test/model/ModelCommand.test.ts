@@ -30,7 +30,8 @@ const run = (...args: string[]) =>
   }).pipe(Effect.provide(NodeContext.layer))
 
 describe.skipIf(reference === undefined || modelDir === undefined)("model command", () => {
-  const c = reference!.cases[0]!
+  // Collected even when skipped, so it must not touch the missing reference.
+  const c = reference?.cases[0]!
 
   it.effect("generate prints the whole token sequence, text and finish reason", () =>
     Effect.gen(function* () {

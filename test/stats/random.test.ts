@@ -39,8 +39,9 @@ describe("NumPy default_rng port", () => {
 })
 
 describe.skipIf(gemma === undefined)("the reference file's held-out split", () => {
-  const { comparisons, reference } = gemma!
-  const split = heldOutSplit(comparisons, { seed: 0, fraction: 0.2 })
+  // Collected even when skipped, so nothing here may touch the missing data.
+  const { comparisons, reference } = gemma ?? { comparisons: [], reference: undefined! }
+  const split = gemma === undefined ? undefined! : heldOutSplit(comparisons, { seed: 0, fraction: 0.2 })
 
   it("holds out the same pairs and records", () => {
     expect(split.heldOutPairs).toBe(reference.n_heldout_pairs)
