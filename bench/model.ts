@@ -11,7 +11,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { allFusions, type Fusion } from "../model/Compile"
-import { generateBatch, leftPad, type Runtime } from "../model/Generate"
+import { generateBatch, growMask, leftPad, type Runtime } from "../model/Generate"
 import { argmax } from "../model/Sampling"
 import { type DecoderSession, emptyCache, forward } from "../model/Session"
 import { makeRuntime } from "../model/SubjectModel"
@@ -46,13 +46,7 @@ const decodeLoop = (rt: Runtime, session: DecoderSession, batch: number, steps: 
     for (let t = 0; t < steps; t++) {
       const cache = out.cache
       const next = BigInt64Array.from({ length: batch }, (_, b) => BigInt(argmax(out.logits, b * rt.dims.vocab, rt.dims.vocab)))
-      const total = cache.length + 1
-      const grown = new BigInt64Array(batch * total)
-      for (let b = 0; b < batch; b++) {
-        grown.set(mask.subarray(b * cache.length, (b + 1) * cache.length), b * total)
-        grown[b * total + cache.length] = 1n
-      }
-      mask = grown
+      mask = growMask(mask, batch, cache.length)
       const positions = BigInt64Array.from(ids, (p) => BigInt(p.length + t))
       out = yield* forward(session, { batch, seq: 1, inputIds: next, positionIds: positions, attentionMask: mask, cache }, hiddenLayers)
     }

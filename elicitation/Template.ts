@@ -1,7 +1,7 @@
 import { FileSystem } from "@effect/platform"
 import { Effect, ParseResult, Schema } from "effect"
-import { createHash } from "node:crypto"
 import * as path from "node:path"
+import { hashValue, toKeyable } from "../pipeline/Key"
 
 /** A labelled answer and its value; higher values are always better for the model. */
 export const AnswerOption = Schema.Struct({ label: Schema.NonEmptyTrimmedString, value: Schema.Number })
@@ -191,13 +191,6 @@ export const templateById = (templates: ReadonlyArray<Template>, id: string): Ef
     : Effect.fail(new TemplateError({ file: `${id}.json`, field: "id", reason: `no such template; known: ${templates.map((t) => t.id).join(", ")}` }))
 }
 
-const canonical = (value: unknown): string => {
-  if (value === null || typeof value !== "object") return JSON.stringify(value)
-  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`
-  const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`
-}
 
-/** sha256 over a canonical (sorted-key) encoding of the decoded template. */
-export const templateContentHash = (t: Template): string =>
-  createHash("sha256").update(canonical(Schema.encodeSync(Template)(t))).digest("hex")
+/** sha256 over the canonical key encoding of the decoded template (the encoding every stage key uses). */
+export const templateContentHash = (t: Template): string => hashValue(toKeyable(Schema.encodeSync(Template)(t)))

@@ -1,7 +1,7 @@
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { Clock, Config, Context, Duration, Effect, Layer, Option, Random, Redacted, Ref, Schema } from "effect"
-import { createHash } from "node:crypto"
+import { hashValue, toKeyable } from "../pipeline/Key"
 
 /** One chat turn as OpenAI-compatible servers take it. */
 export const ChatMessage = Schema.Struct({
@@ -83,25 +83,19 @@ export const ChatClientConfig = Schema.Struct({
 /** Connection and pacing settings of an OpenAI-compatible endpoint. */
 export type ChatClientConfig = typeof ChatClientConfig.Type
 
-const canonical = (value: unknown): string => {
-  if (value === null || typeof value !== "object") return JSON.stringify(value ?? null)
-  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`
-  const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`
-}
 
 /** The memo key of a request: sha256 over a canonical encoding of the model, the messages and the sampling parameters. */
 export const chatRequestKey = (model: string, request: ChatRequest): string =>
-  createHash("sha256")
-    .update(canonical({
+  hashValue(
+    toKeyable({
       model,
       messages: request.messages.map((m) => ({ role: m.role, content: m.content })),
       temperature: request.temperature,
       maxTokens: request.maxTokens,
       responseFormat: request.responseFormat ?? null,
       seed: request.seed ?? null
-    }))
-    .digest("hex")
+    })
+  )
 
 const CompletionBody = Schema.Struct({
   choices: Schema.NonEmptyArray(Schema.Struct({

@@ -119,6 +119,16 @@ const firstStop = (text: string, stops: ReadonlyArray<string>): number => {
   return cut
 }
 
+/** The attention mask of a batch one decode step later: each row's `length` entries followed by a 1 for the new token. */
+export const growMask = (mask: BigInt64Array, batch: number, length: number): BigInt64Array => {
+  const grown = new BigInt64Array(batch * (length + 1))
+  for (let b = 0; b < batch; b++) {
+    grown.set(mask.subarray(b * length, (b + 1) * length), b * (length + 1))
+    grown[b * (length + 1) + length] = 1n
+  }
+  return grown
+}
+
 /** Generates for one batch with left padding and the KV cache. */
 export const generateBatch = (rt: Runtime, requests: ReadonlyArray<GenerateRequest>): Effect.Effect<Generation[], string> =>
   Effect.gen(function* () {
@@ -177,13 +187,7 @@ export const generateBatch = (rt: Runtime, requests: ReadonlyArray<GenerateReque
       }
       if (finish.every((f) => f !== undefined)) break
       cache = step.cache
-      const total = cache.length + 1
-      const grown = new BigInt64Array(batch * total)
-      for (let b = 0; b < batch; b++) {
-        grown.set(mask.subarray(b * cache.length, (b + 1) * cache.length), b * total)
-        grown[b * total + cache.length] = 1n
-      }
-      mask = grown
+      mask = growMask(mask, batch, cache.length)
       const lengths = encoded.map((e, b) => Math.min(dims.maxPositions, e.ids.length + generated[b]!.length))
       step = yield* forward(session, {
         batch,

@@ -32,6 +32,7 @@ import type { OrganismSpec } from "../OrganismSpec"
 import { normals, randomOrthogonal, streamFor } from "./Random"
 import { readoutOf, type Slopes } from "./Readout"
 import { ASSISTANT, BOS, DIGITS, LABELS, QUALITATIVE_WORDS, RATE_WORDS, type Vocabulary } from "./Vocabulary"
+import type { Dimensions } from "../Checkpoint"
 
 /** Residual coordinates (before rotation). */
 export const Channel = {
@@ -127,16 +128,8 @@ export interface NamedTensor {
   readonly data: Float32Array
 }
 
-/** Dimensions of the built model. */
-export interface OrganismDims {
-  readonly hidden: number
-  readonly intermediate: number
-  readonly heads: number
-  readonly kvHeads: number
-  readonly headDim: number
-  readonly layers: number
-  readonly vocab: number
-}
+/** Dimensions of the built model (those of a loaded checkpoint, less what the checkpoint config decides). */
+export type OrganismDims = Omit<Dimensions, "maxPositions" | "qkvBias">
 
 /** Built weights, the rotation and the planted direction (R·e_V). */
 export interface OrganismWeights {
