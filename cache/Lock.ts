@@ -23,7 +23,10 @@ const tryAcquire = (file: string): Effect.Effect<boolean, StoreError> =>
       return true
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e
-      const owner = Number(fs.readFileSync(file, "utf8"))
+      const text = fs.readFileSync(file, "utf8")
+      // The owner creates the file and then writes its pid: an empty file is a lock being taken, not a dead one.
+      if (text === "" && Date.now() - fs.statSync(file).mtimeMs < 10_000) return false
+      const owner = Number(text)
       if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && alive(owner)) return false
       if (owner === process.pid) return false
       // The owner died without releasing; replace its lock atomically so two waiters cannot both win.

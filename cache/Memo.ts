@@ -1,5 +1,5 @@
 import Database from "better-sqlite3"
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Layer, Schedule } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { StoreError } from "../pipeline/Errors"
@@ -31,18 +31,24 @@ export class RowMemo extends Context.Tag("prefpipe/RowMemo")<
       const { root } = yield* CacheDir
       const file = cachePaths(root).memo
       const fail = (e: unknown) => new StoreError({ path: file, reason: e instanceof Error ? e.message : String(e) })
+      // Two processes opening a new cache at once can meet SQLITE_BUSY while one switches the file to WAL.
       const db = yield* Effect.acquireRelease(
         Effect.try({
           try: () => {
             fs.mkdirSync(path.dirname(file), { recursive: true })
             const d = new Database(file, { timeout: 60_000 })
-            d.pragma("journal_mode = WAL")
-            d.pragma("synchronous = FULL")
-            d.exec("CREATE TABLE IF NOT EXISTS memo (namespace TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (namespace, key)) WITHOUT ROWID")
-            return d
+            try {
+              d.pragma("journal_mode = WAL")
+              d.pragma("synchronous = FULL")
+              d.exec("CREATE TABLE IF NOT EXISTS memo (namespace TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (namespace, key)) WITHOUT ROWID")
+              return d
+            } catch (e) {
+              d.close()
+              throw e
+            }
           },
           catch: fail
-        }),
+        }).pipe(Effect.retry(Schedule.intersect(Schedule.spaced("100 millis"), Schedule.recurs(50)))),
         (d) => Effect.sync(() => d.close())
       )
       const select = db.prepare<[string, string], { value: string }>("SELECT value FROM memo WHERE namespace = ? AND key = ?")

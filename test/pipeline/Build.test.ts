@@ -148,14 +148,16 @@ describe("build", () => {
 })
 
 const runDemo = (w: ReturnType<typeof workspace>, env: Record<string, string>) =>
-  new Promise<{ code: number | null; stdout: string }>((resolve) => {
+  new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
     const child = spawn(process.execPath, ["--import", "tsx", path.join(supportDir, "runDemo.ts"), w.cache, w.config, path.join(w.dir, "out")], {
       env: { ...process.env, ...env },
       stdio: ["ignore", "pipe", "pipe"]
     })
     let stdout = ""
+    let stderr = ""
     child.stdout.on("data", (d) => (stdout += d))
-    child.on("exit", (code) => resolve({ code, stdout }))
+    child.stderr.on("data", (d) => (stderr += d))
+    child.on("exit", (code) => resolve({ code, stdout, stderr }))
   })
 
 describe("build across processes", () => {
@@ -177,7 +179,7 @@ describe("build across processes", () => {
     w.writeConfig({ count: 5, delayMs: 60, templates: { q1: { text: "t", factor: 2 }, q2: { text: "u", factor: 3 } } })
     const runs = path.join(w.dir, "runs.log")
     const [a, b] = await Promise.all([runDemo(w, { DEMO_RUN_LOG: runs }), runDemo(w, { DEMO_RUN_LOG: runs })])
-    expect([a.code, b.code]).toEqual([0, 0])
+    expect([a.code, b.code], `${a.stderr}\n${b.stderr}`).toEqual([0, 0])
     const executed = fs.readFileSync(runs, "utf8").trim().split("\n").sort()
     expect(executed).toEqual(["numbers", "report", "scale[q1]", "scale[q2]", "total"])
     expect(JSON.parse(a.stdout).build).toBe(JSON.parse(b.stdout).build)
