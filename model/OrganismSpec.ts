@@ -62,17 +62,17 @@ export class OrganismSpec extends Schema.Class<OrganismSpec>("OrganismSpec")({
    * the planted direction 0.5-0.8); with 40 (and `constant` 700, to keep the norms the identity) they vary about as
    * much as valence does, as in a trained model, and the cosine exceeds 0.9.
    */
-  contentGain: Schema.optionalWith(positive("contentGain"), { default: () => 1 }),
+  contentGain: Schema.optionalWith(positive("contentGain"), { default: () => 40 }),
   /**
    * The constant C every token embedding carries, so that each RMSNorm is the identity up to ‖rest‖²/2C². The residual
    * norm is ≈ C, so steering coefficients in residual norms scale with it.
    */
-  constant: Schema.optionalWith(Schema.Number.pipe(Schema.between(50, 1000)), { default: () => 100 }),
+  constant: Schema.optionalWith(Schema.Number.pipe(Schema.between(50, 1000)), { default: () => 700 }),
   /**
    * Size of the per-dataset features that carry the dataset part of valence (readers divide by it): larger makes a
    * probe's weights on them smaller relative to its weight on the planted direction.
    */
-  datasetGain: Schema.optionalWith(positive("datasetGain"), { default: () => 2 }),
+  datasetGain: Schema.optionalWith(positive("datasetGain"), { default: () => 16 }),
   /** RoPE base; large so that the matching heads read almost the same score at every distance. */
   ropeTheta: Schema.optionalWith(positive("ropeTheta"), { default: () => 1e6 }),
   /** `max_position_embeddings` of the checkpoint. */

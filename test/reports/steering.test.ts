@@ -22,9 +22,9 @@ interface DirectionSummary {
   option_curve: Array<{ coefficient: number; p: number; n: number }>
 }
 
-// Coefficients in mean residual norms: the organism's residual norm (≈100) is mostly its constant channel, while
-// valence lives on a scale of 1 along the planted direction, so a few hundredths of a norm already move the answers.
-const coefficients = [-0.03, -0.015, 0, 0.015, 0.03]
+// Coefficients in mean residual norms: the organism's residual norm (≈700) is mostly its constant channel, while
+// valence lives on a scale of 1 along the planted direction, so a few thousandths of a norm already move the answers.
+const coefficients = [-0.004, -0.002, 0, 0.002, 0.004]
 
 describe("reports/steering end to end on the organism", () => {
   const w = experimentWorkspace()
@@ -100,7 +100,7 @@ describe("reports/steering on revealed choices with differential steering", () =
     ...tinyExperiment,
     sample: { perOrigin: 4 },
     templates: [template("qualitative_post_v1"), template("revealed_v1")],
-    steering: { template: "revealed_v1", positions: "differential", tasks: 8, samples: 2, coefficients: [-0.03, 0, 0.03] }
+    steering: { template: "revealed_v1", positions: "differential", tasks: 8, samples: 2, coefficients: [-0.004, 0, 0.004] }
   }
   let summary: { kind: string; outcome: string; positions: string; layers: Array<{ tasks: number; units: number; samples: number; directions: Record<string, DirectionSummary & { answers: Array<{ coefficient: number; total: number }> }> }> }
 
