@@ -30,21 +30,56 @@ export const normals = (prng: Prng, n: number): Float64Array => {
   return out
 }
 
-/** A random orthogonal n×n matrix (row-major): Gram-Schmidt on a Gaussian matrix, so its distribution is Haar. */
-export const randomOrthogonal = (prng: Prng, n: number): Float64Array => {
-  const q = normals(prng, n * n)
-  for (let i = 0; i < n; i++) {
-    for (let pass = 0; pass < 2; pass++) {
-      for (let j = 0; j < i; j++) {
-        let dot = 0
-        for (let k = 0; k < n; k++) dot += q[i * n + k]! * q[j * n + k]!
-        for (let k = 0; k < n; k++) q[i * n + k] = q[i * n + k]! - dot * q[j * n + k]!
+// Paley's construction for q = 11 (q ≡ 3 mod 4): I + [[0, 1ᵀ], [−1, Q]] with Q_ij = χ(j − i), χ the quadratic character.
+const paley12 = (): Int8Array => {
+  const q = 11
+  const residues = new Set(Array.from({ length: q - 1 }, (_, x) => ((x + 1) * (x + 1)) % q))
+  const chi = (x: number) => (x % q === 0 ? 0 : residues.has(((x % q) + q) % q) ? 1 : -1)
+  const h = new Int8Array(144)
+  for (let i = 0; i < 12; i++) {
+    for (let j = 0; j < 12; j++) {
+      const skew = i === 0 ? (j === 0 ? 0 : 1) : j === 0 ? -1 : chi(j - i)
+      h[i * 12 + j] = (i === j ? 1 : 0) + skew
+    }
+  }
+  return h
+}
+
+/** A Hadamard matrix of order n (entries ±1, H·Hᵀ = n·I) for n = 2^k or 12·2^k: Sylvester doubling of 1 or of Paley's 12. */
+export const hadamard = (n: number): Int8Array => {
+  let order = n
+  while (order % 2 === 0 && order > 1 && order !== 12) order /= 2
+  if (order !== 1 && order !== 12) throw new Error(`hadamard: n must be 2^k or 12·2^k, got ${n}`)
+  let h = order === 1 ? Int8Array.of(1) : paley12()
+  for (; order < n; order *= 2) {
+    const next = new Int8Array(4 * order * order)
+    for (let i = 0; i < order; i++) {
+      for (let j = 0; j < order; j++) {
+        const v = h[i * order + j]!
+        next[i * 2 * order + j] = v
+        next[i * 2 * order + order + j] = v
+        next[(order + i) * 2 * order + j] = v
+        next[(order + i) * 2 * order + order + j] = -v
       }
     }
-    let norm = 0
-    for (let k = 0; k < n; k++) norm += q[i * n + k]! ** 2
-    norm = Math.sqrt(norm)
-    for (let k = 0; k < n; k++) q[i * n + k] = q[i * n + k]! / norm
+    h = next
   }
-  return q
+  return h
+}
+
+/**
+ * A random orthogonal n×n matrix (row-major) whose entries all have magnitude 1/√n: a Hadamard matrix with seeded row
+ * order and column signs. Every basis vector is spread evenly over every coordinate, so the per-coordinate variance of
+ * rotated activations is the same in every coordinate when the channels are uncorrelated.
+ */
+export const randomHadamard = (prng: Prng, n: number): Float64Array => {
+  const h = hadamard(n)
+  const order = Array.from({ length: n }, (_, i) => i)
+  for (let i = n - 1; i > 0; i--) {
+    const j = prng.int(i + 1)
+    ;[order[i], order[j]] = [order[j]!, order[i]!]
+  }
+  const signs = Array.from({ length: n }, () => (prng.next() < 0.5 ? -1 : 1))
+  const scale = 1 / Math.sqrt(n)
+  return Float64Array.from({ length: n * n }, (_, k) => h[order[Math.floor(k / n)]! * n + (k % n)]! * signs[k % n]! * scale)
 }

@@ -29,7 +29,7 @@
  * keeps a hazard that grows with length. Other blocks only stir the noise dimensions.
  */
 import type { OrganismSpec } from "../OrganismSpec"
-import { normals, randomOrthogonal, streamFor } from "./Random"
+import { normals, randomHadamard, streamFor } from "./Random"
 import { readoutOf, type Slopes } from "./Readout"
 import { ASSISTANT, BOS, DIGITS, LABELS, QUALITATIVE_WORDS, RATE_WORDS, type Vocabulary } from "./Vocabulary"
 import type { Dimensions } from "../Checkpoint"
@@ -118,6 +118,9 @@ const SCALE_OFFSET = 20
 // so an answer of a few dozen words almost surely ends.
 const LENGTH_SINK = 10
 const LENGTH_GAIN = 3
+// LENGTH and ABS vary a little from task to task with the completion, and that variation tracks valence: written this
+// much larger (and read back divided by it), they get small raw-space weights in a probe, as content does.
+const READOUT_GAIN = 10
 /** Sharpness a of the |V| units: silu(aV) + silu(−aV) = aV·tanh(aV/2). */
 export const ABS_SHARPNESS = 10
 
@@ -217,7 +220,7 @@ export const buildWeights = (
   const sqrtHd = Math.sqrt(hd)
   const noiseDims = d - Channel.NOISE
   const featureDims = d - Channel.TOPIC
-  const rot = randomOrthogonal(streamFor(spec.seed, "rotation"), d)
+  const rot = randomHadamard(streamFor(spec.seed, "rotation"), d)
   const tensors: NamedTensor[] = []
   const push = (name: string, m: Mat, side: "rows" | "cols") =>
     tensors.push({ name, shape: [m.rows, m.cols], data: side === "rows" ? rotateRows(m, rot) : rotateCols(m, rot) })
@@ -333,7 +336,7 @@ export const buildWeights = (
       set(q, qRow(group + 1, MATCH_B), Channel.CONST, (LAMBDA * sqrtHd) / C)
       set(k, kvRow(1, MATCH_B), Channel.SSCORE, 1)
       set(v, kvRow(1, hd - 1), Channel.SENT, 1)
-      set(o, Channel.LENGTH, qRow(group + 1, hd - 1), 1)
+      set(o, Channel.LENGTH, qRow(group + 1, hd - 1), READOUT_GAIN)
       const counts = [Channel.N_Q, Channel.N_N, Channel.N_S, Channel.N_A, Channel.N_SPAN, Channel.N_LAB]
       counts.forEach((ch, i) => set(o, ch, qRow(1, i + 1), SINK))
       // Post-task gate: V ← V·postSignal/preSignal once two assistant turns are in the prompt.
@@ -352,7 +355,7 @@ export const buildWeights = (
       for (const [unit, sign] of [[2, 1], [3, -1]] as const) {
         readValence(gate, unit, sign * ABS_SHARPNESS)
         set(up, unit, Channel.CONST, 1 / C)
-        set(down, Channel.ABS, unit, 1 / (ABS_SHARPNESS * W_SCALE))
+        set(down, Channel.ABS, unit, READOUT_GAIN / (ABS_SHARPNESS * W_SCALE))
       }
       firstNoiseUnit = 4 + 2 * Channel.ORIGIN_COUNT
     }
@@ -396,12 +399,12 @@ export const buildWeights = (
     readValence(head, t, r.v)
     set(head, t, Channel.VS, r.v)
     set(head, t, Channel.D_AB, r.d)
-    set(head, t, Channel.ABS, r.abs * W_SCALE)
+    set(head, t, Channel.ABS, (r.abs * W_SCALE) / READOUT_GAIN)
     if (r.mode === undefined) constant(-OTHER_PENALTY)
     else if (r.mode === "end") {
       constant(r.bias)
       set(head, t, Channel.ANSWERED, ANSWERED_END)
-      set(head, t, Channel.LENGTH, LENGTH_GAIN)
+      set(head, t, Channel.LENGTH, LENGTH_GAIN / READOUT_GAIN)
     } else if (r.mode === "open") constant(r.bias)
     else {
       const modeCount = r.mode === "stated" ? Channel.N_S : r.mode === "revealed" ? Channel.N_LAB : Channel.N_Q
