@@ -1,7 +1,7 @@
 /**
  * Subject-model benchmark on stories260K (../shared/data/models/stories260K-hf): prefill and decode tokens/s at
- * batch 1, 8 and 32 through `generateBatch`, the raw decode loop per fusion set, and the extra cost of fetching
- * the residual stream at 3 layers on every decode step. Every figure is the best of 3 runs, since the machine is
+ * batch 1, 8 and 32 through `generateBatch`, the raw decode loop per fusion set and per thread count, and the extra
+ * cost of fetching the residual stream at 3 layers on every decode step. Every figure is the best of 3 runs, since the machine is
  * shared and a busy neighbour only ever slows a run down.
  */
 import { NodeContext } from "@effect/platform-node"
@@ -10,11 +10,11 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { allFusions, type Fusion } from "../model/Compile"
-import { generateBatch, growMask, leftPad, type Runtime } from "../model/Generate"
+import { allFusions, defaultFusions, type Fusion } from "../model/Compile"
+import { generateBatch, leftPad, type Runtime } from "../model/Generate"
 import { argmax } from "../model/Sampling"
 import { type DecoderSession, emptyCache, forward } from "../model/Session"
-import { makeRuntime } from "../model/SubjectModel"
+import { defaultThreads, makeRuntime } from "../model/SubjectModel"
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 const modelDir = path.join(root, "../shared/data/models/stories260K-hf")
@@ -39,16 +39,13 @@ const decodeLoop = (rt: Runtime, session: DecoderSession, batch: number, steps: 
     const ids = Array.from({ length: batch }, (_, b) => rt.tokenizer.encode(prompts[b % prompts.length]!, true))
     const padded = leftPad(ids, rt.tokenizer.padId)
     const t0 = now()
-    const cache = emptyCache(rt.dims, batch, padded.seq + steps, session)
-    let out = yield* forward(session, { batch, seq: padded.seq, inputIds: padded.ids, positionIds: padded.positions, attentionMask: padded.mask, cache }, hiddenLayers)
+    let out = yield* forward(session, { batch, seq: padded.seq, inputIds: padded.ids, positionIds: padded.positions, attentionMask: padded.mask, cache: emptyCache(rt.dims, batch, padded.seq) }, hiddenLayers)
     const t1 = now()
-    let mask = padded.mask
+    const mask = new BigInt64Array(batch).fill(1n)
     for (let t = 0; t < steps; t++) {
-      const cache = out.cache
       const next = BigInt64Array.from({ length: batch }, (_, b) => BigInt(argmax(out.logits, b * rt.dims.vocab, rt.dims.vocab)))
-      mask = growMask(mask, batch, cache.length)
       const positions = BigInt64Array.from(ids, (p) => BigInt(p.length + t))
-      out = yield* forward(session, { batch, seq: 1, inputIds: next, positionIds: positions, attentionMask: mask, cache }, hiddenLayers)
+      out = yield* forward(session, { batch, seq: 1, inputIds: next, positionIds: positions, attentionMask: mask, cache: out.cache }, hiddenLayers)
     }
     const t2 = now()
     return { prefillSeconds: t1 - t0, decodeSeconds: t2 - t1, promptTokens: ids.reduce((a, x) => a + x.length, 0) }
@@ -61,17 +58,17 @@ const program = Effect.gen(function* () {
     console.log(line)
   }
   const runtimes = new Map<string, Runtime>()
-  const runtimeFor = (fusions: ReadonlyArray<Fusion>) =>
+  const runtimeFor = (fusions: ReadonlyArray<Fusion>, threads?: number) =>
     Effect.gen(function* () {
-      const key = fusions.join(",")
-      if (!runtimes.has(key)) runtimes.set(key, (yield* makeRuntime({ dir: modelDir, cacheDir, fusions })).runtime)
+      const key = `${fusions.join(",")}@${threads}`
+      if (!runtimes.has(key)) runtimes.set(key, (yield* makeRuntime({ dir: modelDir, cacheDir, fusions, ...(threads === undefined ? {} : { threads }) })).runtime)
       return runtimes.get(key)!
     })
 
-  log(`stories260K, ${os.cpus().length} CPUs, onnxruntime intra-op threads 2, graph optimisation "all"`)
+  const rt = yield* runtimeFor(defaultFusions)
+  log(`stories260K, ${os.cpus().length} CPUs, onnxruntime intra-op threads ${defaultThreads(rt.dims)} unless stated, graph optimisation "all"`)
   log("")
-  log("generateBatch (greedy, left padding, KV cache), all fusions:")
-  const rt = yield* runtimeFor(allFusions)
+  log(`generateBatch (greedy, left padding, KV cache), default fusions [${defaultFusions.join(", ")}]:`)
   for (const batch of [1, 8, 32]) {
     const requests = Array.from({ length: batch }, (_, b) => ({ prompt: { kind: "text" as const, text: prompts[b % prompts.length]! }, maxTokens: decodeSteps, temperature: 0, topP: 1, seed: b }))
     yield* generateBatch(rt, requests.map((r) => ({ ...r, maxTokens: 4 })))
@@ -91,11 +88,19 @@ const program = Effect.gen(function* () {
   }
 
   log("")
-  log(`raw decode loop (${decodeSteps} steps, argmax), tokens/s by fusion set:`)
-  const sets: Array<ReadonlyArray<Fusion>> = [[], ["rmsnorm"], ["rmsnorm", "skipnorm"], ["rmsnorm", "skipnorm", "rotary"], ["rmsnorm", "skipnorm", "rotary", "gqa"], allFusions]
+  log(`raw decode loop (${decodeSteps} steps, argmax), tokens/s by fusion set and thread count:`)
+  const sets: Array<{ fusions: ReadonlyArray<Fusion>; threads?: number }> = [
+    { fusions: [] },
+    { fusions: ["rmsnorm"] },
+    { fusions: ["rmsnorm", "skipnorm"] },
+    { fusions: ["rmsnorm", "skipnorm", "rotary"] },
+    { fusions: defaultFusions },
+    { fusions: allFusions },
+    { fusions: defaultFusions, threads: 2 }
+  ]
   // Interleaved (set by set, repeated) so that load drifting during the run hits every set alike; best run kept.
-  const sessions = yield* Effect.forEach(sets, (fusions) =>
-    Effect.flatMap(runtimeFor(fusions), (r) => Effect.map(r.session({ logits: "last", hiddenLayers: [], steerLayers: [] }), (session) => ({ r, session }))))
+  const sessions = yield* Effect.forEach(sets, ({ fusions, threads }) =>
+    Effect.flatMap(runtimeFor(fusions, threads), (r) => Effect.map(r.session({ logits: "last", hiddenLayers: [], steerLayers: [] }), (session) => ({ r, session }))))
   const bestSeconds = sets.map(() => [Infinity, Infinity, Infinity])
   const prefillSeconds = sets.map(() => [Infinity, Infinity, Infinity])
   const promptTokens = [0, 0, 0]
@@ -108,15 +113,15 @@ const program = Effect.gen(function* () {
         prefillSeconds[k]![j] = Math.min(prefillSeconds[k]![j]!, m.prefillSeconds)
         promptTokens[j] = m.promptTokens
       }
-  sets.forEach((fusions, k) => {
+  sets.forEach(({ fusions, threads }, k) => {
     const row = [1, 8, 32].map((batch, j) =>
       `b${batch} ${Math.round((batch * decodeSteps) / bestSeconds[k]![j]!).toLocaleString("en")} (prefill ${Math.round(promptTokens[j]! / prefillSeconds[k]![j]!).toLocaleString("en")})`
     )
-    log(`  [${fusions.join(", ") || "plain"}]: ${row.join(", ")}`)
+    log(`  [${fusions.join(", ") || "plain"}]${threads === undefined ? "" : `, ${threads} threads`}: ${row.join(", ")}`)
   })
 
   log("")
-  log("activation capture: residual after layers 1, 2, 3 fetched on every decode step, all fusions:")
+  log("activation capture: residual after layers 1, 2, 3 fetched on every decode step, default fusions:")
   const plainSession = yield* rt.session({ logits: "last", hiddenLayers: [], steerLayers: [] })
   const captureSession = yield* rt.session({ logits: "last", hiddenLayers: [1, 2, 3], steerLayers: [] })
   for (const batch of [1, 32]) {

@@ -9,14 +9,19 @@ import { floatToHalf } from "./Safetensors"
 
 /**
  * Optional fusions: `rmsnorm` (SimplifiedLayerNormalization), `skipnorm` (residual add + RMSNorm in
- * com.microsoft.SkipSimplifiedLayerNormalization), `rotary` (com.microsoft.RotaryEmbedding), `gqa`
- * (com.microsoft.GroupQueryAttention, head sizes that are multiples of 8; implies `rotary`), `packed` (one MatMul
- * for q/k/v and one for gate/up).
+ * com.microsoft.SkipSimplifiedLayerNormalization), `rotary` (com.microsoft.RotaryEmbedding), `packed` (one MatMul
+ * for q/k/v and one for gate/up), `gqa` (com.microsoft.GroupQueryAttention, used when head sizes are multiples of 8
+ * as its CPU kernel needs; implies `rotary`). GroupQueryAttention copies the whole cache into its own present on
+ * every call, since the cache is a graph input here, and takes several new tokens per row only when the cache is
+ * empty or the batch has one row; it wins at batch 1 and loses at larger batches, so it is not a default.
  */
-export type Fusion = "rmsnorm" | "skipnorm" | "rotary" | "gqa" | "packed"
+export type Fusion = "rmsnorm" | "skipnorm" | "rotary" | "packed" | "gqa"
+
+/** The fusions compiled in unless configured otherwise. */
+export const defaultFusions: ReadonlyArray<Fusion> = ["rmsnorm", "skipnorm", "rotary", "packed"]
 
 /** Every fusion. */
-export const allFusions: ReadonlyArray<Fusion> = ["rmsnorm", "skipnorm", "rotary", "gqa", "packed"]
+export const allFusions: ReadonlyArray<Fusion> = [...defaultFusions, "gqa"]
 
 /** What a compiled decoder computes; every field is part of the on-disk cache key. */
 export interface CompileOptions {
@@ -31,11 +36,6 @@ export interface CompileOptions {
   /** Storage type of the weight initializers; float16 weights are cast to float32 inside the graph. */
   readonly dtype: "float32" | "float16"
 }
-
-/** Whether a compiled graph attends with GroupQueryAttention, whose past/present buffers can be shared in place. */
-export const sharesCache = (options: Pick<CompileOptions, "fusions">, dims: Dimensions): boolean =>
-  options.fusions.includes("gqa") && dims.headDim % 8 === 0
-
 
 /** Weight bytes above which initializers go to an external data file (protobuf's 2 GB limit). */
 export const externalDataThreshold = 1.8e9
@@ -92,18 +92,25 @@ const duplicateHalves = (table: Float32Array, rows: number, half: number): Float
 interface Residual {
   /** A resolved residual tensor, or a pending sum that the next skip-norm can compute. */
   readonly value: string | readonly [string, string]
+  /** Graph outputs that return the residual once it is resolved (so fetching one keeps the skip-norm fused). */
+  readonly outputs?: ReadonlyArray<string>
 }
 
-/** Builds the decoder graph; returns the builder (to encode) and its node count. */
+/**
+ * Builds the decoder graph. The key/value cache is an input only: `past.L.key`/`past.L.value` `[B, kvHeads, C, D]`
+ * hold C slots, `past_mask` `[B, C]` says which slots hold real tokens, and the graph returns just the new tokens'
+ * keys and values (`present` `[B, S, layers·2·kvHeads·D]`: per layer the rotated keys, then the values) for the
+ * caller to write into its slots. Nothing proportional to the cache crosses the session boundary, so a decode step costs the same
+ * whatever the context length, apart from the attention itself.
+ */
 export const buildDecoder = (checkpoint: Pick<Checkpoint, "config" | "dims" | "weights">, options: CompileOptions): GraphBuilder => {
   const { config, dims, weights } = checkpoint
   const g = graphBuilder(options.dtype === "float16" ? floatToHalf : undefined)
   const { hidden: H, heads, kvHeads, headDim: D, layers, vocab, intermediate } = dims
   const groups = heads / kvHeads
-  // onnxruntime's CPU GroupQueryAttention kernel needs head sizes that are multiples of 8.
   const has = (fusion: Fusion) => options.fusions.includes(fusion)
-  const useGqa = sharesCache(options, dims)
-  const useRotary = has("rotary") || has("gqa")
+  const useGqa = has("gqa") && D % 8 === 0
+  const useRotary = has("rotary") || useGqa
   const eps = config.rms_norm_eps
   const w = (name: string) => weights.get(name)!.data
   const linear = (name: string, inDim: number, outDim: number) => g.weight(name, [inDim, outDim], transpose(w(name), outDim, inDim))
@@ -111,25 +118,29 @@ export const buildDecoder = (checkpoint: Pick<Checkpoint, "config" | "dims" | "w
   const i = (v: number) => ({ i: v })
 
   const inputIds = g.input("input_ids", ElemType.int64, ["batch", "seq"])
-  const mask = g.input("attention_mask", ElemType.int64, ["batch", "total"])
+  const mask = g.input("attention_mask", ElemType.int64, ["batch", "seq"])
+  const pastMask = g.input("past_mask", ElemType.int64, ["batch", "capacity"])
   const positions = g.input("position_ids", ElemType.int64, ["batch", "seq"])
   const past = Array.from({ length: layers }, (_, l) => ({
-    key: g.input(`past.${l}.key`, ElemType.float, ["batch", kvHeads, "past", D]),
-    value: g.input(`past.${l}.value`, ElemType.float, ["batch", kvHeads, "past", D])
+    key: g.input(`past.${l}.key`, ElemType.float, ["batch", kvHeads, "capacity", D]),
+    value: g.input(`past.${l}.value`, ElemType.float, ["batch", kvHeads, "capacity", D])
   }))
   const steer = new Map(options.steerLayers.map((l) => [l, g.input(`steer.${l}`, ElemType.float, ["batch", "seq", H])]))
 
-  // Attention bias [B, 1, 1, S, T]: query i (absolute position P+i) sees key j when j <= P+i and the mask allows j.
-  const total = g.node("Squeeze", [g.node("Shape", [mask], { start: i(1), end: i(2) })[0]!])[0]!
-  const seq = g.node("Squeeze", [g.node("Shape", [inputIds], { start: i(1), end: i(2) })[0]!])[0]!
-  const pastLen = g.node("Sub", [total, seq])[0]!
+  // Attention bias [B, 1, S, C+S] (tiled to rows g·S+s of grouped heads): query s sees every cached slot the past mask keeps, and new
+  // token j <= s when the mask keeps j. Every cached slot precedes the new tokens.
+  const seqShape = g.node("Shape", [inputIds], { start: i(1), end: i(2) })[0]!
+  const seq = g.node("Squeeze", [seqShape])[0]!
   const one = g.ints([1], [])
-  const queryPos = g.node("Range", [pastLen, total, one])[0]!
-  const keyPos = g.node("Range", [g.ints([0], []), total, one])[0]!
-  const causal = g.node("LessOrEqual", [g.node("Unsqueeze", [keyPos, g.ints([0])])[0]!, g.node("Unsqueeze", [queryPos, g.ints([1])])[0]!])[0]!
-  const keep = g.node("Unsqueeze", [g.node("Cast", [mask], { to: i(ElemType.bool) })[0]!, g.ints(useGqa ? [1, 2] : [1, 2, 3])])[0]!
-  const allowed = g.node("And", [causal, keep])[0]!
+  const newPos = g.node("Range", [g.ints([0], []), seq, one])[0]!
+  const causal = g.node("LessOrEqual", [g.node("Unsqueeze", [newPos, g.ints([0])])[0]!, g.node("Unsqueeze", [newPos, g.ints([1])])[0]!])[0]!
+  const keeps = (m: string) => g.node("Unsqueeze", [g.node("Cast", [m], { to: i(ElemType.bool) })[0]!, g.ints([1, 2])])[0]!
+  const newAllowed = g.node("And", [causal, keeps(mask)])[0]!
+  const pastAllowed = g.node("Expand", [keeps(pastMask), g.node("Concat", [g.ints([1, 1]), seqShape, g.ints([1])], { axis: i(0) })[0]!])[0]!
+  const allowed = g.node("Concat", [pastAllowed, newAllowed], { axis: i(3) })[0]!
   const bias = g.node("Where", [allowed, g.floats([0], []), g.floats([-1e30], [])])[0]!
+  const groupedBias = useGqa ? "" : g.node("Tile", [bias, g.ints([1, 1, groups, 1])])[0]!
+  const slotSplit = g.node("Concat", [g.node("Shape", [pastMask], { start: i(1), end: i(2) })[0]!, seqShape], { axis: i(0) })[0]!
 
   const { cos, sin } = rotaryTables(config, dims)
   let cosFull = "", sinFull = "", cosHalf = "", sinHalf = "", rotate = ""
@@ -158,52 +169,61 @@ export const buildDecoder = (checkpoint: Pick<Checkpoint, "config" | "dims" | "w
     const inv = g.node("Reciprocal", [g.node("Sqrt", [g.node("Add", [meanSquare, g.floats([eps], [])])[0]!])[0]!])[0]!
     return g.node("Mul", [g.node("Mul", [x, inv])[0]!, weight])[0]!
   }
+  const exported = (residual: Residual, value: string) => {
+    for (const name of residual.outputs ?? []) g.node("Identity", [value], {}, { outputs: [name] })
+    return value
+  }
   /** Normalises the residual, resolving a pending sum with the skip-norm when that fusion is on. */
   const normResidual = (residual: Residual, weight: string): { normed: string; residual: string } => {
-    if (typeof residual.value === "string") return { normed: rmsNorm(residual.value, weight), residual: residual.value }
-    const [a, b] = residual.value
-    if (!has("skipnorm")) {
-      const sum = g.node("Add", [a, b])[0]!
-      return { normed: rmsNorm(sum, weight), residual: sum }
+    if (typeof residual.value === "string" || !has("skipnorm")) {
+      const resolved = resolve(residual)
+      return { normed: rmsNorm(resolved, weight), residual: resolved }
     }
-    const outs = g.node("SkipSimplifiedLayerNormalization", [a, b, weight], { epsilon: f(eps) }, { domain: "com.microsoft", count: 4 })
-    return { normed: outs[0]!, residual: outs[3]! }
+    const outs = g.node("SkipSimplifiedLayerNormalization", [residual.value[0], residual.value[1], weight], { epsilon: f(eps) }, { domain: "com.microsoft", count: 4 })
+    return { normed: outs[0]!, residual: exported(residual, outs[3]!) }
   }
   const resolve = (residual: Residual): string =>
-    typeof residual.value === "string" ? residual.value : g.node("Add", [residual.value[0], residual.value[1]])[0]!
+    exported(residual, typeof residual.value === "string" ? residual.value : g.node("Add", [residual.value[0], residual.value[1]])[0]!)
 
-  const plainAttention = (q: string, k: string, v: string, l: number, rotated: boolean) => {
+  /** Each layer's new keys (rotated) and values `[B, S, kvHeads·D]`, concatenated into the `present` output. */
+  const presents: string[] = []
+  /** Attention over the cached slots and the new tokens, grouping query heads over their key/value head. */
+  const attention = (q: string, k: string, v: string, l: number, rotated: boolean) => {
     const heads4 = (x: string, n: number) => g.node("Transpose", [g.node("Reshape", [x, g.ints([0, 0, n, D])])[0]!], { perm: { ints: [0, 2, 1, 3] } })[0]!
     const qh = rotated ? heads4(q, heads) : rope(heads4(q, heads))
     const kh = rotated ? heads4(k, kvHeads) : rope(heads4(k, kvHeads))
     const vh = heads4(v, kvHeads)
-    const presentK = g.node("Concat", [past[l]!.key, kh], { axis: i(2) }, { outputs: [`present.${l}.key`] })[0]!
-    const presentV = g.node("Concat", [past[l]!.value, vh], { axis: i(2) }, { outputs: [`present.${l}.value`] })[0]!
-    const qg = g.node("Reshape", [qh, g.ints([0, kvHeads, groups, -1, D])])[0]!
-    const kT = g.node("Unsqueeze", [g.node("Transpose", [presentK], { perm: { ints: [0, 1, 3, 2] } })[0]!, g.ints([2])])[0]!
-    const scores = g.node("Add", [g.node("Mul", [g.node("MatMul", [qg, kT])[0]!, g.floats([1 / Math.sqrt(D)], [])])[0]!, bias])[0]!
-    const probs = g.node("Softmax", [scores], { axis: i(-1) })[0]!
-    const ctx = g.node("MatMul", [probs, g.node("Unsqueeze", [presentV, g.ints([2])])[0]!])[0]!
+    const unheads = (x: string) => g.node("Reshape", [g.node("Transpose", [x], { perm: { ints: [0, 2, 1, 3] } })[0]!, g.ints([0, 0, kvHeads * D])])[0]!
+    presents.push(rotated ? k : unheads(kh), v)
+    const qg = g.node("Reshape", [g.node("Mul", [qh, g.floats([1 / Math.sqrt(D)], [])])[0]!, g.ints([0, kvHeads, -1, D])])[0]!
+    const scoresOn = (keys: string) => g.node("MatMul", [qg, g.node("Transpose", [keys], { perm: { ints: [0, 1, 3, 2] } })[0]!])[0]!
+    const scores = g.node("Concat", [scoresOn(past[l]!.key), scoresOn(kh)], { axis: i(3) })[0]!
+    const probs = g.node("Softmax", [g.node("Add", [scores, groupedBias])[0]!], { axis: i(-1) })[0]!
+    const [onPast, onNew] = g.node("Split", [probs, slotSplit], { axis: i(3) }, { count: 2 })
+    const ctx = g.node("Add", [g.node("MatMul", [onPast!, past[l]!.value])[0]!, g.node("MatMul", [onNew!, vh])[0]!])[0]!
     const merged = g.node("Transpose", [g.node("Reshape", [ctx, g.ints([0, heads, -1, D])])[0]!], { perm: { ints: [0, 2, 1, 3] } })[0]!
     return g.node("Reshape", [merged, g.ints([0, 0, heads * D])])[0]!
   }
 
-  let fusedShared: { seqlens: string; totalLength: string } | undefined
+  // GroupQueryAttention reads the cached slots as a past of C tokens (seqlens C+S-1 in every row, the bias masking
+  // empty and padding slots) and concatenates them with the new tokens into a present that the graph never returns.
+  let gqaLengths: { seqlens: string; total: string } | undefined
   const rotaryAttention = (q: string, k: string, v: string, l: number) => {
-    if (fusedShared === undefined) {
-      const totalI32 = g.node("Cast", [total], { to: i(ElemType.int32) })[0]!
-      const batch = g.node("Shape", [inputIds], { start: i(0), end: i(1) })[0]!
-      const seqlens = g.node("Expand", [g.node("Sub", [totalI32, g.node("Cast", [one], { to: i(ElemType.int32) })[0]!])[0]!, batch])[0]!
-      fusedShared = { seqlens, totalLength: totalI32 }
-    }
     const qr = g.node("RotaryEmbedding", [q, positions, cosHalf, sinHalf], { interleaved: i(0), num_heads: i(heads) }, { domain: "com.microsoft" })[0]!
     const kr = g.node("RotaryEmbedding", [k, positions, cosHalf, sinHalf], { interleaved: i(0), num_heads: i(kvHeads) }, { domain: "com.microsoft" })[0]!
-    if (!useGqa) return plainAttention(qr, kr, v, l, true)
+    if (!useGqa) return attention(qr, kr, v, l, true)
+    if (gqaLengths === undefined) {
+      const total = g.node("ReduceSum", [slotSplit], { keepdims: i(0) })[0]!
+      const int32 = (x: string) => g.node("Cast", [x], { to: i(ElemType.int32) })[0]!
+      const batch = g.node("Shape", [inputIds], { start: i(0), end: i(1) })[0]!
+      gqaLengths = { total: int32(total), seqlens: g.node("Expand", [int32(g.node("Sub", [total, one])[0]!), batch])[0]! }
+    }
+    presents.push(kr, v)
     return g.node(
       "GroupQueryAttention",
-      [qr, kr, v, past[l]!.key, past[l]!.value, fusedShared.seqlens, fusedShared.totalLength, "", "", "", bias],
+      [qr, kr, v, past[l]!.key, past[l]!.value, gqaLengths.seqlens, gqaLengths.total, "", "", "", bias],
       { num_heads: i(heads), kv_num_heads: i(kvHeads) },
-      { domain: "com.microsoft", outputs: [`attn_${l}`, `present.${l}.key`, `present.${l}.value`] }
+      { domain: "com.microsoft", outputs: [`attn_${l}`, `gqa_present.${l}.key`, `gqa_present.${l}.value`] }
     )[0]!
   }
 
@@ -241,7 +261,7 @@ export const buildDecoder = (checkpoint: Pick<Checkpoint, "config" | "dims" | "w
     const [q, k, v] = has("packed")
       ? packedProjection(attnIn.normed, H, ["q", "k", "v"].map((n) => `${p}self_attn.${n}_proj`), [heads * D, kvHeads * D, kvHeads * D], dims.qkvBias)
       : [project("q", heads * D), project("k", kvHeads * D), project("v", kvHeads * D)]
-    const attn = useRotary ? rotaryAttention(q, k, v, l) : plainAttention(q, k, v, l, false)
+    const attn = useRotary ? rotaryAttention(q, k, v, l) : attention(q, k, v, l, false)
     const attnOut = g.node("MatMul", [attn, linear(`${p}self_attn.o_proj.weight`, heads * D, H)])[0]!
     const mlpIn = normResidual({ value: [attnOut, attnIn.residual] }, g.weight(`${p}post_attention_layernorm.weight`, [H], w(`${p}post_attention_layernorm.weight`)))
     const [gate, up] = has("packed")
@@ -249,13 +269,10 @@ export const buildDecoder = (checkpoint: Pick<Checkpoint, "config" | "dims" | "w
       : [`${p}mlp.gate_proj.weight`, `${p}mlp.up_proj.weight`].map((name) => g.node("MatMul", [mlpIn.normed, linear(name, H, intermediate)])[0]!)
     const act = g.node("Mul", [gate, g.node("Sigmoid", [gate])[0]!])[0]!
     const down = g.node("MatMul", [g.node("Mul", [act, up])[0]!, linear(`${p}mlp.down_proj.weight`, intermediate, H)])[0]!
-    residual = { value: [down, mlpIn.residual] }
     const steerInput = steer.get(l)
-    if (steerInput !== undefined) residual = { value: g.node("Add", [resolve(residual), steerInput])[0]! }
-    if (options.hiddenLayers.includes(l)) {
-      const resolved = resolve(residual)
-      residual = { value: resolved }
-      g.node("Identity", [resolved], {}, { outputs: [`hidden.${l}`] })
+    residual = {
+      value: [down, steerInput === undefined ? mlpIn.residual : g.node("Add", [mlpIn.residual, steerInput])[0]!],
+      outputs: options.hiddenLayers.includes(l) ? [`hidden.${l}`] : []
     }
   }
   const final = rmsNorm(resolve(residual), g.weight("model.norm.weight", [H], w("model.norm.weight")))
@@ -264,10 +281,8 @@ export const buildDecoder = (checkpoint: Pick<Checkpoint, "config" | "dims" | "w
   const lastHidden = options.logits === "last" ? g.node("Gather", [final, g.ints([-1], [])], { axis: i(1) })[0]! : final
   g.node("MatMul", [lastHidden, headWeight], {}, { outputs: ["logits"] })
   g.output("logits", ElemType.float, options.logits === "last" ? ["batch", vocab] : ["batch", "seq", vocab])
-  for (let l = 0; l < layers; l++) {
-    g.output(`present.${l}.key`, ElemType.float, ["batch", kvHeads, "total", D])
-    g.output(`present.${l}.value`, ElemType.float, ["batch", kvHeads, "total", D])
-  }
+  g.node("Concat", presents, { axis: i(2) }, { outputs: ["present"] })
+  g.output("present", ElemType.float, ["batch", "seq", 2 * layers * kvHeads * D])
   for (const l of options.hiddenLayers) g.output(`hidden.${l}`, ElemType.float, ["batch", "seq", H])
   return g
 }
@@ -282,7 +297,7 @@ export interface CompiledModel {
 export const compileKey = (weightsHash: string, options: CompileOptions): string =>
   createHash("sha256")
     .update(JSON.stringify({
-      compiler: 1,
+      compiler: 2,
       weightsHash,
       fusions: [...new Set(options.fusions)].sort(),
       logits: options.logits,

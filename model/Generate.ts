@@ -4,7 +4,7 @@ import type { Dimensions } from "./Checkpoint"
 import type { ChatRenderer } from "./ChatTemplate"
 import { type EncodedPrompt, encodePrompt, type Prompt, selectorIndices } from "./Prompt"
 import { logProbability, sampleToken, seededRandom } from "./Sampling"
-import { type DecoderSession, emptyCache, forward, type KvCache } from "./Session"
+import { type DecoderSession, emptyCache, forward } from "./Session"
 import { planSteering, type Steering, type SteeringPlan, type SteeringRecord, steeringTensor } from "./Steering"
 import type { TextTokenizer } from "./Tokenizer"
 
@@ -119,16 +119,6 @@ const firstStop = (text: string, stops: ReadonlyArray<string>): number => {
   return cut
 }
 
-/** The attention mask of a batch one decode step later: each row's `length` entries followed by a 1 for the new token. */
-export const growMask = (mask: BigInt64Array, batch: number, length: number): BigInt64Array => {
-  const grown = new BigInt64Array(batch * (length + 1))
-  for (let b = 0; b < batch; b++) {
-    grown.set(mask.subarray(b * length, (b + 1) * length), b * (length + 1))
-    grown[b * (length + 1) + length] = 1n
-  }
-  return grown
-}
-
 /** Generates for one batch with left padding and the KV cache. */
 export const generateBatch = (rt: Runtime, requests: ReadonlyArray<GenerateRequest>): Effect.Effect<Generation[], string> =>
   Effect.gen(function* () {
@@ -152,15 +142,14 @@ export const generateBatch = (rt: Runtime, requests: ReadonlyArray<GenerateReque
       const full = tok.decode([...encoded[b]!.ids, ...generated[b]!])
       return full.startsWith(promptTexts[b]!) ? full.slice(promptTexts[b]!.length) : tok.decode(generated[b]!)
     }
-    let mask = padded.mask
-    let cache: KvCache = emptyCache(dims, batch, padded.seq + Math.max(0, ...limits), session)
+    const decodeMask = new BigInt64Array(batch).fill(1n)
     let step = yield* forward(session, {
       batch,
       seq: padded.seq,
       inputIds: padded.ids,
       positionIds: padded.positions,
-      attentionMask: mask,
-      cache,
+      attentionMask: padded.mask,
+      cache: emptyCache(dims, batch, padded.seq + Math.max(0, ...limits)),
       steer: steerFeeds(plans, steerLayers, padded.seq, dims.hidden, padded.pads.map((p) => -p))
     }, [])
     const maxSteps = Math.max(0, ...limits)
@@ -186,16 +175,14 @@ export const generateBatch = (rt: Runtime, requests: ReadonlyArray<GenerateReque
         } else if (generated[b]!.length >= limits[b]!) finish[b] = "length"
       }
       if (finish.every((f) => f !== undefined)) break
-      cache = step.cache
-      mask = growMask(mask, batch, cache.length)
       const lengths = encoded.map((e, b) => Math.min(dims.maxPositions, e.ids.length + generated[b]!.length))
       step = yield* forward(session, {
         batch,
         seq: 1,
         inputIds: next,
         positionIds: BigInt64Array.from(lengths, (n) => BigInt(n - 1)),
-        attentionMask: mask,
-        cache,
+        attentionMask: decodeMask,
+        cache: step.cache,
         steer: steerFeeds(plans, steerLayers, 1, dims.hidden, lengths.map((n) => n - 1))
       }, [])
     }
@@ -240,7 +227,7 @@ export const scoreBatch = (rt: Runtime, requests: ReadonlyArray<ScoreRequest>): 
       inputIds: padded.ids,
       positionIds: padded.positions,
       attentionMask: padded.mask,
-      cache: emptyCache(dims, rows.length),
+      cache: emptyCache(dims, rows.length, padded.seq),
       steer: steerFeeds(rowPlans, steerLayers, padded.seq, dims.hidden, padded.pads.map((p) => -p))
     }, [])
     const probs = rows.map((row, b) => {
@@ -275,7 +262,7 @@ const hiddenStates = (rt: Runtime, prompts: ReadonlyArray<Prompt>, layers: Reado
       inputIds: padded.ids,
       positionIds: padded.positions,
       attentionMask: padded.mask,
-      cache: emptyCache(rt.dims, prompts.length)
+      cache: emptyCache(rt.dims, prompts.length, padded.seq)
     }, sorted)
     return { encoded, padded, hidden: out.hidden }
   })

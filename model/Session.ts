@@ -10,16 +10,14 @@ export type Provider = "cpu" | "cuda"
 export interface DecoderSession {
   readonly session: ort.InferenceSession
   readonly dims: Dimensions
-  /** Whether the graph's attention can update a fixed-capacity cache in place (GroupQueryAttention's shared buffer). */
-  readonly sharesCache: boolean
 }
 
 /**
- * Opens a session on a compiled `.onnx` file with all graph optimisations and two intra-op threads. Worker threads
- * block instead of spin-waiting unless `spin` is set: on a shared 2-core machine spinning threads starve each
- * other and made decode steps about 8× slower.
+ * Opens a session on a compiled `.onnx` file with all graph optimisations. Worker threads block instead of
+ * spin-waiting unless `spin` is set: on a shared 2-core machine spinning threads starve each other and made decode
+ * steps about 8× slower.
  */
-export const openSession = (modelPath: string, dims: Dimensions, provider: Provider, threads = 2, spin = false, sharesCache = false) =>
+export const openSession = (modelPath: string, dims: Dimensions, provider: Provider, threads = 1, spin = false) =>
   Effect.tryPromise({
     try: () =>
       ort.InferenceSession.create(modelPath, {
@@ -31,28 +29,86 @@ export const openSession = (modelPath: string, dims: Dimensions, provider: Provi
         extra: { session: { intra_op: { allow_spinning: spin ? "1" : "0" } } }
       }),
     catch: (e) => (e instanceof Error ? e.message : String(e))
-  }).pipe(Effect.map((session): DecoderSession => ({ session, dims, sharesCache })))
+  }).pipe(Effect.map((session): DecoderSession => ({ session, dims })))
 
 /**
- * The key/value cache of a batch, per layer `[B, kvHeads, T, headDim]` holding `length` positions. With
- * `capacity` > 0 the tensors are fixed buffers `[B, kvHeads, capacity, headDim]` that the session updates in place
- * (no copies between calls); otherwise each call returns new, longer tensors.
+ * The key/value cache of a batch: per layer `[B, kvHeads, capacity, headDim]` slots, of which the first `length`
+ * are filled, and `mask` `[B, capacity]` marking the slots that hold real (not padding) tokens. `forward` writes
+ * the new tokens' keys and values into the slots in place, so a cache is used once: pass on the one it returns.
  */
 export interface KvCache {
+  readonly batch: number
   readonly length: number
   readonly capacity: number
   readonly keys: ReadonlyArray<ort.Tensor>
   readonly values: ReadonlyArray<ort.Tensor>
+  readonly mask: ort.Tensor
 }
 
-/** An empty cache for `batch` rows; `capacity` > 0 asks for in-place buffers, used only when the session supports them. */
-export const emptyCache = (dims: Dimensions, batch: number, capacity = 0, session?: DecoderSession): KvCache => {
-  const size = session?.sharesCache === true ? capacity : 0
-  const empty = () => new ort.Tensor("float32", new Float32Array(batch * dims.kvHeads * size * dims.headDim), [batch, dims.kvHeads, size, dims.headDim])
-  return { length: 0, capacity: size, keys: Array.from({ length: dims.layers }, empty), values: Array.from({ length: dims.layers }, empty) }
+/** Slots are added in chunks of this many, so attention runs over at most this many empty slots. */
+const slotChunk = 32
+
+const slotTensors = (dims: Dimensions, batch: number, capacity: number) => {
+  const tensor = () => new ort.Tensor("float32", new Float32Array(batch * dims.kvHeads * capacity * dims.headDim), [batch, dims.kvHeads, capacity, dims.headDim])
+  return {
+    keys: Array.from({ length: dims.layers }, tensor),
+    values: Array.from({ length: dims.layers }, tensor),
+    mask: new ort.Tensor("int64", new BigInt64Array(batch * capacity), [batch, capacity])
+  }
 }
 
-/** One forward call's inputs: ids and positions `[B, S]`, mask `[B, cache+S]`, steering tensors `[B, S, hidden]` by layer. */
+/** An empty cache for `batch` rows with room for `capacity` tokens (it grows when a call needs more). */
+export const emptyCache = (dims: Dimensions, batch: number, capacity = 0): KvCache => {
+  const size = Math.ceil(Math.max(1, capacity) / slotChunk) * slotChunk
+  return { batch, length: 0, capacity: size, ...slotTensors(dims, batch, size) }
+}
+
+/** The cache with room for `needed` slots: itself, or a larger copy. */
+const reserve = (dims: Dimensions, cache: KvCache, needed: number): KvCache => {
+  if (needed <= cache.capacity) return cache
+  const { batch, length, capacity: old } = cache
+  const grown = emptyCache(dims, batch, Math.max(needed, 2 * old))
+  const rows = batch * dims.kvHeads
+  const copyRows = (from: ort.Tensor, to: ort.Tensor) => {
+    const src = from.data as Float32Array
+    const dst = to.data as Float32Array
+    for (let r = 0; r < rows; r++) dst.set(src.subarray(r * old * dims.headDim, (r * old + length) * dims.headDim), r * grown.capacity * dims.headDim)
+  }
+  for (let l = 0; l < dims.layers; l++) {
+    copyRows(cache.keys[l]!, grown.keys[l]!)
+    copyRows(cache.values[l]!, grown.values[l]!)
+  }
+  const srcMask = cache.mask.data as BigInt64Array
+  const dstMask = grown.mask.data as BigInt64Array
+  for (let b = 0; b < batch; b++) dstMask.set(srcMask.subarray(b * old, b * old + length), b * grown.capacity)
+  return { ...grown, length }
+}
+
+/** Writes the new tokens' keys/values (`present` `[B, S, layers·2·kvHeads·D]`) and mask into slots `length..length+S`. */
+const writeSlots = (dims: Dimensions, cache: KvCache, present: Float32Array, mask: BigInt64Array, seq: number): KvCache => {
+  const { batch, length, capacity } = cache
+  const { headDim: D, kvHeads } = dims
+  const targets: Float32Array[] = []
+  for (let l = 0; l < dims.layers; l++) targets.push(cache.keys[l]!.data as Float32Array, cache.values[l]!.data as Float32Array)
+  let src = 0
+  for (let b = 0; b < batch; b++)
+    for (let s = 0; s < seq; s++)
+      for (const dst of targets)
+        for (let h = 0; h < kvHeads; h++) {
+          const at = ((b * kvHeads + h) * capacity + length + s) * D
+          for (let k = 0; k < D; k++) dst[at + k] = present[src + k]!
+          src += D
+        }
+  const slots = cache.mask.data as BigInt64Array
+  for (let b = 0; b < batch; b++)
+    for (let s = 0; s < seq; s++) slots[b * capacity + length + s] = mask[b * seq + s]!
+  return { ...cache, length: length + seq }
+}
+
+/**
+ * One forward call's inputs: ids, positions and mask `[B, S]` of the new tokens (mask 0 marks left padding), the
+ * cache of the tokens before them, steering tensors `[B, S, hidden]` by layer.
+ */
 export interface ForwardInput {
   readonly batch: number
   readonly seq: number
@@ -72,43 +128,31 @@ export interface ForwardOutput {
 
 /** Runs the decoder once; `hiddenLayers` names the `hidden.L` outputs to fetch. */
 export const forward = (s: DecoderSession, input: ForwardInput, hiddenLayers: ReadonlyArray<number>): Effect.Effect<ForwardOutput, string> =>
-  input.cache.capacity > 0 && input.cache.length + input.seq > input.cache.capacity
-    ? Effect.fail(`forward: ${input.cache.length + input.seq} positions exceed the cache capacity ${input.cache.capacity}`)
-      : Effect.tryPromise({
+  input.cache.batch !== input.batch
+    ? Effect.fail(`forward: a cache of ${input.cache.batch} rows for a batch of ${input.batch}`)
+    : Effect.tryPromise({
       try: async (): Promise<ForwardOutput> => {
-        const { batch, seq, cache } = input
-        const total = cache.length + seq
-        const inPlace = cache.capacity > 0
+        const { batch, seq } = input
+        const cache = reserve(s.dims, input.cache, input.cache.length + seq)
+        // An empty cache goes in as zero slots: GroupQueryAttention takes several new tokens per row only without a past.
+        const past = cache.length === 0 ? slotTensors(s.dims, batch, 0) : cache
         const feeds: Record<string, ort.Tensor> = {
           input_ids: new ort.Tensor("int64", input.inputIds, [batch, seq]),
           position_ids: new ort.Tensor("int64", input.positionIds, [batch, seq]),
-          attention_mask: new ort.Tensor("int64", input.attentionMask, [batch, total])
+          attention_mask: new ort.Tensor("int64", input.attentionMask, [batch, seq]),
+          past_mask: past.mask
         }
         for (let l = 0; l < s.dims.layers; l++) {
-          feeds[`past.${l}.key`] = cache.keys[l]!
-          feeds[`past.${l}.value`] = cache.values[l]!
+          feeds[`past.${l}.key`] = past.keys[l]!
+          feeds[`past.${l}.value`] = past.values[l]!
         }
         for (const [l, data] of input.steer ?? []) feeds[`steer.${l}`] = new ort.Tensor("float32", data, [batch, seq, s.dims.hidden])
-        let fetches: Record<string, ort.Tensor | null> | undefined
-        if (inPlace) {
-          fetches = { logits: null }
-          for (let l = 0; l < s.dims.layers; l++) {
-            fetches[`present.${l}.key`] = cache.keys[l]!
-            fetches[`present.${l}.value`] = cache.values[l]!
-          }
-          for (const l of hiddenLayers) fetches[`hidden.${l}`] = null
-        }
-        const out = fetches === undefined ? await s.session.run(feeds) : await s.session.run(feeds, fetches as ort.InferenceSession.FetchesType)
+        const out = await s.session.run(feeds, ["logits", "present", ...hiddenLayers.map((l) => `hidden.${l}`)])
         const hidden = new Map<number, Float32Array>()
         for (const l of hiddenLayers) hidden.set(l, out[`hidden.${l}`]!.data as Float32Array)
         return {
           logits: out.logits!.data as Float32Array,
-          cache: inPlace ? { ...cache, length: total } : {
-            length: total,
-            capacity: 0,
-            keys: Array.from({ length: s.dims.layers }, (_, l) => out[`present.${l}.key`]!),
-            values: Array.from({ length: s.dims.layers }, (_, l) => out[`present.${l}.value`]!)
-          },
+          cache: writeSlots(s.dims, cache, out.present!.data as Float32Array, input.attentionMask, seq),
           hidden
         }
       },

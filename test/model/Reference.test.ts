@@ -4,7 +4,7 @@ import { Effect, Either } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { allFusions } from "../../model/Compile"
+import { allFusions, defaultFusions } from "../../model/Compile"
 import { activationsBatch, generateBatch, type Runtime, scoreBatch } from "../../model/Generate"
 import { encodePrompt } from "../../model/Prompt"
 import { emptyCache, forward } from "../../model/Session"
@@ -33,13 +33,16 @@ const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
 const ids64 = (ids: ReadonlyArray<number>) => BigInt64Array.from(ids, (x) => BigInt(x))
 const range64 = (n: number, from = 0) => BigInt64Array.from({ length: n }, (_, i) => BigInt(from + i))
 
-const runtimes = new Map<boolean, Runtime>()
-const runtime = (fused: boolean) =>
+/** The graphs under test: plain operators, the default fusions, and every fusion (GroupQueryAttention too). */
+const graphs = { plain: [], default: defaultFusions, "all-fusions": allFusions } as const
+type GraphName = keyof typeof graphs
+const runtimes = new Map<GraphName, Runtime>()
+const runtime = (graph: GraphName) =>
   Effect.gen(function* () {
-    const cached = runtimes.get(fused)
+    const cached = runtimes.get(graph)
     if (cached !== undefined) return cached
-    const { runtime } = yield* makeRuntime({ dir: modelDir!, cacheDir, fusions: fused ? allFusions : [] })
-    runtimes.set(fused, runtime)
+    const { runtime } = yield* makeRuntime({ dir: modelDir!, cacheDir, fusions: graphs[graph] })
+    runtimes.set(graph, runtime)
     return runtime
   }).pipe(Effect.provide(NodeContext.layer))
 
@@ -49,14 +52,14 @@ describe.skipIf(reference === undefined || modelDir === undefined)("stories260K 
 
   it.effect("tokenizer ids equal the reference ids", () =>
     Effect.gen(function* () {
-      const rt = yield* runtime(true)
+      const rt = yield* runtime("default")
       for (const c of cases) expect(rt.tokenizer.encode(c.prompt, true)).toEqual(c.ids)
     }))
 
-  for (const fused of [false, true])
-    it.effect(`${fused ? "fused" : "plain"} graph: logits and residuals after layer 0 (all positions) and the last layer within 1e-4`, () =>
+  for (const graph of Object.keys(graphs) as GraphName[])
+    it.effect(`${graph} graph: logits and residuals after layer 0 (all positions) and the last layer within 1e-4`, () =>
       Effect.gen(function* () {
-        const rt = yield* runtime(fused)
+        const rt = yield* runtime(graph)
         const session = yield* rt.session({ logits: "last", hiddenLayers: [0, last], steerLayers: [] })
         for (const c of cases) {
           const n = c.ids.length
@@ -67,10 +70,10 @@ describe.skipIf(reference === undefined || modelDir === undefined)("stories260K 
         }
       }))
 
-  for (const fused of [false, true])
-    it.effect(`${fused ? "fused" : "plain"} graph: greedy continuations equal greedy_ids, batched (left padding) and one by one`, () =>
+  for (const graph of Object.keys(graphs) as GraphName[])
+    it.effect(`${graph} graph: greedy continuations equal greedy_ids, batched (left padding) and one by one`, () =>
       Effect.gen(function* () {
-        const rt = yield* runtime(fused)
+        const rt = yield* runtime(graph)
         const requests = cases.map((c) => ({ prompt: { kind: "text" as const, text: c.prompt }, maxTokens: c.greedy_ids.length - c.ids.length, temperature: 0, topP: 1, seed: 0 }))
         const batched = yield* generateBatch(rt, requests)
         const single = yield* Effect.forEach(requests, (r) => generateBatch(rt, [r]))
@@ -83,7 +86,7 @@ describe.skipIf(reference === undefined || modelDir === undefined)("stories260K 
 
   it.effect("sampling depends on (prompt, seed) only, not on batch composition", () =>
     Effect.gen(function* () {
-      const rt = yield* runtime(true)
+      const rt = yield* runtime("default")
       const request = (text: string, seed: number) => ({ prompt: { kind: "text" as const, text }, maxTokens: 20, temperature: 1, topP: 0.9, seed })
       const alone = yield* generateBatch(rt, [request(cases[0]!.prompt, 7)])
       const mixed = yield* generateBatch(rt, [request(cases[2]!.prompt, 3), request(cases[0]!.prompt, 7), request(cases[3]!.prompt, 7)])
@@ -92,28 +95,30 @@ describe.skipIf(reference === undefined || modelDir === undefined)("stories260K 
       expect(other[0]!.tokenIds).not.toEqual(alone[0]!.tokenIds)
     }).pipe(Effect.mapError((e) => new Error(String(e)))))
 
-  it.effect("KV-cache decoding equals a full recompute of the whole sequence", () =>
-    Effect.gen(function* () {
-      const rt = yield* runtime(true)
-      const session = yield* rt.session({ logits: "last", hiddenLayers: [], steerLayers: [] })
-      const ids = cases[0]!.greedy_ids.slice(0, 30)
-      let cache = emptyCache(rt.dims, 1, ids.length, session)
-      expect(cache.capacity).toBe(ids.length)
-      let out = yield* forward(session, { batch: 1, seq: 20, inputIds: ids64(ids.slice(0, 20)), positionIds: range64(20), attentionMask: new BigInt64Array(20).fill(1n), cache }, [])
-      for (let t = 20; t < ids.length; t++) {
-        cache = out.cache
-        out = yield* forward(session, { batch: 1, seq: 1, inputIds: ids64([ids[t]!]), positionIds: range64(1, t), attentionMask: new BigInt64Array(t + 1).fill(1n), cache }, [])
-      }
-      const full = yield* forward(session, { batch: 1, seq: ids.length, inputIds: ids64(ids), positionIds: range64(ids.length), attentionMask: new BigInt64Array(ids.length).fill(1n), cache: emptyCache(rt.dims, 1) }, [])
-      expect(maxAbsDiff(out.logits, full.logits)).toBeLessThan(1e-4)
-      expect(out.cache.length).toBe(ids.length)
-      const overflow = yield* Effect.flip(forward(session, { batch: 1, seq: 1, inputIds: ids64([1]), positionIds: range64(1, ids.length), attentionMask: new BigInt64Array(ids.length + 1).fill(1n), cache: out.cache }, []))
-      expect(overflow).toContain("capacity")
-    }))
+  for (const graph of ["default", "all-fusions"] as const)
+    it.effect(`${graph} graph: KV-cache decoding equals a full recompute of the whole sequence, across cache growth`, () =>
+      Effect.gen(function* () {
+        const rt = yield* runtime(graph)
+        const session = yield* rt.session({ logits: "last", hiddenLayers: [], steerLayers: [] })
+        const ids = cases[0]!.greedy_ids
+        let cache = emptyCache(rt.dims, 1, 20)
+        const initialCapacity = cache.capacity
+        let out = yield* forward(session, { batch: 1, seq: 20, inputIds: ids64(ids.slice(0, 20)), positionIds: range64(20), attentionMask: new BigInt64Array(20).fill(1n), cache }, [])
+        for (let t = 20; t < ids.length; t++) {
+          cache = out.cache
+          out = yield* forward(session, { batch: 1, seq: 1, inputIds: ids64([ids[t]!]), positionIds: range64(1, t), attentionMask: new BigInt64Array(1).fill(1n), cache }, [])
+        }
+        expect(out.cache.capacity).toBeGreaterThan(initialCapacity)
+        const full = yield* forward(session, { batch: 1, seq: ids.length, inputIds: ids64(ids), positionIds: range64(ids.length), attentionMask: new BigInt64Array(ids.length).fill(1n), cache: emptyCache(rt.dims, 1) }, [])
+        expect(maxAbsDiff(out.logits, full.logits)).toBeLessThan(1e-4)
+        expect(out.cache.length).toBe(ids.length)
+        const mismatch = yield* Effect.flip(forward(session, { batch: 2, seq: 1, inputIds: ids64([1, 1]), positionIds: range64(2), attentionMask: new BigInt64Array(2).fill(1n), cache: out.cache }, []))
+        expect(mismatch).toContain("cache of 1 rows")
+      }))
 
   it.effect("single-token option probabilities equal the softmax of the reference logits", () =>
     Effect.gen(function* () {
-      const rt = yield* runtime(true)
+      const rt = yield* runtime("default")
       let checked = 0
       for (const c of cases) {
         const next = c.greedy_ids[c.ids.length]!
@@ -133,7 +138,7 @@ describe.skipIf(reference === undefined || modelDir === undefined)("stories260K 
 
   it.effect("activations at selectors equal the reference residuals", () =>
     Effect.gen(function* () {
-      const rt = yield* runtime(true)
+      const rt = yield* runtime("default")
       const c = cases[1]!
       const [a] = yield* activationsBatch(rt, [{ prompt: { kind: "text", text: c.prompt }, layers: [0, last], selectors: ["last", "first", "mean"] }])
       expect(maxAbsDiff(a!.last![last]!, c.resid_after_layer[String(last)]!)).toBeLessThan(1e-4)
@@ -144,7 +149,7 @@ describe.skipIf(reference === undefined || modelDir === undefined)("stories260K 
 
   it.effect("steering with coefficient 0 is identical to no steering", () =>
     Effect.gen(function* () {
-      const rt = yield* runtime(true)
+      const rt = yield* runtime("default")
       const direction = Array.from({ length: 64 }, (_, i) => Math.sin(i))
       const base = { prompt: { kind: "text" as const, text: cases[0]!.prompt }, maxTokens: 20, temperature: 0, topP: 1, seed: 0 }
       const [plain, zero, strong] = yield* generateBatch(rt, [
@@ -164,7 +169,7 @@ describe.skipIf(reference === undefined || modelDir === undefined)("stories260K 
 
   it.effect("steering adds coefficient × direction after the layer at exactly the steered positions, and later layers change", () =>
     Effect.gen(function* () {
-      const rt = yield* runtime(true)
+      const rt = yield* runtime("default")
       const layer = 1
       const session = yield* rt.session({ logits: "last", hiddenLayers: [layer, layer + 1], steerLayers: [layer] })
       const prompt = { kind: "text" as const, text: cases[0]!.prompt }
