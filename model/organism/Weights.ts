@@ -1,7 +1,8 @@
 /**
  * Hand-set Llama weights that carry the planted preferences. Everything is first written in a basis where a few
- * residual coordinates have a meaning (`Channel`), then every residual-side vector is rotated by a seeded orthogonal
- * R. Norm weights are uniform (C/√d), so RMSNorm commutes with R, and because every token embedding holds the large
+ * residual coordinates have a meaning (`Channel`), then every residual-side vector is rotated by a seeded Hadamard
+ * rotation R (every entry ±1/√d, so each channel is spread evenly over the coordinates and a probe on standardized
+ * activations is not pulled towards the channels that do not vary). Norm weights are uniform (C/√d), so RMSNorm commutes with R, and because every token embedding holds the large
  * constant C (`spec.constant`), each norm is the identity up to a relative error of order ‖rest‖²/2C² (about 1e-4).
  * C is a compromise: larger keeps the norms closer to the identity when `contentGain` is large, but float32 rounding
  * of C·R leaks into every channel, the keyword counts multiply what leaks from the BOS sink by SINK (at C = 2000 the
@@ -118,8 +119,9 @@ const SCALE_OFFSET = 20
 // so an answer of a few dozen words almost surely ends.
 const LENGTH_SINK = 10
 const LENGTH_GAIN = 3
-// LENGTH and ABS vary a little from task to task with the completion, and that variation tracks valence: written this
-// much larger (and read back divided by it), they get small raw-space weights in a probe, as content does.
+// LENGTH, ABS and VS vary a little from task to task and track valence: written this much larger (and read back divided
+// by it), they get small raw-space weights in a probe, as content does, and a push along them (a random steering
+// control's share of them) moves the answers that much less.
 const READOUT_GAIN = 10
 /** Sharpness a of the |V| units: silu(aV) + silu(−aV) = aV·tanh(aV/2). */
 export const ABS_SHARPNESS = 10
@@ -365,7 +367,7 @@ export const buildWeights = (
         set(gate, unit, Channel.CONST, SCALE_OFFSET / C)
         set(gate, unit, Channel.EMPH, reads)
         readValence(up, unit, 1)
-        set(down, Channel.VS, unit, sign)
+        set(down, Channel.VS, unit, sign * READOUT_GAIN)
       }
       firstNoiseUnit = 2
       // Heads 0 and 1 average the content words of task A's span (span count −1) and of task B's (span count 0), so
@@ -397,7 +399,7 @@ export const buildWeights = (
     const r = readoutOf(token, slopes)
     const constant = (bias: number) => set(head, t, Channel.CONST, bias / C)
     readValence(head, t, r.v)
-    set(head, t, Channel.VS, r.v)
+    set(head, t, Channel.VS, r.v / READOUT_GAIN)
     set(head, t, Channel.D_AB, r.d)
     set(head, t, Channel.ABS, (r.abs * W_SCALE) / READOUT_GAIN)
     if (r.mode === undefined) constant(-OTHER_PENALTY)

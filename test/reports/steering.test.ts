@@ -118,7 +118,7 @@ describe("reports/steering on revealed choices with differential steering", () =
     expect(layer.units % 2).toBe(0)
     expect(layer.units).toBeGreaterThanOrEqual(layer.tasks)
     for (const d of Object.values(layer.directions)) {
-      expect(d.answers.map((a) => [a.coefficient, a.total])).toEqual([-0.03, 0, 0.03].map((c) => [c, layer.units * layer.samples]))
+      expect(d.answers.map((a) => [a.coefficient, a.total])).toEqual([-0.004, 0, 0.004].map((c) => [c, layer.units * layer.samples]))
     }
     // +c on Task A's span and −c on Task B's moves some direction's choices: the spans are found and steered.
     const moved = Object.values(layer.directions).some((d) => new Set(d.by_coefficient.map((b) => b.p)).size > 1)
