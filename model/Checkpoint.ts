@@ -34,6 +34,11 @@ export const ModelConfig = Schema.Struct({
   mlp_bias: Schema.optionalWith(Schema.Literal(false), { default: () => false as const }),
   tie_word_embeddings: Schema.optional(Schema.Boolean),
   use_sliding_window: Schema.optionalWith(Schema.Literal(false), { default: () => false as const }),
+  /**
+   * Mistral's attention window. The runtime attends over every cached token, exactly Mistral's attention within
+   * the window, so a Mistral model's context is capped at it. Qwen2 configs carry the field unused (use_sliding_window false).
+   */
+  sliding_window: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { nullable: true }),
   bos_token_id: Schema.optionalWith(Schema.Union(Schema.Int, Schema.Array(Schema.Int)), { nullable: true }),
   eos_token_id: Schema.optionalWith(Schema.Union(Schema.Int, Schema.Array(Schema.Int)), { nullable: true })
 })
@@ -88,7 +93,7 @@ export const dimensionsOf = (config: ModelConfig): Dimensions => ({
   headDim: config.head_dim ?? config.hidden_size / config.num_attention_heads,
   layers: config.num_hidden_layers,
   vocab: config.vocab_size,
-  maxPositions: config.max_position_embeddings,
+  maxPositions: Math.min(config.max_position_embeddings, config.model_type === "mistral" ? config.sliding_window ?? Infinity : Infinity),
   qkvBias: config.model_type === "qwen2" || config.attention_bias
 })
 

@@ -43,6 +43,17 @@ describe("loadCheckpoint", () => {
       expect(yield* failureField(writeTinyCheckpoint({ dropWeight: "lm_head.weight" }))).toBe("lm_head.weight")
     }))
 
+  it.effect("caps a Mistral model's context at its sliding window, and ignores Qwen2's unused window", () =>
+    Effect.gen(function* () {
+      const positions = tinyConfig().max_position_embeddings
+      const mistral = yield* load(writeTinyCheckpoint({ config: { architectures: ["MistralForCausalLM"], model_type: "mistral", sliding_window: positions / 2 } }))
+      expect(mistral.dims.maxPositions).toBe(positions / 2)
+      const unwindowed = yield* load(writeTinyCheckpoint({ config: { architectures: ["MistralForCausalLM"], model_type: "mistral", sliding_window: null } }))
+      expect(unwindowed.dims.maxPositions).toBe(positions)
+      const qwen = yield* load(writeTinyCheckpoint({ config: { architectures: ["Qwen2ForCausalLM"], model_type: "qwen2", sliding_window: positions / 2, use_sliding_window: false }, qkvBias: true }))
+      expect(qwen.dims.maxPositions).toBe(positions)
+    }))
+
   it.effect("decodes f16 and bf16 weights to float32 within their precision", () =>
     Effect.gen(function* () {
       const f32 = yield* load(writeTinyCheckpoint())
