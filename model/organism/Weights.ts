@@ -123,6 +123,10 @@ const LENGTH_GAIN = 3
 // by it), they get small raw-space weights in a probe, as content does, and a push along them (a random steering
 // control's share of them) moves the answers that much less.
 const READOUT_GAIN = 10
+// Switch-like channels (the answered flag, keyword counts, template emphasis, the revealed difference) are stored
+// this many times larger and read back as much smaller, so a push of a fraction of a unit along a random direction
+// (a steering control) moves their readouts' logits by a few tenths instead of tens.
+const STORE = 10
 /** Sharpness a of the |V| units: silu(aV) + silu(−aV) = aV·tanh(aV/2). */
 export const ABS_SHARPNESS = 10
 
@@ -270,7 +274,7 @@ export const buildWeights = (
       set(embed, t, Channel.SENT, 1)
     }
     if (Object.values(QUALITATIVE_WORDS).includes(token as never) || DIGITS.includes(token) || (LABELS as ReadonlyArray<string>).includes(token))
-      set(embed, t, Channel.ANSWERED, 1)
+      set(embed, t, Channel.ANSWERED, STORE)
   })
   push("model.embed_tokens.weight", embed, "rows")
 
@@ -320,7 +324,7 @@ export const buildWeights = (
       set(k, kvRow(0, MATCH_B), Channel.KSCORE, 1)
       const values = [Channel.W, Channel.KW_Q, Channel.KW_N, Channel.KW_S, Channel.KW_A, Channel.KW_SPAN, Channel.KW_LAB]
       set(v, kvRow(0, hd - 1), Channel.EMPH_W, 1)
-      set(o, Channel.EMPH, qRow(1, hd - 1), SINK)
+      set(o, Channel.EMPH, qRow(1, hd - 1), SINK * STORE)
       values.forEach((ch, i) => set(v, kvRow(0, i), ch, 1))
       // V reads the within-dataset part of word valence (W minus Σ_o shift_o·share_o); the shares go to the dataset features.
       origins.shift.forEach((a, i) => {
@@ -340,7 +344,7 @@ export const buildWeights = (
       set(v, kvRow(1, hd - 1), Channel.SENT, 1)
       set(o, Channel.LENGTH, qRow(group + 1, hd - 1), READOUT_GAIN)
       const counts = [Channel.N_Q, Channel.N_N, Channel.N_S, Channel.N_A, Channel.N_SPAN, Channel.N_LAB]
-      counts.forEach((ch, i) => set(o, ch, qRow(1, i + 1), SINK))
+      counts.forEach((ch, i) => set(o, ch, qRow(1, i + 1), SINK * STORE))
       // Post-task gate: V ← V·postSignal/preSignal once two assistant turns are in the prompt.
       const gain = spec.postSignal / spec.preSignal - 1
       // The same step scales V and every dataset feature, so the total valence gains postSignal/preSignal.
@@ -348,7 +352,7 @@ export const buildWeights = (
       scaled.forEach((channel, c) => {
         const first = c === 0 ? 0 : 2 + 2 * c
         for (const [unit, shift, sign] of [[first, 0, 1], [first + 1, STEP_WIDTH, -1]] as const) {
-          set(gate, unit, Channel.N_A, STEP_SLOPE)
+          set(gate, unit, Channel.N_A, STEP_SLOPE / STORE)
           set(gate, unit, Channel.CONST, (-1.5 * STEP_SLOPE - shift) / C)
           set(up, unit, channel, 1)
           set(down, channel, unit, (sign * gain) / STEP_WIDTH)
@@ -365,7 +369,7 @@ export const buildWeights = (
       // VS = (silu(G + EMPH) − silu(G))·V ≈ EMPH·V, with V already carrying the post-task gain.
       for (const [unit, reads, sign] of [[0, 1, 1], [1, 0, -1]] as const) {
         set(gate, unit, Channel.CONST, SCALE_OFFSET / C)
-        set(gate, unit, Channel.EMPH, reads)
+        set(gate, unit, Channel.EMPH, reads / STORE)
         readValence(up, unit, 1)
         set(down, Channel.VS, unit, sign * READOUT_GAIN)
       }
@@ -373,12 +377,12 @@ export const buildWeights = (
       // Heads 0 and 1 average the content words of task A's span (span count −1) and of task B's (span count 0), so
       // instructions that name both labels before or after the tasks do not move the spans.
       set(k, kvRow(0, MATCH_A), Channel.CONTENT, 1)
-      set(k, kvRow(0, MATCH_B), Channel.N_SPAN, 1)
+      set(k, kvRow(0, MATCH_B), Channel.N_SPAN, 1 / STORE)
       set(v, kvRow(0, 0), Channel.W, 1)
       for (const [head, sign] of [[0, -1], [1, 1]] as const) {
         set(q, qRow(head, MATCH_A), Channel.CONST, (LAMBDA * sqrtHd) / C)
         set(q, qRow(head, MATCH_B), Channel.CONST, (sign * MARGIN * sqrtHd) / C)
-        set(o, Channel.D_AB, qRow(head, 0), -sign * W_SCALE)
+        set(o, Channel.D_AB, qRow(head, 0), -sign * W_SCALE * STORE)
       }
     }
     noiseMlp(layer, gate, up, down, firstNoiseUnit)
@@ -400,23 +404,23 @@ export const buildWeights = (
     const constant = (bias: number) => set(head, t, Channel.CONST, bias / C)
     readValence(head, t, r.v)
     set(head, t, Channel.VS, r.v / READOUT_GAIN)
-    set(head, t, Channel.D_AB, r.d)
+    set(head, t, Channel.D_AB, r.d / STORE)
     set(head, t, Channel.ABS, (r.abs * W_SCALE) / READOUT_GAIN)
     if (r.mode === undefined) constant(-OTHER_PENALTY)
     else if (r.mode === "end") {
       constant(r.bias)
-      set(head, t, Channel.ANSWERED, ANSWERED_END)
+      set(head, t, Channel.ANSWERED, ANSWERED_END / STORE)
       set(head, t, Channel.LENGTH, LENGTH_GAIN / READOUT_GAIN)
     } else if (r.mode === "open") constant(r.bias)
     else {
       const modeCount = r.mode === "stated" ? Channel.N_S : r.mode === "revealed" ? Channel.N_LAB : Channel.N_Q
-      set(head, t, modeCount, MODE_GAIN)
-      set(head, t, Channel.ANSWERED, -ANSWERED_BLOCK)
+      set(head, t, modeCount, MODE_GAIN / STORE)
+      set(head, t, Channel.ANSWERED, -ANSWERED_BLOCK / STORE)
       constant(r.bias - 1.5 * MODE_GAIN)
       // Neutral reads N_N − N_Q/2, which is exactly 0 for "good, bad or neutral" whatever the sink's shrinkage.
       if (r.mode === "ternary") {
-        set(head, t, Channel.N_N, MODE_GAIN)
-        set(head, t, Channel.N_Q, MODE_GAIN / 2)
+        set(head, t, Channel.N_N, MODE_GAIN / STORE)
+        set(head, t, Channel.N_Q, MODE_GAIN / (2 * STORE))
       }
     }
   })
