@@ -10,7 +10,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { allFusions, defaultFusions, type Fusion } from "../model/Compile"
+import { allFusions, type Fusion } from "../model/Compile"
 import { generateBatch, leftPad, type Runtime } from "../model/Generate"
 import { argmax } from "../model/Sampling"
 import { type DecoderSession, emptyCache, forward } from "../model/Session"
@@ -65,10 +65,10 @@ const program = Effect.gen(function* () {
       return runtimes.get(key)!
     })
 
-  const rt = yield* runtimeFor(defaultFusions)
+  const rt = yield* runtimeFor(allFusions)
   log(`stories260K, ${os.cpus().length} CPUs, onnxruntime intra-op threads ${defaultThreads(rt.dims)} unless stated, graph optimisation "all"`)
   log("")
-  log(`generateBatch (greedy, left padding, KV cache), default fusions [${defaultFusions.join(", ")}]:`)
+  log("generateBatch (greedy, left padding, KV cache), all fusions:")
   for (const batch of [1, 8, 32]) {
     const requests = Array.from({ length: batch }, (_, b) => ({ prompt: { kind: "text" as const, text: prompts[b % prompts.length]! }, maxTokens: decodeSteps, temperature: 0, topP: 1, seed: b }))
     yield* generateBatch(rt, requests.map((r) => ({ ...r, maxTokens: 4 })))
@@ -94,9 +94,8 @@ const program = Effect.gen(function* () {
     { fusions: ["rmsnorm"] },
     { fusions: ["rmsnorm", "skipnorm"] },
     { fusions: ["rmsnorm", "skipnorm", "rotary"] },
-    { fusions: defaultFusions },
     { fusions: allFusions },
-    { fusions: defaultFusions, threads: 2 }
+    { fusions: allFusions, threads: 2 }
   ]
   // Interleaved (set by set, repeated) so that load drifting during the run hits every set alike; best run kept.
   const sessions = yield* Effect.forEach(sets, ({ fusions, threads }) =>
@@ -121,7 +120,7 @@ const program = Effect.gen(function* () {
   })
 
   log("")
-  log("activation capture: residual after layers 1, 2, 3 fetched on every decode step, default fusions:")
+  log("activation capture: residual after layers 1, 2, 3 fetched on every decode step, all fusions:")
   const plainSession = yield* rt.session({ logits: "last", hiddenLayers: [], steerLayers: [] })
   const captureSession = yield* rt.session({ logits: "last", hiddenLayers: [1, 2, 3], steerLayers: [] })
   for (const batch of [1, 32]) {

@@ -10,18 +10,14 @@ import { floatToHalf } from "./Safetensors"
 /**
  * Optional fusions: `rmsnorm` (SimplifiedLayerNormalization), `skipnorm` (residual add + RMSNorm in
  * com.microsoft.SkipSimplifiedLayerNormalization), `rotary` (com.microsoft.RotaryEmbedding), `packed` (one MatMul
- * for q/k/v and one for gate/up), `gqa` (com.microsoft.GroupQueryAttention, used when head sizes are multiples of 8
- * as its CPU kernel needs; implies `rotary`). GroupQueryAttention copies the whole cache into its own present on
- * every call, since the cache is a graph input here, and takes several new tokens per row only when the cache is
- * empty or the batch has one row; it wins at batch 1 and loses at larger batches, so it is not a default.
+ * for q/k/v and one for gate/up). Attention is plain operators (onnxruntime fuses the key transpose into
+ * FusedMatMul): com.microsoft.GroupQueryAttention would have to copy the whole cache into its own present on every
+ * call, since the cache is a graph input here, and cannot continue several tokens per row of a batch.
  */
-export type Fusion = "rmsnorm" | "skipnorm" | "rotary" | "packed" | "gqa"
-
-/** The fusions compiled in unless configured otherwise. */
-export const defaultFusions: ReadonlyArray<Fusion> = ["rmsnorm", "skipnorm", "rotary", "packed"]
+export type Fusion = "rmsnorm" | "skipnorm" | "rotary" | "packed"
 
 /** Every fusion. */
-export const allFusions: ReadonlyArray<Fusion> = [...defaultFusions, "gqa"]
+export const allFusions: ReadonlyArray<Fusion> = ["rmsnorm", "skipnorm", "rotary", "packed"]
 
 /** What a compiled decoder computes; every field is part of the on-disk cache key. */
 export interface CompileOptions {
@@ -29,7 +25,10 @@ export interface CompileOptions {
   readonly fusions: ReadonlyArray<Fusion>
   /** `last`: logits `[B, V]` at the last position; `all`: `[B, S, V]`. */
   readonly logits: "last" | "all"
-  /** Layers whose residual stream (after the block and any steering) is an output `hidden.L` `[B, S, hidden]`. */
+  /**
+   * Layers whose residual stream (after the block and any steering) the graph returns, stacked in ascending layer
+   * order as one output `hidden` `[layers·B, S, hidden]` (one output costs less per call than one per layer).
+   */
   readonly hiddenLayers: ReadonlyArray<number>
   /** Layers with an additive input `steer.L` `[B, S, hidden]` applied to the residual after the block. */
   readonly steerLayers: ReadonlyArray<number>
@@ -92,8 +91,8 @@ const duplicateHalves = (table: Float32Array, rows: number, half: number): Float
 interface Residual {
   /** A resolved residual tensor, or a pending sum that the next skip-norm can compute. */
   readonly value: string | readonly [string, string]
-  /** Graph outputs that return the residual once it is resolved (so fetching one keeps the skip-norm fused). */
-  readonly outputs?: ReadonlyArray<string>
+  /** The layer whose residual this is, when the graph returns it (taken once resolved, so the skip-norm stays fused). */
+  readonly returnedLayer?: number
 }
 
 /**
@@ -109,8 +108,7 @@ export const buildDecoder = (checkpoint: Pick<Checkpoint, "config" | "dims" | "w
   const { hidden: H, heads, kvHeads, headDim: D, layers, vocab, intermediate } = dims
   const groups = heads / kvHeads
   const has = (fusion: Fusion) => options.fusions.includes(fusion)
-  const useGqa = has("gqa") && D % 8 === 0
-  const useRotary = has("rotary") || useGqa
+  const useRotary = has("rotary")
   const eps = config.rms_norm_eps
   const w = (name: string) => weights.get(name)!.data
   const linear = (name: string, inDim: number, outDim: number) => g.weight(name, [inDim, outDim], transpose(w(name), outDim, inDim))
@@ -127,7 +125,7 @@ export const buildDecoder = (checkpoint: Pick<Checkpoint, "config" | "dims" | "w
   }))
   const steer = new Map(options.steerLayers.map((l) => [l, g.input(`steer.${l}`, ElemType.float, ["batch", "seq", H])]))
 
-  // Attention bias [B, 1, S, C+S] (tiled to rows g·S+s of grouped heads): query s sees every cached slot the past mask keeps, and new
+  // Attention bias [B, 1, groups·S, C+S] (rows g·S+s): query s sees every cached slot the past mask keeps, and new
   // token j <= s when the mask keeps j. Every cached slot precedes the new tokens.
   const seqShape = g.node("Shape", [inputIds], { start: i(1), end: i(2) })[0]!
   const seq = g.node("Squeeze", [seqShape])[0]!
@@ -138,8 +136,7 @@ export const buildDecoder = (checkpoint: Pick<Checkpoint, "config" | "dims" | "w
   const newAllowed = g.node("And", [causal, keeps(mask)])[0]!
   const pastAllowed = g.node("Expand", [keeps(pastMask), g.node("Concat", [g.ints([1, 1]), seqShape, g.ints([1])], { axis: i(0) })[0]!])[0]!
   const allowed = g.node("Concat", [pastAllowed, newAllowed], { axis: i(3) })[0]!
-  const bias = g.node("Where", [allowed, g.floats([0], []), g.floats([-1e30], [])])[0]!
-  const groupedBias = useGqa ? "" : g.node("Tile", [bias, g.ints([1, 1, groups, 1])])[0]!
+  const bias = g.node("Tile", [g.node("Where", [allowed, g.floats([0], []), g.floats([-1e30], [])])[0]!, g.ints([1, 1, groups, 1])])[0]!
   const slotSplit = g.node("Concat", [g.node("Shape", [pastMask], { start: i(1), end: i(2) })[0]!, seqShape], { axis: i(0) })[0]!
 
   const { cos, sin } = rotaryTables(config, dims)
@@ -169,8 +166,9 @@ export const buildDecoder = (checkpoint: Pick<Checkpoint, "config" | "dims" | "w
     const inv = g.node("Reciprocal", [g.node("Sqrt", [g.node("Add", [meanSquare, g.floats([eps], [])])[0]!])[0]!])[0]!
     return g.node("Mul", [g.node("Mul", [x, inv])[0]!, weight])[0]!
   }
+  const returned = new Map<number, string>()
   const exported = (residual: Residual, value: string) => {
-    for (const name of residual.outputs ?? []) g.node("Identity", [value], {}, { outputs: [name] })
+    if (residual.returnedLayer !== undefined) returned.set(residual.returnedLayer, value)
     return value
   }
   /** Normalises the residual, resolving a pending sum with the skip-norm when that fusion is on. */
@@ -198,33 +196,17 @@ export const buildDecoder = (checkpoint: Pick<Checkpoint, "config" | "dims" | "w
     const qg = g.node("Reshape", [g.node("Mul", [qh, g.floats([1 / Math.sqrt(D)], [])])[0]!, g.ints([0, kvHeads, -1, D])])[0]!
     const scoresOn = (keys: string) => g.node("MatMul", [qg, g.node("Transpose", [keys], { perm: { ints: [0, 1, 3, 2] } })[0]!])[0]!
     const scores = g.node("Concat", [scoresOn(past[l]!.key), scoresOn(kh)], { axis: i(3) })[0]!
-    const probs = g.node("Softmax", [g.node("Add", [scores, groupedBias])[0]!], { axis: i(-1) })[0]!
+    const probs = g.node("Softmax", [g.node("Add", [scores, bias])[0]!], { axis: i(-1) })[0]!
     const [onPast, onNew] = g.node("Split", [probs, slotSplit], { axis: i(3) }, { count: 2 })
     const ctx = g.node("Add", [g.node("MatMul", [onPast!, past[l]!.value])[0]!, g.node("MatMul", [onNew!, vh])[0]!])[0]!
     const merged = g.node("Transpose", [g.node("Reshape", [ctx, g.ints([0, heads, -1, D])])[0]!], { perm: { ints: [0, 2, 1, 3] } })[0]!
     return g.node("Reshape", [merged, g.ints([0, 0, heads * D])])[0]!
   }
 
-  // GroupQueryAttention reads the cached slots as a past of C tokens (seqlens C+S-1 in every row, the bias masking
-  // empty and padding slots) and concatenates them with the new tokens into a present that the graph never returns.
-  let gqaLengths: { seqlens: string; total: string } | undefined
   const rotaryAttention = (q: string, k: string, v: string, l: number) => {
     const qr = g.node("RotaryEmbedding", [q, positions, cosHalf, sinHalf], { interleaved: i(0), num_heads: i(heads) }, { domain: "com.microsoft" })[0]!
     const kr = g.node("RotaryEmbedding", [k, positions, cosHalf, sinHalf], { interleaved: i(0), num_heads: i(kvHeads) }, { domain: "com.microsoft" })[0]!
-    if (!useGqa) return attention(qr, kr, v, l, true)
-    if (gqaLengths === undefined) {
-      const total = g.node("ReduceSum", [slotSplit], { keepdims: i(0) })[0]!
-      const int32 = (x: string) => g.node("Cast", [x], { to: i(ElemType.int32) })[0]!
-      const batch = g.node("Shape", [inputIds], { start: i(0), end: i(1) })[0]!
-      gqaLengths = { total: int32(total), seqlens: g.node("Expand", [int32(g.node("Sub", [total, one])[0]!), batch])[0]! }
-    }
-    presents.push(kr, v)
-    return g.node(
-      "GroupQueryAttention",
-      [qr, kr, v, past[l]!.key, past[l]!.value, gqaLengths.seqlens, gqaLengths.total, "", "", "", bias],
-      { num_heads: i(heads), kv_num_heads: i(kvHeads) },
-      { domain: "com.microsoft", outputs: [`attn_${l}`, `gqa_present.${l}.key`, `gqa_present.${l}.value`] }
-    )[0]!
+    return attention(qr, kr, v, l, true)
   }
 
   /** One MatMul over the concatenated (transposed) weights of several projections, split back into their outputs. */
@@ -272,7 +254,7 @@ export const buildDecoder = (checkpoint: Pick<Checkpoint, "config" | "dims" | "w
     const steerInput = steer.get(l)
     residual = {
       value: [down, steerInput === undefined ? mlpIn.residual : g.node("Add", [mlpIn.residual, steerInput])[0]!],
-      outputs: options.hiddenLayers.includes(l) ? [`hidden.${l}`] : []
+      ...(options.hiddenLayers.includes(l) ? { returnedLayer: l } : {})
     }
   }
   const final = rmsNorm(resolve(residual), g.weight("model.norm.weight", [H], w("model.norm.weight")))
@@ -283,7 +265,11 @@ export const buildDecoder = (checkpoint: Pick<Checkpoint, "config" | "dims" | "w
   g.output("logits", ElemType.float, options.logits === "last" ? ["batch", vocab] : ["batch", "seq", vocab])
   g.node("Concat", presents, { axis: i(2) }, { outputs: ["present"] })
   g.output("present", ElemType.float, ["batch", "seq", 2 * layers * kvHeads * D])
-  for (const l of options.hiddenLayers) g.output(`hidden.${l}`, ElemType.float, ["batch", "seq", H])
+  const hiddenLayers = [...new Set(options.hiddenLayers)].sort((a, b) => a - b)
+  if (hiddenLayers.length > 0) {
+    g.node("Concat", hiddenLayers.map((l) => returned.get(l)!), { axis: i(0) }, { outputs: ["hidden"] })
+    g.output("hidden", ElemType.float, [hiddenLayers.length === 1 ? "batch" : `${hiddenLayers.length}*batch`, "seq", H])
+  }
   return g
 }
 

@@ -4,7 +4,7 @@ import type { Dimensions } from "./Checkpoint"
 import type { ChatRenderer } from "./ChatTemplate"
 import { type EncodedPrompt, encodePrompt, type Prompt, selectorIndices } from "./Prompt"
 import { logProbability, sampleToken, seededRandom } from "./Sampling"
-import { type DecoderSession, emptyCache, forward } from "./Session"
+import { type DecoderSession, emptyCache, forward, selectRows } from "./Session"
 import { planSteering, type Steering, type SteeringPlan, type SteeringRecord, steeringTensor } from "./Steering"
 import type { TextTokenizer } from "./Tokenizer"
 
@@ -149,7 +149,7 @@ export const generateBatch = (rt: Runtime, requests: ReadonlyArray<GenerateReque
       inputIds: padded.ids,
       positionIds: padded.positions,
       attentionMask: padded.mask,
-      cache: emptyCache(dims, batch, padded.seq + Math.max(0, ...limits)),
+      cache: emptyCache(dims, batch, padded.seq),
       steer: steerFeeds(plans, steerLayers, padded.seq, dims.hidden, padded.pads.map((p) => -p))
     }, [])
     const maxSteps = Math.max(0, ...limits)
@@ -202,7 +202,11 @@ const commonPrefix = (a: ReadonlyArray<number>, b: ReadonlyArray<number>): numbe
   return n
 }
 
-/** Scores each request's options in one batch of (prompt + option) rows with all-position logits. */
+/**
+ * Scores each request's options. A request's prompt runs once: the tokens its options share with it (every option is
+ * tokenized together with the prompt, so a boundary that merges differently still scores right) are prefilled, and
+ * every option row continues from a copy of that cache with only its own tokens, right-padded.
+ */
 export const scoreBatch = (rt: Runtime, requests: ReadonlyArray<ScoreRequest>): Effect.Effect<OptionScores[], string> =>
   Effect.gen(function* () {
     const { dims, tokenizer: tok } = rt
@@ -217,24 +221,55 @@ export const scoreBatch = (rt: Runtime, requests: ReadonlyArray<ScoreRequest>): 
       }
     })
     if (rows.length === 0) return requests.map(() => ({ probs: [], normalized: [] }))
+    const active = [...new Set(rows.map((r) => r.request))]
+    const slot = new Map(active.map((q, i) => [q, i]))
+    // The prompt tokens every option row repeats, leaving each row at least the tokens it scores.
+    const shared = active.map((q) => Math.min(...rows.filter((r) => r.request === q).map((r) => Math.min(r.start, commonPrefix(r.ids, encoded[q]!.ids)))))
+    const unshared = shared.findIndex((n) => n === 0)
+    if (unshared >= 0) return yield* Effect.fail(`score: an option of request ${active[unshared]} shares no token with its prompt (a prompt is expected to start with BOS or a fixed template prefix)`)
+    const prefixOf = (q: number) => shared[slot.get(q)!]!
+    const steerLayers = layersOf(plans)
+    const prompts = leftPad(active.map((q, i) => encoded[q]!.ids.slice(0, shared[i])), tok.padId)
+    const prefill = yield* forward(yield* rt.session({ logits: "last", hiddenLayers: [], steerLayers }), {
+      batch: active.length,
+      seq: prompts.seq,
+      inputIds: prompts.ids,
+      positionIds: prompts.positions,
+      attentionMask: prompts.mask,
+      cache: emptyCache(dims, active.length, prompts.seq),
+      steer: steerFeeds(active.map((q) => plans[q]), steerLayers, prompts.seq, dims.hidden, prompts.pads.map((p) => -p))
+    }, [])
+    const rests = rows.map((r) => r.ids.slice(prefixOf(r.request)))
+    const width = Math.max(...rests.map((x) => x.length))
+    const ids = new BigInt64Array(rows.length * width).fill(BigInt(tok.padId))
+    const mask = new BigInt64Array(rows.length * width)
+    const positions = new BigInt64Array(rows.length * width)
+    rests.forEach((rest, b) => {
+      const first = prefixOf(rows[b]!.request)
+      for (let j = 0; j < width; j++) positions[b * width + j] = BigInt(first + j)
+      rest.forEach((id, j) => {
+        ids[b * width + j] = BigInt(id)
+        mask[b * width + j] = 1n
+      })
+    })
     const rowPlans = rows.map((row) => plans[row.request])
-    const steerLayers = layersOf(rowPlans)
-    const session = yield* rt.session({ logits: "all", hiddenLayers: [], steerLayers })
-    const padded = leftPad(rows.map((r) => r.ids), tok.padId)
-    const out = yield* forward(session, {
+    const out = yield* forward(yield* rt.session({ logits: "all", hiddenLayers: [], steerLayers }), {
       batch: rows.length,
-      seq: padded.seq,
-      inputIds: padded.ids,
-      positionIds: padded.positions,
-      attentionMask: padded.mask,
-      cache: emptyCache(dims, rows.length, padded.seq),
-      steer: steerFeeds(rowPlans, steerLayers, padded.seq, dims.hidden, padded.pads.map((p) => -p))
+      seq: width,
+      inputIds: ids,
+      positionIds: positions,
+      attentionMask: mask,
+      cache: selectRows(dims, prefill.cache, rows.map((r) => slot.get(r.request)!), prefill.cache.length + width),
+      steer: steerFeeds(rowPlans, steerLayers, width, dims.hidden, rows.map((r) => prefixOf(r.request)))
     }, [])
     const probs = rows.map((row, b) => {
+      const first = prefixOf(row.request)
       let logp = 0
       for (let i = row.start; i < row.ids.length; i++) {
-        const at = (b * padded.seq + padded.pads[b]! + i - 1) * dims.vocab
-        logp += logProbability(out.logits, at, dims.vocab, row.ids[i]!)
+        // Token i follows position i − 1: the prefill's last position, or column i − 1 − first of the continuation.
+        logp += i === first
+          ? logProbability(prefill.logits, slot.get(row.request)! * dims.vocab, dims.vocab, row.ids[i]!)
+          : logProbability(out.logits, (b * width + i - 1 - first) * dims.vocab, dims.vocab, row.ids[i]!)
       }
       return Math.exp(logp)
     })
@@ -247,7 +282,7 @@ export const scoreBatch = (rt: Runtime, requests: ReadonlyArray<ScoreRequest>): 
     })
   })
 
-/** Runs prompts once (no steering) and returns the encodings and the `hidden.L` outputs. */
+/** Runs prompts once (no steering) and returns the encodings and the residual after each layer. */
 const hiddenStates = (rt: Runtime, prompts: ReadonlyArray<Prompt>, layers: ReadonlyArray<number>) =>
   Effect.gen(function* () {
     const bad = layers.find((l) => !Number.isInteger(l) || l < 0 || l >= rt.dims.layers)

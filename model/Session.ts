@@ -45,7 +45,10 @@ export interface KvCache {
   readonly mask: ort.Tensor
 }
 
-/** Slots are added in chunks of this many, so attention runs over at most this many empty slots. */
+/**
+ * Capacities are multiples of this. A full cache doubles, so each token is copied O(1) times on average while
+ * attention, which runs over every slot, never sees more empty slots than filled ones (plus one chunk).
+ */
 const slotChunk = 32
 
 const slotTensors = (dims: Dimensions, batch: number, capacity: number) => {
@@ -63,26 +66,34 @@ export const emptyCache = (dims: Dimensions, batch: number, capacity = 0): KvCac
   return { batch, length: 0, capacity: size, ...slotTensors(dims, batch, size) }
 }
 
-/** The cache with room for `needed` slots: itself, or a larger copy. */
-const reserve = (dims: Dimensions, cache: KvCache, needed: number): KvCache => {
-  if (needed <= cache.capacity) return cache
-  const { batch, length, capacity: old } = cache
-  const grown = emptyCache(dims, batch, Math.max(needed, 2 * old))
-  const rows = batch * dims.kvHeads
+/** A cache of `rows.length` rows, row r a copy of `cache` row `rows[r]`, with room for `needed` slots. */
+export const selectRows = (dims: Dimensions, cache: KvCache, rows: ReadonlyArray<number>, needed = cache.length): KvCache => {
+  const { length, capacity: old } = cache
+  const out = emptyCache(dims, rows.length, needed)
+  const span = old * dims.headDim
   const copyRows = (from: ort.Tensor, to: ort.Tensor) => {
     const src = from.data as Float32Array
     const dst = to.data as Float32Array
-    for (let r = 0; r < rows; r++) dst.set(src.subarray(r * old * dims.headDim, (r * old + length) * dims.headDim), r * grown.capacity * dims.headDim)
+    rows.forEach((row, r) => {
+      for (let h = 0; h < dims.kvHeads; h++) {
+        const at = (row * dims.kvHeads + h) * span
+        dst.set(src.subarray(at, at + length * dims.headDim), (r * dims.kvHeads + h) * out.capacity * dims.headDim)
+      }
+    })
   }
   for (let l = 0; l < dims.layers; l++) {
-    copyRows(cache.keys[l]!, grown.keys[l]!)
-    copyRows(cache.values[l]!, grown.values[l]!)
+    copyRows(cache.keys[l]!, out.keys[l]!)
+    copyRows(cache.values[l]!, out.values[l]!)
   }
   const srcMask = cache.mask.data as BigInt64Array
-  const dstMask = grown.mask.data as BigInt64Array
-  for (let b = 0; b < batch; b++) dstMask.set(srcMask.subarray(b * old, b * old + length), b * grown.capacity)
-  return { ...grown, length }
+  const dstMask = out.mask.data as BigInt64Array
+  rows.forEach((row, r) => dstMask.set(srcMask.subarray(row * old, row * old + length), r * out.capacity))
+  return { ...out, length }
 }
+
+/** The cache with room for `needed` slots: itself, or a larger copy. */
+const reserve = (dims: Dimensions, cache: KvCache, needed: number): KvCache =>
+  needed <= cache.capacity ? cache : selectRows(dims, cache, Array.from({ length: cache.batch }, (_, b) => b), Math.max(needed, 2 * cache.capacity))
 
 /** Writes the new tokens' keys/values (`present` `[B, S, layers·2·kvHeads·D]`) and mask into slots `length..length+S`. */
 const writeSlots = (dims: Dimensions, cache: KvCache, present: Float32Array, mask: BigInt64Array, seq: number): KvCache => {
@@ -126,7 +137,7 @@ export interface ForwardOutput {
   readonly hidden: ReadonlyMap<number, Float32Array>
 }
 
-/** Runs the decoder once; `hiddenLayers` names the `hidden.L` outputs to fetch. */
+/** Runs the decoder once; `hiddenLayers` are the layers the session was compiled to return (fetched when not empty). */
 export const forward = (s: DecoderSession, input: ForwardInput, hiddenLayers: ReadonlyArray<number>): Effect.Effect<ForwardOutput, string> =>
   input.cache.batch !== input.batch
     ? Effect.fail(`forward: a cache of ${input.cache.batch} rows for a batch of ${input.batch}`)
@@ -134,22 +145,26 @@ export const forward = (s: DecoderSession, input: ForwardInput, hiddenLayers: Re
       try: async (): Promise<ForwardOutput> => {
         const { batch, seq } = input
         const cache = reserve(s.dims, input.cache, input.cache.length + seq)
-        // An empty cache goes in as zero slots: GroupQueryAttention takes several new tokens per row only without a past.
-        const past = cache.length === 0 ? slotTensors(s.dims, batch, 0) : cache
         const feeds: Record<string, ort.Tensor> = {
           input_ids: new ort.Tensor("int64", input.inputIds, [batch, seq]),
           position_ids: new ort.Tensor("int64", input.positionIds, [batch, seq]),
           attention_mask: new ort.Tensor("int64", input.attentionMask, [batch, seq]),
-          past_mask: past.mask
+          past_mask: cache.mask
         }
         for (let l = 0; l < s.dims.layers; l++) {
-          feeds[`past.${l}.key`] = past.keys[l]!
-          feeds[`past.${l}.value`] = past.values[l]!
+          feeds[`past.${l}.key`] = cache.keys[l]!
+          feeds[`past.${l}.value`] = cache.values[l]!
         }
         for (const [l, data] of input.steer ?? []) feeds[`steer.${l}`] = new ort.Tensor("float32", data, [batch, seq, s.dims.hidden])
-        const out = await s.session.run(feeds, ["logits", "present", ...hiddenLayers.map((l) => `hidden.${l}`)])
+        const layers = [...new Set(hiddenLayers)].sort((a, b) => a - b)
+        const out = await s.session.run(feeds, layers.length === 0 ? ["logits", "present"] : ["logits", "present", "hidden"])
         const hidden = new Map<number, Float32Array>()
-        for (const l of hiddenLayers) hidden.set(l, out[`hidden.${l}`]!.data as Float32Array)
+        if (layers.length > 0) {
+          const stacked = out.hidden!.data as Float32Array
+          const size = batch * seq * s.dims.hidden
+          if (stacked.length !== layers.length * size) throw new Error(`forward: the session returns ${stacked.length / size} hidden layers, not the ${layers.length} asked for`)
+          layers.forEach((l, k) => hidden.set(l, stacked.subarray(k * size, (k + 1) * size)))
+        }
         return {
           logits: out.logits!.data as Float32Array,
           cache: writeSlots(s.dims, cache, out.present!.data as Float32Array, input.attentionMask, seq),

@@ -4,7 +4,7 @@ import { Context, Effect, Layer, Schema } from "effect"
 import * as os from "node:os"
 import { type Dimensions, loadCheckpoint } from "./Checkpoint"
 import { makeChatRenderer } from "./ChatTemplate"
-import { compileCached, defaultFusions, type Fusion } from "./Compile"
+import { allFusions, compileCached, type Fusion } from "./Compile"
 import {
   type ActivationRequest,
   type Activations,
@@ -62,7 +62,7 @@ export interface CheckpointModelOptions {
   readonly dtype?: "float32" | "float16"
   /** Requests per forward batch. */
   readonly batchSize?: number
-  /** onnxruntime fusions to compile in (default `defaultFusions`; none gives the plain-operator reference graph). */
+  /** onnxruntime fusions to compile in (default: all; none gives the plain-operator reference graph). */
   readonly fusions?: ReadonlyArray<Fusion>
   /** onnxruntime intra-op threads (default `defaultThreads` of the checkpoint). */
   readonly threads?: number
@@ -99,7 +99,7 @@ export const makeRuntime = (options: CheckpointModelOptions) =>
         const key = JSON.stringify(spec)
         const existing = sessions.get(key)
         if (existing !== undefined) return yield* existing
-        const compileOptions = { ...spec, fusions: options.fusions ?? defaultFusions, dtype: options.dtype ?? "float32" } as const
+        const compileOptions = { ...spec, fusions: options.fusions ?? allFusions, dtype: options.dtype ?? "float32" } as const
         const open = yield* Effect.cached(
           compileCached(checkpoint, compileOptions, options.cacheDir).pipe(
             Effect.mapError((e) => `compile: ${e.message}`),

@@ -5,7 +5,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { loadCheckpoint } from "../../model/Checkpoint"
-import { allFusions, buildDecoder, defaultFusions, compileCached, type CompileOptions, type Fusion } from "../../model/Compile"
+import { allFusions, buildDecoder, compileCached, type CompileOptions, type Fusion } from "../../model/Compile"
 import { leftPad } from "../../model/Generate"
 import { emptyCache, forward, openSession } from "../../model/Session"
 import { referenceLogits } from "./referenceForward"
@@ -67,7 +67,7 @@ describe("decoder compiler", () => {
       expect(Math.max(...expected.map((e, v) => Math.abs(e - out.logits[v]!)))).toBeLessThan(1e-4)
     }).pipe(Effect.provide(NodeContext.layer)))
 
-  for (const fusions of [[], defaultFusions, allFusions, ["rmsnorm", "rotary"], ["skipnorm", "packed"]] as ReadonlyArray<ReadonlyArray<Fusion>>)
+  for (const fusions of [[], allFusions, ["rmsnorm", "rotary"], ["skipnorm", "packed"]] as ReadonlyArray<ReadonlyArray<Fusion>>)
     it.effect(`graph with fusions [${fusions.join(", ")}] of a Qwen2 model with biases and Llama-3 rope scaling matches a float64 forward pass under left padding`, () =>
       Effect.gen(function* () {
         const ck = yield* loadCheckpoint(qwenWithLlama3Rope)

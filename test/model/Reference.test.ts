@@ -4,7 +4,7 @@ import { Effect, Either } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { allFusions, defaultFusions } from "../../model/Compile"
+import { allFusions } from "../../model/Compile"
 import { activationsBatch, generateBatch, type Runtime, scoreBatch } from "../../model/Generate"
 import { encodePrompt } from "../../model/Prompt"
 import { emptyCache, forward } from "../../model/Session"
@@ -33,8 +33,8 @@ const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
 const ids64 = (ids: ReadonlyArray<number>) => BigInt64Array.from(ids, (x) => BigInt(x))
 const range64 = (n: number, from = 0) => BigInt64Array.from({ length: n }, (_, i) => BigInt(from + i))
 
-/** The graphs under test: plain operators, the default fusions, and every fusion (GroupQueryAttention too). */
-const graphs = { plain: [], default: defaultFusions, "all-fusions": allFusions } as const
+/** The graphs under test: plain operators and every fusion. */
+const graphs = { plain: [], fused: allFusions } as const
 type GraphName = keyof typeof graphs
 const runtimes = new Map<GraphName, Runtime>()
 const runtime = (graph: GraphName) =>
@@ -52,7 +52,7 @@ describe.skipIf(reference === undefined || modelDir === undefined)("stories260K 
 
   it.effect("tokenizer ids equal the reference ids", () =>
     Effect.gen(function* () {
-      const rt = yield* runtime("default")
+      const rt = yield* runtime("fused")
       for (const c of cases) expect(rt.tokenizer.encode(c.prompt, true)).toEqual(c.ids)
     }))
 
@@ -86,7 +86,7 @@ describe.skipIf(reference === undefined || modelDir === undefined)("stories260K 
 
   it.effect("sampling depends on (prompt, seed) only, not on batch composition", () =>
     Effect.gen(function* () {
-      const rt = yield* runtime("default")
+      const rt = yield* runtime("fused")
       const request = (text: string, seed: number) => ({ prompt: { kind: "text" as const, text }, maxTokens: 20, temperature: 1, topP: 0.9, seed })
       const alone = yield* generateBatch(rt, [request(cases[0]!.prompt, 7)])
       const mixed = yield* generateBatch(rt, [request(cases[2]!.prompt, 3), request(cases[0]!.prompt, 7), request(cases[3]!.prompt, 7)])
@@ -95,7 +95,7 @@ describe.skipIf(reference === undefined || modelDir === undefined)("stories260K 
       expect(other[0]!.tokenIds).not.toEqual(alone[0]!.tokenIds)
     }).pipe(Effect.mapError((e) => new Error(String(e)))))
 
-  for (const graph of ["default", "all-fusions"] as const)
+  for (const graph of Object.keys(graphs) as GraphName[])
     it.effect(`${graph} graph: KV-cache decoding equals a full recompute of the whole sequence, across cache growth`, () =>
       Effect.gen(function* () {
         const rt = yield* runtime(graph)
@@ -118,7 +118,7 @@ describe.skipIf(reference === undefined || modelDir === undefined)("stories260K 
 
   it.effect("single-token option probabilities equal the softmax of the reference logits", () =>
     Effect.gen(function* () {
-      const rt = yield* runtime("default")
+      const rt = yield* runtime("fused")
       let checked = 0
       for (const c of cases) {
         const next = c.greedy_ids[c.ids.length]!
@@ -136,9 +136,38 @@ describe.skipIf(reference === undefined || modelDir === undefined)("stories260K 
       expect(checked).toBeGreaterThan(0)
     }).pipe(Effect.mapError((e) => new Error(String(e)))))
 
+  it.effect("multi-token options scored from a shared prompt cache equal products of conditionals from uncached full passes", () =>
+    Effect.gen(function* () {
+      const rt = yield* runtime("fused")
+      const session = yield* rt.session({ logits: "all", hiddenLayers: [], steerLayers: [] })
+      const requests = [
+        { prompt: { kind: "text" as const, text: cases[0]!.prompt }, options: [" the cat sat", " a", " Lily and Ben"] },
+        { prompt: { kind: "text" as const, text: cases[1]!.prompt + " and then" }, options: [" she smiled.", " he"] },
+        { prompt: { kind: "text" as const, text: cases[2]!.prompt }, options: [] }
+      ]
+      const scores = yield* scoreBatch(rt, requests)
+      expect(scores[2]!.probs).toEqual([])
+      for (const [q, r] of requests.entries()) {
+        const promptIds = rt.tokenizer.encode(r.prompt.text, true)
+        for (const [o, option] of r.options.entries()) {
+          const ids = rt.tokenizer.encode(r.prompt.text + option, true)
+          let shared = 0
+          while (shared < promptIds.length && ids[shared] === promptIds[shared]) shared++
+          const full = yield* forward(session, { batch: 1, seq: ids.length, inputIds: ids64(ids), positionIds: range64(ids.length), attentionMask: new BigInt64Array(ids.length).fill(1n), cache: emptyCache(rt.dims, 1) }, [])
+          let logp = 0
+          for (let i = Math.max(1, Math.min(shared, ids.length - 1)); i < ids.length; i++) {
+            const row = full.logits.subarray((i - 1) * rt.dims.vocab, i * rt.dims.vocab)
+            const max = Math.max(...row)
+            logp += row[ids[i]!]! - max - Math.log(row.reduce((a, x) => a + Math.exp(x - max), 0))
+          }
+          expect(Math.abs(Math.log(scores[q]!.probs[o]!) - logp)).toBeLessThan(1e-4)
+        }
+      }
+    }).pipe(Effect.mapError((e) => new Error(String(e)))))
+
   it.effect("activations at selectors equal the reference residuals", () =>
     Effect.gen(function* () {
-      const rt = yield* runtime("default")
+      const rt = yield* runtime("fused")
       const c = cases[1]!
       const [a] = yield* activationsBatch(rt, [{ prompt: { kind: "text", text: c.prompt }, layers: [0, last], selectors: ["last", "first", "mean"] }])
       expect(maxAbsDiff(a!.last![last]!, c.resid_after_layer[String(last)]!)).toBeLessThan(1e-4)
@@ -149,7 +178,7 @@ describe.skipIf(reference === undefined || modelDir === undefined)("stories260K 
 
   it.effect("steering with coefficient 0 is identical to no steering", () =>
     Effect.gen(function* () {
-      const rt = yield* runtime("default")
+      const rt = yield* runtime("fused")
       const direction = Array.from({ length: 64 }, (_, i) => Math.sin(i))
       const base = { prompt: { kind: "text" as const, text: cases[0]!.prompt }, maxTokens: 20, temperature: 0, topP: 1, seed: 0 }
       const [plain, zero, strong] = yield* generateBatch(rt, [
@@ -169,7 +198,7 @@ describe.skipIf(reference === undefined || modelDir === undefined)("stories260K 
 
   it.effect("steering adds coefficient × direction after the layer at exactly the steered positions, and later layers change", () =>
     Effect.gen(function* () {
-      const rt = yield* runtime("default")
+      const rt = yield* runtime("fused")
       const layer = 1
       const session = yield* rt.session({ logits: "last", hiddenLayers: [layer, layer + 1], steerLayers: [layer] })
       const prompt = { kind: "text" as const, text: cases[0]!.prompt }
