@@ -1,7 +1,8 @@
 /**
  * Subject-model benchmark on stories260K (../shared/data/models/stories260K-hf): prefill and decode tokens/s at
  * batch 1, 8 and 32 through `generateBatch`, the raw decode loop per fusion set and per thread count, and the extra
- * cost of fetching the residual stream at 3 layers on every decode step. Every figure is the best of 3 runs, since the machine is
+ * cost of fetching the residual stream at 3 layers on every decode step, and the cost of sampling one row of a
+ * Llama-3-sized vocabulary. Every figure is the best of 3 runs, since the machine is
  * shared and a busy neighbour only ever slows a run down.
  */
 import { NodeContext } from "@effect/platform-node"
@@ -12,7 +13,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { allFusions, type Fusion } from "../model/Compile"
 import { generateBatch, leftPad, type Runtime } from "../model/Generate"
-import { argmax } from "../model/Sampling"
+import { argmax, sampleToken, seededRandom } from "../model/Sampling"
 import { type DecoderSession, emptyCache, forward } from "../model/Session"
 import { defaultThreads, makeRuntime } from "../model/SubjectModel"
 
@@ -132,6 +133,27 @@ const program = Effect.gen(function* () {
     }
     log(`  batch ${String(batch).padStart(2)}: plain ${Math.round((batch * decodeSteps) / plain).toLocaleString("en")} tok/s, capturing ${Math.round((batch * decodeSteps) / capture).toLocaleString("en")} tok/s, extra cost ${(100 * (capture / plain - 1)).toFixed(1)}%`)
   }
+
+  log("")
+  const vocab = 128_256
+  const random = seededRandom(1)
+  // Zipf-shaped rows (logit −1.5·ln rank, ranks shuffled), about as peaked as a language model's next-token distribution.
+  const rows = Array.from({ length: 8 }, () => {
+    const row = Float32Array.from({ length: vocab }, (_, r) => -1.5 * Math.log(r + 1))
+    for (let i = vocab - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1))
+      const t = row[i]!
+      row[i] = row[j]!
+      row[j] = t
+    }
+    return row
+  })
+  const perRow = (topP: number) => {
+    const t0 = now()
+    for (let k = 0; k < 64; k++) sampleToken(rows[k % rows.length]!, 0, vocab, 1, topP, random)
+    return ((now() - t0) / 64) * 1e3
+  }
+  log(`sampling one row of a Llama-3-sized vocabulary (${vocab.toLocaleString("en")} logits, temperature 1): top-p 0.9 ${perRow(0.9).toFixed(2)} ms, top-p 1 ${perRow(1).toFixed(2)} ms`)
 })
 
 Effect.runPromise(program.pipe(Effect.provide(NodeContext.layer))).catch((e) => {

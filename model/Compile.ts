@@ -110,7 +110,11 @@ export const buildDecoder = (checkpoint: Pick<Checkpoint, "config" | "dims" | "w
   const has = (fusion: Fusion) => options.fusions.includes(fusion)
   const useRotary = has("rotary")
   const eps = config.rms_norm_eps
-  const w = (name: string) => weights.get(name)!.data
+  // Query projections carry the attention scale 1/√D (the rotary embedding is linear, so scaling before it is the same).
+  const w = (name: string) => {
+    const data = weights.get(name)!.data
+    return name.includes(".self_attn.q_proj.") ? data.map((x) => x / Math.sqrt(D)) : data
+  }
   const linear = (name: string, inDim: number, outDim: number) => g.weight(name, [inDim, outDim], transpose(w(name), outDim, inDim))
   const f = (v: number) => ({ f: v })
   const i = (v: number) => ({ i: v })
@@ -193,7 +197,7 @@ export const buildDecoder = (checkpoint: Pick<Checkpoint, "config" | "dims" | "w
     const vh = heads4(v, kvHeads)
     const unheads = (x: string) => g.node("Reshape", [g.node("Transpose", [x], { perm: { ints: [0, 2, 1, 3] } })[0]!, g.ints([0, 0, kvHeads * D])])[0]!
     presents.push(rotated ? k : unheads(kh), v)
-    const qg = g.node("Reshape", [g.node("Mul", [qh, g.floats([1 / Math.sqrt(D)], [])])[0]!, g.ints([0, kvHeads, -1, D])])[0]!
+    const qg = g.node("Reshape", [qh, g.ints([0, kvHeads, -1, D])])[0]!
     const scoresOn = (keys: string) => g.node("MatMul", [qg, g.node("Transpose", [keys], { perm: { ints: [0, 1, 3, 2] } })[0]!])[0]!
     const scores = g.node("Concat", [scoresOn(past[l]!.key), scoresOn(kh)], { axis: i(3) })[0]!
     const probs = g.node("Softmax", [g.node("Add", [scores, bias])[0]!], { axis: i(-1) })[0]!
@@ -283,7 +287,7 @@ export interface CompiledModel {
 export const compileKey = (weightsHash: string, options: CompileOptions): string =>
   createHash("sha256")
     .update(JSON.stringify({
-      compiler: 2,
+      compiler: 3,
       weightsHash,
       fusions: [...new Set(options.fusions)].sort(),
       logits: options.logits,

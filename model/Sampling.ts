@@ -30,7 +30,13 @@ export const argmax = (logits: Float32Array, offset = 0, length = logits.length 
   return best
 }
 
-/** Chooses the next token from one row of logits: greedy at temperature 0, otherwise softmax(logits / T) cut to top-p. */
+/**
+ * Chooses the next token from one row of logits: greedy at temperature 0, otherwise softmax(logits / T) cut to top-p
+ * (the most probable tokens, ties by index, until their mass reaches top-p) and sampled in that order. At top-p 1
+ * every token stays and the walk goes in index order. Otherwise only tokens above a threshold are sorted, the
+ * threshold falling eightfold until they hold the nucleus: with a large vocabulary that is a few passes instead
+ * of a full sort per row and step.
+ */
 export const sampleToken = (logits: Float32Array, offset: number, vocab: number, temperature: number, topP: number, random: Random): number => {
   if (temperature <= 0) return argmax(logits, offset, vocab)
   let max = -Infinity
@@ -38,16 +44,30 @@ export const sampleToken = (logits: Float32Array, offset: number, vocab: number,
   const probs = new Float64Array(vocab)
   let sum = 0
   for (let i = 0; i < vocab; i++) sum += probs[i] = Math.exp((logits[offset + i]! - max) / temperature)
-  const order = Array.from({ length: vocab }, (_, i) => i).sort((a, b) => probs[b]! - probs[a]! || a - b)
-  let kept = 0
-  let mass = 0
-  while (kept < vocab && (kept === 0 || mass < topP * sum)) mass += probs[order[kept++]!]!
-  let u = random() * mass
-  for (let k = 0; k < kept; k++) {
-    u -= probs[order[k]!]!
-    if (u < 0) return order[k]!
+  if (topP >= 1) {
+    let u = random() * sum
+    for (let i = 0; i < vocab; i++) {
+      u -= probs[i]!
+      if (u < 0) return i
+    }
+    return vocab - 1
   }
-  return order[kept - 1]!
+  const target = topP * sum
+  for (let threshold = 1 / 8; ; threshold /= 8) {
+    const order: number[] = []
+    for (let i = 0; i < vocab; i++) if (probs[i]! >= threshold) order.push(i)
+    order.sort((a, b) => probs[b]! - probs[a]! || a - b)
+    let kept = 0
+    let mass = 0
+    while (kept < order.length && (kept === 0 || mass < target)) mass += probs[order[kept++]!]!
+    if (mass < target && order.length < vocab && threshold > 0) continue
+    let u = random() * mass
+    for (let k = 0; k < kept; k++) {
+      u -= probs[order[k]!]!
+      if (u < 0) return order[k]!
+    }
+    return order[kept - 1]!
+  }
 }
 
 /** Log-softmax of one row of logits at index `token`. */

@@ -145,15 +145,17 @@ export const forward = (s: DecoderSession, input: ForwardInput, hiddenLayers: Re
       try: async (): Promise<ForwardOutput> => {
         const { batch, seq } = input
         const cache = reserve(s.dims, input.cache, input.cache.length + seq)
+        // An empty cache goes in as zero slots, so a prefill attends over its own tokens only.
+        const past = cache.length === 0 ? slotTensors(s.dims, batch, 0) : cache
         const feeds: Record<string, ort.Tensor> = {
           input_ids: new ort.Tensor("int64", input.inputIds, [batch, seq]),
           position_ids: new ort.Tensor("int64", input.positionIds, [batch, seq]),
           attention_mask: new ort.Tensor("int64", input.attentionMask, [batch, seq]),
-          past_mask: cache.mask
+          past_mask: past.mask
         }
         for (let l = 0; l < s.dims.layers; l++) {
-          feeds[`past.${l}.key`] = cache.keys[l]!
-          feeds[`past.${l}.value`] = cache.values[l]!
+          feeds[`past.${l}.key`] = past.keys[l]!
+          feeds[`past.${l}.value`] = past.values[l]!
         }
         for (const [l, data] of input.steer ?? []) feeds[`steer.${l}`] = new ort.Tensor("float32", data, [batch, seq, s.dims.hidden])
         const layers = [...new Set(hiddenLayers)].sort((a, b) => a - b)
