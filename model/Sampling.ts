@@ -31,11 +31,29 @@ export const argmax = (logits: Float32Array, offset = 0, length = logits.length 
 }
 
 /**
+ * Where the running mass of the tokens, taken by falling probability (ties by index), first passes `target`
+ * (reaches it when `reach`): that token's rank, the ranked tokens so far and their mass (or the last token's, when
+ * the total stays short). Only tokens above a threshold are ranked, the threshold falling eightfold until they pass
+ * the target: with a large vocabulary that is a few passes instead of a full sort.
+ */
+const rankUntil = (probs: Float64Array, target: number, reach: boolean) => {
+  for (let threshold = 1 / 8; ; threshold /= 8) {
+    const order: number[] = []
+    for (let i = 0; i < probs.length; i++) if (probs[i]! >= threshold) order.push(i)
+    order.sort((a, b) => probs[b]! - probs[a]! || a - b)
+    let mass = 0
+    for (let k = 0; k < order.length; k++) {
+      mass += probs[order[k]!]!
+      if (reach ? mass >= target : mass > target) return { rank: k, order, mass }
+    }
+    if (order.length === probs.length || threshold === 0) return { rank: order.length - 1, order, mass }
+  }
+}
+
+/**
  * Chooses the next token from one row of logits: greedy at temperature 0, otherwise softmax(logits / T) cut to top-p
- * (the most probable tokens, ties by index, until their mass reaches top-p) and sampled in that order. At top-p 1
- * every token stays and the walk goes in index order. Otherwise only tokens above a threshold are sorted, the
- * threshold falling eightfold until they hold the nucleus: with a large vocabulary that is a few passes instead
- * of a full sort per row and step.
+ * (the most probable tokens, ties by index, until their mass reaches top-p of the total) and sampled by walking
+ * them in that order.
  */
 export const sampleToken = (logits: Float32Array, offset: number, vocab: number, temperature: number, topP: number, random: Random): number => {
   if (temperature <= 0) return argmax(logits, offset, vocab)
@@ -44,30 +62,9 @@ export const sampleToken = (logits: Float32Array, offset: number, vocab: number,
   const probs = new Float64Array(vocab)
   let sum = 0
   for (let i = 0; i < vocab; i++) sum += probs[i] = Math.exp((logits[offset + i]! - max) / temperature)
-  if (topP >= 1) {
-    let u = random() * sum
-    for (let i = 0; i < vocab; i++) {
-      u -= probs[i]!
-      if (u < 0) return i
-    }
-    return vocab - 1
-  }
-  const target = topP * sum
-  for (let threshold = 1 / 8; ; threshold /= 8) {
-    const order: number[] = []
-    for (let i = 0; i < vocab; i++) if (probs[i]! >= threshold) order.push(i)
-    order.sort((a, b) => probs[b]! - probs[a]! || a - b)
-    let kept = 0
-    let mass = 0
-    while (kept < order.length && (kept === 0 || mass < target)) mass += probs[order[kept++]!]!
-    if (mass < target && order.length < vocab && threshold > 0) continue
-    let u = random() * mass
-    for (let k = 0; k < kept; k++) {
-      u -= probs[order[k]!]!
-      if (u < 0) return order[k]!
-    }
-    return order[kept - 1]!
-  }
+  const nucleus = topP >= 1 ? sum : rankUntil(probs, topP * sum, true).mass
+  const { rank, order } = rankUntil(probs, random() * nucleus, false)
+  return order[rank]!
 }
 
 /** Log-softmax of one row of logits at index `token`. */

@@ -27,14 +27,14 @@ describe("sampleToken", () => {
     expect(argmax(logits)).toBe(1)
   })
 
-  it("picks the token a full sort of the vocabulary picks, for any top-p < 1 and draw", () => {
+  it("picks the token a full sort of the vocabulary picks, for any top-p and draw", () => {
     const random = seededRandom(11)
     for (let trial = 0; trial < 200; trial++) {
       const vocab = 50 + Math.floor(random() * 3000)
       const spread = 0.5 + random() * 8
       const logits = Float32Array.from({ length: vocab }, () => spread * (random() - 0.5) * 2)
       if (trial % 10 === 0) logits[7] = logits[3]!
-      const topP = [0.1, 0.5, 0.9, 0.99, 0.999999][trial % 5]!
+      const topP = [0.1, 0.5, 0.9, 0.99, 0.999999, 1][trial % 6]!
       const temperature = 0.3 + random() * 1.5
       const u = random()
       expect(sampleToken(logits, 0, vocab, temperature, topP, constant(u))).toBe(fullSortNucleus(logits, temperature, topP, u))
