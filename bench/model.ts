@@ -2,8 +2,8 @@
  * Subject-model benchmark on stories260K (../shared/data/models/stories260K-hf): prefill and decode tokens/s at
  * batch 1, 8 and 32 through `generateBatch`, the raw decode loop per fusion set and per thread count, and the extra
  * cost of fetching the residual stream at 3 layers on every decode step, and the cost of sampling one row of a
- * Llama-3-sized vocabulary. Every figure is the best of 3 runs, since the machine is
- * shared and a busy neighbour only ever slows a run down.
+ * Llama-3-sized vocabulary. Every figure is the best of several runs (10, or 5 for the raw loop's 3 batch sizes × 6
+ * fusion sets), since the machine is shared and a busy neighbour only ever slows a run down.
  */
 import { NodeContext } from "@effect/platform-node"
 import { Effect } from "effect"
@@ -24,7 +24,7 @@ const prompts = ["Tim had a blue kite", "The cat sat on the mat", "Mom said", "O
 const decodeSteps = 128
 
 const now = () => Number(process.hrtime.bigint()) / 1e9
-const repeats = 3
+const repeats = 10
 
 /** The best (shortest) of `repeats` runs of each timed field. */
 const best = <A extends Record<string, number>>(run: Effect.Effect<A, string>) =>
@@ -70,9 +70,12 @@ const program = Effect.gen(function* () {
   log(`stories260K, ${os.cpus().length} CPUs, onnxruntime intra-op threads ${defaultThreads(rt.dims)} unless stated, graph optimisation "all"`)
   log("")
   log("generateBatch (greedy, left padding, KV cache), all fusions:")
+  const requestsOf = (batch: number) =>
+    Array.from({ length: batch }, (_, b) => ({ prompt: { kind: "text" as const, text: prompts[b % prompts.length]! }, maxTokens: decodeSteps, temperature: 0, topP: 1, seed: b }))
+  // Warm-up at every batch size first, so that no size is timed while the JIT is still compiling the loop.
+  for (let rep = 0; rep < 3; rep++) for (const batch of [1, 8, 32]) yield* generateBatch(rt, requestsOf(batch))
   for (const batch of [1, 8, 32]) {
-    const requests = Array.from({ length: batch }, (_, b) => ({ prompt: { kind: "text" as const, text: prompts[b % prompts.length]! }, maxTokens: decodeSteps, temperature: 0, topP: 1, seed: b }))
-    yield* generateBatch(rt, requests.map((r) => ({ ...r, maxTokens: 4 })))
+    const requests = requestsOf(batch)
     let generated = 0
     let promptTokens = 0
     const m = yield* best(Effect.gen(function* () {
@@ -104,7 +107,7 @@ const program = Effect.gen(function* () {
   const bestSeconds = sets.map(() => [Infinity, Infinity, Infinity])
   const prefillSeconds = sets.map(() => [Infinity, Infinity, Infinity])
   const promptTokens = [0, 0, 0]
-  for (let rep = 0; rep < repeats; rep++)
+  for (let rep = 0; rep < repeats / 2; rep++)
     for (const [k, { r, session }] of sessions.entries())
       for (const [j, batch] of [1, 8, 32].entries()) {
         if (rep === 0) yield* decodeLoop(r, session, batch, 8, [])
@@ -127,7 +130,7 @@ const program = Effect.gen(function* () {
   for (const batch of [1, 32]) {
     let plain = Infinity
     let capture = Infinity
-    for (let rep = 0; rep < 2 * repeats; rep++) {
+    for (let rep = 0; rep < repeats; rep++) {
       plain = Math.min(plain, (yield* decodeLoop(rt, plainSession, batch, decodeSteps, [])).decodeSeconds)
       capture = Math.min(capture, (yield* decodeLoop(rt, captureSession, batch, decodeSteps, [1, 2, 3])).decodeSeconds)
     }
