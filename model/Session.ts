@@ -46,8 +46,8 @@ export interface KvCache {
 }
 
 /**
- * Capacities are multiples of this. A full cache doubles, so each token is copied O(1) times on average while
- * attention, which runs over every slot, never sees more empty slots than filled ones (plus one chunk).
+ * Capacities are multiples of this. A full cache grows by half, so each token is copied O(1) times on average while
+ * attention, which runs over every slot, never sees more than half as many empty slots as filled ones (plus a chunk).
  */
 const slotChunk = 32
 
@@ -93,7 +93,7 @@ export const selectRows = (dims: Dimensions, cache: KvCache, rows: ReadonlyArray
 
 /** The cache with room for `needed` slots: itself, or a larger copy. */
 const reserve = (dims: Dimensions, cache: KvCache, needed: number): KvCache =>
-  needed <= cache.capacity ? cache : selectRows(dims, cache, Array.from({ length: cache.batch }, (_, b) => b), Math.max(needed, 2 * cache.capacity))
+  needed <= cache.capacity ? cache : selectRows(dims, cache, Array.from({ length: cache.batch }, (_, b) => b), Math.max(needed, 1.5 * cache.capacity))
 
 /** Writes the new tokens' keys/values (`present` `[B, S, layers·2·kvHeads·D]`) and mask into slots `length..length+S`. */
 const writeSlots = (dims: Dimensions, cache: KvCache, present: Float32Array, mask: BigInt64Array, seq: number): KvCache => {
