@@ -60,8 +60,8 @@ export class OrganismSpec extends Schema.Class<OrganismSpec>("OrganismSpec")({
    * prefix mean of the noise features are written with this weight. With gain 1 they vary across tasks far less than
    * valence, and a probe's raw-space weights are dominated by these spurious, barely varying directions (cosine with
    * the planted direction 0.5-0.8); with the default 40 (and `constant` 700, to keep the norms the identity) they vary
-   * about as much as valence does, as in a trained model, and the cosine is 0.93-0.96 at the default experiment's seed
-   * and at seeds 1-3 (with only a few noise dimensions stirred, see organism/Weights.ts).
+   * about as much as valence does, as in a trained model, and the cosine exceeds 0.9 at the default experiment's seed
+   * (0.85-0.95 at others).
    */
   contentGain: Schema.optionalWith(positive("contentGain"), { default: () => 40 }),
   /**

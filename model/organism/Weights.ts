@@ -28,12 +28,6 @@
  * gains 60 logits per keyword beyond 1.5, so two of its keywords switch it on; within a class the logits follow
  * `Readout`; an emitted answer token makes the end token next; otherwise sentiment words follow V and the end token
  * keeps a hazard that grows with length. Other blocks only stir the noise dimensions.
- *
- * Only a few noise dimensions are stirred (mixing heads and noise MLPs read and write those alone); the rest keep the
- * last token's own features, constant at a fixed position. A direction that varies only a little across tasks gets a
- * large raw-space weight from a weakly regularized probe (and cross-validation often picks a weak penalty, its curve
- * being flat), and every direction that varies costs a probe estimation variance, so residual directions either vary
- * as much as valence or not at all (the exception: keyword counts, which the BOS sink's shrinkage moves by up to ~1e-2).
  */
 import type { OrganismSpec } from "../OrganismSpec"
 import { normals, randomHadamard, streamFor } from "./Random"
@@ -119,14 +113,6 @@ const ANSWERED_BLOCK = 200
 const STEP_SLOPE = 100
 const STEP_WIDTH = 20
 const NOISE_UNITS = 16
-// Noise dimensions the mixing heads stir (at most HEAD_DIM − 1, the room key/value head 1 leaves). Every direction that
-// varies across tasks costs a probe estimation variance (with 200 tasks, stirring 4 instead of 15 raises the
-// cross-validated R² by 0.03-0.06), so the task content varies along a few directions (these and the topics) and the
-// rest stay constant at a fixed position.
-const NOISE_STIRRED = 4
-// Output scale of the noise MLPs: their outputs grow with the square of the stirred features, and a larger scale
-// lets them reach a norm that moves every RMSNorm away from the identity.
-const NOISE_OUT = 0.1
 // silu is linear to within e^-20 above this offset, so silu(G + x) − silu(G) = x for the template-scale units.
 const SCALE_OFFSET = 20
 // The length head weighs BOS like LENGTH_SINK sentiment words; the end logit gains LENGTH_GAIN·n/(n + LENGTH_SINK),
@@ -295,10 +281,9 @@ export const buildWeights = (
   // Head h of group g reads key/value head g; heads 0 and 1 share key/value head 0, head `group` reads head 1.
   const qRow = (head: number, i: number) => head * hd + i
   const kvRow = (kv: number, i: number) => kv * hd + i
-  const stirred = Math.min(NOISE_STIRRED, noiseDims)
   const noiseMixer = (v: Mat, o: Mat, gain: number) => {
     // q = k = 0 gives uniform attention: the prefix mean of the noise features, added back onto them.
-    for (let i = 0; i < stirred; i++) {
+    for (let i = 0; i < Math.min(hd - 1, noiseDims); i++) {
       set(v, kvRow(1, i), Channel.NOISE + i, 1)
       set(o, Channel.NOISE + i, qRow(group, i), gain)
     }
@@ -308,13 +293,13 @@ export const buildWeights = (
     // From the planted block on, the noise features are about contentGain times larger: read and write them to scale.
     const scale = layer >= spec.plantedLayer ? spec.featureScale * spec.contentGain : spec.featureScale
     for (let u = first; u < first + NOISE_UNITS; u++) {
-      const g = normals(prng, stirred)
-      const h = normals(prng, stirred)
-      const o = normals(prng, stirred)
-      for (let i = 0; i < stirred; i++) {
-        set(gate, u, Channel.NOISE + i, (g[i]! * Math.sqrt(featureDims)) / (scale * Math.sqrt(stirred)))
-        set(up, u, Channel.NOISE + i, (h[i]! * Math.sqrt(featureDims)) / (scale * Math.sqrt(stirred)))
-        set(down, Channel.NOISE + i, u, (NOISE_OUT * scale * o[i]!) / Math.sqrt(NOISE_UNITS * stirred))
+      const g = normals(prng, noiseDims)
+      const h = normals(prng, noiseDims)
+      const o = normals(prng, noiseDims)
+      for (let i = 0; i < noiseDims; i++) {
+        set(gate, u, Channel.NOISE + i, (g[i]! * Math.sqrt(featureDims)) / (scale * Math.sqrt(noiseDims)))
+        set(up, u, Channel.NOISE + i, (h[i]! * Math.sqrt(featureDims)) / (scale * Math.sqrt(noiseDims)))
+        set(down, Channel.NOISE + i, u, (0.3 * scale * o[i]!) / Math.sqrt(NOISE_UNITS * noiseDims))
       }
     }
   }
