@@ -36,6 +36,9 @@ export interface CompileOptions {
   readonly dtype: "float32" | "float16"
 }
 
+/** The order in which a graph stacks the layers it returns in `hidden`: ascending, each once. */
+export const stackedLayers = (layers: ReadonlyArray<number>): number[] => [...new Set(layers)].sort((a, b) => a - b)
+
 /** Weight bytes above which initializers go to an external data file (protobuf's 2 GB limit). */
 export const externalDataThreshold = 1.8e9
 
@@ -99,8 +102,8 @@ interface Residual {
  * Builds the decoder graph. The key/value cache is an input only: `past.L.key`/`past.L.value` `[B, kvHeads, C, D]`
  * hold C slots, `past_mask` `[B, C]` says which slots hold real tokens, and the graph returns just the new tokens'
  * keys and values (`present` `[B, S, layers·2·kvHeads·D]`: per layer the rotated keys, then the values) for the
- * caller to write into its slots. Nothing proportional to the cache crosses the session boundary, so a decode step costs the same
- * whatever the context length, apart from the attention itself.
+ * caller to write into its slots. Nothing proportional to the cache crosses the session boundary, so a decode step
+ * costs the same whatever the context length, apart from the attention itself.
  */
 export const buildDecoder = (checkpoint: Pick<Checkpoint, "config" | "dims" | "weights">, options: CompileOptions): GraphBuilder => {
   const { config, dims, weights } = checkpoint
@@ -269,7 +272,7 @@ export const buildDecoder = (checkpoint: Pick<Checkpoint, "config" | "dims" | "w
   g.output("logits", ElemType.float, options.logits === "last" ? ["batch", vocab] : ["batch", "seq", vocab])
   g.node("Concat", presents, { axis: i(2) }, { outputs: ["present"] })
   g.output("present", ElemType.float, ["batch", "seq", 2 * layers * kvHeads * D])
-  const hiddenLayers = [...new Set(options.hiddenLayers)].sort((a, b) => a - b)
+  const hiddenLayers = stackedLayers(options.hiddenLayers)
   if (hiddenLayers.length > 0) {
     g.node("Concat", hiddenLayers.map((l) => returned.get(l)!), { axis: i(0) }, { outputs: ["hidden"] })
     g.output("hidden", ElemType.float, [hiddenLayers.length === 1 ? "batch" : `${hiddenLayers.length}*batch`, "seq", H])

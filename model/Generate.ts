@@ -2,6 +2,7 @@
 import { Effect, Either } from "effect"
 import type { Dimensions } from "./Checkpoint"
 import type { ChatRenderer } from "./ChatTemplate"
+import { stackedLayers } from "./Compile"
 import { type EncodedPrompt, encodePrompt, type Prompt, selectorIndices } from "./Prompt"
 import { logProbability, sampleToken, seededRandom } from "./Sampling"
 import { type DecoderSession, emptyCache, forward, selectRows } from "./Session"
@@ -288,7 +289,7 @@ const hiddenStates = (rt: Runtime, prompts: ReadonlyArray<Prompt>, layers: Reado
     const bad = layers.find((l) => !Number.isInteger(l) || l < 0 || l >= rt.dims.layers)
     if (bad !== undefined) return yield* Effect.fail(`layer ${bad} outside 0..${rt.dims.layers - 1}`)
     const encoded = prompts.map((p) => encodePrompt(rt.tokenizer, rt.chat, p))
-    const sorted = [...new Set(layers)].sort((a, b) => a - b)
+    const sorted = stackedLayers(layers)
     const session = yield* rt.session({ logits: "last", hiddenLayers: sorted, steerLayers: [] })
     const padded = leftPad(encoded.map((e) => e.ids), rt.tokenizer.padId)
     const out = yield* forward(session, {

@@ -2,6 +2,7 @@
 import { Effect } from "effect"
 import * as ort from "onnxruntime-node"
 import type { Dimensions } from "./Checkpoint"
+import { stackedLayers } from "./Compile"
 
 /** Execution providers a session can run on. */
 export type Provider = "cpu" | "cuda"
@@ -158,7 +159,7 @@ export const forward = (s: DecoderSession, input: ForwardInput, hiddenLayers: Re
           feeds[`past.${l}.value`] = past.values[l]!
         }
         for (const [l, data] of input.steer ?? []) feeds[`steer.${l}`] = new ort.Tensor("float32", data, [batch, seq, s.dims.hidden])
-        const layers = [...new Set(hiddenLayers)].sort((a, b) => a - b)
+        const layers = stackedLayers(hiddenLayers)
         const out = await s.session.run(feeds, layers.length === 0 ? ["logits", "present"] : ["logits", "present", "hidden"])
         const hidden = new Map<number, Float32Array>()
         if (layers.length > 0) {
