@@ -72,6 +72,13 @@ export const ProbesConfig = Schema.Struct({
   ),
   folds: withDefault(Schema.Int.pipe(Schema.greaterThanOrEqualTo(2)), () => 5),
   alphaSelection: withDefault(Schema.Literal("kfold", "loo"), () => "kfold" as const),
+  /**
+   * Which alpha of the grid: "one_se" (default) the largest whose out-of-fold squared error exceeds the lowest by at
+   * most one standard error of their per-task difference, "best" the lowest. Over a flat stretch of the grid the
+   * lowest is an accident of the sample and can put large raw-space weights on directions that barely vary;
+   * "one_se" keeps the probe's direction stable at a cost in cross-validated R² within that standard error.
+   */
+  alphaRule: withDefault(Schema.Literal("best", "one_se"), () => "one_se" as const),
   /** The task column held-one-out groups by: origin (dataset) by default, or a meta field such as topic. */
   groupBy: withDefault(Schema.NonEmptyString, () => "origin"),
   /** Task columns (origin, or meta fields such as topic) whose group means are removed from the target before training. */

@@ -98,6 +98,7 @@ const ProbeParams = Schema.Struct({
   alphas: Schema.Array(Schema.Number),
   folds: Schema.Int,
   alphaSelection: Schema.Literal("kfold", "loo"),
+  alphaRule: Schema.Literal("best", "one_se"),
   bootstrap: Schema.Int,
   seed: Schema.Int,
   template: Schema.NullOr(Schema.String)
@@ -177,7 +178,7 @@ export const utilitiesReport = Stage.make({
               })
               const ids = picked.map((u) => u.task_id)
               const y = Float64Array.from(picked, (u) => u.train_mu)
-              const probe = fitRidge(x, y, { alphas: p.alphas, groups: ids, k: p.folds, seed: p.seed, cv: p.alphaSelection })
+              const probe = fitRidge(x, y, { alphas: p.alphas, groups: ids, k: p.folds, seed: p.seed, cv: p.alphaSelection, rule: p.alphaRule })
               const options = { tasks: ids, bootstrap }
               const r2 = metricInterval(y, probe.oofPredictions, probe.oofRows, r2Score, options)
               const r = metricInterval(y, probe.oofPredictions, probe.oofRows, pearson, options)
@@ -402,6 +403,7 @@ export const target = reportTarget("utilities from revealed choices: fits, held-
     alphas: [...config.probes.alphas],
     folds: config.probes.folds,
     alphaSelection: config.probes.alphaSelection,
+    alphaRule: config.probes.alphaRule,
     bootstrap: config.probes.bootstrap,
     seed: config.seed,
     template: probe?.id ?? null

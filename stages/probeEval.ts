@@ -102,7 +102,7 @@ export const probeEval = Stage.make({
       })
       const y = params.probes.demean.length === 0 ? means : demean(means, params.probes.demean.map((c) => ids.map(columnOf(c))))
       const labels = ids.map(columnOf(params.probes.groupBy))
-      const setup = { alphas: params.probes.alphas, groups: ids, k: params.probes.folds, seed: params.seed, cv: params.probes.alphaSelection }
+      const setup = { alphas: params.probes.alphas, groups: ids, k: params.probes.folds, seed: params.seed, cv: params.probes.alphaSelection, rule: params.probes.alphaRule }
       const options = { tasks: ids, bootstrap: { resamples: params.probes.bootstrap, seed: params.seed } }
       const byGroup = r2ByLabel(x, y, labels, setup, options)
       const distinct = [...new Set(labels)]

@@ -20,7 +20,15 @@ export interface RidgeOptions {
   readonly seed?: number
   /** "loo" uses the closed-form leave-one-out residuals (rows must be tasks); default "kfold". */
   readonly cv?: "kfold" | "loo"
+  /**
+   * "best" (default) takes the alpha with the highest cross-validated R²; "one_se" the largest alpha whose
+   * out-of-fold squared error exceeds the best one's by at most one standard error of their per-row difference.
+   */
+  readonly rule?: AlphaRule
 }
+
+/** How alpha is picked from the cross-validated scores of the grid. */
+export type AlphaRule = "best" | "one_se"
 
 /** A fitted ridge probe. */
 export interface RidgeFit {
@@ -163,15 +171,39 @@ const pooledR2 = (y: Float64Array, pred: Float64Array) => {
 
 const argmax = (xs: number[]) => xs.reduce((best, v, i) => (v > xs[best]! || Number.isNaN(xs[best]!) ? i : best), 0)
 
+/**
+ * The index of the chosen alpha given each alpha's out-of-sample predictions of `y`. Under "one_se", the most
+ * regularized model not distinguishable from the best, in the spirit of the one-standard-error rule (Hastie,
+ * Tibshirani & Friedman, §7.10) but measured on the paired per-row difference, which is far tighter than the spread
+ * of the best model's own errors: when the scores are flat over a range of alphas, the best of them is an accident of
+ * the sample, while the largest keeps the weights off directions that barely vary.
+ */
+const chooseAlpha = (alphas: ReadonlyArray<number>, scores: number[], predictions: ReadonlyArray<Float64Array>, y: ArrayLike<number>, rule: AlphaRule): number => {
+  const best = argmax(scores)
+  if (rule === "best") return best
+  const n = y.length
+  const bestPrediction = predictions[best]!
+  let chosen = best
+  predictions.forEach((p, a) => {
+    if (!(alphas[a]! > alphas[chosen]!)) return
+    // Per row, how much worse this alpha's squared error is than the best's; its mean against one standard error.
+    const d = Float64Array.from(p, (v, i) => (y[i]! - v) ** 2 - (y[i]! - bestPrediction[i]!) ** 2)
+    const mean = d.reduce((acc, v) => acc + v, 0) / n
+    const se = Math.sqrt(d.reduce((acc, v) => acc + (v - mean) ** 2, 0) / (n - 1) / n)
+    if (mean <= se) chosen = a
+  })
+  return chosen
+}
+
 const finish = (
-  alpha: number, cvR2ByAlpha: number[], w: Float64Array, yMean: number, mean: Float64Array, sd: Float64Array,
+  alpha: number, cvR2: number, cvR2ByAlpha: number[], w: Float64Array, yMean: number, mean: Float64Array, sd: Float64Array,
   oofPredictions: Float64Array, oofRows: Int32Array
 ): RidgeFit => {
   const weightsRaw = Float64Array.from(w, (v, j) => v / sd[j]!)
   let dot = 0
   for (let j = 0; j < w.length; j++) dot += weightsRaw[j]! * mean[j]!
   return {
-    alpha, cvR2: Math.max(...cvR2ByAlpha.filter((v) => !Number.isNaN(v))), cvR2ByAlpha, weightsRaw, interceptRaw: yMean - dot,
+    alpha, cvR2, cvR2ByAlpha, weightsRaw, interceptRaw: yMean - dot,
     weightsStd: w, interceptStd: yMean, mean, sd, oofPredictions, oofRows
   }
 }
@@ -197,11 +229,11 @@ function* fitKFold(x: Dense, y: ArrayLike<number>, rows: Int32Array, options: Ri
   }
   const yRows = atRows(y, rows)
   const scores = oof.map((p) => pooledR2(yRows, p))
-  const best = argmax(scores)
+  const chosen = chooseAlpha(alphas, scores, oof, yRows, options.rule ?? "best")
   const { mean, sd } = standardization(x, rows)
   const z = standardize(x, rows, mean, sd)
   const ym = meanOf(yRows), yc = yRows.map((v) => v - ym)
-  const alpha = alphas[best]!
+  const alpha = alphas[chosen]!
   let w: Float64Array
   if (z.cols <= z.rows) {
     const g = yield { a: z, b: z, options: { transA: true, symmetric: true } }
@@ -212,7 +244,7 @@ function* fitKFold(x: Dense, y: ArrayLike<number>, rows: Int32Array, options: Ri
     for (let i = 0; i < z.rows; i++) g[i * z.rows + i] += alpha
     w = matTVec(z, yield* choleskySteps(g, z.rows, yc))
   }
-  return finish(alpha, scores, w, ym, mean, sd, oof[best]!, rows)
+  return finish(alpha, scores[chosen]!, scores, w, ym, mean, sd, oof[chosen]!, rows)
 }
 
 function* fitLoo(x: Dense, y: ArrayLike<number>, rows: Int32Array, options: RidgeOptions): GemmSteps<RidgeFit> {
@@ -246,8 +278,8 @@ function* fitLoo(x: Dense, y: ArrayLike<number>, rows: Int32Array, options: Ridg
     return loo
   })
   const scores = looByAlpha.map((p) => pooledR2(yRows, p))
-  const best = argmax(scores)
-  return finish(options.alphas[best]!, scores, path.weights(options.alphas[best]!), ym, mean, sd, looByAlpha[best]!, rows)
+  const chosen = chooseAlpha(options.alphas, scores, looByAlpha, yRows, options.rule ?? "best")
+  return finish(options.alphas[chosen]!, scores[chosen]!, scores, path.weights(options.alphas[chosen]!), ym, mean, sd, looByAlpha[chosen]!, rows)
 }
 
 /**

@@ -53,7 +53,7 @@ describe("reports/probe_r2 end to end on the organism", () => {
     const y = Float64Array.from(rows, (row) => sums.get(row.id)!.reduce((a, b) => a + b, 0) / sums.get(row.id)!.length)
     const ids = rows.map((row) => row.id)
     const alphas = Array.from({ length: 13 }, (_, i) => 10 ** (-2 + i * 0.5))
-    const fit = fitRidge(x, y, { alphas, groups: ids, k: tinyExperiment.probes.folds, seed: 20251127, cv: "kfold" })
+    const fit = fitRidge(x, y, { alphas, groups: ids, k: tinyExperiment.probes.folds, seed: 20251127, cv: "kfold", rule: "one_se" })
     const within = Array.from(fit.oofRows.keys()).filter((i) => tasks.get(ids[fit.oofRows[i]!]!) === "math")
     const expected = r2Score(within.map((i) => y[fit.oofRows[i]!]!), within.map((i) => fit.oofPredictions[i]!))
     const reported = summary.probes.find((p) => p.template === "stated_pre_v1")!.by_group.math!

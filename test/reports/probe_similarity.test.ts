@@ -52,7 +52,7 @@ describe("reports/probe_similarity end to end on the organism", () => {
     rows.forEach((row, i) => x.data.set(matrix.data.subarray(row.r * matrix.dim, (row.r + 1) * matrix.dim), i * matrix.dim))
     const y = Float64Array.from(rows, (row) => values.get(row.id)!.reduce((a, b) => a + b, 0) / values.get(row.id)!.length)
     const ids = rows.map((row) => row.id)
-    const setup = { alphas: Array.from({ length: 13 }, (_, i) => 10 ** (-2 + i * 0.5)), groups: ids, k: tinyExperiment.probes.folds, seed: 20251127, cv: "kfold" as const }
+    const setup = { alphas: Array.from({ length: 13 }, (_, i) => 10 ** (-2 + i * 0.5)), groups: ids, k: tinyExperiment.probes.folds, seed: 20251127, cv: "kfold" as const, rule: "one_se" as const }
     const weights = (name: string) =>
       fitRidge(x, y, { ...setup, rows: Int32Array.from(ids.flatMap((id, i) => (origin.get(id) === name ? [i] : []))) }).weightsRaw
     const expected = cosine(weights("alpaca"), weights("math"))

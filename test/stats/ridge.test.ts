@@ -77,6 +77,51 @@ describe("fitRidge (closed forms)", () => {
   })
 })
 
+describe("fitRidge alpha rules", () => {
+  // Out-of-fold predictions per alpha by direct normal equations, standardizing on each training fold.
+  const outOfFold = (x: number[][], y: number[], folds: number[], alpha: number) => {
+    const pred = new Array<number>(x.length).fill(0)
+    for (const f of new Set(folds)) {
+      const train = x.flatMap((_, i) => (folds[i] !== f ? [i] : []))
+      const n = train.length, d = x[0]!.length
+      const mean = Array.from({ length: d }, (_, j) => train.reduce((s, i) => s + x[i]![j]!, 0) / n)
+      const sd = mean.map((m, j) => Math.sqrt(train.reduce((s, i) => s + (x[i]![j]! - m) ** 2, 0) / n) || 1)
+      const ref = directRidge(train.map((i) => x[i]!), train.map((i) => y[i]!), alpha)
+      x.forEach((r, i) => {
+        if (folds[i] === f) pred[i] = ref.b + r.reduce((s, v, j) => s + ((v - mean[j]!) / sd[j]!) * ref.w[j]!, 0)
+      })
+    }
+    return pred
+  }
+
+  it("one_se takes the largest alpha within one standard error of the per-row error difference from the best", () => {
+    // One informative feature and several that barely vary: the cross-validated curve is flat at small alphas.
+    const prng = makePrng(11)
+    const x = Array.from({ length: 80 }, () => [prng.next() * 2 - 1, ...Array.from({ length: 6 }, () => (prng.next() - 0.5) * 1e-3)])
+    const y = x.map((r) => r[0]! + 0.8 * (prng.next() - 0.5))
+    const folds = x.map((_, i) => i % 4)
+    const alphas = [0.01, 0.1, 1, 10, 100, 1000]
+    const errors = alphas.map((a) => outOfFold(x, y, folds, a).map((p, i) => (y[i]! - p) ** 2))
+    const sse = errors.map((e) => e.reduce((s, v) => s + v, 0))
+    const best = sse.indexOf(Math.min(...sse))
+    const within = alphas.map((_, a) => {
+      const d = errors[a]!.map((v, i) => v - errors[best]![i]!)
+      const m = d.reduce((s, v) => s + v, 0) / d.length
+      const se = Math.sqrt(d.reduce((s, v) => s + (v - m) ** 2, 0) / (d.length - 1) / d.length)
+      return m <= se
+    })
+    const expectedIndex = Math.max(...alphas.map((_, a) => (within[a] ? a : -1)))
+    expect(expectedIndex).toBeGreaterThan(best)
+    const oneSe = fitRidge(x, y, { alphas, folds, rule: "one_se" })
+    const bestFit = fitRidge(x, y, { alphas, folds })
+    expect(oneSe.alpha).toBe(alphas[expectedIndex])
+    expect(bestFit.alpha).toBe(alphas[best])
+    const tot = y.reduce((s, v) => s + (v - y.reduce((a, b) => a + b, 0) / y.length) ** 2, 0)
+    expect(close(oneSe.cvR2, 1 - sse[expectedIndex]! / tot, 1e-8)).toBe(true)
+    expect(close(bestFit.cvR2, 1 - sse[best]! / tot, 1e-8)).toBe(true)
+  })
+})
+
 describe.skipIf(data === undefined)("fitRidge against scikit-learn (analysis reference, 1e-6 relative)", () => {
   it("probe_all: alpha, cv_r2 by alpha, weights and intercept", () => {
     const fit = fitRidge(data!.activations, data!.target, { alphas: data!.alphas, folds: data!.fold })
