@@ -119,7 +119,7 @@ export const steeringReport = Stage.make({
           heading: `Layer ${r.layer}`,
           text:
             `${r.template_id} asked ${r.kind === "revealed" ? `about ${r.units} ordered pairs of ${r.tasks} tasks` : `of ${r.tasks} tasks`}, ${r.samples} samples each per coefficient, steered after layer ${r.layer} ` +
-            `at ${r.positions} positions with coefficients in multiples of the ${unit}. Directions: the ${r.probe_template_id} probe (raw activation-space Ridge weights), a random control of the probe's norm with its components along the probe and mean-difference directions removed ` +
+            `at ${r.positions} positions with coefficients in multiples of the ${unit}. Directions: the ${r.probe_template_id} probe (raw activation-space Ridge weights), a random control of the probe's norm with its components along every other direction removed ` +
             "(in a small residual stream a random direction shares about 1/√d of any direction; the control stands for generic perturbation of the same size), " +
             "the mean activation of the top-rated quarter of tasks minus the bottom quarter" + ("planted" in r.directions ? ", and the organism's planted valence direction" : "") + ". " +
             `Each sampled answer is parsed; refusals and unparsed answers are excluded and counted. ${outcome} carries a Wilson 95% interval; the option-probability curves are the mean probability of the answer under option scoring (no sampling noise). ` +

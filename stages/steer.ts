@@ -145,15 +145,15 @@ const seededSubset = (tasks: ReadonlyArray<Task>, n: number, seed: number) =>
 const norm = (v: ArrayLike<number>) => Math.sqrt(Array.from(v).reduce((a, x) => a + x * x, 0))
 
 /**
- * Steers one template's answers at one layer along the probe direction (the `probe_eval` weights), a seeded random
- * control of the same norm orthogonal to the probe and mean-difference directions, the mean-difference direction (top- minus bottom-rated tasks' activations) and, for the
- * organism, the planted direction: for each coefficient, `samples` sampled answers per task (or ordered pair) parsed
+ * Steers one template's answers at one layer along the probe direction (the `probe_eval` weights), the
+ * mean-difference direction (top- minus bottom-rated tasks' activations), for the organism the planted direction, and
+ * a seeded random control of the probe's norm orthogonal to all of them: for each coefficient, `samples` sampled answers per task (or ordered pair) parsed
  * to good/bad (or chose Task A), and the good option's probability by option scoring. Coefficient 0 is generated
  * once and shared by every direction.
  */
 export const steer = Stage.make({
   name: "steer",
-  version: 3,
+  version: 4,
   params: SteerParams,
   keyOf: (p) => ({ ...p, runtime: runtimeKey(p.runtime) }),
   run: ({ inputs, params, progress }) =>
@@ -186,12 +186,13 @@ export const steer = Stage.make({
       })
       const md = meanDifference(x, y, { quantile: 0.25 }).direction
       const planted = inputs.truth?.json<{ directions: Array<{ layer: number; vector: number[] }> }>("truth").directions.find((d) => d.layer === layer)?.vector
-      const named: Array<[string, Float32Array]> = [
+      const candidates: Array<[string, Float32Array]> = [
         ["probe", probe],
-        ["control", randomDirection(deriveSeed(steering.controlSeed, "steer-control", layer), dim, probeNorm, [probe, md])],
         ["mean_difference", Float32Array.from(md)],
         ...(planted === undefined ? [] : [["planted", Float32Array.from(planted)] as [string, Float32Array]])
       ]
+      const control = randomDirection(deriveSeed(steering.controlSeed, "steer-control", layer), dim, probeNorm, candidates.map(([, v]) => v))
+      const named: Array<[string, Float32Array]> = [candidates[0]!, ["control", control], ...candidates.slice(1)]
       for (const [name, v] of named) if (!(norm(v) > 0)) return yield* fail(`the ${name} direction has zero norm`)
       const directions: Direction[] = named.map(([name, vector]) => ({ name, vector, hash: hashValue(Array.from(vector)) }))
 
