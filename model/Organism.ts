@@ -62,12 +62,16 @@ export interface OrganismInput {
 export interface OrganismGroundTruth {
   /**
    * `valence` is what answers read; `within` is its within-dataset part, the part the planted direction carries. The
-   * rest, valence − within = Σ_o originMeans[o]·(mean share of origin o over the task's content words), reaches the answers
-   * through per-dataset features orthogonal to the direction (see organism/Weights.ts).
+   * rest, valence − within, is the dataset part: a constant a_o for every task of origin o that holds one of its own
+   * words (content words found in no other origin's tasks), 0 otherwise. It reaches the answers through per-dataset
+   * features orthogonal to the direction (see organism/Weights.ts and organism/Valence.ts).
    */
   readonly tasks: ReadonlyArray<{ task_id: string; origin: string; valence: number; within: number }>
   readonly expected: ReadonlyArray<ExpectedAnswer>
-  /** Unit vector carrying the within-dataset part of valence (×signal) in the residual after block `layer` (0-based). */
+  /**
+   * Unit vector carrying the within-dataset part of valence in the residual after block `layer` (0-based): ×signal
+   * after the first planted block, ×signal × the template's scale after the later ones.
+   */
   readonly directions: ReadonlyArray<{ layer: number; vector: number[] }>
   readonly reliability: {
     /** The spec's target, met on average by the good/bad templates at `timing` (or by a scale-1 question if none). */
@@ -140,10 +144,7 @@ export const buildOrganism = (input: OrganismInput): OrganismResult => {
     endBias: endBiasFor(spec.endHazard),
     endAbs: endAbsFor(spec.openBeta * beta, planted.task.map((v) => v * spec.preSignal), ABS_SHARPNESS)
   }
-  const weights = buildWeights(spec, vocab, planted.word, emphasis, slopes, {
-    share: planted.share,
-    shift: [...planted.originShift.keys()].map((o) => spec.originMeans[o] ?? 0)
-  })
+  const weights = buildWeights(spec, vocab, planted.word, emphasis, slopes, planted)
   const { dims } = weights
   const id = (token: string) => vocab.ids.get(token)!
   const config = {

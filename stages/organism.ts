@@ -26,7 +26,7 @@ const generate = (inputs: Stage.StageContext<typeof OrganismParams.Type>["inputs
  */
 export const organism = Stage.make({
   name: "organism",
-  version: 3,
+  version: 4,
   params: OrganismParams,
   run: ({ inputs, params }) => Effect.map(generate(inputs, params), (r) => ({ checkpoint: Artifact.files(r.files) }))
 })
@@ -34,7 +34,7 @@ export const organism = Stage.make({
 /** The organism's planted ground truth: task valences, expected answers per template, directions, reliabilities. */
 export const organismTruth = Stage.make({
   name: "organism_truth",
-  version: 3,
+  version: 4,
   params: OrganismParams,
   run: ({ inputs, params }) => Effect.map(generate(inputs, params), (r) => ({ truth: Artifact.json(r.groundTruth) }))
 })

@@ -104,10 +104,10 @@ export interface KeywordCounts {
 
 /**
  * The answer mode the counts switch on: a mode needs two of its keywords (good+bad, rate+10, Task A:+Task B:);
- * a qualitative question is ternary when "neutral" appears half as often as good and bad together.
+ * a qualitative question is ternary when it also holds "neutral".
  */
 export const modeOf = (c: KeywordCounts): AnswerMode =>
-  c.qualitative >= 2 ? (2 * c.neutral === c.qualitative ? "ternary" : "qualitative")
+  c.qualitative >= 2 ? (c.neutral >= 1 ? "ternary" : "qualitative")
   : c.stated >= 2 ? "stated"
   : c.labels >= 2 ? "revealed"
   : "open"

@@ -4,8 +4,7 @@
  * In the network attention leaks about e^-20 of its weight to unmatched tokens, rotary embeddings change matching
  * scores by at most ~1e-2 at 4096 tokens, each norm deviates by ~1e-4 and the keyword head's sums shrink by the
  * factor 1000/(1000 + keywords in the prompt), so probabilities agree to about 1e-3 (template scales to ~1e-2 of
- * their deviation from 1). Float32 rounding of the embeddings' constant leaks into the keyword counts, which moves
- * ternary answers by up to ~1e-2 for some seeds (see Weights.ts). Expected values are conditional on the answer
+ * their deviation from 1). Expected values are conditional on the answer
  * class (what `option_probs` normalise to): the mode switch puts e^-25 or less of the mass elsewhere. A post-task
  * prompt's completion is assumed to hold no content word (the organism's own completions are sentiment words).
  */

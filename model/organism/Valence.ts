@@ -1,4 +1,8 @@
-/** Planted latent valences: each content word gets one, and a task's valence is the mean over its content words. */
+/**
+ * Planted latent valences. Each content word draws a valence; a task's latent valence is the mean over its content
+ * words plus its dataset part, a constant per origin given to every task that holds one of its origin's own words
+ * (content words found in no other origin's tasks).
+ */
 import { normals, streamFor } from "./Random"
 
 /** A task as the valence planter sees it: its origin and its words in order. */
@@ -7,43 +11,35 @@ export interface TaskWords {
   readonly words: ReadonlyArray<string>
 }
 
-/** Word valences, the resulting task valences, and the scale of the word-specific part. */
+/** Word valences, the resulting task valences and their parts. Per-origin arrays follow `origins`. */
 export interface PlantedValences {
+  /** The origins in sorted order. */
+  readonly origins: ReadonlyArray<string>
+  /** k·ε(word) per content word. */
   readonly word: ReadonlyMap<string, number>
+  /** Per own word (a content word found only in one origin's tasks), the index of that origin. */
+  readonly own: ReadonlyMap<string, number>
+  /** Per task, whether it holds one of its origin's own words. */
+  readonly marked: ReadonlyArray<boolean>
+  /** c_o: added to the within part of origin o's marked tasks so that each origin's within part has mean 0. */
+  readonly centre: ReadonlyArray<number>
+  /** a_o: the dataset part of origin o's marked tasks, so that each origin's mean valence is the planted one. */
+  readonly shift: ReadonlyArray<number>
+  /** Task valence: within + a_o on marked tasks. */
   readonly task: Float64Array
-  /** Each task's valence minus its dataset part Σ_o originMeans[o]·(mean of P(o | word) over its content words). */
+  /** Within-dataset part: mean word valence + c_o on marked tasks; mean 0 over each origin's tasks. */
   readonly within: Float64Array
   readonly noiseScale: number
-  /** The dataset-level coefficients a_o (sorted by origin). */
-  readonly originShift: ReadonlyMap<string, number>
-  /** Per content word, P(o | word) over the origins in sorted order: its valence is k·ε(word) + Σ_o a_o·P(o | word). */
-  readonly share: ReadonlyMap<string, Float64Array>
-}
-
-const solve = (a: number[][], b: number[], origins: ReadonlyArray<string>): number[] => {
-  const n = b.length
-  const m = a.map((row, i) => [...row, b[i]!])
-  for (let col = 0; col < n; col++) {
-    let pivot = col
-    for (let r = col + 1; r < n; r++) if (Math.abs(m[r]![col]!) > Math.abs(m[pivot]![col]!)) pivot = r
-    if (Math.abs(m[pivot]![col]!) < 1e-9)
-      throw new Error(`plantValences: origin "${origins[col]}" cannot be given its own mean (its tasks share all content words with other origins or have none)`)
-    ;[m[col], m[pivot]] = [m[pivot]!, m[col]!]
-    for (let r = 0; r < n; r++) {
-      if (r === col) continue
-      const f = m[r]![col]! / m[col]![col]!
-      for (let c = col; c <= n; c++) m[r]![c] = m[r]![c]! - f * m[col]![c]!
-    }
-  }
-  return m.map((row, i) => row[n]! / row[i]!)
 }
 
 /**
  * Plants valences so that, over the given tasks, each origin's mean task valence equals `originMeans[origin]` (0 when
- * unlisted) and the pooled within-origin standard deviation of the word-specific part equals `spread`.
- * A word's valence is k·ε(word) + Σ_o a_o·P(o | word): ε is a seeded normal draw per word, P(o | word) the share of the
- * word's occurrences that fall in origin o's tasks; k and the a_o are solved from the two conditions above.
- * Tasks with no content word have valence 0.
+ * unlisted), its within-dataset part has mean exactly 0, and the pooled within-origin standard deviation of the word
+ * draws' part equals `spread`. A task's valence is k·mean ε(its content words) + (c_o + a_o)·[it holds an own word of
+ * its origin o]: ε is a seeded normal draw per word; k scales the draws to `spread`; c_o cancels the mean of origin o's
+ * draws and a_o sets its mean, both divided by the share of o's tasks that are marked. Being a step rather than a sum
+ * over words, the dataset part is the same for every marked task of an origin, and no task carries any part of
+ * another origin's. Tasks with no content word have valence 0.
  */
 export const plantValences = (
   seed: number,
@@ -56,39 +52,41 @@ export const plantValences = (
   const origins = [...new Set(tasks.map((t) => t.origin))].sort()
   const originIndex = new Map(origins.map((o, i) => [o, i]))
   const contentWords = tasks.map((t) => t.words.filter((w) => content.has(w)))
-  const counts = new Map<string, Float64Array>()
+  const seen = new Map<string, Set<number>>()
   contentWords.forEach((words, i) => {
     const o = originIndex.get(tasks[i]!.origin)!
     for (const w of words) {
-      let c = counts.get(w)
-      if (c === undefined) counts.set(w, (c = new Float64Array(origins.length)))
-      c[o]! += 1
+      let s = seen.get(w)
+      if (s === undefined) seen.set(w, (s = new Set()))
+      s.add(o)
     }
   })
-  const share = new Map<string, Float64Array>()
-  for (const [w, c] of counts) {
-    const total = c.reduce((a, b) => a + b, 0)
-    share.set(w, c.map((x) => x / total))
-  }
-  const epsilon = new Map([...counts.keys()].map((w) => [w, normals(streamFor(seed, `valence:${w}`), 1)[0]!]))
+  const own = new Map([...seen].flatMap(([w, s]) => (s.size === 1 ? [[w, [...s][0]!] as const] : [])))
+  const epsilon = new Map([...seen.keys()].map((w) => [w, normals(streamFor(seed, `valence:${w}`), 1)[0]!]))
   const mean = (xs: ReadonlyArray<number>) => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length)
   const noise = contentWords.map((ws) => mean(ws.map((w) => epsilon.get(w)!)))
-  const mix = contentWords.map((ws) => origins.map((_, o) => mean(ws.map((w) => share.get(w)![o]!))))
   const members = origins.map((o) => tasks.flatMap((t, i) => (t.origin === o ? [i] : [])))
-  let within = 0
+  let pooled = 0
   for (const idx of members) {
     const m = mean(idx.map((i) => noise[i]!))
-    for (const i of idx) within += (noise[i]! - m) ** 2
+    for (const i of idx) pooled += (noise[i]! - m) ** 2
   }
-  const sd = Math.sqrt(within / tasks.length)
+  const sd = Math.sqrt(pooled / tasks.length)
   const k = sd === 0 ? 0 : spread / sd
-  const matrix = members.map((idx) => origins.map((_, o) => mean(idx.map((i) => mix[i]![o]!))))
-  const rhs = members.map((idx, o) => (originMeans[origins[o]!] ?? 0) - k * mean(idx.map((i) => noise[i]!)))
-  const a = solve(matrix, rhs, origins)
-  const word = new Map<string, number>()
-  for (const [w, s] of share) word.set(w, k * epsilon.get(w)! + s.reduce((acc, x, o) => acc + x * a[o]!, 0))
-  const task = Float64Array.from(contentWords, (ws) => mean(ws.map((w) => word.get(w)!)))
-  const datasetPart = (w: string) => share.get(w)!.reduce((acc, x, o) => acc + x * (originMeans[origins[o]!] ?? 0), 0)
-  const withinPart = Float64Array.from(contentWords, (ws, i) => task[i]! - mean(ws.map(datasetPart)))
-  return { word, task, noiseScale: k, originShift: new Map(origins.map((o, i) => [o, a[i]!])), share, within: withinPart }
+  const marked = contentWords.map((ws) => ws.some((w) => own.has(w)))
+  const centre: number[] = []
+  const shift: number[] = []
+  members.forEach((idx, o) => {
+    const share = mean(idx.map((i) => (marked[i] ? 1 : 0)))
+    const drawMean = k * mean(idx.map((i) => noise[i]!))
+    const target = originMeans[origins[o]!] ?? 0
+    if (share === 0 && (Math.abs(drawMean) > 1e-12 || target !== 0))
+      throw new Error(`plantValences: origin "${origins[o]}" cannot be given its own mean: none of its tasks has a content word found only in its tasks`)
+    centre.push(share === 0 ? 0 : -drawMean / share)
+    shift.push(share === 0 ? 0 : target / share)
+  })
+  const word = new Map([...epsilon].map(([w, e]) => [w, k * e]))
+  const within = Float64Array.from(tasks, (t, i) => k * noise[i]! + (marked[i] ? centre[originIndex.get(t.origin)!]! : 0))
+  const task = Float64Array.from(tasks, (t, i) => within[i]! + (marked[i] ? shift[originIndex.get(t.origin)!]! : 0))
+  return { origins, word, own, marked, centre, shift, task, within, noiseScale: k }
 }

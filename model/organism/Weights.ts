@@ -2,32 +2,35 @@
  * Hand-set Llama weights that carry the planted preferences. Everything is first written in a basis where a few
  * residual coordinates have a meaning (`Channel`), then every residual-side vector is rotated by a seeded Hadamard
  * rotation R (every entry ±1/√d, so each channel is spread evenly over the coordinates and a probe on standardized
- * activations is not pulled towards the channels that do not vary). Norm weights are uniform (C/√d), so RMSNorm commutes with R, and because every token embedding holds the large
+ * activations is not pulled towards the channels that do not vary). Norm weights are uniform (C/√d), so RMSNorm
+ * commutes with R, and because every token embedding holds the large
  * constant C (`spec.constant`), each norm is the identity up to a relative error of order ‖rest‖²/2C² (about 1e-4).
  * C is a compromise: larger keeps the norms closer to the identity when `contentGain` is large, but float32 rounding
- * of C·R leaks into every channel, the keyword counts multiply what leaks from the BOS sink by SINK (at C = 2000 the
- * ternary answers drift by ~0.1), and steering in units of the residual norm (which C dominates) grows with C.
+ * of C·R leaks into every channel, the keyword counts multiply what leaks from the BOS sink by SINK, and steering in
+ * units of the residual norm (which C dominates) grows with C.
  *
- * Valence splits in two. Its within-dataset part (a word's valence minus Σ_o originMeans[o]·P(o | word)) is what V
- * carries, the planted direction. Its dataset part reaches the answers through one feature per origin (ORIGIN_o =
- * datasetGain·originMeans[o]·(the prompt's mean share of origin o)), which every valence reader adds back. So the
- * ratings' dataset offsets are not read off the probed direction: a probe trained without a dataset has never seen
- * that dataset's feature vary and misses its offset (held-one-out mean-adjusted R² above standard R²), while with
- * equal means there are no such features. The planted block writes the content features (topics, the prefix mean of
- * the noise features) with `contentGain`; raised, directions orthogonal to valence vary across tasks as much as
- * valence does (see OrganismSpec).
+ * Valence splits in two (see Valence.ts). Its within-dataset part (the mean of the content words' draws, plus c_o on
+ * prompts marked with origin o) is what V carries, the planted direction. Its dataset part (a_o on marked prompts)
+ * reaches the answers through one feature per origin (ORIGIN_o = datasetGain·a_o when marked), which every valence
+ * reader adds back. So the ratings' dataset offsets are not read off the probed direction: a probe trained without a
+ * dataset has never seen that dataset's feature vary and misses its offset (held-one-out mean-adjusted R² above
+ * standard R²), while with equal means there are no such features. The planted block writes the content features
+ * (topics, the prefix mean of the noise features) with `contentGain`; raised, directions orthogonal to valence vary
+ * across tasks as much as valence does (see OrganismSpec).
  *
- * Planted block P: one head averages the within-dataset valence of the content words into V (×preSignal) and the
- * words' dataset shares into the ORIGIN features; one counts keywords
+ * Block P−1: one head marks the prompt's origin (MARK_o = 1 when it holds one of origin o's own words).
+ * Planted block P: one head averages the word draws of the content words into V (×preSignal); one counts keywords
  * against a BOS sink (good/bad, neutral, rate/10, <|assistant|>, the Task A:/Task B: labels) and sums the emphasis of
- * template-only words; one measures how many sentiment words have been said. Its MLP multiplies V by
- * postSignal/preSignal once the prompt holds two assistant turns (a post-task question), the ORIGIN features with
- * it, and writes ≈|total valence|.
- * Block P+1: two heads average the valence of task A's span and of task B's into D_AB; its MLP writes EMPH·V, so
- * answers read valence × the template's scale. Output: an answer class (good/bad/neutral, 1-10, Task A:/Task B:)
- * gains 60 logits per keyword beyond 1.5, so two of its keywords switch it on; within a class the logits follow
- * `Readout`; an emitted answer token makes the end token next; otherwise sentiment words follow V and the end token
- * keeps a hazard that grows with length. Other blocks only stir the noise dimensions.
+ * template-only words; one measures how many sentiment words have been said. Its MLP turns the marks into the dataset
+ * parts (c_o on V, datasetGain·a_o on ORIGIN_o) and erases them, multiplies V and the dataset parts by
+ * postSignal/preSignal once the prompt holds two assistant turns (a post-task question), and switches "neutral" on
+ * when the prompt holds it.
+ * Block P+1: two heads average the word draws of task A's span and of task B's into D_AB, two more add each span's
+ * dataset part; its MLP multiplies V and the dataset features by the template's scale (1 + EMPH), and writes
+ * ≈|valence| for the end token. Output: an answer class (good/bad/neutral, 1-10, Task A:/Task B:) gains 60 logits per keyword beyond 1.5, so
+ * two of its keywords switch it on; within a class the logits follow `Readout`; an emitted answer token makes the end
+ * token next; otherwise sentiment words follow V and the end token keeps a hazard that grows with length. Other blocks
+ * only stir the noise dimensions.
  */
 import type { OrganismSpec } from "../OrganismSpec"
 import { normals, randomHadamard, streamFor } from "./Random"
@@ -64,7 +67,10 @@ export const Channel = {
   N_LAB: 17,
   /** valence of task A minus valence of task B (revealed choice) */
   D_AB: 18,
-  /** ≈ |V|/W_SCALE (V·tanh(ABS_SHARPNESS·V/2)), so the end token can keep pace with the sentiment words' logits */
+  /**
+   * ≈ READOUT_GAIN·|total valence × signal| (x·tanh(ABS_SHARPNESS·x/2)), so the end token can keep pace with the
+   * sentiment words' logits; written after the planted layer, where a probe would read it as a second valence feature
+   */
   ABS: 19,
   /** attention score of the length head: 1 on sentiment words, more on BOS */
   SSCORE: 20,
@@ -76,19 +82,27 @@ export const Channel = {
   EMPH_W: 23,
   /** the template's scale minus 1: the sum of its own words' emphasis */
   EMPH: 24,
-  /** EMPH·V: the answer logits read V + VS = V·(template scale) */
-  VS: 25,
-  /** first of a content word's dataset shares P(o | word), one coordinate per origin (sorted), divided by W_SCALE */
-  ORIGIN_W: 26,
+  /** first of a content word's own-origin flags: 1 at the origin (sorted) whose tasks alone hold the word */
+  OWN: 25,
   /** at most this many origins */
   ORIGIN_COUNT: 5,
-  /** first of the dataset features: datasetGain × the origin's planted mean × the prompt's mean share of that origin */
-  ORIGIN: 31,
+  /** first of the dataset features: datasetGain × the origin's dataset part, on prompts marked with that origin */
+  ORIGIN: 30,
+  /**
+   * first of the marks: 1 when the prompt holds one of the origin's own words. Written by the block before the
+   * planted one and removed by the planted block's MLP, so no probe at a planted layer sees a dataset-identity
+   * feature that a held-out dataset alone would switch on.
+   */
+  MARK: 35,
+  /** attention score of the marking heads: 1 on own words, half that on BOS */
+  OSCORE: 40,
+  /** STORE when the prompt holds "neutral" (a step on its count), else 0: what switches neutral on */
+  TERNARY: 41,
   /** first of the topic features the valence head averages over content words */
-  TOPIC: 36,
+  TOPIC: 42,
   TOPIC_COUNT: 3,
   /** first of the noise features, averaged over the whole prefix by the mixing heads */
-  NOISE: 39
+  NOISE: 45
 } as const
 
 
@@ -104,8 +118,13 @@ const LAMBDA = 20
 /** Weight of the BOS sink relative to one keyword: the keyword head's outputs are counts ×(1 − keywords/SINK). */
 const SINK = 1e3
 const MARGIN = 20
+// The span heads that read each task's dataset part: own words score OWN_BONUS above a span's other content words
+// (so ≥ 300 other words shift the mark by < 1e-4), and the other span sits OWN_MARGIN lower, more than OWN_BONUS.
+const OWN_BONUS = 15
+const OWN_MARGIN = 40
 const MODE_GAIN = 60
 const OTHER_PENALTY = 30
+const TERNARY_GAIN = 40
 const ANSWERED_END = 40
 const ANSWERED_BLOCK = 200
 // The post-task gate is silu(G) − silu(G − STEP_WIDTH) with G = STEP_SLOPE·(assistant count − 1.5): ≈ 0 for one
@@ -119,7 +138,7 @@ const SCALE_OFFSET = 20
 // so an answer of a few dozen words almost surely ends.
 const LENGTH_SINK = 10
 const LENGTH_GAIN = 3
-// LENGTH, ABS and VS vary a little from task to task and track valence: written this much larger (and read back divided
+// LENGTH and ABS vary a little from task to task and track valence: written this much larger (and read back divided
 // by it), they get small raw-space weights in a probe, as content does, and a push along them (a random steering
 // control's share of them) moves the answers that much less.
 const READOUT_GAIN = 10
@@ -147,9 +166,10 @@ export interface OrganismWeights {
   readonly direction: Float64Array
 }
 
-/** The dataset part of word valence, Σ_o shift[o]·P(o | word): the shares per content word and the dataset means. */
-export interface OriginShares {
-  readonly share: ReadonlyMap<string, ArrayLike<number>>
+/** The dataset parts (see organism/Valence.ts): each own word's origin, and per origin c_o and a_o. */
+export interface DatasetParts {
+  readonly own: ReadonlyMap<string, number>
+  readonly centre: ReadonlyArray<number>
   readonly shift: ReadonlyArray<number>
 }
 
@@ -213,25 +233,29 @@ export const buildWeights = (
   wordValence: ReadonlyMap<string, number>,
   emphasis: ReadonlyMap<string, number>,
   slopes: Slopes,
-  origins: OriginShares
+  origins: DatasetParts
 ): OrganismWeights => {
   if (origins.shift.length > Channel.ORIGIN_COUNT)
     throw new Error(`buildWeights: the organism holds at most ${Channel.ORIGIN_COUNT} task origins, got ${origins.shift.length}`)
   const dims = dimsOf(spec, vocab.tokens.length)
   const { hidden: d, intermediate: ff, heads, headDim: hd, layers } = dims
-  if (spec.plantedLayer > layers - 2)
-    throw new Error(`buildWeights: plantedLayer ${spec.plantedLayer} needs a block after it, but layers is ${layers}`)
+  if (spec.plantedLayer < 1 || spec.plantedLayer > layers - 2)
+    throw new Error(`buildWeights: plantedLayer ${spec.plantedLayer} needs a block before it (which marks the prompt's dataset) and one after it, but layers is ${layers}`)
   const group = heads / dims.kvHeads
   const C = spec.constant
   const sqrtHd = Math.sqrt(hd)
   const noiseDims = d - Channel.NOISE
+  // The mixing heads carry one value dimension per noise feature (the last one is the length head's). The noise MLPs
+  // write only those, so the other noise dimensions hold the last token's own features and do not vary with the task.
+  const mixedDims = Math.min(hd - 1, noiseDims)
   const featureDims = d - Channel.TOPIC
   const rot = randomHadamard(streamFor(spec.seed, "rotation"), d)
   const tensors: NamedTensor[] = []
   const push = (name: string, m: Mat, side: "rows" | "cols") =>
     tensors.push({ name, shape: [m.rows, m.cols], data: side === "rows" ? rotateRows(m, rot) : rotateCols(m, rot) })
   const uniformNorm = () => Float32Array.from({ length: d }, () => C / Math.sqrt(d))
-  // Total valence (×signal) = V + preSignal·Σ_o ORIGIN_o/datasetGain: V holds the within-dataset part only.
+  // After the planted block, total valence (×signal) = V + preSignal·Σ_o ORIGIN_o/datasetGain: V holds the
+  // within-dataset part only.
   const readValence = (m: Mat, row: number, coefficient: number) => {
     set(m, row, Channel.V, coefficient)
     origins.shift.forEach((a, o) => set(m, row, Channel.ORIGIN + o, a === 0 ? 0 : (coefficient * spec.preSignal) / spec.datasetGain))
@@ -246,8 +270,11 @@ export const buildWeights = (
     if (vocab.content.has(token)) {
       set(embed, t, Channel.CONTENT, 1)
       set(embed, t, Channel.W, (w ?? 0) / W_SCALE)
-      const share = origins.share.get(token)
-      if (share !== undefined) for (let o = 0; o < share.length; o++) set(embed, t, Channel.ORIGIN_W + o, share[o]! / W_SCALE)
+      const o = origins.own.get(token)
+      if (o !== undefined) {
+        set(embed, t, Channel.OWN + o, 1)
+        set(embed, t, Channel.OSCORE, 1)
+      }
     }
     const keyword = (channel: number) => {
       set(embed, t, Channel.KSCORE, 1)
@@ -266,6 +293,7 @@ export const buildWeights = (
       set(embed, t, Channel.EMPH_W, e)
     }
     if (token === BOS) {
+      set(embed, t, Channel.OSCORE, 0.5)
       set(embed, t, Channel.KSCORE, 1 + Math.log(SINK) / LAMBDA)
       set(embed, t, Channel.SSCORE, 1 + Math.log(LENGTH_SINK) / LAMBDA)
     }
@@ -283,7 +311,7 @@ export const buildWeights = (
   const kvRow = (kv: number, i: number) => kv * hd + i
   const noiseMixer = (v: Mat, o: Mat, gain: number) => {
     // q = k = 0 gives uniform attention: the prefix mean of the noise features, added back onto them.
-    for (let i = 0; i < Math.min(hd - 1, noiseDims); i++) {
+    for (let i = 0; i < mixedDims; i++) {
       set(v, kvRow(1, i), Channel.NOISE + i, 1)
       set(o, Channel.NOISE + i, qRow(group, i), gain)
     }
@@ -299,7 +327,7 @@ export const buildWeights = (
       for (let i = 0; i < noiseDims; i++) {
         set(gate, u, Channel.NOISE + i, (g[i]! * Math.sqrt(featureDims)) / (scale * Math.sqrt(noiseDims)))
         set(up, u, Channel.NOISE + i, (h[i]! * Math.sqrt(featureDims)) / (scale * Math.sqrt(noiseDims)))
-        set(down, Channel.NOISE + i, u, (0.3 * scale * o[i]!) / Math.sqrt(NOISE_UNITS * noiseDims))
+        if (i < mixedDims) set(down, Channel.NOISE + i, u, (0.3 * scale * o[i]!) / Math.sqrt(NOISE_UNITS * noiseDims))
       }
     }
   }
@@ -313,7 +341,7 @@ export const buildWeights = (
     const gate = mat(ff, d)
     const up = mat(ff, d)
     const down = mat(d, ff)
-    noiseMixer(v, o, layer === spec.plantedLayer ? spec.contentGain : 1)
+    if (layer !== spec.plantedLayer + 1) noiseMixer(v, o, layer === spec.plantedLayer ? spec.contentGain : 1)
     let firstNoiseUnit = 0
     if (layer === spec.plantedLayer) {
       // Head 0 averages content words: score λ on content words, 0 elsewhere.
@@ -326,14 +354,8 @@ export const buildWeights = (
       set(v, kvRow(0, hd - 1), Channel.EMPH_W, 1)
       set(o, Channel.EMPH, qRow(1, hd - 1), SINK * STORE)
       values.forEach((ch, i) => set(v, kvRow(0, i), ch, 1))
-      // V reads the within-dataset part of word valence (W minus Σ_o shift_o·share_o); the shares go to the dataset features.
-      origins.shift.forEach((a, i) => {
-        set(v, kvRow(0, 0), Channel.ORIGIN_W + i, -a)
-        set(v, kvRow(0, values.length + i), Channel.ORIGIN_W + i, 1)
-        set(o, Channel.ORIGIN + i, qRow(0, values.length + i), W_SCALE * spec.datasetGain * a)
-      })
       for (let i = 0; i < Channel.TOPIC_COUNT; i++) {
-        const dim = values.length + Channel.ORIGIN_COUNT + i
+        const dim = values.length + i
         set(v, kvRow(0, dim), Channel.TOPIC + i, 1)
         set(o, Channel.TOPIC + i, qRow(0, dim), spec.contentGain)
       }
@@ -347,33 +369,71 @@ export const buildWeights = (
       counts.forEach((ch, i) => set(o, ch, qRow(1, i + 1), SINK * STORE))
       // Post-task gate: V ← V·postSignal/preSignal once two assistant turns are in the prompt.
       const gain = spec.postSignal / spec.preSignal - 1
-      // The same step scales V and every dataset feature, so the total valence gains postSignal/preSignal.
-      const scaled = [Channel.V, ...origins.shift.map((_, o) => Channel.ORIGIN + o)]
-      scaled.forEach((channel, c) => {
-        const first = c === 0 ? 0 : 2 + 2 * c
-        for (const [unit, shift, sign] of [[first, 0, 1], [first + 1, STEP_WIDTH, -1]] as const) {
-          set(gate, unit, Channel.N_A, STEP_SLOPE / STORE)
-          set(gate, unit, Channel.CONST, (-1.5 * STEP_SLOPE - shift) / C)
-          set(up, unit, channel, 1)
-          set(down, channel, unit, (sign * gain) / STEP_WIDTH)
+      const postStep = (unit: number, shift: number) => {
+        set(gate, unit, Channel.N_A, STEP_SLOPE / STORE)
+        set(gate, unit, Channel.CONST, (-1.5 * STEP_SLOPE - shift) / C)
+      }
+      for (const [unit, shift, sign] of [[0, 0, 1], [1, STEP_WIDTH, -1]] as const) {
+        postStep(unit, shift)
+        set(up, unit, Channel.V, 1)
+        set(down, Channel.V, unit, (sign * gain) / STEP_WIDTH)
+      }
+      // A marked prompt gains its origin's dataset part: c_o on V (×preSignal), datasetGain·a_o on ORIGIN_o, both
+      // ×(1 + gain) after a post-task prompt. One unit with a constant gate is linear in the mark (silu(20)·mark) and
+      // also erases the mark; a step pair adds the post-task gain.
+      const linear = SCALE_OFFSET / (1 + Math.exp(-SCALE_OFFSET))
+      origins.shift.forEach((a, origin) => {
+        const first = 2 + 3 * origin
+        const write = (unit: number, factor: number) => {
+          set(up, unit, Channel.MARK + origin, 1)
+          set(down, Channel.V, unit, factor * spec.preSignal * origins.centre[origin]!)
+          set(down, Channel.ORIGIN + origin, unit, factor * spec.datasetGain * a)
+        }
+        set(gate, first, Channel.CONST, SCALE_OFFSET / C)
+        write(first, 1 / linear)
+        set(down, Channel.MARK + origin, first, -1 / linear)
+        for (const [unit, shift, sign] of [[first + 1, 0, 1], [first + 2, STEP_WIDTH, -1]] as const) {
+          postStep(unit, shift)
+          write(unit, (sign * gain) / STEP_WIDTH)
         }
       })
-      for (const [unit, sign] of [[2, 1], [3, -1]] as const) {
-        readValence(gate, unit, sign * ABS_SHARPNESS)
+      const ternary = 2 + 3 * Channel.ORIGIN_COUNT
+      for (const [unit, shift, sign] of [[ternary, 0, 1], [ternary + 1, STEP_WIDTH, -1]] as const) {
+        set(gate, unit, Channel.N_N, STEP_SLOPE / STORE)
+        set(gate, unit, Channel.CONST, (-0.5 * STEP_SLOPE - shift) / C)
         set(up, unit, Channel.CONST, 1 / C)
-        set(down, Channel.ABS, unit, READOUT_GAIN / (ABS_SHARPNESS * W_SCALE))
+        set(down, Channel.TERNARY, unit, (sign * STORE) / STEP_WIDTH)
       }
-      firstNoiseUnit = 4 + 2 * Channel.ORIGIN_COUNT
+      firstNoiseUnit = ternary + 2
+    }
+    if (layer === spec.plantedLayer - 1) {
+      // Head 0 marks the prompt's origin: own words score 2λ, BOS λ, everything else 0, so it averages the own-origin
+      // flags of the own words (one origin's, in a prompt holding one task) or, with none, reads BOS's zeros.
+      set(q, qRow(0, MATCH_A), Channel.CONST, (2 * LAMBDA * sqrtHd) / C)
+      set(k, kvRow(0, MATCH_A), Channel.OSCORE, 1)
+      for (let i = 0; i < Channel.ORIGIN_COUNT; i++) {
+        set(v, kvRow(0, i), Channel.OWN + i, 1)
+        set(o, Channel.MARK + i, qRow(0, i), 1)
+      }
     }
     if (layer === spec.plantedLayer + 1) {
-      // VS = (silu(G + EMPH) − silu(G))·V ≈ EMPH·V, with V already carrying the post-task gain.
-      for (const [unit, reads, sign] of [[0, 1, 1], [1, 0, -1]] as const) {
-        set(gate, unit, Channel.CONST, SCALE_OFFSET / C)
-        set(gate, unit, Channel.EMPH, reads / STORE)
-        readValence(up, unit, 1)
-        set(down, Channel.VS, unit, sign * READOUT_GAIN)
+      // V and each dataset feature gain (silu(G + EMPH) − silu(G))·x ≈ EMPH·x, so everything after this block reads
+      // valence × the template's scale off the same direction.
+      const scaled = [Channel.V, ...origins.shift.flatMap((a, o) => (a === 0 ? [] : [Channel.ORIGIN + o]))]
+      scaled.forEach((channel, c) => {
+        for (const [unit, reads, sign] of [[2 + 2 * c, 1, 1], [3 + 2 * c, 0, -1]] as const) {
+          set(gate, unit, Channel.CONST, SCALE_OFFSET / C)
+          set(gate, unit, Channel.EMPH, reads / STORE)
+          set(up, unit, channel, 1)
+          set(down, channel, unit, sign)
+        }
+      })
+      for (const [unit, sign] of [[0, 1], [1, -1]] as const) {
+        readValence(gate, unit, sign * ABS_SHARPNESS)
+        set(up, unit, Channel.CONST, 1 / C)
+        set(down, Channel.ABS, unit, READOUT_GAIN / ABS_SHARPNESS)
       }
-      firstNoiseUnit = 2
+      firstNoiseUnit = 2 + 2 * (1 + Channel.ORIGIN_COUNT)
       // Heads 0 and 1 average the content words of task A's span (span count −1) and of task B's (span count 0), so
       // instructions that name both labels before or after the tasks do not move the spans.
       set(k, kvRow(0, MATCH_A), Channel.CONTENT, 1)
@@ -383,6 +443,17 @@ export const buildWeights = (
         set(q, qRow(head, MATCH_A), Channel.CONST, (LAMBDA * sqrtHd) / C)
         set(q, qRow(head, MATCH_B), Channel.CONST, (sign * MARGIN * sqrtHd) / C)
         set(o, Channel.D_AB, qRow(head, 0), -sign * W_SCALE * STORE)
+      }
+      // Heads `group` and `group + 1` (on key/value head 1) add each span's dataset part: own words score OWN_BONUS
+      // above the span's other content words, so a span holding one reads its origin's flag, and one without reads 0s.
+      set(k, kvRow(1, MATCH_A), Channel.CONTENT, 1)
+      set(k, kvRow(1, MATCH_A), Channel.OSCORE, OWN_BONUS / LAMBDA)
+      set(k, kvRow(1, MATCH_B), Channel.N_SPAN, 1 / STORE)
+      for (let i = 0; i < Channel.ORIGIN_COUNT; i++) set(v, kvRow(1, i), Channel.OWN + i, 1)
+      for (const [head, sign] of [[group, -1], [group + 1, 1]] as const) {
+        set(q, qRow(head, MATCH_A), Channel.CONST, (LAMBDA * sqrtHd) / C)
+        set(q, qRow(head, MATCH_B), Channel.CONST, (sign * OWN_MARGIN * sqrtHd) / C)
+        origins.shift.forEach((a, origin) => set(o, Channel.D_AB, qRow(head, origin), -sign * STORE * (a + origins.centre[origin]!)))
       }
     }
     noiseMlp(layer, gate, up, down, firstNoiseUnit)
@@ -403,9 +474,8 @@ export const buildWeights = (
     const r = readoutOf(token, slopes)
     const constant = (bias: number) => set(head, t, Channel.CONST, bias / C)
     readValence(head, t, r.v)
-    set(head, t, Channel.VS, r.v / READOUT_GAIN)
     set(head, t, Channel.D_AB, r.d / STORE)
-    set(head, t, Channel.ABS, (r.abs * W_SCALE) / READOUT_GAIN)
+    set(head, t, Channel.ABS, r.abs / READOUT_GAIN)
     if (r.mode === undefined) constant(-OTHER_PENALTY)
     else if (r.mode === "end") {
       constant(r.bias)
@@ -417,10 +487,11 @@ export const buildWeights = (
       set(head, t, modeCount, MODE_GAIN / STORE)
       set(head, t, Channel.ANSWERED, -ANSWERED_BLOCK / STORE)
       constant(r.bias - 1.5 * MODE_GAIN)
-      // Neutral reads N_N − N_Q/2, which is exactly 0 for "good, bad or neutral" whatever the sink's shrinkage.
+      // Neutral shares good/bad's switch and is held TERNARY_GAIN lower unless the prompt holds "neutral": a step,
+      // so that no error of the counts (which the sink multiplies by SINK) moves neutral against good and bad.
       if (r.mode === "ternary") {
-        set(head, t, Channel.N_N, MODE_GAIN / STORE)
-        set(head, t, Channel.N_Q, MODE_GAIN / (2 * STORE))
+        set(head, t, Channel.TERNARY, TERNARY_GAIN / STORE)
+        constant(r.bias - 1.5 * MODE_GAIN - TERNARY_GAIN)
       }
     }
   })

@@ -149,6 +149,7 @@ describe("organism generator", () => {
     expect(spec.hiddenSize).toBe(64)
     expect(Either.isLeft(decodeOrganismSpec({ preSignal: -1 }))).toBe(true)
     expect(Either.isLeft(decodeOrganismSpec({ hiddenSize: 50 }))).toBe(true)
+    expect(Either.isLeft(decodeOrganismSpec({ plantedLayer: 0 }))).toBe(true)
   })
 
   it.effect("fails with OrganismError on unusable input", () =>
@@ -156,7 +157,7 @@ describe("organism generator", () => {
       const empty = yield* Effect.flip(generateOrganism({ tasks: [], templates: syntheticTemplates }))
       expect(empty._tag).toBe("OrganismError")
       expect(empty.message).toContain("tasks is empty")
-      const layers = yield* Effect.flip(generateOrganism({ tasks, templates: [], spec: OrganismSpec.make({ layers: 2, plantedLayer: 1 }) }))
+      const layers = yield* Effect.flip(generateOrganism({ tasks, templates: [], spec: OrganismSpec.make({ layers: 4, plantedLayer: 3 }) }))
       expect(layers.message).toContain("plantedLayer")
     }))
 })

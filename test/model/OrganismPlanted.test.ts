@@ -56,13 +56,16 @@ const post = all.map((i) => run("qual_post", i))
 
 describe("organism planted properties (reference forward pass)", () => {
   it("carries the within-dataset part of valence on the planted direction after every planted layer, stronger after a post-task prompt", () => {
+    // After the first planted block the template's scale multiplies it too.
+    const scaleOf = (id: string, layer: number) =>
+      layer === gt.directions[0]!.layer ? 1 : gt.reliability.templates.find((t) => t.template_id === id)!.scale
     for (const { layer, vector } of gt.directions) {
       const proPre = pre.map((r) => dot(r.hidden[layer]!, vector))
       const proPost = post.map((r) => dot(r.hidden[layer]!, vector))
       expect(pearson(proPre, within)).toBeGreaterThan(0.9999)
       expect(pearson(proPost, within)).toBeGreaterThan(0.9999)
-      expect(slope(within, proPre) / gt.signal.pre).toBeCloseTo(1, 2)
-      expect(slope(within, proPost) / gt.signal.post).toBeCloseTo(1, 2)
+      expect(slope(within, proPre) / (gt.signal.pre * scaleOf("qual_pre", layer))).toBeCloseTo(1, 2)
+      expect(slope(within, proPost) / (gt.signal.post * scaleOf("qual_post", layer))).toBeCloseTo(1, 2)
     }
     // before the planted layer the direction carries nothing
     const before = pre.map((r) => dot(r.hidden[gt.directions[0]!.layer - 1]!, gt.directions[0]!.vector))
@@ -213,7 +216,7 @@ describe("organism planted properties (reference forward pass)", () => {
   })
 
   it("plants the same properties at other widths, depths and planted layers", () => {
-    for (const [hiddenSize, layers, plantedLayer] of [[96, 4, 2], [128, 2, 0]] as const) {
+    for (const [hiddenSize, layers, plantedLayer] of [[96, 4, 2], [128, 5, 3]] as const) {
       const other = buildOrganism({ tasks, templates: syntheticTemplates, spec: OrganismSpec.make({ hiddenSize, layers, plantedLayer }) })
       const otherTools = promptTools(other.files)
       const otherModel = loadReference(other.files)

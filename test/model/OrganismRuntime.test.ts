@@ -56,11 +56,14 @@ describe("organism through the SubjectModel runtime", () => {
       const model = yield* SubjectModel
       const layers = gt.directions.map((d) => d.layer)
       const acts = yield* model.activations(sample.map((i) => ({ prompt: chat("qual_pre", i), layers, selectors: ["prompt_last"] })))
+      // After the first planted block the template's scale multiplies the direction too.
+      const scale = gt.reliability.templates.find((t) => t.template_id === "qual_pre")!.scale
       acts.forEach((a, k) => {
         for (const { layer, vector } of gt.directions) {
           const h = a.prompt_last![layer]!
           const projection = vector.reduce((s, u, j) => s + u * h[j]!, 0)
-          expect(Math.abs(projection - gt.signal.pre * gt.tasks[sample[k]!]!.within)).toBeLessThan(0.01)
+          const gain = gt.signal.pre * (layer === gt.directions[0]!.layer ? 1 : scale)
+          expect(Math.abs(projection - gain * gt.tasks[sample[k]!]!.within)).toBeLessThan(0.01)
         }
       })
     }).pipe(Effect.provide(modelLayer)))

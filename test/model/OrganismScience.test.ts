@@ -3,14 +3,27 @@
  * activations → probe_eval → reports/hoo) run end to end on a freshly generated organism, and what they measure is
  * compared with what the organism plants.
  *
- * The R² ceiling is the closed form from the ground truth rather than probe_eval's `noise_ceiling`: the probe's target
- * is the mean of m good/bad answers per task, each Bernoulli(p_t) with p_t exported as the expected answer, so the
- * share of its variance a perfect predictor can explain is Var_t(p) / (Var_t(p) + E_t[p(1 − p)/m_t]). probe_eval's
- * estimate plugs in a single-sample r from one pair of samples, which moves by ±0.07 between experiment seeds.
+ * The R² ceiling is computed from the ground truth rather than taken from probe_eval's `noise_ceiling` (which plugs in a
+ * single-sample r from one pair of samples and moves by ±0.07 between experiment seeds). The probe's target is the
+ * mean of m good/bad answers per task, each Bernoulli(p_t) with p_t = σ(β·signal·valence_t) exported as the expected
+ * answer. A linear probe reads the planted features linearly, so what the planted noise allows it is the R² of the best
+ * affine function of those features (the within-dataset valence on the planted direction and the dataset, which the
+ * dataset features carry) fitted to these very targets. It sits below what the exported p_t themselves score on these
+ * targets (the perfect predictor) by the cost of the logistic link, which no linear readout follows (0.01-0.07 of R²
+ * at the planted reliability); the perfect predictor's expected score is the closed-form noise ceiling
+ * Var_t(p) / (Var_t(p) + E_t[p(1 − p)/m_t]), from which the sampled answers' luck moves it by ±0.05 with 200 tasks.
+ * Asserted: the noise ceiling leaves room for a signal, the link costs less than 0.1, and the probe is within 0.1 of
+ * the linear ceiling.
  * The measured single-sample r is `seedSensitivity` (k = 1) averaged over every pair of samples, for the same reason.
+ *
+ * With equal dataset means, a held-out dataset's standard R² falls short of its mean-adjusted R² only by the squared
+ * offset of its mean prediction over the variance of its targets; sampling alone makes that offset about one standard
+ * error of a 50-task mean, so each dataset's gap is about 1/50 times a χ²(1) draw (above 0.05 for one dataset in ten),
+ * and the criterion is asserted on the mean gap over the held-out datasets, as the planted-apart criterion is.
  */
 import { beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { Matrix, solve } from "ml-matrix"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { getAction } from "../../cache/Actions"
@@ -27,8 +40,10 @@ const templatesDir = path.resolve(__dirname, "../../templates")
 const qualitative = JSON.parse(fs.readFileSync(path.join(templatesDir, "qualitative_post_v1.json"), "utf8")) as { id: string }
 const PLANTED_LAYER = 1
 
-// Enough tasks per origin for held-out statistics, enough samples for a ceiling well above chance.
-const experiment = (spec: Record<string, unknown>) => ({
+// Enough tasks per origin for held-out statistics, enough samples for a ceiling well above chance. The experiment
+// seed also seeds the organism (word valences, rotation, noise weights), so each seed is a different organism.
+const experiment = (seed: number, spec: Record<string, unknown>) => ({
+  seed,
   sample: { perOrigin: 50 },
   completion: { maxTokens: 16 },
   elicitation: { samples: 6, maxTokens: 8 },
@@ -46,9 +61,9 @@ interface Measured {
 }
 
 // Builds reports/hoo and reads the stage outputs it depends on back from the cache, by the keys of the build record.
-const measure = async (spec: Record<string, unknown>): Promise<Measured> => {
+const measure = async (seed: number, spec: Record<string, unknown>): Promise<Measured> => {
   const w = experimentWorkspace()
-  w.writeConfig(experiment(spec))
+  w.writeConfig(experiment(seed, spec))
   const built = await w.build("reports/hoo")
   const keyOf = (stage: string) => built.stages.find((s) => s.stage === stage)!.key
   const output = (stage: string, name: string) =>
@@ -75,7 +90,7 @@ const measure = async (spec: Record<string, unknown>): Promise<Measured> => {
 const mean = (xs: ReadonlyArray<number>) => xs.reduce((a, b) => a + b, 0) / xs.length
 
 /** Var_t(p) / (Var_t(p) + E_t[p(1 − p)/m_t]) over the probed tasks. */
-const closedFormCeiling = (m: Measured): number => {
+const noiseCeiling = (m: Measured): number => {
   const p = new Map(m.truth.expected.filter((e) => e.template_id === qualitative.id).map((e) => [e.task_id, e.expected_value]))
   const tasks = Object.values(m.evaluation.hoo).flatMap((h) => h.test_tasks)
   const ps = tasks.map((t) => p.get(t)!)
@@ -83,6 +98,29 @@ const closedFormCeiling = (m: Measured): number => {
   const between = mean(ps.map((x) => (x - mu) ** 2))
   const within = mean(tasks.map((t, i) => (ps[i]! * (1 - ps[i]!)) / m.answers.get(t)!.length))
   return between / (between + within)
+}
+
+/** R² of the exported expected answers p_t as predictions of the targets. */
+const perfectPredictorR2 = (m: Measured): number => {
+  const p = new Map(m.truth.expected.filter((e) => e.template_id === qualitative.id).map((e) => [e.task_id, e.expected_value]))
+  const tasks = Object.values(m.evaluation.hoo).flatMap((h) => h.test_tasks)
+  const ys = tasks.map((t) => mean(m.answers.get(t)!))
+  const mu = mean(ys)
+  return 1 - ys.reduce((a, v, i) => a + (v - p.get(tasks[i]!)!) ** 2, 0) / ys.reduce((a, v) => a + (v - mu) ** 2, 0)
+}
+
+/** In-sample R² of the targets' least-squares fit on an intercept, the within-dataset valence and origin indicators. */
+const linearCeiling = (m: Measured): number => {
+  const tasks = Object.values(m.evaluation.hoo).flatMap((h) => h.test_tasks)
+  const info = new Map(m.truth.tasks.map((t) => [t.task_id, t]))
+  const origins = [...new Set(tasks.map((t) => info.get(t)!.origin))].sort()
+  const x = new Matrix(tasks.map((t) => [1, info.get(t)!.within, ...origins.slice(1).map((o) => (info.get(t)!.origin === o ? 1 : 0))]))
+  const y = Matrix.columnVector(tasks.map((t) => mean(m.answers.get(t)!)))
+  const fitted = x.mmul(solve(x, y))
+  const ys = y.to1DArray()
+  const mu = mean(ys)
+  const residual = ys.reduce((a, v, i) => a + (v - fitted.get(i, 0)) ** 2, 0)
+  return 1 - residual / ys.reduce((a, v) => a + (v - mu) ** 2, 0)
 }
 
 /** Single-sample cross-seed r: seedSensitivity's k = 1 estimate for each pair of samples, averaged. */
@@ -98,42 +136,46 @@ const singleSampleR = (m: Measured): number => {
 
 const heldOutGaps = (m: Measured) => Object.values(m.evaluation.hoo).map((h) => h.r2_mean_adjusted.estimate - h.r2.estimate)
 
-// The shipped organism (every spec field at its default, dataset means planted apart), and the same with equal means.
-describe("organism science: dataset means planted apart", () => {
-  let m: Measured
-  beforeAll(async () => {
-    m = await measure({})
-  }, 600_000)
+// The shipped organism (every spec field at its default, dataset means planted apart), and the same with equal means,
+// at the default experiment seed and the first three others.
+describe.each([20251127, 1, 2, 3])("organism science, experiment seed %i", (seed) => {
+  describe("dataset means planted apart", () => {
+    let m: Measured
+    beforeAll(async () => {
+      m = await measure(seed, {})
+    }, 600_000)
 
-  it("a Ridge probe at the planted layer points along the planted direction", () => {
-    const planted = m.truth.directions.find((d) => d.layer === PLANTED_LAYER)!.vector
-    expect(Math.abs(cosine(m.evaluation.probe.weights, planted))).toBeGreaterThan(0.9)
+    it("a Ridge probe at the planted layer points along the planted direction", () => {
+      const planted = m.truth.directions.find((d) => d.layer === PLANTED_LAYER)!.vector
+      expect(Math.abs(cosine(m.evaluation.probe.weights, planted))).toBeGreaterThan(0.9)
+    })
+
+    it("the probe's cross-validated R² is within 0.1 of the ceiling the planted noise allows a linear probe", () => {
+      const ceiling = linearCeiling(m)
+      expect(noiseCeiling(m)).toBeGreaterThan(0.5)
+      expect(perfectPredictorR2(m) - ceiling).toBeLessThan(0.1)
+      expect(Math.abs(m.evaluation.probe.cv_r2 - ceiling)).toBeLessThan(0.1)
+    })
+
+    it("held-one-dataset-out mean-adjusted R² exceeds standard R² by at least 0.3", () => {
+      expect(Object.keys(m.evaluation.hoo).length).toBeGreaterThanOrEqual(4)
+      expect(mean(heldOutGaps(m))).toBeGreaterThanOrEqual(0.3)
+    })
+
+    it("the measured single-sample cross-seed r is within 0.07 of the planted reliability", () => {
+      expect(Math.abs(singleSampleR(m) - m.truth.reliability.target)).toBeLessThan(0.07)
+    })
   })
 
-  it("the probe's cross-validated R² is within 0.1 of the ceiling the answer noise allows", () => {
-    const ceiling = closedFormCeiling(m)
-    expect(ceiling).toBeGreaterThan(0.5)
-    expect(Math.abs(m.evaluation.probe.cv_r2 - ceiling)).toBeLessThan(0.1)
-  })
+  describe("equal dataset means", () => {
+    let m: Measured
+    beforeAll(async () => {
+      m = await measure(seed, { originMeans: {} })
+    }, 600_000)
 
-  it("held-one-dataset-out mean-adjusted R² exceeds standard R² by at least 0.3", () => {
-    expect(Object.keys(m.evaluation.hoo).length).toBeGreaterThanOrEqual(4)
-    expect(mean(heldOutGaps(m))).toBeGreaterThanOrEqual(0.3)
-  })
-
-  it("the measured single-sample cross-seed r is within 0.07 of the planted reliability", () => {
-    expect(Math.abs(singleSampleR(m) - m.truth.reliability.target)).toBeLessThan(0.07)
-  })
-})
-
-describe("organism science: equal dataset means", () => {
-  let m: Measured
-  beforeAll(async () => {
-    m = await measure({ originMeans: {} })
-  }, 600_000)
-
-  it("held-one-dataset-out standard and mean-adjusted R² agree within 0.05", () => {
-    expect(Object.keys(m.evaluation.hoo).length).toBeGreaterThanOrEqual(4)
-    for (const gap of heldOutGaps(m)) expect(gap).toBeLessThan(0.05)
+    it("held-one-dataset-out standard and mean-adjusted R² agree within 0.05", () => {
+      expect(Object.keys(m.evaluation.hoo).length).toBeGreaterThanOrEqual(4)
+      expect(Math.abs(mean(heldOutGaps(m)))).toBeLessThan(0.05)
+    })
   })
 })
