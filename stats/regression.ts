@@ -106,5 +106,6 @@ export const wilson = (successes: number, n: number, level = 0.95): Proportion =
   const denom = 1 + z2 / n
   const center = (p + z2 / (2 * n)) / denom
   const half = (z / denom) * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n))
-  return { successes, n, p, lo: center - half, hi: center + half }
+  // With no successes (or no failures) the bound is exactly 0 (or 1); the difference rounds to ±1e-18.
+  return { successes, n, p, lo: successes === 0 ? 0 : center - half, hi: successes === n ? 1 : center + half }
 }

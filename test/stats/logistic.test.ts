@@ -30,6 +30,11 @@ describe("ols and wilson (hand-worked)", () => {
   it("Wilson interval by formula, and its edge at zero successes", () => {
     const w = wilson(0, 10)
     expect(w.lo).toBeCloseTo(0, 15)
+    // exactly 0 and 1 at the edges, for every n (the formula's difference rounds below 0 for most n)
+    for (let n = 1; n <= 200; n++) {
+      expect(wilson(0, n).lo).toBe(0)
+      expect(wilson(n, n).hi).toBe(1)
+    }
     const z = 1.959963984540054
     expect(w.hi).toBeCloseTo((z * z) / 10 / (1 + (z * z) / 10), 12)
     expect(() => wilson(11, 10)).toThrow(/wilson: successes must be in 0..10/)
