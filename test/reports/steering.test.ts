@@ -26,14 +26,30 @@ interface DirectionSummary {
 // valence lives on a scale of 1 along the planted direction, so a few thousandths of a norm already move the answers.
 const coefficients = [-0.004, -0.002, 0, 0.002, 0.004]
 
+// The probe is trained on 100 tasks with 4 answers each: with fewer (40 tasks, 2 answers) its direction is noisy
+// enough that at some experiment seeds its slope misses p < 0.001.
+const steeringConfig = (seed?: number) => ({
+  ...tinyExperiment,
+  ...(seed === undefined ? {} : { seed }),
+  sample: { perOrigin: 25 },
+  elicitation: { samples: 4, maxTokens: 8 },
+  templates: [template("qualitative_post_v1")],
+  steering: { tasks: 16, samples: 4, coefficients }
+})
+
+const slopesHold = (directions: Record<string, DirectionSummary>) => {
+  const { probe, control } = directions
+  expect(probe!.slope!).toBeGreaterThan(0)
+  expect(probe!.p_value!).toBeLessThan(0.001)
+  expect(probe!.clustered_p_value!).toBeLessThan(0.001)
+  expect(probe!.slope_lo!).toBeGreaterThan(0)
+  expect(control!.slope_lo!).toBeLessThanOrEqual(0)
+  expect(control!.slope_hi!).toBeGreaterThanOrEqual(0)
+}
+
 describe("reports/steering end to end on the organism", () => {
   const w = experimentWorkspace()
-  const config = {
-    ...tinyExperiment,
-    sample: { perOrigin: 10 },
-    templates: [template("qualitative_post_v1")],
-    steering: { tasks: 16, samples: 4, coefficients }
-  }
+  const config = steeringConfig()
   let build: Awaited<ReturnType<typeof w.build>>
   let summary: { positions: string; normalization: string; template: string; layers: Array<{ layer: number; mean_norm: number; coefficients: number[]; directions: Record<string, DirectionSummary> }> }
 
@@ -74,13 +90,8 @@ describe("reports/steering end to end on the organism", () => {
   })
 
   it("steering along the probe raises P(good) (p < 0.001, plain and task-clustered), while the random control's slope interval contains 0", () => {
-    const { probe, control } = summary.layers[0]!.directions
-    expect(probe!.slope!).toBeGreaterThan(0)
-    expect(probe!.p_value!).toBeLessThan(0.001)
-    expect(probe!.clustered_p_value!).toBeLessThan(0.001)
-    expect(probe!.slope_lo!).toBeGreaterThan(0)
-    expect(control!.slope_lo!).toBeLessThanOrEqual(0)
-    expect(control!.slope_hi!).toBeGreaterThanOrEqual(0)
+    const { probe } = summary.layers[0]!.directions
+    slopesHold(summary.layers[0]!.directions)
     // The noise-free companion curve rises too.
     const curve = probe!.option_curve
     expect(curve[curve.length - 1]!.p).toBeGreaterThan(curve[0]!.p)
@@ -91,6 +102,23 @@ describe("reports/steering end to end on the organism", () => {
     expect(planted.by_coefficient[0]!.p).toBeLessThan(0.2)
     expect(planted.by_coefficient[planted.by_coefficient.length - 1]!.p).toBeGreaterThan(0.8)
     expect(planted.clustered_p_value!).toBeLessThan(1e-6)
+  })
+})
+
+// Each experiment seed is another organism and task sample.
+describe.each([1, 2, 3])("reports/steering at experiment seed %i", (seed) => {
+  const w = experimentWorkspace()
+  let directions: Record<string, DirectionSummary>
+
+  beforeAll(async () => {
+    w.writeConfig(steeringConfig(seed))
+    await w.build("reports/steering")
+    directions = JSON.parse(fs.readFileSync(path.join(w.out, "reports/steering/summary.json"), "utf8")).summary.layers[0].directions
+  }, 600_000)
+  afterAll(() => fs.rmSync(w.dir, { recursive: true, force: true }))
+
+  it("steering along the probe raises P(good) (p < 0.001, plain and task-clustered), while the random control's slope interval contains 0", () => {
+    slopesHold(directions)
   })
 })
 
