@@ -49,7 +49,7 @@ export class OrganismSpec extends Schema.Class<OrganismSpec>("OrganismSpec")({
   endHazard: Schema.optionalWith(Schema.Number.pipe(Schema.greaterThan(0), Schema.lessThan(1)), { default: () => 0.1 }),
   /** Residual width; a multiple of 32 (heads of 16 dimensions, two key/value groups). */
   hiddenSize: Schema.optionalWith(Schema.Literal(64, 96, 128), { default: () => 64 as const }),
-  /** Decoder blocks; blocks other than the planted one and the one after it only stir the noise dimensions. */
+  /** Decoder blocks; blocks other than the planted one and its neighbours only stir the noise dimensions. */
   layers: Schema.optionalWith(Schema.Int.pipe(Schema.between(3, 8)), { default: () => 3 }),
   /**
    * The block whose output first carries valence (0-based). The block before it marks each prompt's dataset; the
