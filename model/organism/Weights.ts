@@ -3,8 +3,8 @@
  * residual coordinates have a meaning (`Channel`), then every residual-side vector is rotated by a seeded Hadamard
  * rotation R (every entry ±1/√d, so each channel is spread evenly over the coordinates and a probe on standardized
  * activations is not pulled towards the channels that do not vary). Norm weights are uniform (C/√d), so RMSNorm
- * commutes with R, and because every token embedding holds the large
- * constant C (`spec.constant`), each norm is the identity up to a relative error of order ‖rest‖²/2C² (about 1e-4).
+ * commutes with R, and because every token embedding holds the large constant C (`spec.constant`), each norm is the
+ * identity up to a relative error of order ‖rest‖²/2C² (about 1e-4).
  * C is a compromise: larger keeps the norms closer to the identity when `contentGain` is large, but float32 rounding
  * of C·R leaks into every channel, the keyword counts multiply what leaks from the BOS sink by SINK, and steering in
  * units of the residual norm (which C dominates) grows with C.
@@ -27,10 +27,10 @@
  * when the prompt holds it.
  * Block P+1: two heads average the word draws of task A's span and of task B's into D_AB, two more add each span's
  * dataset part; its MLP multiplies V and the dataset features by the template's scale (1 + EMPH), and writes
- * ≈|valence| for the end token. Output: an answer class (good/bad/neutral, 1-10, Task A:/Task B:) gains 60 logits per keyword beyond 1.5, so
- * two of its keywords switch it on; within a class the logits follow `Readout`; an emitted answer token makes the end
- * token next; otherwise sentiment words follow V and the end token keeps a hazard that grows with length. Other blocks
- * only stir the noise dimensions.
+ * ≈|valence| for the end token. Output: an answer class (good/bad/neutral, 1-10, Task A:/Task B:) gains 60 logits
+ * per keyword beyond 1.5, so two of its keywords switch it on; within a class the logits follow `Readout`; an emitted
+ * answer token makes the end token next; otherwise sentiment words follow V and the end token keeps a hazard that
+ * grows with length. Other blocks only stir the noise dimensions.
  */
 import type { OrganismSpec } from "../OrganismSpec"
 import { normals, randomHadamard, streamFor } from "./Random"
@@ -369,10 +369,12 @@ export const buildWeights = (
       counts.forEach((ch, i) => set(o, ch, qRow(1, i + 1), SINK * STORE))
       // Post-task gate: V ← V·postSignal/preSignal once two assistant turns are in the prompt.
       const gain = spec.postSignal / spec.preSignal - 1
-      const postStep = (unit: number, shift: number) => {
-        set(gate, unit, Channel.N_A, STEP_SLOPE / STORE)
-        set(gate, unit, Channel.CONST, (-1.5 * STEP_SLOPE - shift) / C)
+      // A step pair on a keyword count: silu(G) − silu(G − STEP_WIDTH), G = STEP_SLOPE·(count − threshold).
+      const countStep = (unit: number, count: number, threshold: number, shift: number) => {
+        set(gate, unit, count, STEP_SLOPE / STORE)
+        set(gate, unit, Channel.CONST, (-threshold * STEP_SLOPE - shift) / C)
       }
+      const postStep = (unit: number, shift: number) => countStep(unit, Channel.N_A, 1.5, shift)
       for (const [unit, shift, sign] of [[0, 0, 1], [1, STEP_WIDTH, -1]] as const) {
         postStep(unit, shift)
         set(up, unit, Channel.V, 1)
@@ -397,14 +399,13 @@ export const buildWeights = (
           write(unit, (sign * gain) / STEP_WIDTH)
         }
       })
-      const ternary = 2 + 3 * Channel.ORIGIN_COUNT
-      for (const [unit, shift, sign] of [[ternary, 0, 1], [ternary + 1, STEP_WIDTH, -1]] as const) {
-        set(gate, unit, Channel.N_N, STEP_SLOPE / STORE)
-        set(gate, unit, Channel.CONST, (-0.5 * STEP_SLOPE - shift) / C)
+      const ternaryUnit = 2 + 3 * Channel.ORIGIN_COUNT
+      for (const [unit, shift, sign] of [[ternaryUnit, 0, 1], [ternaryUnit + 1, STEP_WIDTH, -1]] as const) {
+        countStep(unit, Channel.N_N, 0.5, shift)
         set(up, unit, Channel.CONST, 1 / C)
         set(down, Channel.TERNARY, unit, (sign * STORE) / STEP_WIDTH)
       }
-      firstNoiseUnit = ternary + 2
+      firstNoiseUnit = ternaryUnit + 2
     }
     if (layer === spec.plantedLayer - 1) {
       // Head 0 marks the prompt's origin: own words score 2λ, BOS λ, everything else 0, so it averages the own-origin
@@ -486,13 +487,11 @@ export const buildWeights = (
       const modeCount = r.mode === "stated" ? Channel.N_S : r.mode === "revealed" ? Channel.N_LAB : Channel.N_Q
       set(head, t, modeCount, MODE_GAIN / STORE)
       set(head, t, Channel.ANSWERED, -ANSWERED_BLOCK / STORE)
-      constant(r.bias - 1.5 * MODE_GAIN)
       // Neutral shares good/bad's switch and is held TERNARY_GAIN lower unless the prompt holds "neutral": a step,
       // so that no error of the counts (which the sink multiplies by SINK) moves neutral against good and bad.
-      if (r.mode === "ternary") {
-        set(head, t, Channel.TERNARY, TERNARY_GAIN / STORE)
-        constant(r.bias - 1.5 * MODE_GAIN - TERNARY_GAIN)
-      }
+      const ternary = r.mode === "ternary"
+      if (ternary) set(head, t, Channel.TERNARY, TERNARY_GAIN / STORE)
+      constant(r.bias - 1.5 * MODE_GAIN - (ternary ? TERNARY_GAIN : 0))
     }
   })
   push("lm_head.weight", head, "rows")

@@ -32,7 +32,7 @@ import type { OrganismGroundTruth } from "../../model/Organism"
 import { loadOutput } from "../../pipeline/Build"
 import type { ProbeEvaluation } from "../../stages/probeEval"
 import { fromTable } from "../../stages/tables"
-import { cosine } from "../../stats/metrics"
+import { cosine, r2Score } from "../../stats/metrics"
 import { seedSensitivity } from "../../stats/reliability"
 import { experimentWorkspace } from "../support/experiment"
 
@@ -89,38 +89,35 @@ const measure = async (seed: number, spec: Record<string, unknown>): Promise<Mea
 
 const mean = (xs: ReadonlyArray<number>) => xs.reduce((a, b) => a + b, 0) / xs.length
 
-/** Var_t(p) / (Var_t(p) + E_t[p(1 − p)/m_t]) over the probed tasks. */
-const noiseCeiling = (m: Measured): number => {
+/** The probed tasks (every task is held out once), the exported expected answer p_t of each, and its target. */
+const probed = (m: Measured) => {
   const p = new Map(m.truth.expected.filter((e) => e.template_id === qualitative.id).map((e) => [e.task_id, e.expected_value]))
   const tasks = Object.values(m.evaluation.hoo).flatMap((h) => h.test_tasks)
-  const ps = tasks.map((t) => p.get(t)!)
-  const mu = mean(ps)
-  const between = mean(ps.map((x) => (x - mu) ** 2))
-  const within = mean(tasks.map((t, i) => (ps[i]! * (1 - ps[i]!)) / m.answers.get(t)!.length))
+  return { tasks, p: tasks.map((t) => p.get(t)!), y: tasks.map((t) => mean(m.answers.get(t)!)) }
+}
+
+/** Var_t(p) / (Var_t(p) + E_t[p(1 − p)/m_t]) over the probed tasks. */
+const noiseCeiling = (m: Measured): number => {
+  const { tasks, p } = probed(m)
+  const mu = mean(p)
+  const between = mean(p.map((x) => (x - mu) ** 2))
+  const within = mean(tasks.map((t, i) => (p[i]! * (1 - p[i]!)) / m.answers.get(t)!.length))
   return between / (between + within)
 }
 
 /** R² of the exported expected answers p_t as predictions of the targets. */
 const perfectPredictorR2 = (m: Measured): number => {
-  const p = new Map(m.truth.expected.filter((e) => e.template_id === qualitative.id).map((e) => [e.task_id, e.expected_value]))
-  const tasks = Object.values(m.evaluation.hoo).flatMap((h) => h.test_tasks)
-  const ys = tasks.map((t) => mean(m.answers.get(t)!))
-  const mu = mean(ys)
-  return 1 - ys.reduce((a, v, i) => a + (v - p.get(tasks[i]!)!) ** 2, 0) / ys.reduce((a, v) => a + (v - mu) ** 2, 0)
+  const { p, y } = probed(m)
+  return r2Score(y, p)
 }
 
 /** In-sample R² of the targets' least-squares fit on an intercept, the within-dataset valence and origin indicators. */
 const linearCeiling = (m: Measured): number => {
-  const tasks = Object.values(m.evaluation.hoo).flatMap((h) => h.test_tasks)
+  const { tasks, y } = probed(m)
   const info = new Map(m.truth.tasks.map((t) => [t.task_id, t]))
   const origins = [...new Set(tasks.map((t) => info.get(t)!.origin))].sort()
   const x = new Matrix(tasks.map((t) => [1, info.get(t)!.within, ...origins.slice(1).map((o) => (info.get(t)!.origin === o ? 1 : 0))]))
-  const y = Matrix.columnVector(tasks.map((t) => mean(m.answers.get(t)!)))
-  const fitted = x.mmul(solve(x, y))
-  const ys = y.to1DArray()
-  const mu = mean(ys)
-  const residual = ys.reduce((a, v, i) => a + (v - fitted.get(i, 0)) ** 2, 0)
-  return 1 - residual / ys.reduce((a, v) => a + (v - mu) ** 2, 0)
+  return r2Score(y, x.mmul(solve(x, Matrix.columnVector(y))).to1DArray())
 }
 
 /** Single-sample cross-seed r: seedSensitivity's k = 1 estimate for each pair of samples, averaged. */

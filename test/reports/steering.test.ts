@@ -4,7 +4,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { ExperimentConfig } from "../../pipeline/Config"
 import { steeringTemplates } from "../../reports/steering"
-import { experimentWorkspace, pngSize, shippedTemplate, tinyExperiment } from "../support/experiment"
+import { experimentWorkspace, pngSize, reportSummary, shippedTemplate, tinyExperiment } from "../support/experiment"
 
 const template = (id: string) => shippedTemplate(id) as { id: string }
 
@@ -107,15 +107,11 @@ describe("reports/steering end to end on the organism", () => {
 
 // Each experiment seed is another organism and task sample.
 describe.each([1, 2, 3])("reports/steering at experiment seed %i", (seed) => {
-  const w = experimentWorkspace()
   let directions: Record<string, DirectionSummary>
 
   beforeAll(async () => {
-    w.writeConfig(steeringConfig(seed))
-    await w.build("reports/steering")
-    directions = JSON.parse(fs.readFileSync(path.join(w.out, "reports/steering/summary.json"), "utf8")).summary.layers[0].directions
+    directions = (await reportSummary(steeringConfig(seed), "steering")).layers[0].directions
   }, 600_000)
-  afterAll(() => fs.rmSync(w.dir, { recursive: true, force: true }))
 
   it("steering along the probe raises P(good) (p < 0.001, plain and task-clustered), while the random control's slope interval contains 0", () => {
     slopesHold(directions)

@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { beforeAll, describe, expect, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { spearman } from "../../stats/metrics"
 import { wilson } from "../../stats/regression"
-import { experimentWorkspace, pngSize, readCsv, shippedTemplate, tinyExperiment } from "../support/experiment"
+import { experimentWorkspace, pngSize, readCsv, reportSummary, shippedTemplate, tinyExperiment } from "../support/experiment"
 
 const template = (id: string) => shippedTemplate(id) as unknown
 
@@ -99,15 +99,11 @@ describe("reports/utilities end to end on the organism", () => {
 
 // Each experiment seed is another organism (and another task sample): the recovery is not a property of one draw.
 describe.each([1, 2, 3])("reports/utilities at experiment seed %i", (seed) => {
-  const w = experimentWorkspace()
   let planted: { spearman_full: number; spearman_case_v: number }
 
   beforeAll(async () => {
-    w.writeConfig(utilitiesConfig(seed))
-    await w.build("reports/utilities")
-    planted = JSON.parse(fs.readFileSync(path.join(w.out, "reports/utilities/summary.json"), "utf8")).summary.templates[0].planted
+    planted = (await reportSummary(utilitiesConfig(seed), "utilities")).templates[0].planted
   }, 600_000)
-  afterAll(() => fs.rmSync(w.dir, { recursive: true, force: true }))
 
   it("recovers the planted valences: Thurstonian utilities rank-correlate at least 0.9 with them", () => {
     expect(planted.spearman_full).toBeGreaterThanOrEqual(0.9)

@@ -49,6 +49,18 @@ export const experimentWorkspace = () => {
   }
 }
 
+/** Builds `reports/<name>` of a config in a workspace of its own and returns its summary.json's `summary`. */
+export const reportSummary = async (config: unknown, name: string): Promise<any> => {
+  const w = experimentWorkspace()
+  try {
+    w.writeConfig(config)
+    await w.build(`reports/${name}`)
+    return JSON.parse(fs.readFileSync(path.join(w.out, "reports", name, "summary.json"), "utf8")).summary
+  } finally {
+    fs.rmSync(w.dir, { recursive: true, force: true })
+  }
+}
+
 /** Width and height of a PNG from its IHDR chunk. */
 export const pngSize = (bytes: Uint8Array): { width: number; height: number } => {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
