@@ -1,9 +1,9 @@
 import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import type { Keyable } from "../pipeline/Key"
-import { sha256 } from "../pipeline/Key"
-import type { StoreError } from "../pipeline/Errors"
+import type { Keyable } from "../core/Key"
+import { sha256 } from "../core/Key"
+import type { StoreError } from "./StoreErrors"
 import { readJsonIfExists, tryFs, writeAtomic } from "./AtomicFile"
 import { CacheDir, cachePaths } from "./CacheDir"
 

@@ -1,7 +1,7 @@
 import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { StoreError } from "../pipeline/Errors"
+import { StoreError } from "./StoreErrors"
 
 let counter = 0
 

@@ -1,7 +1,7 @@
 import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import type { StoreError } from "../pipeline/Errors"
+import type { StoreError } from "./StoreErrors"
 import { readJsonIfExists, tryFs, writeAtomic } from "./AtomicFile"
 import { CacheDir, cachePaths } from "./CacheDir"
 

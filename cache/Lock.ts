@@ -1,7 +1,7 @@
 import { Duration, Effect, Scope } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import type { StoreError } from "../pipeline/Errors"
+import type { StoreError } from "./StoreErrors"
 import { tryFs } from "./AtomicFile"
 import { CacheDir, cachePaths } from "./CacheDir"
 

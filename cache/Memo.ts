@@ -2,8 +2,8 @@ import Database from "better-sqlite3"
 import { Context, Effect, Layer, Schedule } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { StoreError } from "../pipeline/Errors"
-import { hashValue, type Keyable } from "../pipeline/Key"
+import { StoreError } from "./StoreErrors"
+import { hashValue, type Keyable } from "../core/Key"
 import { CacheDir, cachePaths } from "./CacheDir"
 
 /**

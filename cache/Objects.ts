@@ -1,8 +1,8 @@
 import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { sha256 } from "../pipeline/Key"
-import { CorruptObject, StoreError } from "../pipeline/Errors"
+import { sha256 } from "../core/Key"
+import { CorruptObject, StoreError } from "./StoreErrors"
 import { readIfExists, tryFs, writeAtomic } from "./AtomicFile"
 import { CacheDir, cachePaths } from "./CacheDir"
 

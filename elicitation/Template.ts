@@ -1,7 +1,7 @@
 import { FileSystem } from "@effect/platform"
 import { Effect, ParseResult, Schema } from "effect"
 import * as path from "node:path"
-import { hashValue, toKeyable } from "../pipeline/Key"
+import { hashValue, toKeyable } from "../core/Key"
 
 /** A labelled answer and its value; higher values are always better for the model. */
 export const AnswerOption = Schema.Struct({ label: Schema.NonEmptyTrimmedString, value: Schema.Number })

@@ -1,7 +1,7 @@
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { Clock, Config, Context, Duration, Effect, Layer, Option, Random, Redacted, Ref, Schema } from "effect"
-import { hashValue, toKeyable } from "../pipeline/Key"
+import { hashValue, toKeyable } from "../core/Key"
 
 /** One chat turn as OpenAI-compatible servers take it. */
 export const ChatMessage = Schema.Struct({

@@ -1,6 +1,6 @@
 import { Effect, ParseResult, Schema } from "effect"
 import { GraphError } from "./Errors"
-import { canonical, toKeyable, type Keyable } from "./Key"
+import { canonical, toKeyable, type Keyable } from "../core/Key"
 import type { Node } from "./Stage"
 
 /** A node with its parameters decoded and checked, ready to build. */

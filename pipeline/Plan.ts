@@ -1,10 +1,10 @@
 import { Effect } from "effect"
 import { getAction, getNodeState, type KeyComponents } from "../cache/Actions"
 import type { CacheDir } from "../cache/CacheDir"
-import type { StoreError } from "./Errors"
+import type { StoreError } from "../cache/StoreErrors"
 import { keyComponents, stageKey } from "./Build"
 import type { Graph } from "./Graph"
-import { diffValues } from "./Key"
+import { diffValues } from "../core/Key"
 
 /** Why a stage would run, one reason per changed part of its key. */
 export type Reason =

@@ -7,7 +7,8 @@ import { getBuild, listBuilds, type BuildRecord } from "../cache/Builds"
 import { CacheDir } from "../cache/CacheDir"
 import { RowMemo } from "../cache/Memo"
 import { buildTarget, type ConfigSpec } from "./BuildTarget"
-import { StoreError, UnknownHash } from "./Errors"
+import { UnknownHash } from "./Errors"
+import { StoreError } from "../cache/StoreErrors"
 
 /** A build or a stage action, found by a full hash or an unambiguous prefix of at least 6 characters. */
 export const findHash = (

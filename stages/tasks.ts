@@ -3,7 +3,7 @@ import * as fs from "node:fs"
 import { loadDataset } from "../datasets/loadDataset"
 import { DatasetSpec } from "../datasets/DatasetSpec"
 import * as Artifact from "../pipeline/Artifact"
-import { sha256 } from "../pipeline/Key"
+import { sha256 } from "../core/Key"
 import * as Stage from "../pipeline/Stage"
 import { TasksSchema, toTable } from "./tables"
 

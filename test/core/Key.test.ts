@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { canonical, diffValues, hashValue } from "../../pipeline/Key"
+import { canonical, diffValues, hashValue } from "../../core/Key"
 
 describe("canonical key encoding", () => {
   it("ignores object insertion order", () => {
