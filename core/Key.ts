@@ -78,7 +78,10 @@ export interface KeyChange {
 const isRecord = (v: Keyable | undefined): v is { readonly [key: string]: Keyable | undefined } =>
   typeof v === "object" && v !== null && !Array.isArray(v)
 
-/** The leaves that differ between two values, by dotted path (arrays compared whole when their lengths differ). */
+/**
+ * The leaves that differ between two values, by dotted path with list indices as segments (`templates.1.text`, the
+ * form config errors use); lists are compared whole when their lengths differ.
+ */
 export const diffValues = (before: Keyable | undefined, after: Keyable | undefined, path = ""): KeyChange[] => {
   if (canonical(before) === canonical(after)) return []
   if (isRecord(before) && isRecord(after)) {
@@ -86,7 +89,7 @@ export const diffValues = (before: Keyable | undefined, after: Keyable | undefin
     return keys.flatMap((k) => diffValues(before[k], after[k], path === "" ? k : `${path}.${k}`))
   }
   if (Array.isArray(before) && Array.isArray(after) && before.length === after.length) {
-    return before.flatMap((b, i) => diffValues(b, (after as ReadonlyArray<Keyable>)[i], `${path}[${i}]`))
+    return before.flatMap((b, i) => diffValues(b, (after as ReadonlyArray<Keyable>)[i], path === "" ? String(i) : `${path}.${i}`))
   }
   return [{ path: path === "" ? "(root)" : path, before, after }]
 }

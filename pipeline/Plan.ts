@@ -34,7 +34,7 @@ const explain = (
   const reasons: Reason[] = []
   if (before.version !== after.version) reasons.push({ kind: "version", before: before.version, after: after.version })
   for (const change of diffValues(before.params, after.params)) {
-    const head = change.path.split(/[.[]/)[0]!
+    const head = change.path.split(".")[0]!
     const mapped = configPaths?.[head]
     const p = mapped === undefined ? change.path : mapped + change.path.slice(head.length)
     reasons.push({ kind: "param", path: p, before: change.before, after: change.after })

@@ -20,6 +20,6 @@ describe("canonical key encoding", () => {
   })
   it("names changed leaves by path", () => {
     const changes = diffValues({ t: { text: "a", n: 1 }, k: [1, 2] }, { t: { text: "b", n: 1 }, k: [1, 3] })
-    expect(changes.map((c) => c.path)).toEqual(["k[1]", "t.text"])
+    expect(changes.map((c) => c.path)).toEqual(["k.1", "t.text"])
   })
 })
