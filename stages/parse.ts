@@ -37,7 +37,7 @@ export const expectedScore = (template: ScoredTemplate, probs: ReadonlyArray<num
  */
 export const parse = Stage.make({
   name: "parse",
-  version: 1,
+  version: 2,
   params: Schema.Struct({ template: Template, judge: Schema.optional(ChatClientConfig) }),
   keyOf: (p) => ({ template: p.template, judge: p.judge === undefined ? null : { baseUrl: p.judge.baseUrl, model: p.judge.model } }),
   run: ({ inputs, params, progress }) =>

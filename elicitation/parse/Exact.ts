@@ -58,18 +58,40 @@ export const readQualitative = (options: ReadonlyArray<AnswerOption>, response: 
   return value(options[[...chosen][0]].value)
 }
 
-const numberWords: Readonly<Record<string, number>> = {
-  zero: 0, one: 1, two: 2, three: 3, four: 4, five: 5, six: 6, seven: 7, eight: 8, nine: 9, ten: 10
-}
-const num = String.raw`\d+(?:\.\d+)?`
+const unitWords = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+const teenWords = ["ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
+const tensWords = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+const belowHundred = String.raw`(?:(${tensWords.slice(2).join("|")})(?:[- ](${unitWords.slice(1).join("|")}))?|(${teenWords.join("|")})|(${unitWords.join("|")}))`
+const numberPhrase = new RegExp(
+  String.raw`\b(?:(${unitWords.slice(1).join("|")})[- ]hundred(?:(?: and)? ${belowHundred})?|${belowHundred})\b`,
+  "g"
+)
+/** Words before which "one" is a pronoun ("this one", "the one I did"), not a number. */
+const pronounOne = /\b(?:this|that|the|which|each|every|any|another|no|a|an) $/
 
 /**
- * Tier 1 for stated templates: one number on the scale, alone or as `7/10`, `7 out of 10`, `Rating: 7`;
- * a restated scale ("1 to 10") is ignored, ranges ("7-8"), several numbers, fractions of another scale,
- * non-integers and numbers off the scale are unclear.
+ * Writes numbers spelled in lower-case words as digits ("seven out of ten" → "7 out of 10", "twenty-one", "one
+ * hundred and five"), up to 999; "one" after a determiner ("this one") stays a word.
  */
-export const readStated = (scale: { readonly min: number; readonly max: number }, response: string): Reading => {
-  let text = plainText(response)
+export const numberWordsToDigits = (text: string): string =>
+  text.replace(numberPhrase, (match, ...groups: Array<string | number | undefined>) => {
+    const [hundreds, tens1, units1, teen1, unit1, tens2, units2, teen2, unit2] = groups as Array<string | undefined>
+    const offset = groups[9] as number
+    const below = (tens: string | undefined, units: string | undefined, teen: string | undefined, unit: string | undefined) =>
+      tens !== undefined ? tensWords.indexOf(tens) * 10 + (units === undefined ? 0 : unitWords.indexOf(units))
+      : teen !== undefined ? 10 + teenWords.indexOf(teen)
+      : unit !== undefined ? unitWords.indexOf(unit)
+      : 0
+    if (hundreds !== undefined) return String(unitWords.indexOf(hundreds) * 100 + below(tens1, units1, teen1, unit1))
+    if (match === "one" && pronounOne.test(text.slice(0, offset))) return match
+    return String(below(tens2, units2, teen2, unit2))
+  })
+
+const num = String.raw`\d+(?:\.\d+)?`
+
+/** The digits of a plain text read against the scale: one number, or why not. */
+const statedNumber = (scale: { readonly min: number; readonly max: number }, plain: string): Reading => {
+  let text = plain
   const restated = new RegExp(String.raw`(?:(?:on )?(?:a )?scale (?:of |from )?)?(?:from )?\b${scale.min} ?(?:-|to) ?${scale.max}\b(?! ?(?:/|out of))`, "g")
   text = text.replace(restated, " ")
   if (new RegExp(String.raw`(?<![\w.])${num} ?(?:-|to|or) ?${num}(?![\w])`).test(text)) return unclear("range of numbers")
@@ -80,10 +102,6 @@ export const readStated = (scale: { readonly min: number; readonly max: number }
   }
   text = text.replace(new RegExp(String.raw`(?<![\w.])-?${num} ?\(?(?:/|out of) ?\d+\)?(?![\w])`, "g"), " ")
   for (const m of text.matchAll(new RegExp(String.raw`(?<![\w.])-?${num}(?![\w]|\.\d)`, "g"))) found.push(Number(m[0]))
-  if (found.length === 0) {
-    const word = text.replace(/[^a-z ]/g, "").trim()
-    if (word in numberWords) found.push(numberWords[word])
-  }
   const distinct = [...new Set(found)]
   if (distinct.length === 0) return unclear("no number")
   if (distinct.length > 1) return unclear("several numbers")
@@ -91,6 +109,18 @@ export const readStated = (scale: { readonly min: number; readonly max: number }
   if (!Number.isInteger(n)) return unclear("not an integer")
   if (n < scale.min || n > scale.max) return unclear("number off the scale")
   return value(n)
+}
+
+/**
+ * Tier 1 for stated templates: one number on the scale, alone or as `7/10`, `7 out of 10`, `Rating: 7`, in digits or,
+ * when the answer has no digits, in words ("Seven out of ten.", "twenty-one"); a restated scale ("1 to 10") is
+ * ignored, ranges ("7-8"), several numbers, fractions of another scale, non-integers and numbers off the scale are
+ * unclear.
+ */
+export const readStated = (scale: { readonly min: number; readonly max: number }, response: string): Reading => {
+  const text = plainText(response)
+  const digits = statedNumber(scale, text)
+  return digits._tag === "unclear" && digits.reason === "no number" ? statedNumber(scale, plainText(numberWordsToDigits(text))) : digits
 }
 
 const stopwords = new Set(

@@ -3,6 +3,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { layerUnconfigured, ChatClient, type ChatRequest } from "../../model/ChatClient"
 import type { ChatModel } from "../../elicitation/parse/Judge"
+import { numberWordsToDigits, readStated } from "../../elicitation/parse/Exact"
 import { parseRanking, parseReport, parseResponse, revealedChoice } from "../../elicitation/parse/Parse"
 import { decodeTemplate, loadTemplates, normalize, type ScoredTemplate } from "../../elicitation/Template"
 
@@ -49,6 +50,12 @@ const table: ReadonlyArray<Case> = [
   ["stated_pre_v1", "10!", 10, "exact"],
   ["stated_pre_v1", "I'd rate it a solid 8 (out of 10).", 8, "exact"],
   ["stated_pre_v1", "Seven", 7, "exact"],
+  ["stated_pre_v1", "Seven out of ten.", 7, "exact"],
+  ["stated_pre_v1", "I'd give this one an eight.", 8, "exact"],
+  ["stated_pre_v1", "Ten out of ten!", 10, "exact"],
+  ["stated_pre_v1", "Eight out of ten, maybe nine.", null, "failed", "several numbers"],
+  ["stated_pre_v1", "Eleven.", null, "failed", "number off the scale"],
+  ["stated_pre_v1", "Seven out of twenty.", null, "failed", "fraction of another scale"],
   ["stated_pre_v1", "7-8", null, "failed", "range of numbers"],
   ["stated_pre_v1", "Probably 7 or 8.", null, "failed", "range of numbers"],
   ["stated_pre_v1", "11", null, "failed", "number off the scale"],
@@ -230,5 +237,23 @@ describe("parseReport", () => {
       { template_id: "a", total: 5, tiers: { exact: 0, refusal: 1, model: 1, failed: 3 }, failures: { "no number": 2, "range of numbers": 1 } },
       { template_id: "b", total: 1, tiers: { exact: 1, refusal: 0, model: 0, failed: 0 }, failures: {} }
     ])
+  })
+})
+
+describe("number words", () => {
+  it("spells out numbers up to 999 as digits, leaving the pronoun \"one\" and other words alone", () => {
+    expect(numberWordsToDigits("seven out of ten.")).toBe("7 out of 10.")
+    expect(numberWordsToDigits("twenty-one, ninety nine, nineteen, zero")).toBe("21, 99, 19, 0")
+    expect(numberWordsToDigits("one hundred and five; three hundred")).toBe("105; 300")
+    expect(numberWordsToDigits("this one is a seven")).toBe("this one is a 7")
+    expect(numberWordsToDigits("someone tenfold")).toBe("someone tenfold")
+  })
+
+  it("reads a rating in words up to the scale's maximum, with \"N out of M\"", () => {
+    const percent = { min: 0, max: 100 }
+    expect(readStated(percent, "Seventy-five out of one hundred.")).toEqual({ _tag: "value", value: 75 })
+    expect(readStated(percent, "I'd say about sixty.")).toEqual({ _tag: "value", value: 60 })
+    expect(readStated(percent, "One hundred and one")).toEqual({ _tag: "unclear", reason: "number off the scale" })
+    expect(readStated({ min: 1, max: 10 }, "From one to ten, a six.")).toEqual({ _tag: "value", value: 6 })
   })
 })
