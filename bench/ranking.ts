@@ -1,5 +1,5 @@
 // Ranking benchmark: fit times on the Gemma-3-27B choices (32,330 records, 1,000 tasks) for Thurstone
-// Case V, the full Thurstonian model and TrueSkill, plus one active-learning proposal at n = 100,000.
+// Case V, the full Thurstonian model (τ fixed and chosen by cross-validation) and TrueSkill, plus one active-learning proposal at n = 100,000.
 // Run once: npx tsx bench/ranking.ts
 import * as fs from "node:fs"
 import { pcg64 } from "../stats/random"
@@ -23,7 +23,8 @@ console.log(`${comparisons.length} records, node ${process.version}`)
 const counts = pairCounts(comparisons)
 time("aggregate pair counts", () => pairCounts(comparisons), (c) => `${c.i.length} pairs`)
 time("Thurstone Case V", () => fitThurstonian(counts), (f) => `${f.iterations} iterations, NLL ${f.negLogLikelihood.toFixed(3)}`)
-time("Thurstonian full (τ = 0.1)", () => fitThurstonian(counts, { model: "full" }), (f) => `${f.iterations} iterations, NLL ${f.negLogLikelihood.toFixed(3)}`)
+time("Thurstonian full (τ = 0.1)", () => fitThurstonian(counts, { model: "full", logSigmaPriorSd: 0.1 }), (f) => `${f.iterations} iterations, NLL ${f.negLogLikelihood.toFixed(3)}`)
+time("Thurstonian full (τ by 5-fold CV)", () => fitThurstonian(counts, { model: "full" }), (f) => `τ ${f.sigmaPrior?.tau}, NLL ${f.negLogLikelihood.toFixed(3)}`)
 time("TrueSkill (ts-trueskill)", () => rateTrueSkill(comparisons), (r) => `${r.games} games`)
 const n = 100_000
 const rng = pcg64(0)

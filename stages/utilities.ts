@@ -60,6 +60,8 @@ export interface UtilityFits {
     readonly converged: boolean | null
     /** Accuracy on the held-out pairs of the same model fitted on the training pairs only. */
     readonly held_out: HeldOutScore
+    /** The full model's prior sd of log σ, chosen by cross-validation over the pairs it was fitted to (all / training); null otherwise. */
+    readonly log_sigma_prior_sd: { readonly all: number; readonly train: number } | null
   }>
   readonly position_bias: { readonly first: Proportion; readonly balanced_pairs: number; readonly balanced_first_rate: number | null }
   /** Pairs asked in both orders: their order-cancelled choice rates and how well the full fit's P(x beats y) matches them. */
@@ -94,7 +96,8 @@ const thurstonian = (comparisons: ReadonlyArray<Comparison>, tasks: ReadonlyArra
 const nullable = (x: number) => (Number.isFinite(x) ? x : null)
 
 /**
- * Utilities of tasks from one revealed template's parsed choices: Thurstonian Case V and full (σ per task) fits and
+ * Utilities of tasks from one revealed template's parsed choices: Thurstonian Case V and full (σ per task, its prior's
+ * τ chosen by cross-validation over the pairs fitted) fits and
  * TrueSkill on every choice, each also refitted on a seeded 80% of the distinct pairs and scored on the rest, with
  * position bias and order-cancelled choice rates. Outputs `fits` (Json, `UtilityFits`), `utilities` (one row per task:
  * task_id, origin, mu and sigma of the full fit, case_v_mu, trueskill_mu, trueskill_sigma, train_mu of the full fit
@@ -102,7 +105,7 @@ const nullable = (x: number) => (Number.isFinite(x) ? x : null)
  */
 export const utilities = Stage.make({
   name: "utilities",
-  version: 1,
+  version: 2,
   params: UtilitiesParams,
   run: ({ inputs, params }) =>
     Effect.gen(function* () {
@@ -141,9 +144,12 @@ export const utilities = Stage.make({
         n_pairs: pairCounts(comparisons, tasks).i.length,
         held_out: { seed, fraction: params.heldOutFraction, pairs: split.heldOutPairs, train_records: split.train.length, test_records: split.test.length },
         fits: {
-          case_v: { neg_log_likelihood: all.caseV.negLogLikelihood, converged: all.caseV.converged, held_out: score(train.caseV.mu) },
-          full: { neg_log_likelihood: all.full.negLogLikelihood, converged: all.full.converged, held_out: score(train.full.mu) },
-          trueskill: { neg_log_likelihood: null, converged: null, held_out: score(trainSkill.mu) }
+          case_v: { neg_log_likelihood: all.caseV.negLogLikelihood, converged: all.caseV.converged, held_out: score(train.caseV.mu), log_sigma_prior_sd: null },
+          full: {
+            neg_log_likelihood: all.full.negLogLikelihood, converged: all.full.converged, held_out: score(train.full.mu),
+            log_sigma_prior_sd: { all: all.full.sigmaPrior!.tau, train: train.full.sigmaPrior!.tau }
+          },
+          trueskill: { neg_log_likelihood: null, converged: null, held_out: score(trainSkill.mu), log_sigma_prior_sd: null }
         },
         position_bias: { first: bias.first, balanced_pairs: bias.balancedPairs, balanced_first_rate: nullable(bias.balancedFirstRate) },
         order_cancelled: { pairs: cancelled.length, mean_abs_error_full: errors.length === 0 ? null : errors.reduce((a, b) => a + b, 0) / errors.length }

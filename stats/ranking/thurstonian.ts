@@ -3,13 +3,12 @@
  * P(i beats j) = Φ((μᵢ − μⱼ)/√(σᵢ² + σⱼ²)).
  *
  * - Case V fixes every σ at 1, so P = Φ((μᵢ − μⱼ)/√2), and is fitted by maximum likelihood.
- * - The full model also fits log σᵢ, with the prior log σᵢ ~ Normal(0, τ²) (τ = `logSigmaPriorSd`,
- *   default 0.1). Without it the likelihood is unchanged when every μ and σ is scaled together, and
- *   a σ can shrink to zero; the prior pins the scale to σ ≈ 1 and keeps each σ finite. The fit is the
- *   posterior mode, started from the Case V fit. The default τ = 0.1 (σ mostly within ±25% of 1) was
- *   chosen on the held-out pairs of the Gemma-3-27B choices: there τ = 0.075–0.1 predicts slightly
- *   better than Case V (0.7814–0.7819 vs 0.7813), while looser priors (τ ≥ 0.15) let σ absorb
- *   noise and predict worse (0.768–0.780 for τ = 0.15–1).
+ * - The full model also fits log σᵢ, with the prior log σᵢ ~ Normal(0, τ²) (τ = `logSigmaPriorSd`).
+ *   Without it the likelihood is unchanged when every μ and σ is scaled together, and a σ can shrink
+ *   to zero; the prior pins the scale to σ ≈ 1 and keeps each σ finite. The fit is the posterior
+ *   mode, started from the Case V fit. Unless τ is given, it is chosen by cross-validation over the
+ *   distinct pairs of the counts being fitted (`chooseLogSigmaPriorSd`): too tight a prior is Case V,
+ *   too loose a one lets σ absorb noise, and which is which depends on the data.
  *
  * In both, μ of `tasks[0]` (the alphabetically first task with the default task order) is fixed at 0.
  * An optional prior μᵢ ~ Normal(0, `muPriorSd`²) keeps μ finite for tasks that never lost or never won
@@ -19,11 +18,14 @@
 import { minimizeLbfgs } from "./lbfgs"
 import { inverseMillsRatio, logNormalCdf, normalCdf } from "./normal"
 import type { PairCounts } from "./pairCounts"
+import { chooseLogSigmaPriorSd, type SigmaPriorChoice, type SigmaPriorOptions } from "./sigmaPrior"
 
 /** Which Thurstonian model to fit, its priors, an optional warm start and the optimizer's stopping rules. */
 export interface ThurstonianOptions {
   readonly model?: "caseV" | "full"
+  /** τ of the full model; chosen by cross-validation over the pairs (`priorSelection`) when absent. */
   readonly logSigmaPriorSd?: number
+  readonly priorSelection?: SigmaPriorOptions
   readonly muPriorSd?: number
   /** Starting μ (length n; entry 0 is ignored and held at 0). */
   readonly initialMu?: Float64Array
@@ -40,6 +42,8 @@ export interface ThurstonianFit {
   readonly negLogLikelihood: number
   readonly iterations: number
   readonly converged: boolean
+  /** The full model's τ and, when cross-validation chose it, its held-out scores; null for Case V. */
+  readonly sigmaPrior: (Partial<SigmaPriorChoice> & { readonly tau: number }) | null
 }
 
 const checkCounts = (counts: PairCounts): void => {
@@ -107,9 +111,8 @@ const pairLikelihood = (
 export const fitThurstonian = (counts: PairCounts, options: ThurstonianOptions = {}): ThurstonianFit => {
   checkCounts(counts)
   const model = options.model ?? "caseV"
-  const tau = options.logSigmaPriorSd ?? 0.1
   const muPriorSd = options.muPriorSd
-  checkPositive("logSigmaPriorSd", tau)
+  checkPositive("logSigmaPriorSd", options.logSigmaPriorSd)
   checkPositive("muPriorSd", muPriorSd)
   const n = counts.tasks.length
   if (options.initialMu !== undefined && options.initialMu.length !== n) {
@@ -147,9 +150,26 @@ export const fitThurstonian = (counts: PairCounts, options: ThurstonianOptions =
       sigma: new Float64Array(n).fill(1),
       negLogLikelihood: pairLikelihood(counts, caseVMu, undefined, new Float64Array(n), undefined),
       iterations: caseV.iterations,
-      converged: caseV.converged
+      converged: caseV.converged,
+      sigmaPrior: null
     }
   }
+
+  const shared = {
+    ...(muPriorSd === undefined ? {} : { muPriorSd }),
+    ...(options.maxIterations === undefined ? {} : { maxIterations: options.maxIterations }),
+    ...(options.gradientTolerance === undefined ? {} : { gradientTolerance: options.gradientTolerance })
+  }
+  const choice: Partial<SigmaPriorChoice> & { tau: number } =
+    options.logSigmaPriorSd !== undefined
+      ? { tau: options.logSigmaPriorSd }
+      : chooseLogSigmaPriorSd(
+          counts,
+          (train, tau, initialMu) => fitThurstonian(train, { ...shared, model: "full", logSigmaPriorSd: tau, initialMu }),
+          (train) => fitThurstonian(train, { ...shared, initialMu: caseVMu }).mu,
+          options.priorSelection
+        )
+  const tau = choice.tau
 
   // Full: x = [μ₁..μₙ₋₁, log σ₀..log σₙ₋₁].
   const logSigma = new Float64Array(n)
@@ -184,7 +204,8 @@ export const fitThurstonian = (counts: PairCounts, options: ThurstonianOptions =
     sigma: fullLogSigma.map(Math.exp),
     negLogLikelihood: pairLikelihood(counts, fullMu, fullLogSigma, new Float64Array(n), new Float64Array(n)),
     iterations: caseV.iterations + full.iterations,
-    converged: full.converged
+    converged: full.converged,
+    sigmaPrior: choice
   }
 }
 

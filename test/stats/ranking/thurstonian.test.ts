@@ -4,6 +4,7 @@ import { pcg64 } from "../../../stats/random"
 import { heldOutAccuracy, heldOutSplit, utilityMap } from "../../../stats/ranking/heldOut"
 import { normalCdf } from "../../../stats/ranking/normal"
 import { type Comparison, pairCounts } from "../../../stats/ranking/pairCounts"
+import { logSigmaPriorGrid, pairsNegLogLikelihood } from "../../../stats/ranking/sigmaPrior"
 import { fitThurstonian, winProbability } from "../../../stats/ranking/thurstonian"
 import { gemma } from "./gemmaData"
 
@@ -44,6 +45,26 @@ describe("fitThurstonian on planted utilities", () => {
     expect(pearson(full.mu, mu)).toBeGreaterThan(0.98)
     const p = winProbability(full, 1, 2)
     expect(p).toBeCloseTo(normalCdf((full.mu[1]! - full.mu[2]!) / Math.hypot(full.sigma[1]!, full.sigma[2]!)), 12)
+  })
+
+  it("cross-validation over pairs picks a loose σ prior when σ varies by task and a tight one when it does not", () => {
+    const varied = fitThurstonian(pairCounts(simulate(mu, sigma, 40, 3)), { model: "full" })
+    const equal = fitThurstonian(pairCounts(simulate(mu, mu.map(() => 1), 40, 4)), { model: "full" })
+    expect(varied.sigmaPrior!.folds).toBe(5)
+    expect(varied.sigmaPrior!.scores!.map((x) => x.tau)).toEqual([...logSigmaPriorGrid])
+    // Planted log σ is ±0.4 around its mean; Case V's σ = 1 is the truth in the second set.
+    expect(varied.sigmaPrior!.tau).toBeGreaterThanOrEqual(0.2)
+    expect(equal.sigmaPrior!.tau).toBeLessThanOrEqual(0.1)
+    expect(spearman(varied.sigma, sigma)).toBeGreaterThan(0.7)
+  })
+
+  it("scores held-out pairs by their negative log-likelihood (hand-worked)", () => {
+    const counts = pairCounts([
+      { task_a: "a", task_b: "b", choice: "a" }, { task_a: "a", task_b: "b", choice: "a" }, { task_a: "b", task_b: "a", choice: "a" }
+    ])
+    const fit = { mu: Float64Array.from([0, -1]), sigma: Float64Array.from([1, 0.5]) }
+    const z = 1 / Math.hypot(1, 0.5)
+    expect(pairsNegLogLikelihood(fit, counts)).toBeCloseTo(-2 * Math.log(normalCdf(z)) - Math.log(normalCdf(-z)), 12)
   })
 
   it("a prior on μ keeps a task that never lost finite", () => {
@@ -97,10 +118,13 @@ describe.skipIf(gemma === undefined)("fitThurstonian on Gemma-3-27B choices", ()
     }
   })
 
-  it("the full model predicts held-out pairs at least as well as the reference Case V fit", () => {
+  // τ is chosen by cross-validation over the training pairs alone; the held-out pairs only score the result.
+  it("the full model with τ chosen on the training pairs predicts held-out pairs at least as well as the reference Case V fit", () => {
     const split = heldOutSplit(comparisons)
     const full = fitThurstonian(pairCounts(split.train, counts.tasks), { model: "full" })
     expect(full.converged).toBe(true)
+    expect(full.sigmaPrior!.folds).toBe(5)
+    expect(logSigmaPriorGrid).toContain(full.sigmaPrior!.tau)
     const scored = heldOutAccuracy(utilityMap(counts.tasks, full.mu), split.test)
     expect(scored.records).toBe(reference.n_heldout_records)
     expect(scored.accuracy).toBeGreaterThanOrEqual(reference.heldout_accuracy)
