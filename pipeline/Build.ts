@@ -199,7 +199,9 @@ export const build = (
               Cause.isInterruptedOnly(cause)
                 ? Effect.failCause(cause as Cause.Cause<never>)
                 : Effect.fail(new StageError({ node: id, reason: describeCause(cause) }))
-            )
+            ),
+            // A progress display must not keep showing a stage that is no longer running.
+            Effect.onError((cause) => handle.finish(Cause.isInterruptedOnly(cause) ? "interrupted" : "failed"))
           )
         const outputs: Record<string, OutputRecord> = {}
         for (const name of Object.keys(artifacts).sort()) outputs[name] = yield* storeArtifact(artifacts[name]!)

@@ -8,9 +8,9 @@ import { getObject } from "../cache/Objects"
 import type { Loaded } from "./Artifact"
 import { loadedOutputs } from "./Artifact"
 import { build, type BuildResult, loadOutput, type NodeResult } from "./Build"
-import type { ConfigError, GraphError, StageError } from "./Errors"
+import type { GraphError, StageError } from "./Errors"
 import type { CorruptObject, StoreError } from "../cache/StoreErrors"
-import { TargetError } from "./Errors"
+import { ConfigError, TargetError } from "./Errors"
 import { resolve, type Graph } from "./Graph"
 import { hashValue, sha256, toKeyable } from "../core/Key"
 import { plan, type PlannedStage } from "./Plan"
@@ -61,6 +61,12 @@ export const prepare = <C>(
       "snapshot" in request.config
         ? { config: yield* request.spec.fromSnapshot(request.config.snapshot), snapshot: request.config.snapshot }
         : yield* request.spec.load(request.config.file)
+    const problems = target.check?.(config) ?? []
+    if (problems.length > 0) {
+      const [first, ...rest] = problems
+      const more = rest.length === 0 ? "" : ` (and ${rest.map((p) => `${p.field}: ${p.reason}`).join("; ")})`
+      return yield* new ConfigError({ file: request.config.file, field: first!.field, reason: `${name}: ${first!.reason}${more}` })
+    }
     const graph = yield* resolve(target.graph(config))
     return { graph, snapshot, name, target, config }
   })
@@ -87,18 +93,46 @@ const writeOutputs = (root: NodeResult, dir: string) =>
 /** The manifest of an output folder: which build wrote it and every file's hash. */
 export const OUTPUT_MANIFEST = ".prefpipe-build.json"
 
-/** The output folder's files when it already holds exactly what this build wrote (so a no-change rebuild writes nothing). */
+/**
+ * The output folder's files when it holds exactly what this build wrote, nothing more (so a no-change rebuild writes
+ * nothing).
+ */
 const upToDate = (dir: string, build: string) =>
   tryFs(dir, () => {
     const manifestFile = path.join(dir, OUTPUT_MANIFEST)
     if (!fs.existsSync(manifestFile)) return undefined
     const manifest = JSON.parse(fs.readFileSync(manifestFile, "utf8")) as { build: string; files: Array<{ name: string; sha256: string }> }
     if (manifest.build !== build) return undefined
-    const intact = manifest.files.every((f) => {
-      const file = path.join(dir, f.name)
-      return fs.existsSync(file) && sha256(fs.readFileSync(file)) === f.sha256
-    })
+    const present = (fs.readdirSync(dir, { recursive: true }) as string[]).filter((name) => name !== OUTPUT_MANIFEST && fs.statSync(path.join(dir, name)).isFile())
+    const intact =
+      present.length === manifest.files.length &&
+      manifest.files.every((f) => {
+        const file = path.join(dir, f.name)
+        return fs.existsSync(file) && sha256(fs.readFileSync(file)) === f.sha256
+      })
     return intact ? manifest.files : undefined
+  })
+
+/**
+ * Fills a fresh sibling folder with `fill` and swaps it in for `dir`, so the folder never mixes files of two builds
+ * and a failed write leaves the previous outputs in place. The swap is two renames; a crash between them leaves the
+ * previous outputs in `.<name>.previous-*` beside it.
+ */
+const replaceFolder = <A, E, R>(dir: string, fill: (staging: string) => Effect.Effect<A, E, R>) =>
+  Effect.gen(function* () {
+    const parent = path.dirname(dir)
+    const stamp = `${process.pid}-${Date.now().toString(36)}`
+    const staging = path.join(parent, `.${path.basename(dir)}.building-${stamp}`)
+    const previous = path.join(parent, `.${path.basename(dir)}.previous-${stamp}`)
+    yield* tryFs(staging, () => fs.mkdirSync(staging, { recursive: true }))
+    const result = yield* fill(staging).pipe(Effect.onError(() => Effect.ignore(tryFs(staging, () => fs.rmSync(staging, { recursive: true, force: true })))))
+    yield* tryFs(dir, () => {
+      const existed = fs.existsSync(dir)
+      if (existed) fs.renameSync(dir, previous)
+      fs.renameSync(staging, dir)
+      if (existed) fs.rmSync(previous, { recursive: true, force: true })
+    })
+    return result
   })
 
 /** Every file under a folder with its sha256, sorted by relative path (the manifest excluded). */
@@ -121,22 +155,23 @@ export const buildTarget = <C>(
     const outputDir = path.join(request.outRoot, name)
     const files =
       (yield* upToDate(outputDir, buildHash)) ??
-      (yield* Effect.gen(function* () {
-        const written =
-          target.write === undefined
-            ? yield* writeOutputs(result.root, outputDir)
-            : yield* Effect.gen(function* () {
-                const loaded: Record<string, Loaded> = {}
-                for (const [outName, record] of Object.entries(result.root.outputs)) loaded[outName] = yield* loadOutput(record)
-                yield* tryFs(outputDir, () => fs.mkdirSync(outputDir, { recursive: true }))
-                yield* target.write!(loadedOutputs(result.root.node, loaded), { build: buildHash, outputDir, config }).pipe(
-                  Effect.mapError((e) => new TargetError({ target: name, reason: `writing ${outputDir}: ${e.message}` }))
-                )
-                return yield* listFiles(outputDir)
-              })
-        yield* writeAtomic(path.join(outputDir, OUTPUT_MANIFEST), JSON.stringify({ build: buildHash, files: written }, null, 1))
-        return written
-      }))
+      (yield* replaceFolder(outputDir, (staging) =>
+        Effect.gen(function* () {
+          const written =
+            target.write === undefined
+              ? yield* writeOutputs(result.root, staging)
+              : yield* Effect.gen(function* () {
+                  const loaded: Record<string, Loaded> = {}
+                  for (const [outName, record] of Object.entries(result.root.outputs)) loaded[outName] = yield* loadOutput(record)
+                  yield* target.write!(loadedOutputs(result.root.node, loaded), { build: buildHash, outputDir: staging, config }).pipe(
+                    Effect.mapError((e) => new TargetError({ target: name, reason: `writing ${outputDir}: ${e.message}` }))
+                  )
+                  return yield* listFiles(staging)
+                })
+          yield* writeAtomic(path.join(staging, OUTPUT_MANIFEST), JSON.stringify({ build: buildHash, files: written }, null, 1))
+          return written
+        })
+      ))
     const record: BuildRecord = {
       build: buildHash,
       target: name,

@@ -2,11 +2,16 @@ import type { Effect } from "effect"
 import { Schema } from "effect"
 import type { Artifact, LoadedOutputs } from "./Artifact"
 
-/** Reports a running stage's progress: rows to do, rows done. */
+/** Reports a running stage's progress: work to do and done, in rows (per-item work) or in named steps. */
 export interface StageProgress {
-  readonly total: (rows: number) => Effect.Effect<void>
-  readonly done: (rows: number) => Effect.Effect<void>
+  /** How much work the stage has: `count` rows, or `count` steps for a stage whose work is a few long computations. */
+  readonly total: (count: number, unit?: ProgressUnit) => Effect.Effect<void>
+  /** How much is done; `label` names what runs now (`held-one-out: alpaca`). */
+  readonly done: (count: number, label?: string) => Effect.Effect<void>
 }
+
+/** What a stage's progress counts. */
+export type ProgressUnit = "rows" | "steps"
 
 /** What a stage's run receives. */
 export interface StageContext<P> {

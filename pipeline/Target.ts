@@ -19,6 +19,17 @@ export interface Target<C> {
     root: LoadedOutputs,
     context: { readonly build: string; readonly outputDir: string; readonly config: C }
   ) => Effect.Effect<void, { readonly message: string }, any>
+  /**
+   * What the config lacks for this target (a revealed template, a layer the model has), each naming the config field;
+   * checked before anything runs, so `plan` and `build` refuse the config instead of building an empty report.
+   */
+  readonly check?: (config: C) => ReadonlyArray<ConfigProblem>
+}
+
+/** Why a config cannot build a target: the field at fault (dotted path, `activations.layers.1`) and what is wrong. */
+export interface ConfigProblem {
+  readonly field: string
+  readonly reason: string
 }
 
 /** The project root: the folder holding this checkout's package.json. */
@@ -28,15 +39,65 @@ export const projectRoot = path.resolve(path.dirname(new URL(import.meta.url).pa
 export const targetName = (target: string): string =>
   path.posix.normalize(target.replaceAll("\\", "/")).replace(/^\.\//, "").replace(/\.ts$/, "")
 
+const bundledTargets = () => (globalThis as { __prefpipeTargets?: Record<string, { target?: Target<any> }> }).__prefpipeTargets
+
+/**
+ * The targets a project defines: every `reports/*.ts` that exports a `target` (read as text, so nothing is loaded),
+ * or the bundle's registry when the CLI runs bundled; sorted.
+ */
+export const targetNames = (root = projectRoot): ReadonlyArray<string> => {
+  const bundled = bundledTargets()
+  if (bundled !== undefined && root === projectRoot) {
+    return Object.keys(bundled).filter((name) => bundled[name]?.target !== undefined).sort()
+  }
+  const dir = path.join(root, "reports")
+  if (!fs.existsSync(dir)) return []
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith(".ts") && /^export const target\b/m.test(fs.readFileSync(path.join(dir, f), "utf8")))
+    .map((f) => `reports/${f.slice(0, -3)}`)
+    .sort()
+}
+
+/** Levenshtein distance between two strings. */
+export const editDistance = (a: string, b: string): number => {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i]
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
+    }
+    previous = current
+  }
+  return previous[b.length]!
+}
+
+/** The known name closest to `name` by edit distance, when it is close enough to be a likely typo. */
+export const nearestName = (name: string, known: ReadonlyArray<string>): string | undefined => {
+  const scored = known.map((k) => ({ k, d: editDistance(name, k) })).sort((a, b) => a.d - b.d || (a.k < b.k ? -1 : 1))
+  const best = scored[0]
+  return best !== undefined && best.d <= Math.max(2, Math.floor(best.k.length / 3)) ? best.k : undefined
+}
+
+/** The reason for an unknown target: the nearest known target, and every target. */
+const unknownTarget = (name: string, root: string): string => {
+  const known = targetNames(root)
+  const nearest = nearestName(name, known)
+  return (
+    `no such target${nearest === undefined ? "." : `; did you mean ${nearest}?`} ` +
+    (known.length === 0 ? `(no reports/*.ts exports a target in ${root})` : `Targets: ${known.join(", ")}`)
+  )
+}
+
 /** Imports a target's definition module (from the bundle's registry when the CLI runs bundled). */
 export const loadTarget = <C>(target: string, root = projectRoot): Effect.Effect<Target<C>, TargetError> =>
   Effect.gen(function* () {
     const name = targetName(target)
-    const bundled = (globalThis as { __prefpipeTargets?: Record<string, { target?: Target<C> }> }).__prefpipeTargets?.[name]
-    if (bundled?.target !== undefined) return bundled.target
+    const bundled = bundledTargets()?.[name]
+    if (bundled?.target !== undefined) return bundled.target as Target<C>
     const file = path.join(root, `${name}.ts`)
     if (name.startsWith("..") || path.isAbsolute(name) || !fs.existsSync(file)) {
-      return yield* new TargetError({ target, reason: `no definition at ${path.relative(process.cwd(), file) || file}` })
+      return yield* new TargetError({ target, reason: unknownTarget(name, root) })
     }
     const module = yield* Effect.tryPromise({
       try: () => import(pathToFileURL(file).href) as Promise<{ target?: Target<C> }>,
@@ -47,6 +108,15 @@ export const loadTarget = <C>(target: string, root = projectRoot): Effect.Effect
     }
     return module.target
   })
+
+/** Every target with its description (each target module is loaded; one that fails to load is left out). */
+export const describeTargets = (root = projectRoot): Effect.Effect<ReadonlyArray<{ readonly target: string; readonly description: string }>> =>
+  Effect.map(
+    Effect.forEach(targetNames(root), (target) =>
+      Effect.map(Effect.either(loadTarget(target, root)), (loaded) => (Either.isRight(loaded) ? [{ target, description: loaded.right.description }] : []))
+    ),
+    (lists) => lists.flat()
+  )
 
 /** Decodes a config value with a Schema; the error names the file and the first failing field by its path. */
 export const decodeConfig = <C, I>(

@@ -35,17 +35,25 @@ export const layerMcpProgress = (notify: (update: ProgressUpdate) => Effect.Effe
           fractions.set(node, started)
           yield* send(`${node}: started`)
           let total: number | undefined
+          let unit = "rows"
+          let step: string | undefined
           let lastSent = 0
           return {
-            total: (rows) => Effect.sync(() => void (total = rows)),
-            done: (rows) =>
+            total: (count, of = "rows") =>
+              Effect.sync(() => {
+                total = count
+                unit = of
+              }),
+            done: (count, label) =>
               Effect.suspend(() => {
                 if (total === undefined || total <= 0) return Effect.void
+                const stepChanged = label !== undefined && label !== step
+                if (label !== undefined) step = label
                 const now = Date.now()
-                if (now - lastSent < throttleMs && rows < total) return Effect.void
+                if (!stepChanged && now - lastSent < throttleMs && count < total) return Effect.void
                 lastSent = now
-                fractions.set(node, started + (1 - 2 * started) * Math.min(1, rows / total))
-                return send(`${node}: ${rows}/${total} rows`)
+                fractions.set(node, started + (1 - 2 * started) * Math.min(1, count / total))
+                return send(`${node}: ${count}/${total} ${unit}${step === undefined ? "" : ` (${step})`}`)
               }),
             finish: (status) =>
               Effect.suspend(() => {

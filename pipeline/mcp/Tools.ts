@@ -9,7 +9,7 @@ import { decodeTemplate, loadTemplate, loadTemplates, Template } from "../../eli
 import { buildJson, buildTarget, planTarget } from "../BuildTarget"
 import { formatReason, type PlannedStage } from "../Plan"
 import { showHash } from "../Provenance"
-import { loadTarget, targetName } from "../Target"
+import { describeTargets, targetName } from "../Target"
 import { InvalidArgument, NotFound } from "./McpErrors"
 import { layerMcpProgress, type ProgressUpdate } from "./McpProgress"
 import { configFile, listedTemplates, mergedExperiment, overridesJsonSchema, schemaDocument, templateIds } from "./Overrides"
@@ -100,18 +100,7 @@ const listTargets = tool({
   name: "list_targets",
   description: "List the build targets: the reports/*.ts files that export a `target`, with their descriptions.",
   input: Schema.Struct({}),
-  run: (_, { ws }) =>
-    Effect.gen(function* () {
-      const dir = path.join(ws.root, "reports")
-      const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith(".ts")).sort() : []
-      const targets: Array<{ target: string; description: string }> = []
-      for (const file of files) {
-        const target = `reports/${file.slice(0, -3)}`
-        const loaded = yield* Effect.either(loadTarget(target, ws.root))
-        if (Either.isRight(loaded)) targets.push({ target, description: loaded.right.description })
-      }
-      return { targets }
-    })
+  run: (_, { ws }) => Effect.map(describeTargets(ws.root), (targets) => ({ targets }))
 })
 
 const listTemplates = tool({

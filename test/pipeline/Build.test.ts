@@ -69,6 +69,25 @@ describe("build", () => {
     })
   })
 
+  it("writes each build's outputs to a fresh folder swapped in whole, so no file of an earlier build stays", async () => {
+    const w = workspace()
+    const out = path.join(w.dir, "out/targets/demo")
+    w.writeConfig(base)
+    await w.build()
+    fs.writeFileSync(path.join(out, "stale.png"), "from an earlier build")
+    // Unchanged config, but the folder holds a file the build did not write: it is rewritten.
+    await w.build()
+    expect(fs.readdirSync(out).sort()).toEqual([".prefpipe-build.json", "README.md"])
+    fs.writeFileSync(path.join(out, "stale.png"), "from an earlier build")
+    w.writeConfig({ ...base, count: 7 })
+    await w.build()
+    expect(fs.readdirSync(out).sort()).toEqual([".prefpipe-build.json", "README.md"])
+    expect(fs.readdirSync(path.dirname(out))).toEqual(["demo"])
+    const before = fs.statSync(path.join(out, "README.md")).mtimeMs
+    await w.build()
+    expect(fs.statSync(path.join(out, "README.md")).mtimeMs).toBe(before)
+  })
+
   it("stops propagation when a rerun yields identical bytes (early cutoff)", async () => {
     const w = workspace()
     w.writeConfig(base)
@@ -193,6 +212,6 @@ describe("build across processes", () => {
       ["--import", "tsx", path.resolve(supportDir, "../../pipeline/main.ts"), "plan", "reports/nonexistent", "--config", w.config, "--cache", w.cache]
     ).catch((e: { code: number; stderr: string }) => e)
     expect("code" in result && result.code).toBe(1)
-    expect((result as { stderr: string }).stderr).toMatch(/^error: target reports\/nonexistent: no definition/m)
+    expect((result as { stderr: string }).stderr).toMatch(/^error: target reports\/nonexistent: no such target\. Targets: reports\/hoo, /m)
   })
 })
