@@ -14,7 +14,7 @@ import { parseCommand } from "./ParseCommand"
 import { formatReason } from "./Plan"
 import { Progress } from "./Progress"
 import { reproduce, showHash } from "./Provenance"
-import { projectRoot } from "./Target"
+import { projectRoot, targetNames } from "./Target"
 
 const cacheOption = Options.directory("cache").pipe(
   Options.withDescription("cache folder (default: $PIPELINE_CACHE or .pipeline/ in the project)"),
@@ -29,7 +29,9 @@ const concurrencyOption = Options.integer("concurrency").pipe(
   Options.withDescription("stages that may run at once"),
   Options.withDefault(1)
 )
-const targetArg = Args.text({ name: "target" }).pipe(Args.withDescription("e.g. reports/hoo (defined in reports/hoo.ts)"))
+const targetArg = Args.text({ name: "target" }).pipe(
+  Args.withDescription(`a report target, defined in <target>.ts: ${targetNames().join(", ")}`)
+)
 
 /** The cache, row memo and progress layers for a command, from its `--cache` option. */
 const cacheLayer = (cache: Option.Option<string>, quiet: boolean) => {
@@ -39,7 +41,7 @@ const cacheLayer = (cache: Option.Option<string>, quiet: boolean) => {
     dir,
     RowMemo.layerSqlite.pipe(Layer.provide(dir)),
     ModelPool.Default.pipe(Layer.provide(dir)),
-    quiet ? Progress.layerSilent : Progress.layerStderr
+    quiet ? Progress.layerSilent : Progress.layerAuto
   )
 }
 
