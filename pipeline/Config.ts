@@ -94,8 +94,12 @@ export const SteeringConfig = Schema.Struct({
   probeTemplate: Schema.optional(Schema.NonEmptyString),
   /** Layers steered after (each must be among activations.layers, where the probes are). */
   layers: withDefault(Schema.Array(Schema.Int.pipe(Schema.nonNegative())).pipe(Schema.minItems(1)), () => [1]),
-  /** Coefficients in units of the normalization (multiples of the mean residual norm by default); 0 is the unsteered baseline. */
-  coefficients: withDefault(Schema.Array(Schema.Number).pipe(Schema.minItems(2)), () => [-5, -3, 0, 3, 5]),
+  /**
+   * Coefficients in units of the normalization (multiples of the mean residual norm by default); 0 is the unsteered
+   * baseline. Unset, they are calibrated on the model: ±c and ±c/2 for c half the largest magnitude at which steering
+   * along every direction, either way, still leaves 80% of the answers parseable that parse unsteered.
+   */
+  coefficients: Schema.optional(Schema.Array(Schema.Number).pipe(Schema.minItems(2))),
   /** Samples per task (or per ordered pair) and coefficient. */
   samples: withDefault(PositiveInt, () => 4),
   /** A seeded subset of the sampled tasks. */

@@ -46,6 +46,8 @@ export interface SteeringSummary {
   /** Mean residual norm at the layer over the calibration prompts (the unit of `residual_norm` coefficients). */
   readonly mean_norm: number
   readonly calibration_prompts: number
+  /** How the coefficients were chosen when the config set none (magnitudes in mean residual norms); null when it set them. */
+  readonly calibration: CoefficientCalibration | null
   readonly coefficients: ReadonlyArray<number>
   readonly tasks: number
   readonly units: number
@@ -126,6 +128,87 @@ export const randomDirection = (seed: number, dim: number, norm: number, orthogo
   return Float32Array.from(v, (x) => x * scale)
 }
 
+/** What coefficient calibration found when the config sets no coefficients (see `calibrateCoefficients`). */
+export interface CoefficientCalibration {
+  /** Share of the calibration prompts' unsteered answers that parsed. */
+  readonly baseline: number
+  /** Every magnitude tried, in mean residual norms, with the lowest parsed share over directions and signs and where it was. */
+  readonly levels: ReadonlyArray<{ readonly residual_norms: number; readonly parsed: number; readonly worst: string }>
+  /** The largest magnitude tried at which every direction, both ways, kept `calibrationRule.keep` of the baseline parse rate. */
+  readonly chosen: number
+  /** The sweep, in mean residual norms: −c, −c/2, 0, c/2, c for c half the chosen magnitude, rounded down to three digits. */
+  readonly coefficients: ReadonlyArray<number>
+}
+
+/**
+ * The calibration's search: magnitudes in mean residual norms, starting at `start`, doubling up to `max` while the
+ * answers keep parsing or halving down to `min` until they do, then `refinements` geometric bisections between the
+ * last magnitude that kept `keep` of the unsteered parse rate and the first that did not.
+ */
+export const calibrationRule = { keep: 0.8, start: 1, max: 8, min: 1e-5, refinements: 3 } as const
+
+const threeDigitsDown = (x: number) => {
+  const step = 10 ** (Math.floor(Math.log10(x)) - 2)
+  return Number((Math.floor(x / step + 1e-9) * step).toPrecision(3))
+}
+
+/**
+ * Chooses steering coefficients from the model's own behaviour: the largest magnitude (in mean residual norms) at
+ * which steering along every direction, either way, leaves the answers parseable as often as `calibrationRule.keep`
+ * of the unsteered ones, and a sweep up to half of it. `share(m)` steers the calibration prompts at ±m along every
+ * direction and returns the lowest parsed share with where it occurred (`share(0)` is the unsteered baseline).
+ * Returns the reason instead when no magnitude can be chosen.
+ */
+export const calibrateCoefficients = <E, R>(options: {
+  readonly share: (residualNorms: number) => Effect.Effect<{ readonly label: string; readonly share: number }, E, R>
+  readonly progress: Stage.StageProgress
+}): Effect.Effect<CoefficientCalibration | string, E, R> =>
+  Effect.gen(function* () {
+    const rule = calibrationRule
+    const levels: Array<{ residual_norms: number; parsed: number; worst: string }> = []
+    yield* options.progress.done(0, "calibrating coefficients: unsteered answers")
+    const baseline = (yield* options.share(0)).share
+    if (baseline === 0) return "no unsteered answer of the calibration prompts parsed, so no coefficient keeps the answer format; set steering.coefficients"
+    const intact = (m: number) =>
+      Effect.gen(function* () {
+        yield* options.progress.done(levels.length + 1, `calibrating coefficients: ±${m.toPrecision(3)} residual norms`)
+        const worst = yield* options.share(m)
+        levels.push({ residual_norms: m, parsed: worst.share, worst: worst.label })
+        return worst.share >= rule.keep * baseline
+      })
+    let lo: number | undefined
+    let hi: number | undefined
+    let m: number = rule.start
+    if (yield* intact(m)) {
+      lo = m
+      while (m < rule.max) {
+        m *= 2
+        if (yield* intact(m)) lo = m
+        else {
+          hi = m
+          break
+        }
+      }
+    } else {
+      hi = m
+      while (lo === undefined && m / 2 >= rule.min) {
+        m /= 2
+        if (yield* intact(m)) lo = m
+        else hi = m
+      }
+    }
+    if (lo === undefined) return `answers stop parsing at every magnitude down to ${rule.min.toExponential()} residual norms; set steering.coefficients`
+    for (let k = 0; k < rule.refinements && hi !== undefined; k++) {
+      const mid = Math.sqrt(lo * hi)
+      if (yield* intact(mid)) lo = mid
+      else hi = mid
+    }
+    // Half the last magnitude that kept the format: the cliff is steep (on the organism 94% of answers parse at
+    // 0.012 residual norms and 50% at 0.013), and the control direction starts to move the answers near it.
+    const c = threeDigitsDown(lo / 2)
+    return { baseline, levels, chosen: lo, coefficients: [-c, -threeDigitsDown(c / 2), 0, threeDigitsDown(c / 2), c] }
+  })
+
 /** The steering positions of a unit under a mode; undefined when the mode does not apply to the template. */
 export const positionsFor = (mode: SteeringConfig["positions"], unit: { readonly task: Task; readonly shown?: readonly [string, string] }): SteeringPositions | undefined => {
   switch (mode) {
@@ -153,7 +236,7 @@ const norm = (v: ArrayLike<number>) => Math.sqrt(Array.from(v).reduce((a, x) => 
  */
 export const steer = Stage.make({
   name: "steer",
-  version: 4,
+  version: 5,
   params: SteerParams,
   keyOf: (p) => ({ ...p, runtime: runtimeKey(p.runtime) }),
   run: ({ inputs, params, progress }) =>
@@ -219,21 +302,75 @@ export const steer = Stage.make({
       const positions = units.map((u) => positionsFor(steering.positions, u))
       if (positions.some((p) => p === undefined)) return yield* fail(`positions "${steering.positions}" needs a revealed template (two task spans)`)
 
-      // Calibration: the unit of residual_norm coefficients.
-      const calibration = units.slice(0, steering.calibration).map((u) => u.prompt)
-      const meanNorm = yield* model.residualNorm(calibration, layer)
+      // The unit of residual_norm coefficients.
+      const calibrationUnits = units.slice(0, steering.calibration)
+      const meanNorm = yield* model.residualNorm(calibrationUnits.map((u) => u.prompt), layer)
       const normalization = steering.normalization === "unit" ? { kind: "unit" as const } : { kind: "residual_norm" as const, meanNorm }
+      const inConfigUnits = (residualNorms: number) => (steering.normalization === "unit" ? residualNorms * meanNorm : residualNorms)
 
-      // Runs: coefficient 0 once (unsteered), every other coefficient per direction.
-      const coefficients = [...new Set(steering.coefficients)].sort((a, b) => a - b)
-      const runs: Run[] = coefficients.flatMap((c) => (c === 0 ? [{ coefficient: 0 }] : directions.map((d) => ({ direction: d, coefficient: c }))))
       const steeringOf = (run: Run, u: number): Steering | undefined =>
         run.direction === undefined ? undefined : { layer, direction: run.direction.vector, coefficient: run.coefficient, positions: positions[u]!, normalization }
       const steeringKey = (run: Run, u: number) =>
         run.direction === undefined ? null : { layer, direction: run.direction.hash, coefficient: run.coefficient, positions: positions[u]!, normalization }
       const sampling = { maxTokens: elicitation.maxTokens, temperature: elicitation.temperature, topP: elicitation.topP }
-      const labels = template.kind === "qualitative" ? template.options.map((o) => o.label) : ["Task A:", "Task B:"]
+      const namespace = `steer/1/${model.info.weightsHash}`
+      const generateAll = (items: ReadonlyArray<{ readonly run: Run; readonly u: number; readonly seed: number }>, onProgress?: (n: number) => Effect.Effect<void>) =>
+        memoMap({
+          namespace,
+          items,
+          key: (i) => ["generate", units[i.u]!.prompt as never, i.seed, sampling, steeringKey(i.run, i.u) as never, runtimeKey(params.runtime)],
+          batchSize: params.runtime.batchSize,
+          ...(onProgress === undefined ? {} : { onProgress }),
+          compute: (batch) =>
+            Effect.map(
+              model.generate(batch.map((i) => {
+                const s = steeringOf(i.run, i.u)
+                return { prompt: units[i.u]!.prompt, seed: i.seed, ...sampling, ...(s === undefined ? {} : { steering: s }) }
+              })),
+              (gs) => gs.map((g) => ({ text: g.text, steered: g.steering?.promptTokens.length ?? 0 }))
+            )
+        })
       const good = template.kind === "qualitative" ? template.options.reduce((best, o, i) => (o.value > template.options[best]!.value ? i : best), 0) : 0
+      const outcomeOf = (text: string, u: number) =>
+        Effect.map(parseResponse(template, text, {}, units[u]!.shown === undefined ? {} : { offered: units[u]!.shown! }), (score) => ({
+          outcome: score.value === null ? null : template.kind === "revealed" ? (score.value === 1 ? 1 : 0) : score.value === template.options[good]!.value ? 1 : 0,
+          tier: score.tier
+        }))
+
+      // Coefficients: the config's, or calibrated on the model's own answers.
+      const calibrated =
+        steering.coefficients !== undefined
+          ? undefined
+          : yield* calibrateCoefficients({
+              progress,
+              share: (residualNorms) =>
+                Effect.gen(function* () {
+                  const coefficient = inConfigUnits(residualNorms)
+                  const runs: Array<{ run: Run; label: string }> =
+                    residualNorms === 0
+                      ? [{ run: { coefficient: 0 }, label: "unsteered" }]
+                      : directions.flatMap((d) => [1, -1].map((sign) => ({ run: { direction: d, coefficient: sign * coefficient }, label: `${d.name} ${sign > 0 ? "+" : "−"}` })))
+                  const items = runs.flatMap(({ run }) =>
+                    calibrationUnits.map((unit, u) => ({
+                      run, u,
+                      seed: deriveSeed(params.seed, "steer-calibration", template.id, unit.task.task_id, unit.partner?.task_id ?? "", unit.order ?? "")
+                    }))
+                  )
+                  const generated = yield* generateAll(items)
+                  const parsed = yield* Effect.forEach(items, (item, k) => Effect.map(outcomeOf(generated[k]!.text, item.u), (o) => o.outcome !== null))
+                  const shares = runs.map(({ label }, r) => ({
+                    label,
+                    share: parsed.slice(r * calibrationUnits.length, (r + 1) * calibrationUnits.length).filter(Boolean).length / calibrationUnits.length
+                  }))
+                  return shares.reduce((a, b) => (b.share < a.share ? b : a))
+                })
+            })
+      if (typeof calibrated === "string") return yield* fail(calibrated)
+      const coefficients = [...new Set(steering.coefficients ?? calibrated!.coefficients.map(inConfigUnits))].sort((a, b) => a - b)
+
+      // Runs: coefficient 0 once (unsteered), every other coefficient per direction.
+      const runs: Run[] = coefficients.flatMap((c) => (c === 0 ? [{ coefficient: 0 }] : directions.map((d) => ({ direction: d, coefficient: c }))))
+      const labels = template.kind === "qualitative" ? template.options.map((o) => o.label) : ["Task A:", "Task B:"]
       const items = runs.flatMap((run) =>
         units.flatMap((unit, u) =>
           Array.from({ length: steering.samples }, (_, sample) => ({
@@ -244,22 +381,7 @@ export const steer = Stage.make({
       )
       const scored = runs.flatMap((run) => units.map((_, u) => ({ run, u })))
       yield* progress.total(items.length + scored.length)
-      const namespace = `steer/1/${model.info.weightsHash}`
-      const generations = yield* memoMap({
-        namespace,
-        items,
-        key: (i) => ["generate", units[i.u]!.prompt as never, i.seed, sampling, steeringKey(i.run, i.u) as never, runtimeKey(params.runtime)],
-        batchSize: params.runtime.batchSize,
-        onProgress: progress.done,
-        compute: (batch) =>
-          Effect.map(
-            model.generate(batch.map((i) => {
-              const s = steeringOf(i.run, i.u)
-              return { prompt: units[i.u]!.prompt, seed: i.seed, ...sampling, ...(s === undefined ? {} : { steering: s }) }
-            })),
-            (gs) => gs.map((g) => ({ text: g.text, steered: g.steering?.promptTokens.length ?? 0 }))
-          )
-      })
+      const generations = yield* generateAll(items, progress.done)
       const optionScores = yield* memoMap({
         namespace,
         items: scored,
@@ -278,12 +400,7 @@ export const steer = Stage.make({
       })
 
       // Outcomes.
-      const parsed = yield* Effect.forEach(items, (item, k) =>
-        Effect.map(parseResponse(template, generations[k]!.text, {}, units[item.u]!.shown === undefined ? {} : { offered: units[item.u]!.shown! }), (score) => ({
-          outcome: score.value === null ? null : template.kind === "revealed" ? (score.value === 1 ? 1 : 0) : score.value === template.options[good]!.value ? 1 : 0,
-          tier: score.tier
-        }))
-      )
+      const parsed = yield* Effect.forEach(items, (item, k) => outcomeOf(generations[k]!.text, item.u))
       const directionNames = directions.map((d) => d.name)
       const fanOut = <A extends { run: Run }>(a: A): Array<A & { direction: string }> =>
         a.run.direction === undefined ? directionNames.map((direction) => ({ ...a, direction })) : [{ ...a, direction: a.run.direction.name }]
@@ -315,7 +432,8 @@ export const steer = Stage.make({
         positions: steering.positions,
         normalization: steering.normalization,
         mean_norm: meanNorm,
-        calibration_prompts: calibration.length,
+        calibration_prompts: calibrationUnits.length,
+        calibration: calibrated ?? null,
         coefficients,
         tasks: tasks.length,
         units: units.length,
