@@ -7,8 +7,6 @@ import type { HeldOut } from "../stats/evaluation"
 import { heldOneOut, probeSimilarity, r2ByLabel, trainTwoTestTwo } from "../stats/evaluation"
 import { demean } from "../stats/demean"
 import { fitLogisticProbe } from "../stats/logisticProbe"
-import { bootstrapByTask } from "../stats/bootstrap"
-import { meanPairwiseR, noiseCeiling } from "../stats/reliability"
 import { deriveSeed } from "./seeds"
 import { fromTable, matrixOf, toTable } from "./tables"
 import { taskRows } from "./taskRows"
@@ -51,8 +49,6 @@ export interface ProbeEvaluation {
   readonly hoo: Record<string, ReturnType<typeof heldOutJson>>
   readonly train2test2: Record<string, ReturnType<typeof heldOutJson>> | null
   readonly similarity: { readonly labels: string[]; readonly cosine: number[][] }
-  /** r1: single-sample reliability averaged over every pair of samples (task-bootstrap interval); the ceiling is its Spearman-Brown for m samples. */
-  readonly reliability: { readonly samples: number; readonly r1: Interval | null; readonly noise_ceiling: number | null }
   /** For binary answers: a logistic probe of each task's majority answer (L2 by grouped k-fold log loss); else null. */
   readonly logistic: {
     readonly l2: number
@@ -65,14 +61,14 @@ export interface ProbeEvaluation {
 
 /**
  * Ridge probes on one template's activations at one layer predicting the task's mean parsed score: out-of-fold R² by
- * group, held-one-group-out (and train-2-test-2 with four groups), per-group probe similarity, and the target's
- * reliability (cross-seed r of single samples and the Spearman-Brown noise ceiling of the averaged target).
+ * group, held-one-group-out (and train-2-test-2 with four groups) and per-group probe similarity. The target's
+ * reliability and noise ceiling are the `reliability` stage's.
  */
 export const probeEval = Stage.make({
   name: "probe_eval",
-  version: 2,
+  version: 3,
   params: Schema.Struct({ template_id: Schema.String, layer: Schema.Int, position: Schema.String, probes: ProbesConfig, seed: Schema.Int }),
-  run: ({ inputs, params }) =>
+  run: ({ inputs, params, progress }) =>
     Effect.gen(function* () {
       const tasks = new Map(taskRows(inputs.tasks!.table("tasks")).map((t) => [t.task_id, t]))
       const targets = taskTargets(fromTable(inputs.scores!.table("scores")))
@@ -104,18 +100,18 @@ export const probeEval = Stage.make({
       const labels = ids.map(columnOf(params.probes.groupBy))
       const setup = { alphas: params.probes.alphas, groups: ids, k: params.probes.folds, seed: params.seed, cv: params.probes.alphaSelection, rule: params.probes.alphaRule }
       const options = { tasks: ids, bootstrap: { resamples: params.probes.bootstrap, seed: params.seed } }
+      // Each of these fits many probes; they are the steps a person waits on.
+      yield* progress.total(5, "steps")
+      yield* progress.done(0, `probe on every ${params.probes.groupBy}, out-of-fold R² by ${params.probes.groupBy}`)
       const byGroup = r2ByLabel(x, y, labels, setup, options)
       const distinct = [...new Set(labels)]
+      yield* progress.done(1, `held-one-${params.probes.groupBy}-out (${distinct.length} probes)`)
       const hoo = distinct.length >= 2 ? heldOneOut(x, y, labels, setup, options) : {}
+      yield* progress.done(2, "train-2-test-2")
       const t2 = distinct.length === 4 ? trainTwoTestTwo(x, y, labels, setup, options) : null
+      yield* progress.done(3, `one probe per ${params.probes.groupBy} (similarity)`)
       const similarity = probeSimilarity(x, y, labels, setup)
-      // Reliability needs the same samples for every task: use the tasks with the most parsed samples.
-      const m = Math.max(...ids.map((id) => targets.get(id)!.size))
-      const complete = ids.filter((id) => targets.get(id)!.size === m).map((id) => [...targets.get(id)!.entries()].sort((a, b) => a[0] - b[0]).map(([, v]) => v))
-      const r1 =
-        m >= 2 && complete.length >= 3
-          ? bootstrapByTask(complete.map((_, i) => i), (rows) => meanPairwiseR(complete, rows), options.bootstrap)
-          : null
+      yield* progress.done(4, "logistic probe")
       // Binary answers (every parsed value 0 or 1) also get a logistic probe of the task's majority answer.
       const binary = ids.every((id) => [...targets.get(id)!.values()].every((v) => v === 0 || v === 1))
       const majority = Float64Array.from(means, (m) => (m >= 0.5 ? 1 : 0))
@@ -142,7 +138,6 @@ export const probeEval = Stage.make({
         hoo: Object.fromEntries(Object.entries(hoo).map(([k, h]) => [k, heldOutJson(h, ids)])),
         train2test2: t2 === null ? null : Object.fromEntries(Object.entries(t2).map(([k, h]) => [k, heldOutJson(h, ids)])),
         similarity: { labels: similarity.labels, cosine: similarity.cosine },
-        reliability: { samples: m, r1, noise_ceiling: r1 === null ? null : noiseCeiling(r1.estimate, m) },
         logistic:
           logisticProbe === undefined
             ? null
