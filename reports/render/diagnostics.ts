@@ -95,6 +95,22 @@ export const parseFailures = (
     }))
 
 /**
+ * The notice a section opens with when most answers behind it failed to parse (a failed share above `share`, default
+ * one half, for any of its templates); undefined otherwise.
+ */
+export const parseNotice = (
+  templates: ReadonlyArray<{ readonly templateId: string; readonly failed: number; readonly total: number }>,
+  share = 0.5
+): string | undefined => {
+  const broken = templates.filter((t) => t.total > 0 && t.failed / t.total > share)
+  if (broken.length === 0) return undefined
+  return (
+    `most answers failed to parse for ${broken.map((t) => `${t.templateId} (${t.failed} of ${t.total}, ${percent(t.failed / t.total)})`).join(", ")}; ` +
+    "what follows rests on the few answers that parsed and may be biased towards answers that are easy to parse (see the parsing report)"
+  )
+}
+
+/**
  * Flags revealed-choice sets whose rate of choosing the first-shown option departs from 0.5: its
  * Wilson 95% interval excludes 0.5, or it is more than `maxDeviation` (default 0.1) away.
  */

@@ -7,23 +7,47 @@ import type { Figure } from "./figures"
 import { rasterize, type RenderError } from "./rasterize"
 import { escapeHtml, type Table, type TableError, toCsv, toHtmlTable, toMarkdown, toParquet } from "./tables"
 
-/** One section of a report: prose (paragraphs separated by blank lines), then tables, then figures. */
+/**
+ * One section of a report: a notice a reader must see before trusting what follows (e.g. that most of its answers
+ * failed to parse), prose (paragraphs separated by blank lines), then tables, then figures.
+ */
 export interface Section {
   readonly heading: string
+  readonly notice?: string
   readonly text?: string
   readonly tables?: ReadonlyArray<Table>
   readonly figures?: ReadonlyArray<Figure>
 }
+
+/** What a report found, in sentences generated from its numbers, with the table and figures they summarize. */
+export type Findings = Omit<Section, "heading">
 
 /** A whole report: what it found, how it was built, and what a reviewer should worry about. */
 export interface ReportDocument {
   readonly title: string
   readonly buildHash: string
   readonly configSummary: Record<string, unknown>
+  /** Printed first, under "Findings". */
+  readonly findings: Findings
   readonly sections: ReadonlyArray<Section>
   readonly diagnostics: ReadonlyArray<Diagnostic>
   readonly summary: unknown
 }
+
+/** The heading the findings are printed under. */
+export const FINDINGS = "Findings"
+
+/** Every section in reading order: the findings first. */
+export const allSections = (doc: Pick<ReportDocument, "findings" | "sections">): ReadonlyArray<Section> => [
+  { heading: FINDINGS, ...doc.findings },
+  ...doc.sections
+]
+
+/** Tables longer than this are written as files and linked instead of printed in the README and HTML page. */
+export const MAX_INLINE_ROWS = 100
+
+/** Whether a table is linked (per-task tables, and any over `MAX_INLINE_ROWS` rows) rather than printed. */
+export const linkedTable = (table: Table): boolean => table.detail === true || table.rows.length > MAX_INLINE_ROWS
 
 /** A file written by `writeReport`, relative to the report folder. */
 export interface WrittenFile {
@@ -45,8 +69,8 @@ export class ReportWriteError extends Schema.TaggedError<ReportWriteError>()("Re
 
 const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/
 
-const figuresOf = (doc: ReportDocument) => doc.sections.flatMap((s) => s.figures ?? [])
-const tablesOf = (doc: ReportDocument) => doc.sections.flatMap((s) => s.tables ?? [])
+const figuresOf = (doc: ReportDocument) => allSections(doc).flatMap((s) => s.figures ?? [])
+const tablesOf = (doc: ReportDocument) => allSections(doc).flatMap((s) => s.tables ?? [])
 
 const checkNames = (dir: string, kind: string, names: ReadonlyArray<string>): Effect.Effect<void, ReportWriteError> => {
   const seen = new Set<string>()
@@ -90,13 +114,22 @@ const paragraphs = (text: string | undefined): ReadonlyArray<string> =>
 
 const singleLine = (text: string) => text.replace(/\s*\n\s*/g, " ")
 
-/** Renders the report as Markdown: findings as tables, figures as `![title](name.png)`, then build, config and diagnostics. */
+const linkedLine = (table: Table) => `${table.rows.length} rows (${table.columns.map((c) => c.name).join(", ")})`
+
+/**
+ * Renders the report as Markdown: findings first, tables (long or per-task ones as links to their CSV and Parquet
+ * files), figures as `![title](name.png)`, then diagnostics, build and config.
+ */
 export const renderMarkdown = (doc: ReportDocument): string => {
   const lines: Array<string> = [`# ${singleLine(doc.title)}`, "", `Build \`${doc.buildHash}\``, ""]
-  for (const section of doc.sections) {
+  for (const section of allSections(doc)) {
     lines.push(`## ${singleLine(section.heading)}`, "")
+    if (section.notice !== undefined) lines.push(`> **Note:** ${singleLine(section.notice)}`, "")
     for (const p of paragraphs(section.text)) lines.push(p, "")
-    for (const table of section.tables ?? []) lines.push(`**${table.name}**`, "", toMarkdown(table), "")
+    for (const table of section.tables ?? []) {
+      if (linkedTable(table)) lines.push(`**${table.name}**: ${linkedLine(table)} in [${table.name}.csv](${table.name}.csv) and [${table.name}.parquet](${table.name}.parquet)`, "")
+      else lines.push(`**${table.name}**`, "", toMarkdown(table), "")
+    }
     for (const figure of section.figures ?? [])
       lines.push(`![${singleLine(figure.title).replace(/[[\]]/g, "")}](${figure.name}.png)`, "")
   }
@@ -127,6 +160,7 @@ figcaption { font-size: 0.9em; color: #555; }
 .diagnostic { margin: 0.3em 0; }
 .error { color: #a40000; font-weight: bold; }
 .warning { color: #8a5a00; font-weight: bold; }
+.notice { border-left: 4px solid #c77c00; background: #fff6e5; padding: 0.4em 0.8em; }
 `
 
 // Inline SVG in HTML needs no namespace declarations; dropping them leaves no URL anywhere in the page.
@@ -135,10 +169,14 @@ const inlineSvg = (svg: string) => svg.replace(/\s+xmlns(:xlink)?="[^"]*"/g, "")
 /** Renders the report as one self-contained HTML page: inline CSS and SVG, no external references. */
 export const renderHtml = (doc: ReportDocument, svgs: ReadonlyMap<string, string>): string => {
   const body: Array<string> = [`<h1>${escapeHtml(doc.title)}</h1>`, `<p>Build <code>${escapeHtml(doc.buildHash)}</code></p>`]
-  for (const section of doc.sections) {
+  for (const section of allSections(doc)) {
     body.push(`<h2>${escapeHtml(section.heading)}</h2>`)
+    if (section.notice !== undefined) body.push(`<p class="notice"><strong>Note:</strong> ${escapeHtml(section.notice)}</p>`)
     for (const p of paragraphs(section.text)) body.push(`<p>${escapeHtml(p)}</p>`)
-    for (const table of section.tables ?? []) body.push(`<div class="caption">${escapeHtml(table.name)}</div>`, toHtmlTable(table))
+    for (const table of section.tables ?? []) {
+      if (linkedTable(table)) body.push(`<p class="caption">${escapeHtml(table.name)}: ${escapeHtml(linkedLine(table))} in ${escapeHtml(table.name)}.csv and ${escapeHtml(table.name)}.parquet beside this page</p>`)
+      else body.push(`<div class="caption">${escapeHtml(table.name)}</div>`, toHtmlTable(table))
+    }
     for (const figure of section.figures ?? [])
       body.push(`<figure>${inlineSvg(svgs.get(figure.name) ?? "")}<figcaption>${escapeHtml(figure.title)}</figcaption></figure>`)
   }

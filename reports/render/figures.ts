@@ -41,11 +41,13 @@ export interface BandPoint {
   readonly hi?: number
 }
 
-/** One scatter point, with optional intervals in x and y and an optional text label. */
+/** One scatter point, with optional intervals in x and y, an optional text label, and an optional series (colour) and marker (shape). */
 export interface ScatterPoint {
   readonly x: number
   readonly y: number
   readonly label?: string
+  readonly series?: string
+  readonly marker?: string
   readonly xLo?: number
   readonly xHi?: number
   readonly yLo?: number
@@ -80,8 +82,8 @@ const config = {
 
 const fitted = { type: "fit", contains: "padding" } as const
 
-const heading = (title: string, subtitle: string | undefined) =>
-  subtitle === undefined ? { text: title } : { text: title, subtitle }
+const heading = (title: string, subtitle: string | ReadonlyArray<string> | undefined) =>
+  subtitle === undefined ? { text: title } : { text: title, subtitle: typeof subtitle === "string" ? subtitle : [...subtitle] }
 
 const checkFinite = (fn: string, arg: string, values: ReadonlyArray<number | undefined>) => {
   values.forEach((v, i) => {
@@ -97,7 +99,9 @@ const uniqueInOrder = (values: ReadonlyArray<string>): Array<string> => [...new 
 
 /**
  * Bars with 95% interval whiskers: one cluster per category, one coloured bar per group
- * (e.g. R² per held-out dataset, standard vs mean-adjusted side by side).
+ * (e.g. R² per held-out dataset, standard vs mean-adjusted side by side). With `floor`, the axis stops there: bars
+ * and whiskers reaching below it are cut at it, and each cut bar is labelled with its value, so that one bar of
+ * −4 does not flatten every other bar into a sliver.
  */
 export const intervalBarChart = (options: {
   readonly name: string
@@ -108,6 +112,7 @@ export const intervalBarChart = (options: {
   readonly groupTitle: string
   readonly valueTitle: string
   readonly intervalLabel?: string
+  readonly floor?: number
 }): Figure => {
   const { rows } = options
   checkNonEmpty("intervalBarChart", "rows", rows)
@@ -120,9 +125,16 @@ export const intervalBarChart = (options: {
   // Upright labels read best; beyond six clusters they would overlap, so tilt them.
   const x = { field: "category", type: "nominal", title: options.categoryTitle, sort: categories, axis: { labelAngle: categories.length > 6 ? -35 : 0 } } as const
   const xOffset = { field: "group", type: "nominal", sort: groups } as const
+  const floor = options.floor
+  if (floor !== undefined && !Number.isFinite(floor)) throw new Error(`intervalBarChart: floor is ${floor}, expected a finite number`)
+  const cut = floor !== undefined && rows.some((r) => r.value < floor || r.lo < floor)
+  // Bars start at 0, so the axis must include it; a cut axis also keeps room for its labels below the lowest bar top.
+  const scale = cut ? { domainMin: floor, clamp: true, zero: true, nice: false } : { zero: true }
+  const y = (field: string, title?: string) => ({ field, type: "quantitative", ...(title === undefined ? {} : { title }), scale }) as const
+  const cutNote = cut ? [`▼: cut at ${floor}, labelled with the value`] : []
   const spec: TopLevelSpec = {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
-    title: heading(options.title, options.subtitle ?? `Whiskers: ${interval}`),
+    title: heading(options.title, [options.subtitle ?? `Whiskers: ${interval}`, ...cutNote]),
     width: FIGURE_WIDTH,
     height: 340,
     autosize: fitted,
@@ -133,22 +145,33 @@ export const intervalBarChart = (options: {
       {
         mark: { type: "bar", opacity: 0.85 },
         encoding: {
-          y: { field: "value", type: "quantitative", title: options.valueTitle },
+          y: y("value", options.valueTitle),
           color: { field: "group", type: "nominal", title: options.groupTitle, sort: groups, scale: { scheme: "tableau10" } }
         }
       },
       {
         mark: { type: "rule", strokeWidth: 1.5, color: "#222" },
-        encoding: { y: { field: "lo", type: "quantitative" }, y2: { field: "hi" } }
+        encoding: { y: y("lo"), y2: { field: "hi" } }
       },
       {
         mark: { type: "tick", thickness: 1.5, color: "#222", size: 10 },
-        encoding: { y: { field: "lo", type: "quantitative" } }
+        encoding: { y: y("lo") }
       },
       {
         mark: { type: "tick", thickness: 1.5, color: "#222", size: 10 },
-        encoding: { y: { field: "hi", type: "quantitative" } }
-      }
+        encoding: { y: y("hi") }
+      },
+      ...(cut
+        ? [{
+            transform: [
+              { filter: `datum.value < ${floor}` },
+              { calculate: String(floor), as: "edge" },
+              { calculate: "'▼ ' + format(datum.value, '.2f')", as: "shown" }
+            ],
+            mark: { type: "text" as const, baseline: "bottom" as const, dy: -3, fontSize: 11, fontWeight: "bold" as const, color: "#a40000" },
+            encoding: { y: y("edge"), text: { field: "shown", type: "nominal" as const } }
+          }]
+        : [])
     ]
   }
   return { name: options.name, title: options.title, spec }
@@ -386,6 +409,9 @@ export const scatterWithFit = (options: {
   readonly yTitle: string
   readonly pointsLabel: string
   readonly identityLine?: boolean
+  /** Legend titles of the points' colour (`series`) and shape (`marker`) when points carry them. */
+  readonly seriesTitle?: string
+  readonly markerTitle?: string
 }): Figure => {
   const { points } = options
   checkFinite("scatterWithFit", "points.x", points.map((p) => p.x))
@@ -393,8 +419,9 @@ export const scatterWithFit = (options: {
   const fit = olsBand(points.map((p) => p.x), points.map((p) => p.y))
   const fitLabel = "OLS fit ± 95% CI"
   const identityLabel = "y = x"
-  const domain = [options.pointsLabel, fitLabel, ...(options.identityLine ? [identityLabel] : [])]
-  const colorScale = { domain, range: ["#4c78a8", "#e45756", "#888888"].slice(0, domain.length) }
+  const domain = [...(points.some((p) => p.series !== undefined) ? [] : [options.pointsLabel]), fitLabel, ...(options.identityLine ? [identityLabel] : [])]
+  const colors: Record<string, string> = { [options.pointsLabel]: "#4c78a8", [fitLabel]: "#e45756", [identityLabel]: "#888888" }
+  const colorScale = { domain, range: domain.map((d) => colors[d]!) }
   const legendColor = (label: string) =>
     ({ datum: label, type: "nominal", title: null, scale: colorScale, legend: { orient: "bottom", direction: "horizontal" } }) as const
   const xs = points.map((p) => p.x)
@@ -404,6 +431,8 @@ export const scatterWithFit = (options: {
   const x = (field: string) => ({ field, type: "quantitative", title: options.xTitle, scale: { zero: false, nice: true, padding: 12 } }) as const
   const y = (field: string) => ({ field, type: "quantitative", title: options.yTitle, scale: { zero: false, nice: true, padding: 12 } }) as const
   const pointRows = points.map((p) => ({ ...p }))
+  const series = uniqueInOrder(points.flatMap((p) => (p.series === undefined ? [] : [p.series])))
+  const markers = uniqueInOrder(points.flatMap((p) => (p.marker === undefined ? [] : [p.marker])))
   const spec: TopLevelSpec = {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     title: heading(options.title, options.subtitle ?? `n = ${points.length}; fitted slope ${fit.slope.toFixed(3)}, intercept ${fit.intercept.toFixed(3)}`),
@@ -446,7 +475,14 @@ export const scatterWithFit = (options: {
       {
         data: { values: pointRows },
         mark: { type: "point", filled: true, size: 60, opacity: 0.9 },
-        encoding: { x: x("x"), y: y("y"), color: legendColor(options.pointsLabel) }
+        encoding: {
+          x: x("x"),
+          y: y("y"),
+          ...(series.length === 0
+            ? { color: legendColor(options.pointsLabel) }
+            : { fill: { field: "series", type: "nominal", title: options.seriesTitle ?? "series", sort: series, scale: { scheme: "tableau10" } }, stroke: { value: null } }),
+          ...(markers.length === 0 ? {} : { shape: { field: "marker", type: "nominal", title: options.markerTitle ?? "marker", sort: markers } })
+        }
       },
       {
         data: { values: pointRows },

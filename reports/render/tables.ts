@@ -16,6 +16,8 @@ export interface Table {
   readonly name: string
   readonly columns: ReadonlyArray<Column>
   readonly rows: ReadonlyArray<Record<string, unknown>>
+  /** Per-task (or other per-row) detail: written as CSV and Parquet and linked from the README, never printed in it. */
+  readonly detail?: boolean
 }
 
 /** A table whose cells do not match its declared columns, or that Parquet could not encode. */

@@ -7,7 +7,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { readParquet } from "parquet-wasm"
-import { flattenConfig, type ReportDocument, renderMarkdown, writeReport } from "../../../reports/render/document"
+import { flattenConfig, MAX_INLINE_ROWS, type ReportDocument, renderMarkdown, writeReport } from "../../../reports/render/document"
 import { doseResponse, heatmap } from "../../../reports/render/figures"
 import type { Table } from "../../../reports/render/tables"
 
@@ -32,6 +32,7 @@ const doc: ReportDocument = {
   title: "Held-one-out <probes> & steering",
   buildHash: "b3f1c9e2aa",
   configSummary: { model: { name: "tiny", layers: [4, 8] }, seed: 7, datasets: "alpaca,math" },
+  findings: { text: "Probes generalize to unseen datasets: Pearson r 0.73 [0.62, 0.81]." },
   sections: [
     {
       heading: "Generalisation",
@@ -55,6 +56,8 @@ const doc: ReportDocument = {
     },
     {
       heading: "Steering",
+      notice: "at coefficient 5 most steered answers failed to parse",
+      tables: [{ name: "per_task", columns: [{ name: "task_id", type: "utf8" }], rows: [{ task_id: "t1" }, { task_id: "t2" }], detail: true }],
       figures: [
         doseResponse({
           name: "dose",
@@ -80,6 +83,8 @@ const promised = [
   "hoo_r2.csv",
   "hoo_r2.parquet",
   "index.html",
+  "per_task.csv",
+  "per_task.parquet",
   "similarity.png",
   "similarity.svg",
   "summary.json"
@@ -165,6 +170,20 @@ describe("renderMarkdown", () => {
     expect(md).toContain("Build hash: `b3f1c9e2aa`")
     expect(md).toContain("| model.layers | [4,8] |")
     expect(md.indexOf("## Diagnostics")).toBeGreaterThan(md.indexOf("## Steering"))
+  })
+
+  it("opens with the findings, puts a section's notice above its text, and links per-task tables instead of printing them", () => {
+    const md = renderMarkdown(doc)
+    const headings = md.split("\n").filter((l) => l.startsWith("## "))
+    expect(headings.slice(0, 3)).toEqual(["## Findings", "## Generalisation", "## Steering"])
+    expect(md).toContain("## Findings\n\nProbes generalize to unseen datasets: Pearson r 0.73 [0.62, 0.81].")
+    expect(md).toContain("## Steering\n\n> **Note:** at coefficient 5 most steered answers failed to parse\n")
+    expect(md).toContain("**per_task**: 2 rows (task_id) in [per_task.csv](per_task.csv) and [per_task.parquet](per_task.parquet)")
+    expect(md).not.toContain("| t1 |")
+    const long = { ...table, name: "long", rows: Array.from({ length: MAX_INLINE_ROWS + 1 }, (_, k) => ({ dataset: `d${k}`, r2: 0.5, r2_lo: 0.4, r2_hi: 0.6 })) }
+    const withLong = renderMarkdown({ ...doc, sections: [{ heading: "Long", tables: [long, table] }] })
+    expect(withLong).toContain(`**long**: ${MAX_INLINE_ROWS + 1} rows (dataset, r2, r2_lo, r2_hi) in [long.csv](long.csv)`)
+    expect(withLong).toContain("| alpaca | 0.734 [0.620, 0.810] |")
   })
 
   it("says so when there are no diagnostics", () => {

@@ -134,6 +134,45 @@ describe("figures", () => {
     )
   }
 
+  it.effect("a floor cuts bars and whiskers below it at the axis and labels each cut bar with its value", () =>
+    Effect.gen(function* () {
+      const figure = intervalBarChart({
+        name: "cut",
+        title: "Held-out R²",
+        rows: [
+          { category: "alpaca", group: "standard R²", value: 0.4, lo: 0.2, hi: 0.6 },
+          { category: "bailbench", group: "standard R²", value: -4.33, lo: -10.15, hi: -2.41 },
+          { category: "bailbench", group: "mean-adjusted R²", value: 0.5, lo: -1.5, hi: 0.7 }
+        ],
+        categoryTitle: "held-out dataset",
+        groupTitle: "metric",
+        valueTitle: "R²",
+        floor: -1
+      })
+      const layers = (figure.spec as { layer: Array<{ encoding: { y?: { scale?: unknown } } }> }).layer
+      expect(layers.slice(0, 4).every((l) => JSON.stringify(l.encoding.y!.scale) === JSON.stringify({ domainMin: -1, clamp: true, zero: true, nice: false }))).toBe(true)
+      const rendered = yield* rasterize(figure)
+      expect(rendered.svg).toContain("▼ −4.33")
+      expect(rendered.svg).not.toContain("▼ 0.50")
+      expect(rendered.svg).toContain("▼: cut at -1, labelled with the value")
+      // The axis stops at the floor: no tick label below −1.
+      const ticks = [...rendered.svg.matchAll(/>(−?\d+(?:\.\d+)?)</g)].map((m) => Number(m[1]!.replace("−", "-")))
+      expect(Math.min(...ticks)).toBeGreaterThanOrEqual(-1)
+      const plain = intervalBarChart({ name: "plain", title: "t", rows: [{ category: "a", group: "g", value: 0.4, lo: 0.2, hi: 0.6 }], categoryTitle: "c", groupTitle: "g", valueTitle: "v", floor: -1 })
+      expect(JSON.stringify(plain.spec)).not.toContain("domainMin")
+    })
+  )
+
+  it.effect("scatter points carry a colour per series and a shape per marker, with both legends and no point labels", () =>
+    Effect.gen(function* () {
+      const points = [0, 1, 2, 3, 4, 5].map((i) => ({ x: i / 10, y: i / 9, series: i % 2 === 0 ? "stated_pre_v1" : "qualitative_post_v1", marker: `layer ${i % 3}` }))
+      const figure = scatterWithFit({ name: "tt", title: "Train vs test", points, xTitle: "train", yTitle: "test", pointsLabel: "probe", seriesTitle: "template", markerTitle: "layer", identityLine: true })
+      const rendered = yield* rasterize(figure)
+      for (const text of ["template", "stated_pre_v1", "qualitative_post_v1", "layer", "layer 2", "OLS fit ± 95% CI", "y = x"]) expect(rendered.svg).toContain(text)
+      expect(rendered.svg).not.toContain(">probe<")
+    })
+  )
+
   it.effect("scale 2 doubles the PNG's pixel size", () =>
     Effect.gen(function* () {
       const one = yield* rasterize(figures[0]!.figure)
