@@ -71,6 +71,12 @@ export const encodePrompt = (tok: TextTokenizer, chat: ChatRenderer, prompt: Pro
 /** Selectors: `last`, `first`, `mean`, `prompt_last`, `eot`, `turn_boundary:N`, `task_last`, `task_mean`. */
 export const selectorNames = ["last", "first", "mean", "prompt_last", "eot", "turn_boundary:N", "task_last", "task_mean"] as const
 
+/** Why a selector name is not one of `selectorNames`, or undefined when it is. */
+export const unknownSelector = (selector: string): string | undefined =>
+  (selectorNames as ReadonlyArray<string>).includes(selector) || /^turn_boundary:\d+$/.test(selector)
+    ? undefined
+    : `unknown selector "${selector}" (known: ${selectorNames.join(", ")})`
+
 const range = (start: number, end: number) => Array.from({ length: end - start }, (_, i) => start + i)
 
 /**

@@ -1,3 +1,4 @@
+import { Either } from "effect"
 import type { ExperimentConfig } from "../pipeline/Config"
 import * as Stage from "../pipeline/Stage"
 import { activations } from "../stages/activations"
@@ -7,9 +8,13 @@ import { elicit } from "../stages/elicit"
 import { organism, organismTruth } from "../stages/organism"
 import { parse } from "../stages/parse"
 import { probeEval } from "../stages/probeEval"
+import { reliability } from "../stages/reliability"
 import { sample } from "../stages/sample"
 import { tasksNode } from "../stages/tasks"
 import type { ScoredTemplate, Template } from "../elicitation/Template"
+import { checkpointShape, organismShape } from "../model/ModelShape"
+import { unknownSelector } from "../model/Prompt"
+import type { ConfigProblem } from "../pipeline/Target"
 
 /** The measurement graph of an experiment, fanned out per template (and per layer for probes). */
 export interface ExperimentGraph {
@@ -23,6 +28,8 @@ export interface ExperimentGraph {
   readonly scores: (t: Template) => Stage.Node
   readonly activations: (t: Template) => Stage.Node
   readonly probeEval: (t: Template, layer: number) => Stage.Node
+  /** The template's single-sample reliability and noise ceiling (`TemplateReliability`), one value for every report. */
+  readonly reliability: (t: Template) => Stage.Node
 }
 
 /** Builds the nodes of an experiment from its config; report targets pick the ones they need. */
@@ -74,9 +81,39 @@ export const experimentGraph = (config: ExperimentConfig): ExperimentGraph => {
       inputs: { scores: scores(t), activations: acts(t), tasks },
       configPaths: { probes: "probes" }
     })
-  return { config, tasks, model, truth, completions, elicitations, scores, activations: acts, probeEval: evaluation }
+  const reliabilityOf = (t: Template) =>
+    Stage.node(reliability, {
+      label: t.id,
+      params: { template_id: t.id, samples: config.elicitation.samples, resamples: config.probes.bootstrap, seed: config.seed },
+      inputs: { scores: scores(t) },
+      configPaths: { samples: "elicitation.samples", resamples: "probes.bootstrap", seed: "seed" }
+    })
+  return { config, tasks, model, truth, completions, elicitations, scores, activations: acts, probeEval: evaluation, reliability: reliabilityOf }
 }
 
 /** The templates whose answers are one score per task (not revealed pairs or rankings): the ones probes are trained on. */
 export const scoredTemplates = (config: ExperimentConfig): Array<Exclude<ScoredTemplate, { kind: "revealed" }>> =>
   config.templates.flatMap((t) => (t.kind === "revealed" || t.kind === "ranking" ? [] : [t]))
+
+/**
+ * What no report of the experiment can run with, found before anything runs: layers the model does not have, unknown
+ * activation selectors, and `eot` (the end of the model's own turn) with a pre-task template, whose prompt has none.
+ */
+export const experimentProblems = (config: ExperimentConfig): ConfigProblem[] => {
+  const shape = config.model.kind === "organism" ? organismShape(config.model.spec) : checkpointShape(config.model.path)
+  if (Either.isLeft(shape)) return [{ field: config.model.kind === "organism" ? "model.spec" : "model.path", reason: shape.left }]
+  const { layers } = shape.right
+  const outside = (field: string, list: ReadonlyArray<number>) =>
+    list.flatMap((l, i) =>
+      l < layers ? [] : [{ field: `${field}.${i}`, reason: `layer ${l} does not exist: the model has ${layers} decoder blocks, so layers 0-${layers - 1}` }]
+    )
+  const selectors = config.activations.selectors.flatMap((selector, i) => {
+    const unknown = unknownSelector(selector)
+    if (unknown !== undefined) return [{ field: `activations.selectors.${i}`, reason: unknown }]
+    const pre = scoredTemplates(config).filter((t) => t.timing === "pre").map((t) => t.id)
+    return selector === "eot" && pre.length > 0
+      ? [{ field: `activations.selectors.${i}`, reason: `eot is the end of the model's own turn, which pre-task prompts do not have (${pre.join(", ")})` }]
+      : []
+  })
+  return [...outside("activations.layers", config.activations.layers), ...outside("steering.layers", config.steering.layers), ...selectors]
+}

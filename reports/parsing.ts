@@ -21,6 +21,7 @@ import { wilson } from "../stats/regression"
 import { experimentGraph } from "./experiment"
 import { collapse, type Diagnostic, parseFailures, positionBias } from "./render/diagnostics"
 import { categoryBarChart, type Figure } from "./render/figures"
+import { num, withInterval } from "./render/prose"
 import type { Column, Table } from "./render/tables"
 import { configSummary, type ReportBody, reportTarget } from "./reportTarget"
 
@@ -51,7 +52,7 @@ export const topValue = (values: ReadonlyArray<number | null>): { value: number 
 /** Parsing quality per template: which tier decided each answer, why answers failed, and answers collapsing onto one value. */
 export const parsingReport = Stage.make({
   name: "report_parsing",
-  version: 1,
+  version: 2,
   params: Schema.Struct({
     config: Schema.Record({ key: Schema.String, value: Schema.Unknown }),
     kinds: Schema.Record({ key: Schema.String, value: Schema.String })
@@ -127,6 +128,7 @@ export const parsingReport = Stage.make({
       const body: ReportBody = {
         title: "Parsing of elicited answers",
         configSummary: params.config,
+        findings: { text: parsingFindings(templates) },
         sections: [
           {
             heading: "Tiers",
@@ -149,6 +151,32 @@ export const parsingReport = Stage.make({
       return { document: Artifact.json(body) }
     })
 })
+
+/** The findings' sentences: how many answers parsed overall and by which tier, and every template that fails too often or collapses. */
+export const parsingFindings = (
+  templates: ReadonlyArray<{ template: string; total: number; tiers: Record<ParseTier, number>; failures: Record<string, number>; failure_rate: { p: number; lo: number; hi: number }; top_value: number | null; top_share: number | null }>
+): string => {
+  if (templates.length === 0) return "The experiment has no parsed templates."
+  const total = templates.reduce((a, t) => a + t.total, 0)
+  const tier = (name: ParseTier) => templates.reduce((a, t) => a + t.tiers[name], 0)
+  const share = (x: number) => `${((100 * x) / total).toFixed(1)}%`
+  const overall =
+    `Of ${total} answers over ${templates.length} templates, ${share(tier("exact"))} parsed exactly, ${share(tier("model"))} needed a parsing model, ` +
+    `${share(tier("refusal"))} were refusals and ${share(tier("failed"))} failed.`
+  const failing = templates
+    .filter((t) => t.failure_rate.p > 0.1)
+    .sort((a, b) => b.failure_rate.p - a.failure_rate.p)
+    .map((t) => {
+      const [reason] = Object.entries(t.failures).sort((a, b) => b[1] - a[1])[0] ?? ["unknown"]
+      return `${t.template} fails on ${withInterval({ estimate: t.failure_rate.p, lo: t.failure_rate.lo, hi: t.failure_rate.hi })} of its answers, most often "${reason}"`
+    })
+  const collapsed = templates.filter((t) => t.top_share !== null && t.top_share > 0.6).map((t) => `${t.template} answers ${num(t.top_value)} ${Math.round(100 * t.top_share!)}% of the time`)
+  return [
+    overall,
+    failing.length === 0 ? "No template fails on more than 10% of its answers." : `Above the 10% line: ${failing.join("; ")}; their scores lean towards answers that are easy to parse.`,
+    ...(collapsed.length === 0 ? [] : [`Collapsed answers: ${collapsed.join("; ")}; such a template barely tells tasks apart.`])
+  ].join("\n\n")
+}
 
 /** The parsing report's node for an experiment: every template whose answers are parsed into scores (all but ranking). */
 export const parsingNode = (config: ExperimentConfig): Stage.Node => {

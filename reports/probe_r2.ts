@@ -5,7 +5,8 @@
  *   probes: Array<{
  *     template: string, timing: "pre" | "post", layer: number,
  *     n_tasks: number, cv_r2: number,      // the probe trained on every group, and its cross-validated R² over all tasks
- *     noise_ceiling: number | null,        // Spearman-Brown reliability of the averaged target
+ *     noise_ceiling: number | null,        // the template's noise ceiling (the reliability stage's, as in every report)
+ *     mean_r2: { estimate: number, lo: number, hi: number, n: number },   // mean over groups, 95% interval (normal, from the groups' intervals)
  *     by_group: Record<group, { r2: number, lo: number, hi: number, n: number }>  // out-of-fold R² within the group, 95% bootstrap interval
  *   }>
  * }
@@ -15,8 +16,11 @@ import * as Artifact from "../pipeline/Artifact"
 import type { ExperimentConfig } from "../pipeline/Config"
 import * as Stage from "../pipeline/Stage"
 import type { ProbeEvaluation } from "../stages/probeEval"
+import type { TemplateReliability } from "../stages/reliability"
+import { meanOfEstimates } from "../stats/meanOfEstimates"
 import { experimentGraph, scoredTemplates } from "./experiment"
 import { fewTasks, type Diagnostic } from "./render/diagnostics"
+import { aWord, num, withInterval } from "./render/prose"
 import { type Figure, intervalBarChart } from "./render/figures"
 import type { Column, Table } from "./render/tables"
 import { configSummary, type ReportBody, reportTarget } from "./reportTarget"
@@ -31,7 +35,7 @@ const finite = (...xs: ReadonlyArray<number>) => xs.every(Number.isFinite)
 /** Probe R² by task type: out-of-fold R² within each group of one probe trained on all groups, pre- and post-task side by side. */
 export const probeR2Report = Stage.make({
   name: "report_probe_r2",
-  version: 1,
+  version: 2,
   params: Schema.Struct({
     config: Schema.Record({ key: Schema.String, value: Schema.Unknown }),
     timings: Schema.Record({ key: Schema.String, value: Schema.Literal("pre", "post") })
@@ -45,11 +49,18 @@ export const probeR2Report = Stage.make({
         .filter(([name]) => name.startsWith("eval:"))
         .map(([, loaded]) => loaded.json<ProbeEvaluation>("evaluation"))
         .sort((a, b) => byTiming(a.template_id, b.template_id) || a.layer - b.layer)
+      const ceilings = new Map(
+        Object.entries(inputs)
+          .filter(([name]) => name.startsWith("reliability:"))
+          .map(([, loaded]) => loaded.json<TemplateReliability>("reliability"))
+          .map((r) => [r.template_id, r.noise_ceiling])
+      )
+      const ceiling = (template: string) => ceilings.get(template) ?? null
       const groupBy = evaluations[0]?.group_by ?? "origin"
       const rows = evaluations.flatMap((e) =>
         Object.entries(e.r2_by_group).map(([group, r]) => ({
           template: e.template_id, timing: timing(e.template_id), layer: e.layer, group, n: r.n,
-          r2: r.estimate, r2_lo: r.lo, r2_hi: r.hi, noise_ceiling: e.reliability.noise_ceiling
+          r2: r.estimate, r2_lo: r.lo, r2_hi: r.hi, noise_ceiling: ceiling(e.template_id)
         }))
       )
       const templates = [...new Set(evaluations.map((e) => e.template_id))]
@@ -67,7 +78,7 @@ export const probeR2Report = Stage.make({
       )
       const probes = evaluations.map((e) => ({
         template: e.template_id, timing: timing(e.template_id), layer: e.layer, n: e.n_tasks, n_dropped: e.n_dropped,
-        alpha: e.probe.alpha, cv_r2: e.probe.cv_r2, noise_ceiling: e.reliability.noise_ceiling
+        alpha: e.probe.alpha, cv_r2: e.probe.cv_r2, noise_ceiling: ceiling(e.template_id)
       }))
       const tables: Record<string, Table> = {
         byGroup: {
@@ -119,13 +130,15 @@ export const probeR2Report = Stage.make({
           layer: e.layer,
           n_tasks: e.n_tasks,
           cv_r2: e.probe.cv_r2,
-          noise_ceiling: e.reliability.noise_ceiling,
+          noise_ceiling: ceiling(e.template_id),
+          mean_r2: meanOfEstimates(Object.values(e.r2_by_group)),
           by_group: Object.fromEntries(Object.entries(e.r2_by_group).map(([g, r]) => [g, { r2: r.estimate, lo: r.lo, hi: r.hi, n: r.n }]))
         }))
       }
       const body: ReportBody = {
         title: `Probe R² by ${groupBy}`,
         configSummary: params.config,
+        findings: { text: probeR2Findings(evaluations.map((e) => ({ template: e.template_id, timing: timing(e.template_id), layer: e.layer, byGroup: e.r2_by_group })), groupBy, ceiling) },
         sections: [
           {
             heading: `R² within each ${groupBy}`,
@@ -150,6 +163,51 @@ export const probeR2Report = Stage.make({
     })
 })
 
+/**
+ * The findings' sentences: per template, at the layer with the highest mean within-group R², the range over groups and
+ * the mean against the noise ceiling; then pre-task against post-task templates.
+ */
+export const probeR2Findings = (
+  probes: ReadonlyArray<{ template: string; timing: "pre" | "post"; layer: number; byGroup: Record<string, { estimate: number; lo: number; hi: number }> }>,
+  groupBy: string,
+  ceiling: (template: string) => number | null
+): string => {
+  const templates = [...new Set(probes.map((p) => p.template))]
+  if (templates.length === 0) return "No probe could be evaluated."
+  const best = templates.flatMap((template) => {
+    const rows = probes
+      .filter((p) => p.template === template)
+      .map((p) => ({ ...p, mean: meanOfEstimates(Object.values(p.byGroup)) }))
+      .filter((p) => Number.isFinite(p.mean.estimate))
+    return rows.length === 0 ? [] : [rows.reduce((a, b) => (b.mean.estimate > a.mean.estimate ? b : a))]
+  })
+  const sentences = best.map((b) => {
+    const groups = Object.entries(b.byGroup).filter(([, r]) => Number.isFinite(r.estimate)).sort((x, y) => x[1].estimate - y[1].estimate)
+    const [low, high] = [groups[0]!, groups[groups.length - 1]!]
+    const nc = ceiling(b.template)
+    const range = `from ${num(low[1].estimate)} (${low[0]}) to ${num(high[1].estimate)} (${high[0]})`
+    if (!(b.mean.estimate > 0)) {
+      return `${b.template} (${b.timing}-task): no layer's probe explains variance within ${aWord(groupBy)}; the best, layer ${b.layer}, has mean R² ${withInterval(b.mean)}, ${range}.`
+    }
+    const share = nc === null || !(nc > 0) ? "" : `, ${Math.round((100 * b.mean.estimate) / nc)}% of the noise ceiling (${num(nc)})`
+    return `${b.template} (${b.timing}-task): at layer ${b.layer}, R² within ${aWord(groupBy)} is ${withInterval(b.mean)} on average${share}, ${range}.`
+  })
+  const byTiming = (timing: "pre" | "post") => best.filter((b) => b.timing === timing)
+  const [pre, post] = [byTiming("pre"), byTiming("post")]
+  const top = (xs: typeof best) => xs.reduce((a, b) => (b.mean.estimate > a.mean.estimate ? b : a))
+  const comparison =
+    pre.length === 0 || post.length === 0
+      ? []
+      : [(() => {
+          const [a, b] = [top(pre), top(post)]
+          const overlap = a.mean.lo <= b.mean.hi && b.mean.lo <= a.mean.hi
+          return overlap
+            ? `Pre-task (${a.template}, ${num(a.mean.estimate)}) and post-task (${b.template}, ${num(b.mean.estimate)}) probes explain about as much within ${aWord(groupBy)}: their intervals overlap.`
+            : `${a.mean.estimate > b.mean.estimate ? "Pre" : "Post"}-task probes explain more within ${aWord(groupBy)}: ${a.template} ${withInterval(a.mean)} against ${b.template} ${withInterval(b.mean)}.`
+        })()]
+  return [...sentences, ...comparison].join("\n\n")
+}
+
 /** The probe R² report's node for an experiment: every scored (non-revealed, non-ranking) template at every configured layer. */
 export const probeR2Node = (config: ExperimentConfig): Stage.Node => {
   const g = experimentGraph(config)
@@ -157,6 +215,7 @@ export const probeR2Node = (config: ExperimentConfig): Stage.Node => {
   const timings: Record<string, "pre" | "post"> = {}
   for (const t of scoredTemplates(config)) {
     timings[t.id] = t.timing
+    inputs[`reliability:${t.id}`] = g.reliability(t)
     for (const layer of config.activations.layers) inputs[`eval:${t.id}@${layer}`] = g.probeEval(t, layer)
   }
   return Stage.node(probeR2Report, { label: "probe_r2", params: { config: configSummary(config), timings }, inputs })

@@ -17,6 +17,7 @@ import * as Stage from "../pipeline/Stage"
 import type { ProbeEvaluation } from "../stages/probeEval"
 import { experimentGraph, scoredTemplates } from "./experiment"
 import type { Diagnostic } from "./render/diagnostics"
+import { count, num } from "./render/prose"
 import { type Figure, heatmap } from "./render/figures"
 import type { Column, Table } from "./render/tables"
 import { configSummary, type ReportBody, reportTarget } from "./reportTarget"
@@ -26,7 +27,7 @@ const safeName = (name: string) => name.replace(/[^A-Za-z0-9._-]/g, "_")
 /** Probes trained within one group each, compared by the cosine of their raw-space weight vectors. */
 export const probeSimilarityReport = Stage.make({
   name: "report_probe_similarity",
-  version: 1,
+  version: 2,
   params: Schema.Struct({ config: Schema.Record({ key: Schema.String, value: Schema.Unknown }) }),
   run: ({ inputs, params }) =>
     Effect.sync(() => {
@@ -91,6 +92,7 @@ export const probeSimilarityReport = Stage.make({
       const body: ReportBody = {
         title: `Similarity of probes trained on one ${groupBy} each`,
         configSummary: params.config,
+        findings: { text: similarityFindings(probes, groupBy) },
         sections: [
           {
             heading: "Method",
@@ -108,6 +110,30 @@ export const probeSimilarityReport = Stage.make({
       return { document: Artifact.json(body) }
     })
 })
+
+/** The mean cosine between different groups' probes (off the diagonal), NaN when undefined or with one group. */
+const meanOffDiagonal = (cosine: ReadonlyArray<ReadonlyArray<number>>): number => {
+  const values = cosine.flatMap((row, i) => row.filter((_, j) => j > i))
+  return values.length === 0 || !values.every(Number.isFinite) ? Number.NaN : values.reduce((a, b) => a + b, 0) / values.length
+}
+
+/** The findings' sentences: per template, the layer where per-group probes agree most, and what their agreement means. */
+export const similarityFindings = (probes: ReadonlyArray<{ template: string; layer: number; labels: ReadonlyArray<string>; cosine: ReadonlyArray<ReadonlyArray<number>> }>, groupBy: string): string => {
+  const templates = [...new Set(probes.map((p) => p.template))]
+  const sentences = templates.flatMap((template) => {
+    const rows = probes.filter((p) => p.template === template).map((p) => ({ ...p, mean: meanOffDiagonal(p.cosine) })).filter((p) => Number.isFinite(p.mean))
+    if (rows.length === 0) return []
+    const best = rows.reduce((a, b) => (b.mean > a.mean ? b : a))
+    const meaning =
+      best.mean >= 0.5
+        ? `they read preference along largely the same direction in every ${groupBy}`
+        : best.mean >= 0.2
+        ? `they share part of a direction, but each ${groupBy} adds its own`
+        : `each ${groupBy}'s probe points its own way; the preference signal is not one shared direction here`
+    return [`${template}: probes trained on one ${groupBy} each agree most at layer ${best.layer}, mean cosine ${num(best.mean)} between ${count(best.labels.length, groupBy)}: ${meaning}.`]
+  })
+  return sentences.length === 0 ? `No template had two ${groupBy}s with probes to compare.` : sentences.join("\n\n")
+}
 
 /** The probe similarity report's node for an experiment: every scored template at every configured layer. */
 export const probeSimilarityNode = (config: ExperimentConfig): Stage.Node => {

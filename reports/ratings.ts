@@ -18,7 +18,8 @@ import { taskRows } from "../stages/taskRows"
 import { bootstrapByTask } from "../stats/bootstrap"
 import { normalizedMeans } from "../stats/templateScales"
 import { experimentGraph } from "./experiment"
-import { collapse, type Diagnostic, parseFailures } from "./render/diagnostics"
+import { collapse, type Diagnostic, parseFailures, parseNotice } from "./render/diagnostics"
+import { num, withInterval } from "./render/prose"
 import { categoryBarChart, type Figure } from "./render/figures"
 import type { Table } from "./render/tables"
 import { configSummary, type ReportBody, reportTarget } from "./reportTarget"
@@ -56,7 +57,7 @@ const cellStatistics = (answers: ReadonlyArray<Answer>, ranges: Record<string, {
 /** Mean normalized rating by category × dataset and by template × dataset, with collapse and parse-failure checks. */
 export const ratingsReport = Stage.make({
   name: "report_ratings",
-  version: 1,
+  version: 2,
   params: Schema.Struct({
     config: Schema.Record({ key: Schema.String, value: Schema.Unknown }),
     templates: Schema.Array(ScaleTemplate),
@@ -137,6 +138,7 @@ export const ratingsReport = Stage.make({
             rows: cells.map((c) => ({ category: c.category, dataset: c.dataset, value: c.mean, ...(c.lo === null || c.hi === null ? {} : { lo: c.lo, hi: c.hi }) })),
             categoryTitle: "category", datasetTitle: "dataset", valueTitle: "mean normalized rating", valueDomain: [0, 1]
           })]
+      const notice = parseNotice(templates.map((t) => ({ templateId: t.template, failed: t.failed, total: t.answers })))
       const diagnostics: Diagnostic[] = [
         ...collapse(loaded.map(({ template, rows }) => ({ templateId: template.id, values: rows.map((r) => r.value) }))),
         ...parseFailures(templates.map((t) => ({ templateId: t.template, failed: t.failed, total: t.answers })))
@@ -144,6 +146,10 @@ export const ratingsReport = Stage.make({
       const body: ReportBody = {
         title: "Ratings by category and dataset",
         configSummary: params.config,
+        findings: {
+          ...(notice === undefined ? {} : { notice }),
+          text: ratingsFindings(cells, datasetOrder)
+        },
         sections: [
           {
             heading: "Category × dataset",
@@ -157,7 +163,7 @@ export const ratingsReport = Stage.make({
           },
           { heading: "By template", text: "The same means per template, so a category's mean can be traced to the templates behind it.", tables: [templateTable] },
           { heading: "Parsing", text: "Answers per template and how many failed to parse (failures are left out of every mean).", tables: [parsingTable] },
-          { heading: "Task means", tables: [meansTable] }
+          { heading: "Task means", text: "Every task's mean answer per template, written as a table file.", tables: [{ ...meansTable, detail: true }] }
         ],
         diagnostics,
         summary: {
@@ -169,6 +175,39 @@ export const ratingsReport = Stage.make({
       return { document: Artifact.json(body) }
     })
 })
+
+/**
+ * The findings' sentences: each category's datasets from the highest mean rating to the lowest, the largest gap, and
+ * whether the categories agree on which dataset the model likes most and least.
+ */
+export const ratingsFindings = (
+  cells: ReadonlyArray<{ category: string; dataset: string; mean: number; lo: number | null; hi: number | null }>,
+  order: Readonly<Record<string, ReadonlyArray<string>>>
+): string => {
+  const categories = Object.keys(order).filter((c) => order[c]!.length > 0)
+  if (categories.length === 0) return "No answer parsed, so there are no ratings."
+  const sentences = categories.map((c) => {
+    const own = cells.filter((x) => x.category === c)
+    const top = own.find((x) => x.dataset === order[c]![0])!
+    const bottom = own.find((x) => x.dataset === order[c]![order[c]!.length - 1])!
+    return own.length < 2
+      ? `${c}: ${top.dataset} rated ${withInterval({ estimate: top.mean, lo: top.lo, hi: top.hi })}.`
+      : `${c}: ${order[c]!.join(" > ")}, from ${top.dataset} at ${withInterval({ estimate: top.mean, lo: top.lo, hi: top.hi })} to ${bottom.dataset} at ${withInterval({ estimate: bottom.mean, lo: bottom.lo, hi: bottom.hi })} on the 0-1 scale.`
+  })
+  if (categories.length < 2) return sentences.join("\n\n")
+  const tops = new Set(categories.map((c) => order[c]![0]))
+  const bottoms = new Set(categories.map((c) => order[c]![order[c]!.length - 1]))
+  const agreement =
+    tops.size === 1 && bottoms.size === 1
+      ? `Every category rates ${[...tops][0]} highest and ${[...bottoms][0]} lowest: the ways of asking agree on what the model prefers.`
+      : `The categories disagree on which dataset the model prefers most (${categories.map((c) => `${c}: ${order[c]![0]}`).join(", ")}) or least (${categories.map((c) => `${c}: ${order[c]![order[c]!.length - 1]}`).join(", ")}): how the question is asked changes the answer.`
+  const spread = categories.map((c) => {
+    const means = cells.filter((x) => x.category === c).map((x) => x.mean)
+    return { c, range: Math.max(...means) - Math.min(...means) }
+  })
+  const widest = spread.reduce((a, b) => (b.range > a.range ? b : a))
+  return [...sentences, agreement, `The ${widest.c} answers separate the datasets most (range ${num(widest.range)}).`].join("\n\n")
+}
 
 /** `pipeline build reports/ratings`: mean normalized ratings by category × dataset with intervals and diagnostics. */
 export const target = reportTarget("ratings: mean normalized rating by category × dataset, per template, with collapse and parse-failure checks", (config: ExperimentConfig) => {

@@ -2,7 +2,8 @@ import { Effect } from "effect"
 import { NodeContext } from "@effect/platform-node"
 import type { ExperimentConfig } from "../pipeline/Config"
 import type { Node } from "../pipeline/Stage"
-import type { Target } from "../pipeline/Target"
+import type { ConfigProblem, Target } from "../pipeline/Target"
+import { experimentProblems } from "./experiment"
 import { type ReportDocument, writeReport } from "./render/document"
 
 /** A report stage's output: the document without its build hash (known only once the whole build is keyed). */
@@ -14,10 +15,18 @@ export const configSummary = (config: ExperimentConfig): Record<string, unknown>
   return { ...rest, templates: templates.map((t) => t.id) }
 }
 
-/** A report target: its graph ends in a stage whose `document` output is written to `out/reports/<name>/`. */
-export const reportTarget = (description: string, graph: (config: ExperimentConfig) => Node): Target<ExperimentConfig> => ({
+/**
+ * A report target: its graph ends in a stage whose `document` output is written to `out/reports/<name>/`. Before
+ * anything runs, the config is checked against the model (`experimentProblems`) and against what this report needs.
+ */
+export const reportTarget = (
+  description: string,
+  graph: (config: ExperimentConfig) => Node,
+  needs: (config: ExperimentConfig) => ReadonlyArray<ConfigProblem> = () => []
+): Target<ExperimentConfig> => ({
   description,
   graph,
+  check: (config) => [...experimentProblems(config), ...needs(config)],
   write: (root, { build, outputDir }) =>
     writeReport(outputDir, { ...root.json<ReportBody>("document"), buildHash: build }).pipe(
       Effect.asVoid,

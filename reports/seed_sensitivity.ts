@@ -9,8 +9,9 @@
  *     n_incomplete: number,                // tasks left out for a missing or unparsed sample
  *     by_k: Array<{ k: number, r: number, lo: number, hi: number, n: number, spearman_brown: number }>,
  *                                          // r: Pearson r between the means of samples 0..k−1 and h..h+k−1 (h = max_k), 95% bootstrap interval over tasks;
- *                                          // spearman_brown: k·r₁/(1+(k−1)·r₁) from the measured r at k = 1
- *     noise_ceiling: number | null         // Spearman-Brown reliability of the mean of all samples
+ *                                          // spearman_brown: k·r₁/(1+(k−1)·r₁) from the single-sample r₁ below
+ *     single_sample_r: { estimate, lo, hi } | null,   // r₁: mean r over every pair of samples (the reliability stage's, as in every report)
+ *     noise_ceiling: number | null         // Spearman-Brown reliability of the mean of all samples, from r₁
  *   }>
  * }
  */
@@ -18,11 +19,12 @@ import { Effect, Schema } from "effect"
 import * as Artifact from "../pipeline/Artifact"
 import type { ExperimentConfig } from "../pipeline/Config"
 import * as Stage from "../pipeline/Stage"
-import { taskTargets } from "../stages/probeEval"
+import { completeSamples, type TemplateReliability } from "../stages/reliability"
 import { fromTable } from "../stages/tables"
-import { noiseCeiling, seedSensitivity } from "../stats/reliability"
+import { seedSensitivity, spearmanBrown } from "../stats/reliability"
 import { experimentGraph, scoredTemplates } from "./experiment"
 import { type Diagnostic, fewTasks } from "./render/diagnostics"
+import { num, withInterval } from "./render/prose"
 import { type BandPoint, type Figure, lineWithBand } from "./render/figures"
 import type { Column, Table } from "./render/tables"
 import { configSummary, type ReportBody, reportTarget } from "./reportTarget"
@@ -33,25 +35,10 @@ const i = (name: string): Column => ({ name, type: "int32" })
 
 const safeName = (name: string) => name.replace(/[^A-Za-z0-9._-]/g, "_")
 
-/** Per task with all `samples` parsed: its normalized scores in sample order; and how many tasks lacked one. */
-export const completeSamples = (
-  rows: ReadonlyArray<{ task_id: string; sample: number; normalized: number | null }>,
-  samples: number
-): { readonly tasks: string[]; readonly values: number[][]; readonly incomplete: number } => {
-  const byTask = taskTargets(rows)
-  const allTasks = [...new Set(rows.map((r) => r.task_id))].sort()
-  const tasks = allTasks.filter((t) => Array.from({ length: samples }, (_, j) => byTask.get(t)?.has(j) === true).every(Boolean))
-  return {
-    tasks,
-    values: tasks.map((t) => Array.from({ length: samples }, (_, j) => byTask.get(t)!.get(j)!)),
-    incomplete: allTasks.length - tasks.length
-  }
-}
-
 /** Seed sensitivity: cross-seed correlations of single samples and of k-sample means, beside the Spearman-Brown prediction. */
 export const seedSensitivityReport = Stage.make({
   name: "report_seed_sensitivity",
-  version: 1,
+  version: 2,
   params: Schema.Struct({
     config: Schema.Record({ key: Schema.String, value: Schema.Unknown }),
     samples: Schema.Int,
@@ -66,20 +53,22 @@ export const seedSensitivityReport = Stage.make({
         .filter(([name]) => name.startsWith("scores:"))
         .flatMap(([name, loaded]) => {
           const template = name.slice("scores:".length)
+          const reliability = inputs[`reliability:${template}`]!.json<TemplateReliability>("reliability")
           const complete = completeSamples(fromTable(loaded.table("scores")), params.samples)
           if (maxK < 1 || complete.tasks.length < 3) {
             skipped.push(`${template} (${complete.tasks.length} tasks with all ${params.samples} samples parsed)`)
             return []
           }
           const sensitivity = seedSensitivity(complete.values, { maxK, bootstrap: params.bootstrap })
-          const r1 = sensitivity.measured[0]!.estimate
+          const r1 = reliability.r1?.estimate ?? Number.NaN
           return [{
             template,
             timing: params.timings[template] ?? "pre",
             n_tasks: sensitivity.tasks,
             n_incomplete: complete.incomplete,
-            by_k: sensitivity.measured.map((m, j) => ({ k: j + 1, r: m.estimate, lo: m.lo, hi: m.hi, n: sensitivity.tasks, spearman_brown: sensitivity.spearmanBrown[j]! })),
-            noise_ceiling: Number.isFinite(r1) ? noiseCeiling(r1, params.samples) : null
+            by_k: sensitivity.measured.map((m, j) => ({ k: j + 1, r: m.estimate, lo: m.lo, hi: m.hi, n: sensitivity.tasks, spearman_brown: spearmanBrown(r1, j + 1) })),
+            single_sample_r: reliability.r1 === null ? null : { estimate: reliability.r1.estimate, lo: reliability.r1.lo, hi: reliability.r1.hi },
+            noise_ceiling: reliability.noise_ceiling
           }]
         })
       const table: Table = {
@@ -92,7 +81,8 @@ export const seedSensitivityReport = Stage.make({
         columns: [s("template"), s("timing"), i("n_tasks"), i("n_incomplete"), f("single_sample_r"), f("single_sample_r_lo"), f("single_sample_r_hi"), f("noise_ceiling")],
         rows: results.map((t) => ({
           template: t.template, timing: t.timing, n_tasks: t.n_tasks, n_incomplete: t.n_incomplete,
-          single_sample_r: t.by_k[0]!.r, single_sample_r_lo: t.by_k[0]!.lo, single_sample_r_hi: t.by_k[0]!.hi, noise_ceiling: t.noise_ceiling
+          single_sample_r: t.single_sample_r?.estimate ?? null, single_sample_r_lo: t.single_sample_r?.lo ?? null, single_sample_r_hi: t.single_sample_r?.hi ?? null,
+          noise_ceiling: t.noise_ceiling
         }))
       }
       const figures: Figure[] = results.flatMap((t) => {
@@ -126,19 +116,22 @@ export const seedSensitivityReport = Stage.make({
       const body: ReportBody = {
         title: "Seed sensitivity of elicited scores",
         configSummary: params.config,
+        findings: { text: seedFindings(results, params.samples) },
         sections: [
           {
             heading: "Cross-seed correlation by samples averaged",
             text:
               `Each task was asked ${params.samples} times with different seeds. The samples are split into two disjoint halves; for k = 1..${maxK}, the mean of the first k samples of one half is correlated (Pearson, across tasks) with the mean of the first k of the other. ` +
-              "The Spearman-Brown column is what classical test theory predicts from the single-sample r₁: k·r₁/(1+(k−1)·r₁); a measured value far outside it (beyond its interval) suggests the samples are not exchangeable, e.g. answers that drift with the seed's position. " +
+              "The Spearman-Brown column is what classical test theory predicts from the single-sample r₁ (below): k·r₁/(1+(k−1)·r₁); a measured value far outside it (beyond its interval) suggests the samples are not exchangeable, e.g. answers that drift with the seed's position. " +
               "Only tasks with every sample parsed enter; intervals are 95% bootstrap intervals over tasks.",
             tables: [table],
             figures
           },
           {
             heading: "Single-sample reliability and the noise ceiling",
-            text: `The noise ceiling is the Spearman-Brown reliability of the mean of all ${params.samples} samples: the most variance any predictor of that mean (a probe) can explain.`,
+            text:
+              "The single-sample r₁ is the mean Pearson r across tasks between every two samples (more stable than the one pair of halves at k = 1), with a 95% bootstrap interval over tasks. " +
+              `The noise ceiling is its Spearman-Brown reliability for the mean of all ${params.samples} samples: the most variance any predictor of that mean (a probe) can explain. Both come from one stage and are the same in every report.`,
             tables: [templatesTable]
           }
         ],
@@ -149,6 +142,27 @@ export const seedSensitivityReport = Stage.make({
     })
 })
 
+/** The findings' sentences: per template, r₁ and the noise ceiling, and whether the k-sample means follow Spearman-Brown. */
+export const seedFindings = (
+  results: ReadonlyArray<{ template: string; n_tasks: number; by_k: ReadonlyArray<{ k: number; r: number; lo: number; hi: number; spearman_brown: number }>; single_sample_r: { estimate: number; lo: number; hi: number } | null; noise_ceiling: number | null }>,
+  samples: number
+): string => {
+  if (results.length === 0) return "No template had enough tasks with every sample parsed to measure its seed sensitivity."
+  return results
+    .map((t) => {
+      const last = t.by_k[t.by_k.length - 1]!
+      const r1 = t.single_sample_r === null ? "undefined" : withInterval(t.single_sample_r)
+      const follows =
+        last.k < 2 || !Number.isFinite(last.r) || !Number.isFinite(last.spearman_brown)
+          ? ""
+          : last.lo <= last.spearman_brown && last.spearman_brown <= last.hi
+          ? ` Means of ${last.k} samples correlate ${num(last.r)} across seeds, as Spearman-Brown predicts (${num(last.spearman_brown)}): the samples behave as exchangeable draws.`
+          : ` Means of ${last.k} samples correlate ${withInterval({ estimate: last.r, lo: last.lo, hi: last.hi })} across seeds, outside the Spearman-Brown prediction ${num(last.spearman_brown)}: the samples are not exchangeable draws (answers may drift with the seed).`
+      return `${t.template}: one sampled answer correlates ${r1} with another across ${t.n_tasks} tasks; the mean of all ${samples} has reliability ${num(t.noise_ceiling)}, the ceiling on any probe's R².${follows}`
+    })
+    .join("\n\n")
+}
+
 /** The seed sensitivity report's node for an experiment: every scored (non-revealed, non-ranking) template. */
 export const seedSensitivityNode = (config: ExperimentConfig): Stage.Node => {
   const g = experimentGraph(config)
@@ -157,6 +171,7 @@ export const seedSensitivityNode = (config: ExperimentConfig): Stage.Node => {
   for (const t of scoredTemplates(config)) {
     timings[t.id] = t.timing
     inputs[`scores:${t.id}`] = g.scores(t)
+    inputs[`reliability:${t.id}`] = g.reliability(t)
   }
   return Stage.node(seedSensitivityReport, {
     label: "seed_sensitivity",

@@ -10,6 +10,9 @@
  *   layers: [{
  *     layer, mean_norm (mean residual norm at the layer), tasks, units (tasks, or ordered pairs), samples (per unit and coefficient),
  *     coefficients: number[],
+ *     calibration: null (the config set the coefficients) | { baseline (share of unsteered calibration answers parsed),
+ *       levels: [{ residual_norms, parsed (lowest share over directions and signs), worst }], chosen (residual norms),
+ *       coefficients (residual norms) },
  *     directions: { probe | control | mean_difference | planted: {
  *       slope, slope_lo, slope_hi (95%, task-clustered SE), p_value (plain OLS t), clustered_p_value (CR1 by task),
  *       logit_slope, logit_p_value (Wald), n (parsed samples), excluded: { refusal, failed },
@@ -27,43 +30,48 @@ import type { Template } from "../elicitation/Template"
 import * as Artifact from "../pipeline/Artifact"
 import type { ExperimentConfig } from "../pipeline/Config"
 import * as Stage from "../pipeline/Stage"
-import { steer, SteeringError, type SteeringSummary } from "../stages/steer"
+import { calibrationRule, steer, type SteeringSummary } from "../stages/steer"
+import type { ConfigProblem } from "../pipeline/Target"
 import { experimentGraph } from "./experiment"
 import { type Diagnostic, fewTasks, missingControl, parseFailures } from "./render/diagnostics"
 import { doseResponse, type DosePoint } from "./render/figures"
+import { num, pValue, side, withInterval } from "./render/prose"
 import type { Table } from "./render/tables"
 import { configSummary, type ReportBody, reportTarget } from "./reportTarget"
 
 const f = (name: string) => ({ name, type: "float64" as const })
 const s = (name: string) => ({ name, type: "utf8" as const })
 const i = (name: string) => ({ name, type: "int32" as const })
+const b = (name: string) => ({ name, type: "bool" as const })
 
 const directionOrder = ["probe", "control", "mean_difference", "planted"]
 const byDirectionOrder = (a: string, b: string) => directionOrder.indexOf(a) - directionOrder.indexOf(b)
 
-/** The steered and the probe template of an experiment, or why its steering settings cannot run. */
-export const steeringTemplates = (config: ExperimentConfig): { template: Template; probe: Template } | string => {
+/** The steered and the probe template of an experiment, or why its steering settings cannot run (naming the field). */
+export const steeringTemplates = (config: ExperimentConfig): { template: Template; probe: Template } | ConfigProblem => {
   const st = config.steering
   const binary = (t: Template) => (t.kind === "qualitative" && t.options.length === 2) || t.kind === "revealed"
   const template = st.template === undefined ? config.templates.find(binary) : config.templates.find((t) => t.id === st.template)
   if (template === undefined) {
     return st.template === undefined
-      ? "the experiment has no qualitative template with two options and no revealed template to steer; list one in templates"
-      : `steering.template "${st.template}" is not among the experiment's templates`
+      ? { field: "templates", reason: "needs a template to steer, a qualitative one with two options (e.g. qualitative_post_v1) or a revealed one; the config lists none" }
+      : { field: "steering.template", reason: `"${st.template}" is not among the experiment's templates` }
   }
-  if (!binary(template)) return `steering.template "${template.id}" is neither a qualitative template with two options nor a revealed one`
+  if (!binary(template)) return { field: "steering.template", reason: `"${template.id}" is neither a qualitative template with two options nor a revealed one` }
   const probable = (t: Template) => t.kind !== "revealed" && t.kind !== "ranking"
   const probe =
     st.probeTemplate !== undefined
       ? config.templates.find((t) => t.id === st.probeTemplate)
       : probable(template) ? template : config.templates.find(probable)
   if (probe === undefined) {
-    return st.probeTemplate === undefined ? "no template with a probe (qualitative, stated or open-ended) to take directions from" : `steering.probeTemplate "${st.probeTemplate}" is not among the experiment's templates`
+    return st.probeTemplate === undefined
+      ? { field: "templates", reason: "needs a template with a probe (qualitative, stated or open-ended) to take directions from" }
+      : { field: "steering.probeTemplate", reason: `"${st.probeTemplate}" is not among the experiment's templates` }
   }
-  if (!probable(probe)) return `steering.probeTemplate "${probe.id}" is ${probe.kind}; probes are trained on qualitative, stated or open-ended templates`
-  const missing = st.layers.filter((l) => !config.activations.layers.includes(l))
-  if (missing.length > 0) return `steering.layers ${missing.join(", ")} not among activations.layers (${config.activations.layers.join(", ")}), where the probes are trained`
-  if (st.positions === "differential" && template.kind !== "revealed") return `steering.positions "differential" needs a revealed template, "${template.id}" is ${template.kind}`
+  if (!probable(probe)) return { field: "steering.probeTemplate", reason: `"${probe.id}" is ${probe.kind}; probes are trained on qualitative, stated or open-ended templates` }
+  const missing = st.layers.findIndex((l) => !config.activations.layers.includes(l))
+  if (missing >= 0) return { field: `steering.layers.${missing}`, reason: `layer ${st.layers[missing]} is not among activations.layers (${config.activations.layers.join(", ")}), where the probes are trained` }
+  if (st.positions === "differential" && template.kind !== "revealed") return { field: "steering.positions", reason: `"differential" needs a revealed template, "${template.id}" is ${template.kind}` }
   return { template, probe }
 }
 
@@ -76,11 +84,10 @@ const slopeColumns = [
 /** The steering report: dose-response figures, P(good) per coefficient and direction, slopes with plain, clustered and Wald p-values. */
 export const steeringReport = Stage.make({
   name: "report_steering",
-  version: 2,
-  params: Schema.Struct({ config: Schema.Record({ key: Schema.String, value: Schema.Unknown }), problem: Schema.optional(Schema.String) }),
+  version: 3,
+  params: Schema.Struct({ config: Schema.Record({ key: Schema.String, value: Schema.Unknown }) }),
   run: ({ inputs, params }) =>
-    Effect.gen(function* () {
-      if (params.problem !== undefined) return yield* new SteeringError({ template_id: "(config)", layer: -1, reason: params.problem })
+    Effect.sync(() => {
       const results = Object.entries(inputs)
         .filter(([name]) => name.startsWith("steer:"))
         .map(([, loaded]) => loaded.json<SteeringSummary>("steering"))
@@ -115,15 +122,45 @@ export const steeringReport = Stage.make({
           })
         }
         const unit = r.normalization === "unit" ? "unit-norm direction" : `mean residual norm at layer ${r.layer} (${r.mean_norm.toPrecision(4)})`
+        const calibrationTable: Table[] = r.calibration === null
+          ? []
+          : [{
+              name: `calibration_L${r.layer}`,
+              columns: [f("residual_norms"), f("coefficient"), f("parsed"), s("worst"), b("kept")],
+              rows: [...r.calibration.levels]
+                .sort((x, y) => x.residual_norms - y.residual_norms)
+                .map((l) => ({
+                  residual_norms: l.residual_norms,
+                  coefficient: r.normalization === "unit" ? l.residual_norms * r.mean_norm : l.residual_norms,
+                  parsed: l.parsed, worst: l.worst, kept: l.parsed >= calibrationRule.keep * r.calibration!.baseline
+                }))
+            }]
+        const broken = r.coefficients.flatMap((c) => {
+          const all = Object.values(r.directions).flatMap((x) => x.answers.filter((a) => a.coefficient === c))
+          const total = all.reduce((a, x) => a + x.total, 0)
+          const parsed = all.reduce((a, x) => a + x.parsed, 0)
+          return c !== 0 && total > 0 && parsed < total / 2 ? [`${c} (${parsed} of ${total} parsed)`] : []
+        })
         return {
           heading: `Layer ${r.layer}`,
+          ...(broken.length === 0
+            ? {}
+            : { notice: `at coefficient ${broken.join(", ")} most steered answers failed to parse: the intervention breaks the answer format there, and P(${r.outcome}) rests on the few answers left` }),
           text:
+            (r.calibration === null
+              ? `The coefficients ${r.coefficients.join(", ")} are the config's (steering.coefficients). `
+              : `The config sets no coefficients, so they were calibrated on the model: steering the first ${r.calibration_prompts} prompts along every direction, either way, at magnitudes found by doubling, halving and bisecting, ` +
+                `the largest at which the lowest share of parsed answers stayed at least ${100 * calibrationRule.keep}% of the unsteered share (${(100 * r.calibration.baseline).toFixed(0)}%) was ${r.calibration.chosen.toPrecision(3)} mean residual norms; ` +
+                `the sweep goes to half of it (table calibration_L${r.layer}), since answers break off steeply beyond. `) +
             `${r.template_id} asked ${r.kind === "revealed" ? `about ${r.units} ordered pairs of ${r.tasks} tasks` : `of ${r.tasks} tasks`}, ${r.samples} samples each per coefficient, steered after layer ${r.layer} ` +
             `at ${r.positions} positions with coefficients in multiples of the ${unit}. Directions: the ${r.probe_template_id} probe (raw activation-space Ridge weights), a random control of the probe's norm with its components along every other direction removed ` +
             "(in a small residual stream a random direction shares about 1/√d of any direction; the control stands for generic perturbation of the same size), " +
             "the mean activation of the top-rated quarter of tasks minus the bottom quarter" + ("planted" in r.directions ? ", and the organism's planted valence direction" : "") + ". " +
             `Each sampled answer is parsed; refusals and unparsed answers are excluded and counted. ${outcome} carries a Wilson 95% interval; the option-probability curves are the mean probability of the answer under option scoring (no sampling noise). ` +
-            "Slopes are linear-probability OLS of the outcome on the coefficient; samples of one task are not independent, so the task-clustered p-value (CR1) is the one to read, and the slope interval uses the clustered standard error.",
+            "Slopes are linear-probability OLS of the outcome on the coefficient; samples of one task are not independent, so the task-clustered p-value (CR1, as statsmodels' cov_type=\"cluster\") is the one to read, and the slope interval uses the clustered standard error. " +
+            "The clustered p-value is often the smaller one here, and rightly: every task is asked at every coefficient of a symmetric sweep with the same seeds, so a task's own level of the outcome, which plain OLS counts as noise, " +
+            "adds nothing to the slope's task-clustered variance (its coefficients sum to zero within the task), as in a within-subject design; clustering removes that between-task variation rather than adding within-task correlation. " +
+            "Far in the tail the two differ by orders of magnitude for a few per cent of standard error (at z ≈ 20, 1e-60 against 1e-90): read both as \"far below any threshold\".",
           figures: [doseResponse({
             name: `dose_response_L${r.layer}`,
             title: `${outcome} vs steering coefficient, layer ${r.layer}`,
@@ -132,7 +169,7 @@ export const steeringReport = Stage.make({
             coefficientTitle: r.normalization === "unit" ? "coefficient (norm of the added vector)" : "coefficient (× mean residual norm)",
             outcomeTitle: outcome
           })],
-          tables: [slopes, ...perDirection]
+          tables: [slopes, ...perDirection, ...calibrationTable]
         }
       })
       const diagnostics: Diagnostic[] = [
@@ -191,6 +228,7 @@ export const steeringReport = Stage.make({
       const body: ReportBody = {
         title: "Steering along preference directions",
         configSummary: params.config,
+        findings: { text: steeringFindings(results) },
         sections,
         diagnostics,
         summary
@@ -199,11 +237,54 @@ export const steeringReport = Stage.make({
     })
 })
 
+/**
+ * The findings' sentences: per layer, how far steering along the probe moves the outcome over the sweep compared with
+ * the random control (and the planted direction on the organism), and where the coefficients came from.
+ */
+export const steeringFindings = (results: ReadonlyArray<SteeringSummary>): string =>
+  results
+    .map((r) => {
+      const outcome = r.kind === "revealed" ? "P(choose Task A)" : `P(${r.outcome})`
+      const [low, high] = [Math.min(...r.coefficients), Math.max(...r.coefficients)]
+      const source = r.calibration === null ? "set by the config" : "calibrated to half the largest magnitude at which answers still parse"
+      const head = `Layer ${r.layer}, coefficients ${num(low)} to ${num(high)} (${source}):`
+      const ends = (d: string) => {
+        const x = r.directions[d]!
+        const at = (c: number) => x.by_coefficient.find((b) => b.coefficient === c)
+        const [a, b] = [at(low), at(high)]
+        return a === undefined || b === undefined ? "undefined (no parsed answers at an end of the sweep)" : `from ${withInterval({ estimate: a.p, lo: a.lo, hi: a.hi })} to ${withInterval({ estimate: b.p, lo: b.lo, hi: b.hi })}`
+      }
+      const slope = (d: string) => {
+        const x = r.directions[d]
+        return x === undefined || x.slope === null ? undefined : { estimate: x.slope, lo: x.slope_lo, hi: x.slope_hi, p: x.clustered_p_value }
+      }
+      const probe = slope("probe")
+      const control = slope("control")
+      if (probe === undefined) return `${head} the probe direction's effect could not be fitted (${r.directions.probe?.error ?? "no parsed answers"}).`
+      const probeText = `steering along the ${r.probe_template_id} probe moves ${outcome} ${ends("probe")} (task-clustered slope p ${pValue(probe.p)})`
+      const controlText = control === undefined ? "" : `; along the random control ${ends("control")}`
+      const verdict =
+        side(probe) === 0
+          ? ": no detectable effect of the probe direction at these coefficients."
+          : control !== undefined && side(control) !== 0
+          ? ": the control's slope interval excludes 0 too, so part of the effect is generic perturbation of the residual stream."
+          : ": the control's slope interval includes 0, so the effect is specific to the probe's direction."
+      const planted = r.directions.planted === undefined ? "" : ` The planted direction moves it ${ends("planted")}.`
+      return `${head} ${probeText}${controlText}${verdict}${planted}`
+    })
+    .join("\n\n")
+
+/** What reports/steering needs: a template to steer and a probe to steer along, at layers where probes are trained. */
+export const steeringNeeds = (config: ExperimentConfig): ConfigProblem[] => {
+  const chosen = steeringTemplates(config)
+  return "field" in chosen ? [chosen] : []
+}
+
 /** `pipeline build reports/steering`: the steering dose-response experiment at every configured layer. */
 export const target = reportTarget("dose-response of steering along the probe, a random control and the mean-difference direction", (config: ExperimentConfig) => {
   const summaryOfConfig = configSummary(config) as Record<string, unknown>
   const chosen = steeringTemplates(config)
-  if (typeof chosen === "string") return Stage.node(steeringReport, { label: "steering", params: { config: summaryOfConfig, problem: chosen } })
+  if ("field" in chosen) throw new Error(`reports/steering: ${chosen.field}: ${chosen.reason} (the target's check should have refused the config)`)
   const { template, probe } = chosen
   const g = experimentGraph(config)
   const runtime = config.model.kind === "checkpoint" ? { ...config.runtime, checkpoint: config.model.path } : config.runtime
@@ -224,4 +305,4 @@ export const target = reportTarget("dose-response of steering along the probe, a
     })
   }
   return Stage.node(steeringReport, { label: "steering", params: { config: summaryOfConfig }, inputs })
-})
+}, steeringNeeds)

@@ -20,7 +20,8 @@ import { pearson } from "../stats/metrics"
 import { ols } from "../stats/regression"
 import { templatePairs } from "../stats/templateScales"
 import { experimentGraph } from "./experiment"
-import { type Diagnostic, fewTasks, orientation } from "./render/diagnostics"
+import { type Diagnostic, fewTasks, orientation, parseNotice } from "./render/diagnostics"
+import { count, num, withInterval } from "./render/prose"
 import { type Figure, heatmap, scatterWithFit } from "./render/figures"
 import type { Table } from "./render/tables"
 import { configSummary, type ReportBody, reportTarget } from "./reportTarget"
@@ -76,11 +77,13 @@ const finiteOrNull = (x: number) => (Number.isFinite(x) ? x : null)
 /** Every scored template's scale against every other: Pearson r and OLS slope of normalized task means, per pair. */
 export const templateScalesReport = Stage.make({
   name: "report_template_scales",
-  version: 2,
+  version: 3,
   params: Schema.Struct({ config: Schema.Record({ key: Schema.String, value: Schema.Unknown }), templates: Schema.Array(ScaleTemplate) }),
   run: ({ inputs, params }) =>
     Effect.sync(() => {
-      const means = params.templates.map((t) => ({ template: t, means: taskMeans(t, fromTable<{ task_id: string; value: number | null }>(inputs[`scores:${t.id}`]!.table("scores"))) }))
+      const scoreRows = params.templates.map((t) => ({ template: t, rows: fromTable<{ task_id: string; value: number | null; tier: string }>(inputs[`scores:${t.id}`]!.table("scores")) }))
+      const means = scoreRows.map(({ template, rows }) => ({ template, means: taskMeans(template, rows) }))
+      const notice = parseNotice(scoreRows.map(({ template, rows }) => ({ templateId: template.id, failed: rows.filter((r) => r.tier === "failed").length, total: rows.length })))
       const ranges = Object.fromEntries(params.templates.map((t) => [t.id, { min: t.min, max: t.max }]))
       const pairs = templatePairs(means.flatMap((m) => m.means.map((x) => ({ template: x.template, task: x.task_id, value: x.value }))), ranges)
       const pairRows = pairs.map((p) => ({
@@ -148,6 +151,7 @@ export const templateScalesReport = Stage.make({
       const body: ReportBody = {
         title: "Template scales: how the templates' ratings relate",
         configSummary: params.config,
+        findings: { ...(notice === undefined ? {} : { notice }), text: scalesFindings(pairRows, diagnostics.filter((d) => d.code === "orientation").length) },
         sections: [
           {
             heading: "Templates",
@@ -170,7 +174,7 @@ export const templateScalesReport = Stage.make({
                 : `Across ${slopeVsR.n} pairs, the OLS slope follows r with slope ${slopeVsR.slope.toFixed(3)} (Pearson r ${slopeVsR.pearson_r === null ? "undefined" : slopeVsR.pearson_r.toFixed(3)}). Points on y = x are pairs whose scales have equal spread.`,
             figures: figures.filter((x) => x.name === "slope_vs_r")
           },
-          { heading: "Task means", tables: [meansTable] }
+          { heading: "Task means", text: "Every task's mean answer per template, written as a table file.", tables: [{ ...meansTable, detail: true }] }
         ],
         diagnostics,
         summary
@@ -178,6 +182,28 @@ export const templateScalesReport = Stage.make({
       return { document: Artifact.json(body) }
     })
 })
+
+/** The findings' sentences: how well the templates agree on the tasks' order (median, strongest and weakest pair) and whether their scales stretch alike. */
+export const scalesFindings = (
+  pairs: ReadonlyArray<{ a: string; b: string; n: number; r: number | null; lo: number | null; hi: number | null; slope: number | null }>,
+  reversed: number
+): string => {
+  const defined = pairs.filter((p) => p.r !== null).sort((x, y) => x.r! - y.r!)
+  if (defined.length === 0) return "No two templates scored enough tasks in common to be compared."
+  const median = defined.length % 2 === 1 ? defined[(defined.length - 1) / 2]!.r! : (defined[defined.length / 2 - 1]!.r! + defined[defined.length / 2]!.r!) / 2
+  const [low, high] = [defined[0]!, defined[defined.length - 1]!]
+  const describe = (p: (typeof defined)[number]) => `${p.a} / ${p.b}, r ${withInterval({ estimate: p.r!, lo: p.lo, hi: p.hi })} over ${p.n} tasks`
+  const slopes = defined.filter((p) => p.slope !== null).map((p) => p.slope!)
+  return [
+    defined.length === 1
+      ? `The two templates' task means correlate: ${describe(low)}.`
+      : `Across ${count(defined.length, "pair")} of templates, task means correlate with median r ${num(median)}; the weakest pair is ${describe(low)}, the strongest ${describe(high)}.`,
+    ...(slopes.length === 0
+      ? []
+      : [`OLS slopes between normalized scales run from ${num(Math.min(...slopes))} to ${num(Math.max(...slopes))}; a slope far from 1 means one template stretches the 0-1 scale more than the other, so their scores should not be pooled as they are.`]),
+    ...(reversed === 0 ? [] : [`${count(reversed, "template")} ${reversed === 1 ? "correlates" : "correlate"} negatively with most others and may have a reversed scale (see the diagnostics).`])
+  ].join("\n\n")
+}
 
 /** `pipeline build reports/template_scales`: correlation and slope of every pair of scored templates. */
 export const target = reportTarget("template scales: Pearson r and OLS slope of every pair of scored templates", (config: ExperimentConfig) => {

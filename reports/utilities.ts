@@ -6,7 +6,8 @@
  *   - `template`, `n_tasks`, `n_choices`, `n_pairs`, `tiers` (answers by parse tier)
  *   - `held_out`: `{ pairs, fraction, seed, train_records, test_records }` (a seeded share of distinct pairs held out)
  *   - `fits`: `{ case_v | full | trueskill: { accuracy, lo, hi, records, neg_log_likelihood } }`: held-out pair accuracy
- *     of each model refitted on the training pairs (Wilson 95% interval over held-out records)
+ *     of each model refitted on the training pairs (Wilson 95% interval over held-out records); `full` also has
+ *     `log_sigma_prior_sd: { all, train }`, the τ cross-validation chose over all pairs and over the training pairs
  *   - `by_dataset`: `{ <origin>: { mu, lo, hi, n } }`: mean full-fit μ per origin with a 95% bootstrap interval over tasks
  *   - `position_bias`: `{ p_first, lo, hi, n, balanced_pairs, balanced_first_rate, mean_abs_error_full }`: P(choose the
  *     first-shown task) with its Wilson interval, the order-cancelled first rate over pairs asked both ways, and the mean
@@ -37,7 +38,9 @@ import { wilson } from "../stats/regression"
 import { fitBradleyTerry } from "../stats/bradleyTerry"
 import { fitRidge } from "../stats/ridge"
 import { type ExperimentGraph, experimentGraph } from "./experiment"
-import { type Diagnostic, fewTasks, parseFailures, positionBias } from "./render/diagnostics"
+import { type Diagnostic, fewTasks, parseFailures, parseNotice, positionBias } from "./render/diagnostics"
+import { num, withInterval } from "./render/prose"
+import type { ConfigProblem } from "../pipeline/Target"
 import { type Figure, intervalBarChart, scatterWithFit } from "./render/figures"
 import type { Table } from "./render/tables"
 import { configSummary, type ReportBody, reportTarget } from "./reportTarget"
@@ -117,10 +120,10 @@ const activationRows = (table: Parameters<typeof matrixOf>[0], layer: number, po
 /** The utilities report: fits and their held-out accuracy, utilities by dataset, position bias, probes, planted truth. */
 export const utilitiesReport = Stage.make({
   name: "report_utilities",
-  version: 2,
+  version: 3,
   params: Schema.Struct({ config: Schema.Record({ key: Schema.String, value: Schema.Unknown }), probes: ProbeParams }),
-  run: ({ inputs, params }) =>
-    Effect.sync(() => {
+  run: ({ inputs, params, progress }) =>
+    Effect.gen(function* () {
       const p = params.probes
       const truth = inputs.truth?.json<{ tasks: Array<{ task_id: string; valence: number }> }>("truth")
       const valence = new Map(truth?.tasks.map((t) => [t.task_id, t.valence]) ?? [])
@@ -140,13 +143,22 @@ export const utilitiesReport = Stage.make({
           }
         })
 
-      const results = templates.map((t) => {
+      // Each template's fits, then its probes at each layer, are the steps a person waits on.
+      const steps = templates.length * (1 + (matrixTable === undefined ? 0 : p.layers.length))
+      let step = 0
+      yield* progress.total(steps, "steps")
+      const results = []
+      for (const t of templates) {
+        yield* progress.done(step++, `${t.id}: fits, datasets, position bias`)
         const fits = Object.fromEntries(
           (["case_v", "full", "trueskill"] as const).map((name) => {
             const fit = t.fits.fits[name]
             const h = fit.held_out
             const interval = h.records > 0 ? wilson(h.accuracy * h.records, h.records) : undefined
-            return [name, { accuracy: finiteOrNull(h.accuracy), lo: interval?.lo ?? null, hi: interval?.hi ?? null, records: h.records, neg_log_likelihood: fit.neg_log_likelihood }]
+            return [name, {
+              accuracy: finiteOrNull(h.accuracy), lo: interval?.lo ?? null, hi: interval?.hi ?? null, records: h.records, neg_log_likelihood: fit.neg_log_likelihood,
+              ...(fit.log_sigma_prior_sd === null ? {} : { log_sigma_prior_sd: fit.log_sigma_prior_sd })
+            }]
           })
         )
         const origins = [...new Set(t.tasks.map((u) => u.origin))].sort()
@@ -164,9 +176,8 @@ export const utilitiesReport = Stage.make({
           order_cancelled_pairs: t.fits.order_cancelled.pairs, mean_abs_error_full: t.fits.order_cancelled.mean_abs_error_full
         }
         const test = t.comparisons.filter((c) => c.held_out)
-        const probes = matrixTable === undefined || matrix === undefined
-          ? []
-          : p.layers.flatMap((layer) => {
+        const probeAt = (layer: number) => {
+              if (matrixTable === undefined || matrix === undefined) return []
               const rows = activationRows(matrixTable, layer, p.position)
               const picked = t.tasks.filter((u) => rows.has(u.task_id))
               if (picked.length < Math.max(10, p.folds)) return []
@@ -203,7 +214,14 @@ export const utilitiesReport = Stage.make({
                 pearson_r: { estimate: finiteOrNull(r.estimate), lo: finiteOrNull(r.lo), hi: finiteOrNull(r.hi) },
                 pair_accuracy: finiteOrNull(accuracy.accuracy), pair_records: accuracy.records
               }]
-            })
+            }
+        const probes = []
+        if (matrixTable !== undefined && matrix !== undefined) {
+          for (const layer of p.layers) {
+            yield* progress.done(step++, `${t.id}: probes at layer ${layer}`)
+            probes.push(...probeAt(layer))
+          }
+        }
         const withTruth = t.tasks.filter((u) => valence.has(u.task_id))
         const planted = truth === undefined || withTruth.length < 3
           ? undefined
@@ -213,12 +231,13 @@ export const utilitiesReport = Stage.make({
               spearman_case_v: spearman(withTruth.map((u) => u.case_v_mu), withTruth.map((u) => valence.get(u.task_id)!)),
               spearman_trueskill: spearman(withTruth.map((u) => u.trueskill_mu), withTruth.map((u) => valence.get(u.task_id)!))
             }
-        return {
+        results.push({
           template: t.id, n_tasks: t.fits.n_tasks, n_choices: t.fits.n_choices, n_pairs: t.fits.n_pairs, tiers: t.fits.tiers,
           held_out: t.fits.held_out, fits, by_dataset: byDataset, position_bias: positionBiasSummary, probes,
           ...(planted === undefined ? {} : { planted })
-        }
-      })
+        })
+      }
+      yield* progress.done(steps, "tables and figures")
 
       const fitNames = { case_v: "Thurstonian Case V", full: "Thurstonian (σ per task)", trueskill: "TrueSkill" } as const
       const fitsTable: Table = {
@@ -306,6 +325,7 @@ export const utilitiesReport = Stage.make({
         }
       }
 
+      const notice = parseNotice(results.map((r) => ({ templateId: r.template, failed: r.tiers.failed ?? 0, total: Object.values(r.tiers).reduce((a, v) => a + v, 0) })))
       const diagnostics: Diagnostic[] = [
         ...positionBias(results.map((r) => ({ label: r.template, chooseFirst: r.position_bias.chosen_first, total: r.position_bias.n }))),
         ...parseFailures(results.map((r) => {
@@ -337,13 +357,13 @@ export const utilitiesReport = Stage.make({
       const body: ReportBody = {
         title: "Utilities from revealed choices",
         configSummary: params.config,
+        findings: { ...(notice === undefined ? {} : { notice }), text: utilitiesFindings(results) },
         sections: [
           {
             heading: "Fits and held-out pair accuracy",
             text:
-              (templates.length === 0 ? "The experiment has no revealed template, so there are no choices to fit.\n\n" : "") +
               "Each revealed template asks the model to pick one of two tasks, in both orders. Refusals and unparsed answers are never counted as choices. " +
-              "Thurstonian Case V gives every task a utility μ with unit noise; the full model also fits a noise σ per task (with a prior keeping σ near 1); TrueSkill rates the choices online. " +
+              "Thurstonian Case V gives every task a utility μ with unit noise; the full model also fits a noise σ per task, with a prior log σ ~ N(0, τ²) keeping σ near 1 whose τ is chosen by cross-validation over the training pairs; TrueSkill rates the choices online. " +
               `To score them honestly, ${100 * heldOutFraction}% of the distinct pairs (seeded) are held out, every model is refitted on the rest, and its accuracy is the share of held-out choices whose chosen task has the higher utility (a tie counts ½). ` +
               "The negative log-likelihood is of the fit on all choices.",
             tables: [fitsTable],
@@ -363,15 +383,15 @@ export const utilitiesReport = Stage.make({
               "`mean_abs_error_full` compares each pair's order-cancelled choice rate with the full fit's P(x beats y).",
             tables: [biasTable]
           },
-          {
+          ...(probeTable.rows.length === 0
+            ? []
+            : [{
             heading: "Probes of the utilities",
             text:
-              p.template === null
-                ? "The experiment has no scored template whose prompt activations could be probed."
-                : `Ridge probes read the activations of each task's \`${p.template}\` prompt (${p.position}) and predict the full-fit μ estimated from the training pairs only. ` +
+                `Ridge probes read the activations of each task's \`${p.template}\` prompt (${p.position}) and predict the full-fit μ estimated from the training pairs only. ` +
                   "R² and Pearson r are out-of-fold (folds by task, alpha chosen inside each training fold), with 95% bootstrap intervals over tasks; the pair accuracy scores the out-of-fold predictions on the held-out pairs, comparable with the fits' own held-out accuracy.",
             tables: [probeTable]
-          },
+          }]),
           ...(truth === undefined
             ? []
             : [{
@@ -380,7 +400,7 @@ export const utilitiesReport = Stage.make({
                 tables: [plantedTable],
                 figures: figures.filter((x) => x.name.startsWith("planted_"))
               }]),
-          { heading: "Utilities per task", tables: [taskTable] }
+          { heading: "Utilities per task", text: "Every task's utilities under each fit, written as a table file.", tables: [{ ...taskTable, detail: true }] }
         ],
         diagnostics,
         summary
@@ -388,6 +408,42 @@ export const utilitiesReport = Stage.make({
       return { document: Artifact.json(body) }
     })
 })
+
+type UtilityResult = {
+  template: string
+  n_tasks: number
+  fits: Record<string, { accuracy: number | null; lo: number | null; hi: number | null }>
+  by_dataset: Record<string, { mu: number }>
+  position_bias: { p_first: number; lo: number; hi: number }
+  probes: ReadonlyArray<{ layer: number; pair_accuracy: number | null }>
+  planted?: { spearman_full: number }
+}
+
+/** The findings' sentences: per revealed template, held-out accuracy of the fits, datasets by utility, position bias, probes and the planted truth. */
+export const utilitiesFindings = (results: ReadonlyArray<UtilityResult>): string =>
+  results
+    .map((r) => {
+      const acc = (name: string) => r.fits[name]!
+      const full = acc("full")
+      const origins = Object.entries(r.by_dataset).sort((a, b) => b[1].mu - a[1].mu).map(([o]) => o)
+      const biased = r.position_bias.lo > 0.5 || r.position_bias.hi < 0.5
+      const bestProbe = r.probes.filter((q) => q.pair_accuracy !== null).reduce<(typeof r.probes)[number] | undefined>((a, b) => (a === undefined || b.pair_accuracy! > a.pair_accuracy! ? b : a), undefined)
+      return [
+        `${r.template}: over ${r.n_tasks} tasks, the full Thurstonian fit predicts ${full.accuracy === null ? "no" : withInterval({ estimate: full.accuracy, lo: full.lo, hi: full.hi })} of held-out choices ` +
+          `(Case V ${num(acc("case_v").accuracy)}, TrueSkill ${num(acc("trueskill").accuracy)}).`,
+        origins.length < 2 ? "" : ` Datasets from most to least preferred: ${origins.join(" > ")}.`,
+        ` The model picks the task shown first ${withInterval({ estimate: r.position_bias.p_first, lo: r.position_bias.lo, hi: r.position_bias.hi })} of the time${biased ? ": a position bias the pairs asked in both orders cancel" : ", no detectable position bias"}.`,
+        bestProbe === undefined ? "" : ` A probe of the activations (layer ${bestProbe.layer}) orders held-out pairs correctly ${num(bestProbe.pair_accuracy)} of the time.`,
+        r.planted === undefined ? "" : ` The utilities rank-correlate ${num(r.planted.spearman_full)} with the planted valences.`
+      ].join("")
+    })
+    .join("\n\n")
+
+/** What reports/utilities needs: a revealed template, whose choices it fits. */
+export const utilitiesNeeds = (config: ExperimentConfig): ConfigProblem[] =>
+  config.templates.some((t) => t.kind === "revealed")
+    ? []
+    : [{ field: "templates", reason: "needs a revealed template (pairwise choices to fit utilities to), e.g. revealed_v1 or revealed_v2; the config lists none" }]
 
 /** `pipeline build reports/utilities`: Thurstonian and TrueSkill utilities of every revealed template, with probes and diagnostics. */
 export const target = reportTarget("utilities from revealed choices: fits, held-out accuracy, datasets, position bias, probes", (config: ExperimentConfig) => {
@@ -409,4 +465,4 @@ export const target = reportTarget("utilities from revealed choices: fits, held-
     template: probe?.id ?? null
   }
   return Stage.node(utilitiesReport, { label: "utilities", params: { config: configSummary(config) as Record<string, unknown>, probes: params }, inputs })
-})
+}, utilitiesNeeds)

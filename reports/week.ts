@@ -2,6 +2,7 @@
  * summary.json `summary`:
  * {
  *   [report: string]: unknown   // each gathered report's own summary, by report name (hoo, probe_r2, ...); see the top of reports/<name>.ts
+ *   skipped: Record<report, string>   // reports the config cannot build (e.g. utilities without a revealed template), and why
  * }
  */
 import { Effect, Schema } from "effect"
@@ -14,7 +15,7 @@ import { target as parsing } from "./parsing"
 import { target as probeR2 } from "./probe_r2"
 import { target as probeSimilarity } from "./probe_similarity"
 import { target as ratings } from "./ratings"
-import type { Section } from "./render/document"
+import { allSections, FINDINGS, type Section } from "./render/document"
 import type { Table } from "./render/tables"
 import { configSummary, type ReportBody, reportTarget } from "./reportTarget"
 import { target as seedSensitivity } from "./seed_sensitivity"
@@ -39,19 +40,25 @@ export const weeklyReports: ReadonlyArray<readonly [string, Target<ExperimentCon
 export const prefixSections = (name: string, sections: ReadonlyArray<Section>): Section[] =>
   sections.map((section) => ({
     heading: `${name}: ${section.heading}`,
+    ...(section.notice === undefined ? {} : { notice: section.notice }),
     ...(section.text === undefined ? {} : { text: section.text }),
     ...(section.tables === undefined ? {} : { tables: section.tables.map((t) => ({ ...t, name: `${name}-${t.name}` })) }),
     ...(section.figures === undefined ? {} : { figures: section.figures.map((f) => ({ ...f, name: `${name}-${f.name}` })) })
   }))
 
-/** The weekly document: every report's sections in one place, diagnostics merged, summaries by report name. */
+/** The weekly document: every report's findings first, then its sections, diagnostics merged, summaries by report name. */
 export const weekReport = Stage.make({
   name: "report_week",
-  version: 1,
-  params: Schema.Struct({ config: Schema.Record({ key: Schema.String, value: Schema.Unknown }), reports: Schema.Array(Schema.String) }),
+  version: 2,
+  params: Schema.Struct({
+    config: Schema.Record({ key: Schema.String, value: Schema.Unknown }),
+    reports: Schema.Array(Schema.String),
+    skipped: Schema.Record({ key: Schema.String, value: Schema.String })
+  }),
   run: ({ inputs, params }) =>
     Effect.sync(() => {
       const documents = params.reports.map((name) => ({ name, doc: inputs[name]!.json<ReportBody>("document") }))
+      const skipped = Object.entries(params.skipped)
       const contents: Table = {
         name: "contents",
         columns: [
@@ -62,7 +69,7 @@ export const weekReport = Stage.make({
           report: name,
           title: doc.title,
           sections: doc.sections.length,
-          figures: doc.sections.reduce((n, s) => n + (s.figures?.length ?? 0), 0),
+          figures: allSections(doc).reduce((n, s) => n + (s.figures?.length ?? 0), 0),
           errors: doc.diagnostics.filter((d) => d.level === "error").length,
           warnings: doc.diagnostics.filter((d) => d.level === "warning").length
         }))
@@ -70,36 +77,52 @@ export const weekReport = Stage.make({
       const body: ReportBody = {
         title: "Weekly report",
         configSummary: params.config,
+        findings: {
+          text: [
+            ...documents.map(({ name, doc }) => `${name}: ${doc.findings.text ?? ""}`.replace(/\n\s*\n/g, " ")),
+            ...skipped.map(([name, why]) => `${name}: not built, ${why}.`)
+          ].join("\n\n")
+        },
         sections: [
           {
             heading: "Contents",
-            text: "Every report target built from one experiment config. Section headings, figures and tables carry the name of the report they come from (`pipeline build reports/<name>` builds one alone); the diagnostics of all of them are listed together at the end.",
+            text:
+              "Every report target built from one experiment config. Section headings, figures and tables carry the name of the report they come from (`pipeline build reports/<name>` builds one alone); the diagnostics of all of them are listed together at the end." +
+              (skipped.length === 0 ? "" : ` Not built, since the config cannot build them: ${skipped.map(([name, why]) => `${name} (${why})`).join("; ")}.`),
             tables: [contents]
           },
           ...documents.flatMap(({ name, doc }) =>
             prefixSections(name, [
               {
                 heading: doc.title,
-                text: `From \`reports/${name}\`: ${doc.sections.length} sections; its ${doc.diagnostics.length} diagnostics are listed with the others at the end.`
+                text: `From \`reports/${name}\`: ${doc.sections.length} sections after its findings; its ${doc.diagnostics.length} diagnostics are listed with the others at the end.`
               },
+              { heading: FINDINGS, ...doc.findings },
               ...doc.sections
             ])
           )
         ],
         diagnostics: documents.flatMap(({ name, doc }) => doc.diagnostics.map((d) => ({ ...d, message: `${name}: ${d.message}` }))),
-        summary: Object.fromEntries(documents.map(({ name, doc }) => [name, doc.summary]))
+        summary: { ...Object.fromEntries(documents.map(({ name, doc }) => [name, doc.summary])), skipped: params.skipped }
       }
       return { document: Artifact.json(body) }
     })
 })
 
-/** The weekly report's node: one input per gathered report, each the root of that report's own graph. */
-export const weekNode = (config: ExperimentConfig): Stage.Node =>
-  Stage.node(weekReport, {
+/** The weekly report's node: one input per gathered report the config can build, each the root of that report's own graph. */
+export const weekNode = (config: ExperimentConfig): Stage.Node => {
+  const problems = weeklyReports.map(([name, t]) => [name, t, t.check?.(config) ?? []] as const)
+  const built = problems.filter(([, , p]) => p.length === 0)
+  return Stage.node(weekReport, {
     label: "week",
-    params: { config: configSummary(config), reports: weeklyReports.map(([name]) => name) },
-    inputs: Object.fromEntries(weeklyReports.map(([name, t]) => [name, t.graph(config)]))
+    params: {
+      config: configSummary(config),
+      reports: built.map(([name]) => name),
+      skipped: Object.fromEntries(problems.filter(([, , p]) => p.length > 0).map(([name, , p]) => [name, p.map((x) => `${x.field}: ${x.reason}`).join("; ")]))
+    },
+    inputs: Object.fromEntries(built.map(([name, t]) => [name, t.graph(config)]))
   })
+}
 
 /** `pipeline build reports/week`: every report target gathered into one document. */
 export const target = reportTarget("every report target in one document: sections by report, diagnostics merged, summaries by name", weekNode)

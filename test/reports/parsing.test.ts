@@ -6,7 +6,7 @@ import { getAction } from "../../cache/Actions"
 import { CacheDir } from "../../cache/CacheDir"
 import { loadedOutputs } from "../../pipeline/Artifact"
 import { loadOutput } from "../../pipeline/Build"
-import { parsingReport } from "../../reports/parsing"
+import { parsingFindings, parsingReport } from "../../reports/parsing"
 import type { ReportBody } from "../../reports/reportTarget"
 import { ScoresSchema, fromTable, toTable } from "../../stages/tables"
 import { experimentWorkspace, pngSize, tinyExperiment } from "../support/experiment"
@@ -111,5 +111,19 @@ describe("parsing report on hand-made scores", () => {
     expect(flagged).toEqual(["collapse collapsed", "parse-failures failing", "position-bias revealed"])
     const failures = doc.sections.flatMap((s) => s.tables ?? []).find((t) => t.name === "failures")!
     expect(failures.rows.map((r) => [r.reason, r.count])).toEqual([["no number in the answer", 2], ["two numbers", 1]])
+  })
+})
+
+describe("parsingFindings", () => {
+  it("gives the overall tier shares and names every template above the 10% line with its most frequent reason", () => {
+    const row = (template: string, failed: number, top: number | null = null) => ({
+      template, total: 100, tiers: { exact: 100 - failed, refusal: 0, model: 0, failed }, failures: (failed === 0 ? {} : { "no number": failed - 1, "range of numbers": 1 }) as Record<string, number>,
+      failure_rate: { p: failed / 100, lo: failed / 200, hi: failed / 50 }, top_value: top, top_share: top === null ? null : 0.7
+    })
+    const text = parsingFindings([row("a", 0), row("b", 30, 7)])
+    expect(text).toContain("Of 200 answers over 2 templates, 85.0% parsed exactly, 0.0% needed a parsing model, 0.0% were refusals and 15.0% failed.")
+    expect(text).toContain('Above the 10% line: b fails on 0.300 [0.150, 0.600] of its answers, most often "no number"')
+    expect(text).toContain("Collapsed answers: b answers 7.00 70% of the time")
+    expect(parsingFindings([row("a", 5)])).toContain("No template fails on more than 10% of its answers.")
   })
 })

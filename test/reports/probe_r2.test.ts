@@ -5,6 +5,7 @@ import { fromTable, matrixOf } from "../../stages/tables"
 import { taskRows } from "../../stages/taskRows"
 import { r2Score } from "../../stats/metrics"
 import { fitRidge } from "../../stats/ridge"
+import { probeR2Findings } from "../../reports/probe_r2"
 import { experimentWorkspace, pngSize, stageOutputs, tinyExperiment } from "../support/experiment"
 
 const config = { ...tinyExperiment, templates: ["qualitative_post_v1", "stated_pre_v1"] }
@@ -76,5 +77,23 @@ describe("reports/probe_r2 end to end on the organism", () => {
     expect(png.length).toBeGreaterThan(1000)
     expect(pngSize(png)).toEqual({ width: Number(/width="(\d+)"/.exec(svg)![1]), height: Number(/height="(\d+)"/.exec(svg)![1]) })
     expect(pngSize(png).width).toBe(640)
+  })
+})
+
+describe("probeR2Findings", () => {
+  const groups = (a: number, b: number) => ({ alpaca: { estimate: a, lo: a - 0.1, hi: a + 0.1 }, math: { estimate: b, lo: b - 0.1, hi: b + 0.1 } })
+  it("gives each template's best layer against its noise ceiling, and compares pre- with post-task probes", () => {
+    const text = probeR2Findings(
+      [
+        { template: "pre", timing: "pre", layer: 0, byGroup: groups(0.1, 0.2) },
+        { template: "pre", timing: "pre", layer: 1, byGroup: groups(0.6, 0.8) },
+        { template: "post", timing: "post", layer: 1, byGroup: groups(-0.3, -0.1) }
+      ],
+      "origin",
+      (t) => (t === "pre" ? 0.8 : 0.5)
+    )
+    expect(text).toMatch(/^pre \(pre-task\): at layer 1, R² within an origin is 0\.700 \[0\.\d+, 0\.\d+\] on average, 88% of the noise ceiling \(0\.800\), from 0\.600 \(alpaca\) to 0\.800 \(math\)\.$/m)
+    expect(text).toMatch(/^post \(post-task\): no layer's probe explains variance within an origin; the best, layer 1, has mean R² -0\.200/m)
+    expect(text).toMatch(/Pre-task probes explain more within an origin: pre 0\.700/)
   })
 })

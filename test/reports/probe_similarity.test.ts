@@ -5,6 +5,7 @@ import { fromTable, matrixOf } from "../../stages/tables"
 import { taskRows } from "../../stages/taskRows"
 import { cosine } from "../../stats/metrics"
 import { fitRidge } from "../../stats/ridge"
+import { similarityFindings } from "../../reports/probe_similarity"
 import { experimentWorkspace, pngSize, stageOutputs, tinyExperiment } from "../support/experiment"
 
 const config = { ...tinyExperiment, templates: ["stated_pre_v1"] }
@@ -73,5 +74,21 @@ describe("reports/probe_similarity end to end on the organism", () => {
     // Four square cells of at least 36 px each, plus axes and legend.
     expect(pngSize(png).width).toBeGreaterThan(4 * 36)
     expect(pngSize(png).height).toBeGreaterThan(4 * 36)
+  })
+})
+
+describe("similarityFindings", () => {
+  it("reports the layer where per-group probes agree most and what their mean cosine means", () => {
+    const matrix = (c: number) => [[1, c, c], [c, 1, c], [c, c, 1]]
+    const text = similarityFindings(
+      [
+        { template: "q", layer: 0, labels: ["a", "b", "c"], cosine: matrix(0.1) },
+        { template: "q", layer: 1, labels: ["a", "b", "c"], cosine: matrix(0.6) },
+        { template: "s", layer: 1, labels: ["a", "b", "c"], cosine: matrix(0.05) }
+      ],
+      "origin"
+    )
+    expect(text).toContain("q: probes trained on one origin each agree most at layer 1, mean cosine 0.600 between 3 origins: they read preference along largely the same direction in every origin.")
+    expect(text).toContain("s: probes trained on one origin each agree most at layer 1, mean cosine 0.0500 between 3 origins: each origin's probe points its own way")
   })
 })

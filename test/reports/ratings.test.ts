@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { ratingsFindings } from "../../reports/ratings"
 import { experimentWorkspace, pngSize, readCsv, shippedTemplate, tinyExperiment } from "../support/experiment"
 
 const template = (id: string) => shippedTemplate(id) as Record<string, any>
@@ -61,5 +62,23 @@ describe("reports/ratings end to end on the organism", () => {
     for (const t of summary.templates) {
       expect(readme.includes(`\`parse-failures\`: ${t.template}:`)).toBe(t.failed / t.answers > 0.1)
     }
+  })
+})
+
+describe("ratingsFindings", () => {
+  const cell = (category: string, dataset: string, mean: number) => ({ category, dataset, mean, lo: mean - 0.1, hi: mean + 0.1 })
+  it("orders each category's datasets and says whether the categories agree on the most and least preferred", () => {
+    const agree = ratingsFindings(
+      [cell("stated", "alpaca", 0.7), cell("stated", "math", 0.2), cell("qualitative", "alpaca", 0.9), cell("qualitative", "math", 0.1)],
+      { stated: ["alpaca", "math"], qualitative: ["alpaca", "math"] }
+    )
+    expect(agree).toContain("stated: alpaca > math, from alpaca at 0.700 [0.600, 0.800] to math at 0.200 [0.100, 0.300] on the 0-1 scale.")
+    expect(agree).toContain("Every category rates alpaca highest and math lowest")
+    expect(agree).toContain("The qualitative answers separate the datasets most (range 0.800).")
+    const paradox = ratingsFindings(
+      [cell("stated", "alpaca", 0.7), cell("stated", "bailbench", 0.2), cell("qualitative", "alpaca", 0.3), cell("qualitative", "bailbench", 0.8)],
+      { stated: ["alpaca", "bailbench"], qualitative: ["bailbench", "alpaca"] }
+    )
+    expect(paradox).toContain("The categories disagree on which dataset the model prefers most (stated: alpaca, qualitative: bailbench)")
   })
 })

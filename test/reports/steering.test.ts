@@ -3,7 +3,7 @@ import { Schema } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { ExperimentConfig } from "../../pipeline/Config"
-import { steeringTemplates } from "../../reports/steering"
+import { steeringFindings, steeringTemplates } from "../../reports/steering"
 import { experimentWorkspace, pngSize, reportSummary, shippedTemplate, tinyExperiment } from "../support/experiment"
 
 const template = (id: string) => shippedTemplate(id) as { id: string }
@@ -153,22 +153,80 @@ describe("reports/steering on revealed choices with differential steering", () =
 describe("steeringTemplates", () => {
   const decode = (overrides: Record<string, unknown>) =>
     Schema.decodeUnknownSync(ExperimentConfig)({ templates: [template("qualitative_post_v1"), template("stated_pre_v1"), template("revealed_v1")], ...overrides })
+  const ids = (chosen: ReturnType<typeof steeringTemplates>) => ("field" in chosen ? chosen : [chosen.template.id, chosen.probe.id])
+  const problem = (chosen: ReturnType<typeof steeringTemplates>) => ("field" in chosen ? `${chosen.field}: ${chosen.reason}` : "runs")
 
   it("steers the first two-option qualitative template along its own probe by default", () => {
-    const chosen = steeringTemplates(decode({}))
-    expect(typeof chosen === "string" ? chosen : [chosen.template.id, chosen.probe.id]).toEqual(["qualitative_post_v1", "qualitative_post_v1"])
+    expect(ids(steeringTemplates(decode({})))).toEqual(["qualitative_post_v1", "qualitative_post_v1"])
   })
 
   it("takes a revealed template's directions from the first template with a probe", () => {
-    const chosen = steeringTemplates(decode({ steering: { template: "revealed_v1", positions: "differential" } }))
-    expect(typeof chosen === "string" ? chosen : [chosen.template.id, chosen.probe.id]).toEqual(["revealed_v1", "qualitative_post_v1"])
+    expect(ids(steeringTemplates(decode({ steering: { template: "revealed_v1", positions: "differential" } })))).toEqual(["revealed_v1", "qualitative_post_v1"])
   })
 
-  it("names the setting that cannot run", () => {
-    expect(steeringTemplates(decode({ steering: { template: "stated_pre_v1" } }))).toMatch(/neither a qualitative template with two options nor a revealed one/)
-    expect(steeringTemplates(decode({ steering: { template: "nope" } }))).toMatch(/"nope" is not among/)
-    expect(steeringTemplates(decode({ steering: { probeTemplate: "revealed_v1" } }))).toMatch(/probes are trained on/)
-    expect(steeringTemplates(decode({ activations: { layers: [1] }, steering: { layers: [2] } }))).toMatch(/steering.layers 2 not among activations.layers \(1\)/)
-    expect(steeringTemplates(decode({ steering: { positions: "differential" } }))).toMatch(/needs a revealed template/)
+  it("names the config field of the setting that cannot run", () => {
+    expect(problem(steeringTemplates(decode({ steering: { template: "stated_pre_v1" } })))).toMatch(/^steering.template: .*neither a qualitative template with two options nor a revealed one/)
+    expect(problem(steeringTemplates(decode({ steering: { template: "nope" } })))).toMatch(/^steering.template: "nope" is not among/)
+    expect(problem(steeringTemplates(decode({ steering: { probeTemplate: "revealed_v1" } })))).toMatch(/^steering.probeTemplate: .*probes are trained on/)
+    expect(problem(steeringTemplates(decode({ activations: { layers: [1] }, steering: { layers: [1, 2] } })))).toMatch(/^steering.layers.1: layer 2 is not among activations.layers \(1\)/)
+    expect(problem(steeringTemplates(decode({ steering: { positions: "differential" } })))).toMatch(/^steering.positions: .*needs a revealed template/)
+    expect(problem(steeringTemplates(decode({ templates: [template("stated_pre_v1")] })))).toMatch(/^templates: needs a template to steer/)
+  })
+})
+
+describe("reports/steering with coefficients calibrated on the model (none in the config)", () => {
+  let summary: { layers: Array<{ coefficients: number[]; calibration: { baseline: number; chosen: number; levels: Array<{ residual_norms: number; parsed: number }> } | null; directions: Record<string, DirectionSummary & { answers: Array<{ coefficient: number; total: number; parsed: number }> }> }> }
+  let readme: string
+
+  beforeAll(async () => {
+    const w = experimentWorkspace()
+    try {
+      const { steering, ...rest } = steeringConfig()
+      const { coefficients: _, ...uncalibrated } = steering
+      w.writeConfig({ ...rest, steering: uncalibrated })
+      await w.build("reports/steering")
+      summary = JSON.parse(fs.readFileSync(path.join(w.out, "reports/steering/summary.json"), "utf8")).summary
+      readme = fs.readFileSync(path.join(w.out, "reports/steering/README.md"), "utf8")
+    } finally {
+      fs.rmSync(w.dir, { recursive: true, force: true })
+    }
+  }, 600_000)
+
+  it("sweeps to half the largest magnitude that kept the answers parseable, and every coefficient's answers parse", () => {
+    const layer = summary.layers[0]!
+    const calibration = layer.calibration!
+    expect(calibration.baseline).toBeGreaterThan(0.5)
+    expect(calibration.levels.some((l) => l.parsed >= 0.8 * calibration.baseline)).toBe(true)
+    expect(calibration.levels.some((l) => l.parsed < 0.8 * calibration.baseline)).toBe(true)
+    const c = Math.max(...layer.coefficients)
+    expect(layer.coefficients).toEqual([-c, expect.any(Number), 0, expect.any(Number), c])
+    expect(c).toBeLessThanOrEqual(calibration.chosen / 2)
+    for (const d of Object.values(layer.directions)) {
+      for (const a of d.answers) expect(a.parsed / a.total).toBeGreaterThan(0.8)
+    }
+    slopesHold(layer.directions)
+    expect(readme).toContain("**calibration_L1**")
+    expect(readme).not.toContain("steering-breaks-answers")
+  })
+})
+
+describe("steeringFindings", () => {
+  const direction = (p0: number, p1: number, slope: number, lo: number, hi: number) => ({
+    slope, slope_lo: lo, slope_hi: hi, clustered_p_value: lo > 0 ? 1e-12 : 0.4, error: null,
+    by_coefficient: [{ coefficient: -0.1, p: p0, lo: p0 / 2, hi: (1 + p0) / 2, n: 80, successes: 0 }, { coefficient: 0.1, p: p1, lo: p1 / 2, hi: (1 + p1) / 2, n: 80, successes: 0 }]
+  })
+  const result = (control: ReturnType<typeof direction>) =>
+    ({
+      layer: 1, kind: "qualitative", outcome: "good", probe_template_id: "q", coefficients: [-0.1, 0, 0.1], calibration: null,
+      directions: { probe: direction(0.1, 0.9, 4, 3, 5), control }
+    }) as never
+
+  it("says whether the effect is specific to the probe's direction, from the slopes' intervals", () => {
+    const specific = steeringFindings([result(direction(0.4, 0.42, 0.1, -0.5, 0.7))])
+    expect(specific).toBe(
+      "Layer 1, coefficients -0.100 to 0.100 (set by the config): steering along the q probe moves P(good) from 0.100 [0.0500, 0.550] to 0.900 [0.450, 0.950] " +
+        "(task-clustered slope p 1.00e-12); along the random control from 0.400 [0.200, 0.700] to 0.420 [0.210, 0.710]: the control's slope interval includes 0, so the effect is specific to the probe's direction."
+    )
+    expect(steeringFindings([result(direction(0.3, 0.6, 1.5, 0.2, 2.8))])).toContain("the control's slope interval excludes 0 too, so part of the effect is generic perturbation")
   })
 })

@@ -3,6 +3,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { pearsonWithInterval } from "../../stats/metrics"
 import { ols } from "../../stats/regression"
+import { scalesFindings } from "../../reports/template_scales"
 import { experimentWorkspace, pngSize, readCsv, shippedTemplate, tinyExperiment } from "../support/experiment"
 
 const template = (id: string) => shippedTemplate(id) as Record<string, any>
@@ -69,5 +70,16 @@ describe("reports/template_scales end to end on the organism", () => {
     const readme = fs.readFileSync(path.join(out(), "README.md"), "utf8")
     expect(readme.match(/`few-tasks`/g)?.length).toBe(3)
     expect(readme).not.toContain("`orientation`")
+  })
+})
+
+describe("scalesFindings", () => {
+  it("gives the median r, the weakest and strongest pairs, the slopes' range and reversed templates", () => {
+    const pair = (a: string, b: string, r: number, slope: number) => ({ a, b, n: 40, r, lo: r - 0.1, hi: r + 0.1, slope })
+    const text = scalesFindings([pair("a", "b", 0.5, 0.4), pair("a", "c", 0.9, 1.1), pair("b", "c", 0.7, 0.8)], 1)
+    expect(text).toContain("Across 3 pairs of templates, task means correlate with median r 0.700; the weakest pair is a / b, r 0.500 [0.400, 0.600] over 40 tasks, the strongest a / c, r 0.900 [0.800, 1.00] over 40 tasks.")
+    expect(text).toContain("OLS slopes between normalized scales run from 0.400 to 1.10")
+    expect(text).toContain("1 template correlates negatively with most others")
+    expect(scalesFindings([{ a: "a", b: "b", n: 2, r: null, lo: null, hi: null, slope: null }], 0)).toBe("No two templates scored enough tasks in common to be compared.")
   })
 })

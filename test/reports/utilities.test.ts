@@ -3,6 +3,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { spearman } from "../../stats/metrics"
 import { wilson } from "../../stats/regression"
+import { utilitiesFindings } from "../../reports/utilities"
 import { experimentWorkspace, pngSize, readCsv, reportSummary, shippedTemplate, tinyExperiment } from "../support/experiment"
 
 const template = (id: string) => shippedTemplate(id) as unknown
@@ -108,5 +109,21 @@ describe.each([1, 2, 3])("reports/utilities at experiment seed %i", (seed) => {
   it("recovers the planted valences: Thurstonian utilities rank-correlate at least 0.9 with them", () => {
     expect(planted.spearman_full).toBeGreaterThanOrEqual(0.9)
     expect(planted.spearman_case_v).toBeGreaterThanOrEqual(0.9)
+  })
+})
+
+describe("utilitiesFindings", () => {
+  it("gives held-out accuracy of each fit, datasets by utility, position bias, the best probe and the planted truth", () => {
+    const fit = (accuracy: number) => ({ accuracy, lo: accuracy - 0.05, hi: accuracy + 0.05 })
+    const text = utilitiesFindings([{
+      template: "revealed_v1", n_tasks: 40, fits: { case_v: fit(0.7), full: fit(0.72), trueskill: fit(0.65) },
+      by_dataset: { math: { mu: -0.2 }, alpaca: { mu: 0.5 } }, position_bias: { p_first: 0.6, lo: 0.55, hi: 0.65 },
+      probes: [{ layer: 0, pair_accuracy: 0.6 }, { layer: 1, pair_accuracy: 0.7 }], planted: { spearman_full: 0.93 }
+    }])
+    expect(text).toBe(
+      "revealed_v1: over 40 tasks, the full Thurstonian fit predicts 0.720 [0.670, 0.770] of held-out choices (Case V 0.700, TrueSkill 0.650). " +
+        "Datasets from most to least preferred: alpaca > math. The model picks the task shown first 0.600 [0.550, 0.650] of the time: a position bias the pairs asked in both orders cancel. " +
+        "A probe of the activations (layer 1) orders held-out pairs correctly 0.700 of the time. The utilities rank-correlate 0.930 with the planted valences."
+    )
   })
 })

@@ -21,8 +21,8 @@ export const tinyExperiment = {
   probes: { bootstrap: 50, folds: 3 }
 }
 
-/** A temporary project workspace (cache, out folder, config file) building real targets in-process. */
-export const experimentWorkspace = () => {
+/** A temporary project workspace (cache, out folder, config file) building real targets in-process; progress is discarded unless a layer is given. */
+export const experimentWorkspace = (progress: Layer.Layer<Progress> = Progress.layerSilent) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "prefpipe-experiment-"))
   const cache = path.join(dir, "cache")
   const config = path.join(dir, "experiment.json")
@@ -31,7 +31,7 @@ export const experimentWorkspace = () => {
     cacheLayer,
     RowMemo.layerSqlite.pipe(Layer.provide(cacheLayer)),
     ModelPool.Default.pipe(Layer.provide(cacheLayer)),
-    Progress.layerSilent
+    progress
   )
   const run = <A, E>(effect: Effect.Effect<A, E, any>) => Effect.runPromise(Effect.scoped(Effect.provide(effect, layer)) as Effect.Effect<A, E>)
   return {

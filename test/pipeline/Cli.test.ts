@@ -1,0 +1,63 @@
+import { describe, expect, it } from "@effect/vitest"
+import { execFile } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { promisify } from "node:util"
+import { targetNames } from "../../pipeline/Target"
+
+const main = path.resolve(__dirname, "../../pipeline/main.ts")
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "prefpipe-cli-"))
+
+/** Runs the CLI with its output piped (not a terminal), as a script or a pipe would. */
+const cli = (...args: string[]) =>
+  promisify(execFile)(process.execPath, ["--import", "tsx", main, ...args], { maxBuffer: 1 << 24 })
+    .then((r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }))
+    .catch((e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }))
+
+const config = (value: unknown) => {
+  const file = path.join(dir, `config-${Math.random().toString(36).slice(2)}.json`)
+  fs.writeFileSync(file, JSON.stringify(value))
+  return file
+}
+
+describe("the command line", () => {
+  it("prints help without colour codes when piped, without padding, and lists every target with its description", async () => {
+    const help = await cli("--help")
+    expect(help.code).toBe(0)
+    expect(help.stdout).not.toMatch(/\x1b\[/)
+    expect(help.stdout).not.toMatch(/\S {30,}\S/)
+    expect(help.stdout).toContain("  - build [--config file] [--cache directory] [--json] [--concurrency integer] <target>\n      build a target")
+    const targets = help.stdout.slice(help.stdout.indexOf("TARGETS"))
+    for (const name of targetNames()) expect(targets).toMatch(new RegExp(`^  ${name} +\\S`, "m"))
+    expect(targets).toMatch(/^  reports\/hoo +held-one-out probe generalization/m)
+    const sub = await cli("build", "--help")
+    expect(sub.stdout).not.toMatch(/\x1b\[/)
+    expect(sub.stdout).toContain("reports/week")
+  })
+
+  it("names the nearest target and lists them all for a misspelled one; with --json the error is JSON", async () => {
+    const text = await cli("build", "reports/hooo", "--cache", path.join(dir, "cache"))
+    expect(text.code).toBe(1)
+    expect(text.stderr).toMatch(/^error: target reports\/hooo: no such target; did you mean reports\/hoo\? Targets: reports\/hoo, .*reports\/week$/m)
+    const json = await cli("build", "reports/hooo", "--json", "--cache", path.join(dir, "cache"))
+    expect(json.code).toBe(1)
+    const error = JSON.parse(json.stdout).error
+    expect(error).toMatchObject({ type: "TargetError", target: "reports/hooo" })
+    expect(error.message).toContain("did you mean reports/hoo?")
+  })
+
+  it("refuses at plan time, naming the field, layers the model lacks and a report the config cannot feed", async () => {
+    const layers = await cli("plan", "reports/hoo", "--json", "--config", config({ templates: ["stated_pre_v1"], activations: { layers: [0, 7] } }), "--cache", path.join(dir, "cache"))
+    expect(layers.code).toBe(1)
+    expect(JSON.parse(layers.stdout).error).toMatchObject({
+      type: "ConfigError",
+      field: "activations.layers.1",
+      reason: expect.stringContaining("layer 7 does not exist: the model has 3 decoder blocks, so layers 0-2")
+    })
+    const selector = await cli("plan", "reports/probe_r2", "--config", config({ templates: ["stated_pre_v1"], activations: { selectors: ["eot"] } }), "--cache", path.join(dir, "cache"))
+    expect(selector.stderr).toMatch(/field "activations.selectors.0": reports\/probe_r2: eot is the end of the model's own turn, which pre-task prompts do not have \(stated_pre_v1\)/)
+    const utilities = await cli("plan", "reports/utilities", "--json", "--config", config({ templates: ["qualitative_post_v1", "stated_pre_v1"] }), "--cache", path.join(dir, "cache"))
+    expect(JSON.parse(utilities.stdout).error).toMatchObject({ type: "ConfigError", field: "templates", reason: expect.stringContaining("reports/utilities: needs a revealed template") })
+  })
+})
