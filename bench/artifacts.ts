@@ -9,7 +9,7 @@ import { npyData, npyHeader } from "../pipeline/export/Numpy"
 import { zipStored } from "../pipeline/export/Zip"
 import { matrixOf, toMatrixTable } from "../stages/tables"
 import { pcg64 } from "../stats/random"
-import { Effect } from "effect"
+import { Either } from "effect"
 
 const rows = Number(process.argv[2] ?? 2000)
 const width = Number(process.argv[3] ?? 4096)
@@ -58,7 +58,7 @@ for (const f of formats) {
   )
 }
 const npz = best(2, () => {
-  const { rowKeys, groups } = Effect.runSync(matrixArrays(table, (reason) => new Error(reason) as never))
+  const { rowKeys, groups } = Either.getOrThrow(matrixArrays(table))
   return zipStored([...rowKeys, ...groups].map((a) => ({ name: `${a.name}.npy`, parts: [npyHeader(a), npyData(a)] })))
 })
 console.log(`${".npz export (in memory)".padEnd(32)} ${String(npz.value.reduce((n, p) => n + p.byteLength, 0)).padStart(12)} ${"".padStart(7)} ${npz.ms.toFixed(0).padStart(10)}`)

@@ -138,12 +138,19 @@ const exportCommand = Command.make(
   },
   ({ hash, to, format, cache, json }) =>
     Effect.gen(function* () {
+      const started = Date.now()
+      let written = 0
       const manifest = yield* exportOutputs({
         hash,
         to,
         format,
         onFile: (file, done, total) =>
-          Effect.sync(() => process.stderr.write(`[${done}/${total}] ${file.path} (${(file.bytes / 1e6).toFixed(2)} MB)\n`))
+          Effect.sync(() => {
+            written += file.bytes
+            const seconds = Math.max((Date.now() - started) / 1000, 1e-3)
+            const left = done < total ? `, ~${Math.ceil((seconds / done) * (total - done))} s left` : ""
+            process.stderr.write(`[${done}/${total} outputs] ${file.path} ${(file.bytes / 1e6).toFixed(2)} MB (${(written / 1e6 / seconds).toFixed(1)} MB/s${left})\n`)
+          })
       })
       if (json) return yield* printJson(manifest)
       const bytes = manifest.files.reduce((n, f) => n + f.bytes, 0)

@@ -1,5 +1,5 @@
 import * as arrow from "apache-arrow"
-import { Effect } from "effect"
+import { Effect, Either } from "effect"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -12,7 +12,7 @@ import { matrixLayout } from "../Artifact"
 import { loadOutput } from "../Build"
 import { ExportError, UnknownHash } from "../Errors"
 import { findHash } from "../Provenance"
-import { npyBytes, npyData, npyHeader, type NpyArray } from "./Numpy"
+import { descrOf, npyBytes, npyData, npyHeader, type NpyArray } from "./Numpy"
 import { zipStored } from "./Zip"
 
 /** What `pipeline export` writes: tables and matrices as Parquet; matrices as `.npz`; or tables as CSV and matrices as `.npy`. */
@@ -100,63 +100,70 @@ export const tableToCsv = (table: arrow.Table): string => {
   return lines.join("\r\n") + "\r\n"
 }
 
-/** The arrays a matrix table reads as: one per row-key column (`task_ids`, `samples`), one 2-D float32 array per group. */
+/** A named array of an exported matrix. */
+export type NamedArray = NpyArray & { readonly name: string }
+
+/**
+ * The arrays a matrix table reads as: one per row-key column (`task_ids`, `samples`) and one 2-D float32 array per
+ * group of rows its layout names (`layer_1`); a table without a layout is one array with every key column per row.
+ * Left: why the table cannot be read so.
+ */
 export const matrixArrays = (
-  table: arrow.Table,
-  fail: (reason: string) => ExportError
-): Effect.Effect<{ readonly rowKeys: ReadonlyArray<NpyArray & { readonly name: string }>; readonly groups: ReadonlyArray<NpyArray & { readonly name: string }> }, ExportError> =>
-  Effect.gen(function* () {
-    const vectorField = table.schema.fields.find((f) => arrow.DataType.isFixedSizeList(f.type) && arrow.DataType.isFloat((f.type as arrow.FixedSizeList).children[0]!.type))
-    if (vectorField === undefined) return yield* fail("a matrix without a fixed-size float32 vector column")
-    const dim = (vectorField.type as arrow.FixedSizeList).listSize
-    const keys = table.schema.fields.filter((f) => f !== vectorField).map((f) => f.name)
-    const layout = matrixLayout(table) ?? { rows: keys, arrays: vectorField.name }
-    const placeholders = [...layout.arrays.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]!)
-    for (const c of [...layout.rows, ...placeholders]) {
-      if (!keys.includes(c)) return yield* fail(`its layout names a column "${c}" it does not have (columns: ${keys.join(", ")})`)
+  table: arrow.Table
+): Either.Either<{ readonly rowKeys: ReadonlyArray<NamedArray>; readonly groups: ReadonlyArray<NamedArray> }, string> => {
+  const vectorField = table.schema.fields.find((f) => arrow.DataType.isFixedSizeList(f.type) && arrow.DataType.isFloat((f.type as arrow.FixedSizeList).children[0]!.type))
+  if (vectorField === undefined) return Either.left("a matrix without a fixed-size float32 vector column")
+  const dim = (vectorField.type as arrow.FixedSizeList).listSize
+  const keys = table.schema.fields.filter((f) => f !== vectorField).map((f) => f.name)
+  const layout = matrixLayout(table) ?? { rows: keys, arrays: vectorField.name }
+  const placeholders = [...layout.arrays.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]!)
+  const unknown = [...layout.rows, ...placeholders].find((c) => !keys.includes(c))
+  if (unknown !== undefined) return Either.left(`its layout names a column "${unknown}" it does not have (columns: ${keys.join(", ")})`)
+  const column = (name: string) => table.getChild(name)!
+  const nameOf = (i: number) => layout.arrays.replace(/\{([^}]+)\}/g, (_, c: string) => String(column(c).get(i))).replace(SAFE, "_")
+  const groups = new Map<string, number[]>()
+  for (let i = 0; i < table.numRows; i++) {
+    const name = nameOf(i)
+    const rows = groups.get(name) ?? []
+    rows.push(i)
+    groups.set(name, rows)
+  }
+  const first = [...groups.values()][0] ?? []
+  const rowKey = (i: number) => JSON.stringify(layout.rows.map((c) => String(column(c).get(i))))
+  const expected = first.map(rowKey)
+  if (new Set(expected).size < expected.length) {
+    return Either.left(`rows repeat their ${layout.rows.join(", ")} within array "${[...groups.keys()][0]}"; the layout's array names must tell them apart`)
+  }
+  for (const [name, rows] of groups) {
+    if (rows.length !== first.length || rows.some((r, j) => rowKey(r) !== expected[j])) {
+      return Either.left(`array "${name}" does not have the same rows (${layout.rows.join(", ")}) in the same order as the first`)
     }
-    const column = (name: string) => table.getChild(name)!
-    const nameOf = (i: number) => layout.arrays.replace(/\{([^}]+)\}/g, (_, c: string) => String(column(c).get(i))).replace(SAFE, "_")
-    const groups = new Map<string, number[]>()
-    for (let i = 0; i < table.numRows; i++) {
-      const name = nameOf(i)
-      const rows = groups.get(name) ?? []
-      rows.push(i)
-      groups.set(name, rows)
-    }
-    const first = [...groups.values()][0] ?? []
-    const rowKey = (i: number) => JSON.stringify(layout.rows.map((c) => String(column(c).get(i))))
-    const expected = first.map(rowKey)
-    for (const [name, rows] of groups) {
-      if (rows.length !== first.length || rows.some((r, j) => rowKey(r) !== expected[j])) {
-        return yield* fail(`array "${name}" does not have the same rows (${layout.rows.join(", ")}) in the same order as the first`)
-      }
-    }
-    const rowKeys: Array<NpyArray & { name: string }> = []
-    for (const c of layout.rows) {
-      const type = column(c).type
-      const values = first.map((i) => column(c).get(i) as unknown)
-      if (arrow.DataType.isUtf8(type)) rowKeys.push({ name: `${c}s`, dtype: "<U", shape: [first.length], data: values as string[] })
-      else if (arrow.DataType.isInt(type) && (type as arrow.Int).bitWidth <= 32)
-        rowKeys.push({ name: `${c}s`, dtype: "<i4", shape: [first.length], data: Int32Array.from(values as number[]) })
-      else return yield* fail(`row column "${c}" is ${String(type)}; only strings and 32-bit integers export as arrays`)
-    }
-    const vectors = column(vectorField.name)
-    const flat = new Float32Array(table.numRows * dim)
-    let at = 0
-    for (const chunk of vectors.data) {
-      const values = chunk.children[0]!.values as Float32Array
-      flat.set(values.subarray(chunk.offset * dim, (chunk.offset + chunk.length) * dim), at)
-      at += chunk.length * dim
-    }
-    const arrays = [...groups].map(([name, rows]) => {
-      const data = new Float32Array(rows.length * dim)
-      rows.forEach((r, j) => data.set(flat.subarray(r * dim, (r + 1) * dim), j * dim))
-      return { name, dtype: "<f4" as const, shape: [rows.length, dim], data }
-    })
-    if (rowKeys.some((k) => groups.has(k.name))) return yield* fail(`an array and a row column are both named ${rowKeys.map((k) => k.name).join(", ")}`)
-    return { rowKeys, groups: arrays }
+  }
+  const rowKeys: NamedArray[] = []
+  for (const c of layout.rows) {
+    const type = column(c).type
+    const values = first.map((i) => column(c).get(i) as unknown)
+    if (arrow.DataType.isUtf8(type)) rowKeys.push({ name: `${c}s`, dtype: "<U", shape: [first.length], data: values as string[] })
+    else if (arrow.DataType.isInt(type) && (type as arrow.Int).bitWidth <= 32)
+      rowKeys.push({ name: `${c}s`, dtype: "<i4", shape: [first.length], data: Int32Array.from(values as number[]) })
+    else return Either.left(`row column "${c}" is ${String(type)}; only strings and 32-bit integers export as arrays`)
+  }
+  const clash = rowKeys.find((k) => groups.has(k.name))
+  if (clash !== undefined) return Either.left(`an array and a row column are both named ${clash.name}`)
+  const flat = new Float32Array(table.numRows * dim)
+  let at = 0
+  for (const chunk of column(vectorField.name).data) {
+    const values = chunk.children[0]!.values as Float32Array
+    flat.set(values.subarray(chunk.offset * dim, (chunk.offset + chunk.length) * dim), at)
+    at += chunk.length * dim
+  }
+  const arrays = [...groups].map(([name, rows]): NamedArray => {
+    const data = new Float32Array(rows.length * dim)
+    rows.forEach((r, j) => data.set(flat.subarray(r * dim, (r + 1) * dim), j * dim))
+    return { name, dtype: "<f4", shape: [rows.length, dim], data }
   })
+  return Either.right({ rowKeys, groups: arrays })
+}
 
 /** A file to write: its relative path, its bytes in pieces, and what the manifest says of it. */
 interface Pending {
@@ -165,11 +172,7 @@ interface Pending {
   readonly describe: Omit<ExportedFile, "path" | "sha256" | "bytes">
 }
 
-const describeArray = (a: NpyArray & { readonly name: string }): ExportedArray => ({
-  name: a.name,
-  dtype: a.dtype === "<U" ? new TextDecoder().decode(npyHeader(a)).match(/'descr': '([^']+)'/)![1]! : a.dtype,
-  shape: a.shape
-})
+const describeArray = (a: NamedArray): ExportedArray => ({ name: a.name, dtype: descrOf(a), shape: a.shape })
 
 /** The files of one stored output in a format. */
 const filesOf = (record: ActionRecord, output: string, stored: OutputRecord, format: ExportFormat, to: string) =>
@@ -200,7 +203,7 @@ const filesOf = (record: ActionRecord, output: string, stored: OutputRecord, for
           // float vectors barely compress (zstd saves about 6%) and compressing them takes four times as long
           return [{ path: `${stem}.parquet`, parts: [encodeParquet(table, "uncompressed")], describe: withRows }]
         }
-        const { rowKeys, groups } = yield* matrixArrays(table, fail)
+        const { rowKeys, groups } = yield* Either.mapLeft(matrixArrays(table), fail)
         if (format === "npz") {
           const entries = [...rowKeys, ...groups].map((a) => ({ name: `${a.name}.npy`, parts: [npyHeader(a), npyData(a)] }))
           return [{ path: `${stem}.npz`, parts: zipStored(entries), describe: { ...withRows, arrays: [...rowKeys, ...groups].map(describeArray) } }]
@@ -286,5 +289,6 @@ export const exportOutputs = (options: { readonly hash: string; readonly to: str
       })
       return manifest
     })
-    return yield* run.pipe(Effect.tapErrorCause(() => Effect.sync(() => fs.rmSync(staging, { recursive: true, force: true }))))
+    // a failed or interrupted export leaves no partial folder behind
+    return yield* run.pipe(Effect.onError(() => Effect.sync(() => fs.rmSync(staging, { recursive: true, force: true }))))
   }) satisfies Effect.Effect<ExportManifest, ExportError | UnknownHash | StoreError | CorruptObject, CacheDir>

@@ -20,7 +20,7 @@ const pythonTuple = (shape: ReadonlyArray<number>) => (shape.length === 1 ? `(${
 const codePoints = (text: string): number[] => Array.from(text, (c) => c.codePointAt(0)!)
 
 /** The `descr` of an array: its dtype, with the width in characters for strings (at least 1, as numpy's). */
-const descrOf = (array: NpyArray): string =>
+export const descrOf = (array: NpyArray): string =>
   array.dtype === "<U" ? `<U${array.data.reduce((width, s) => Math.max(width, codePoints(s).length), 1)}` : array.dtype
 
 const checkShape = (array: NpyArray) => {

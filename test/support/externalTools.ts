@@ -20,9 +20,12 @@ export const pythonWithNumpy = (): string | undefined => {
   return missing("no python3 with numpy (Debian: apt-get install python3-numpy)")
 }
 
-/** Runs a Python program with arguments and returns its stdout; a failure throws with its stderr. */
+/** Runs a Python program (its common indentation removed) with arguments and returns its stdout; a failure throws with its stderr. */
 export const runPython = (python: string, program: string, args: ReadonlyArray<string> = []): string => {
-  const run = spawnSync(python, ["-c", program, ...args], { encoding: "utf8", maxBuffer: 1 << 28 })
+  const lines = program.split("\n")
+  const indent = Math.min(...lines.filter((l) => l.trim() !== "").map((l) => /^ */.exec(l)![0].length))
+  const code = lines.map((l) => l.slice(indent)).join("\n")
+  const run = spawnSync(python, ["-c", code, ...args], { encoding: "utf8", maxBuffer: 1 << 28 })
   if (run.status !== 0) throw new Error(`python failed (${run.status}): ${run.stderr}`)
   return run.stdout
 }
