@@ -1,6 +1,6 @@
 import { DuckDBInstance, type DuckDBListValue } from "@duckdb/node-api"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { spawnSync } from "node:child_process"
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Effect, Either } from "effect"
@@ -180,18 +180,27 @@ describe("the default build, exported", () => {
   })
 
   describe("pipeline export on the command line", () => {
+    // asynchronous, so the test worker keeps answering the runner while the CLI starts (tens of seconds under load)
     const cli = (...args: string[]) =>
-      spawnSync(path.join(projectRoot, "bin/pipeline"), [...args, "--cache", w.cache], { encoding: "utf8", timeout: 120_000 })
+      new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+        const child = spawn(path.join(projectRoot, "bin/pipeline"), [...args, "--cache", w.cache], { timeout: 180_000 })
+        let stdout = ""
+        let stderr = ""
+        child.stdout.on("data", (chunk: Buffer) => void (stdout += chunk.toString()))
+        child.stderr.on("data", (chunk: Buffer) => void (stderr += chunk.toString()))
+        child.on("error", reject)
+        child.on("close", (status) => resolve({ status, stdout, stderr }))
+      })
 
-    it("fails naming a hash that is not in the cache, writing nothing", () => {
-      const run = cli("export", "0123456789abcdef", "--to", exported("nothing"))
+    it("fails naming a hash that is not in the cache, writing nothing", async () => {
+      const run = await cli("export", "0123456789abcdef", "--to", exported("nothing"))
       expect(run.status).toBe(1)
       expect(run.stderr).toContain("0123456789abcdef: no build or stage with this hash in the cache")
       expect(fs.existsSync(exported("nothing"))).toBe(false)
     })
 
-    it("exports a build by a hash prefix and says where", () => {
-      const run = cli("export", build.build.slice(0, 8), "--to", exported("cli"), "--format", "npz")
+    it("exports a build by a hash prefix and says where", async () => {
+      const run = await cli("export", build.build.slice(0, 8), "--to", exported("cli"), "--format", "npz")
       expect(run.status).toBe(0)
       expect(run.stdout).toContain(`of build ${build.build} to ${exported("cli")}`)
       expect(run.stderr).toMatch(/\[\d+\/\d+ outputs\] activations\/qualitative_post_v1\.npz [\d.]+ MB \([\d.]+ MB\/s, ~\d+ s left\)/)
