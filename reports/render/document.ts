@@ -161,6 +161,7 @@ figcaption { font-size: 0.9em; color: #555; }
 .error { color: #a40000; font-weight: bold; }
 .warning { color: #8a5a00; font-weight: bold; }
 .notice { border-left: 4px solid #c77c00; background: #fff6e5; padding: 0.4em 0.8em; }
+.settings td:last-child { overflow-wrap: anywhere; }
 `
 
 // Inline SVG in HTML needs no namespace declarations; dropping them leaves no URL anywhere in the page.
@@ -187,7 +188,7 @@ export const renderHtml = (doc: ReportDocument, svgs: ReadonlyMap<string, string
     body.push(
       `<p class="diagnostic"><span class="${d.level}">${d.level}</span> <code>${escapeHtml(d.code)}</code>: ${escapeHtml(d.message)}</p>`
     )
-  body.push("<h2>Build</h2>", `<p>Build hash: <code>${escapeHtml(doc.buildHash)}</code></p>`, toHtmlTable(configTable(doc)))
+  body.push("<h2>Build</h2>", `<p>Build hash: <code>${escapeHtml(doc.buildHash)}</code></p>`, `<div class="settings">${toHtmlTable(configTable(doc))}</div>`)
   return [
     "<!DOCTYPE html>",
     '<html lang="en">',
