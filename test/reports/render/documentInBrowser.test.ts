@@ -10,6 +10,7 @@ import { chromiumPath } from "../../support/externalTools"
 const doc: ReportDocument = {
   title: "hoo",
   buildHash: "0".repeat(64),
+  findings: { text: "The probes generalize to held-out datasets." },
   sections: [],
   diagnostics: [],
   summary: {},
