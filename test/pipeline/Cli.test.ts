@@ -34,7 +34,7 @@ describe("the command line", () => {
     const sub = await cli("build", "--help")
     expect(sub.stdout).not.toMatch(/\x1b\[/)
     expect(sub.stdout).toContain("reports/week")
-  })
+  }, 600_000)
 
   it("names the nearest target and lists them all for a misspelled one; with --json the error is JSON", async () => {
     const text = await cli("build", "reports/hooo", "--cache", path.join(dir, "cache"))
@@ -45,7 +45,7 @@ describe("the command line", () => {
     const error = JSON.parse(json.stdout).error
     expect(error).toMatchObject({ type: "TargetError", target: "reports/hooo" })
     expect(error.message).toContain("did you mean reports/hoo?")
-  })
+  }, 600_000)
 
   it("refuses at plan time, naming the field, layers the model lacks and a report the config cannot feed", async () => {
     const layers = await cli("plan", "reports/hoo", "--json", "--config", config({ templates: ["stated_pre_v1"], activations: { layers: [0, 7] } }), "--cache", path.join(dir, "cache"))
@@ -59,5 +59,5 @@ describe("the command line", () => {
     expect(selector.stderr).toMatch(/field "activations.selectors.0": reports\/probe_r2: eot is the end of the model's own turn, which pre-task prompts do not have \(stated_pre_v1\)/)
     const utilities = await cli("plan", "reports/utilities", "--json", "--config", config({ templates: ["qualitative_post_v1", "stated_pre_v1"] }), "--cache", path.join(dir, "cache"))
     expect(JSON.parse(utilities.stdout).error).toMatchObject({ type: "ConfigError", field: "templates", reason: expect.stringContaining("reports/utilities: needs a revealed template") })
-  })
+  }, 600_000)
 })
