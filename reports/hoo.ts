@@ -143,7 +143,7 @@ export const hooReport = Stage.make({
         : [intervalBarChart({
             name: "held_out_pearson_r",
             title: `Held-out Pearson r, averaged over held-out ${params.groupBy}s`,
-            subtitle: `Each probe scored on a ${params.groupBy} it never saw; whiskers: 95% interval of the mean`,
+            subtitle: `Each probe scored on ${aWord(params.groupBy)} it never saw; whiskers: 95% interval of the mean`,
             rows: meanBars,
             categoryTitle: "layer",
             groupTitle: "template",

@@ -419,8 +419,10 @@ export const scatterWithFit = (options: {
   const fit = olsBand(points.map((p) => p.x), points.map((p) => p.y))
   const fitLabel = "OLS fit ± 95% CI"
   const identityLabel = "y = x"
-  const domain = [...(points.some((p) => p.series !== undefined) ? [] : [options.pointsLabel]), fitLabel, ...(options.identityLine ? [identityLabel] : [])]
-  const colors: Record<string, string> = { [options.pointsLabel]: "#4c78a8", [fitLabel]: "#e45756", [identityLabel]: "#888888" }
+  const seriesColoured = points.some((p) => p.series !== undefined)
+  const domain = [...(seriesColoured ? [] : [options.pointsLabel]), fitLabel, ...(options.identityLine ? [identityLabel] : [])]
+  // With coloured series the fit is drawn in near-black, a colour no series takes.
+  const colors: Record<string, string> = { [options.pointsLabel]: "#4c78a8", [fitLabel]: seriesColoured ? "#333333" : "#e45756", [identityLabel]: "#888888" }
   const colorScale = { domain, range: domain.map((d) => colors[d]!) }
   const legendColor = (label: string) =>
     ({ datum: label, type: "nominal", title: null, scale: colorScale, legend: { orient: "bottom", direction: "horizontal" } }) as const
