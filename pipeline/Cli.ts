@@ -16,6 +16,7 @@ import { formatReason } from "./Plan"
 import { Progress } from "./Progress"
 import { reproduce, showHash } from "./Provenance"
 import { projectRoot } from "./Target"
+import { positiveConcurrency } from "./CliOptions"
 
 const cacheOption = Options.directory("cache").pipe(
   Options.withDescription("cache folder (default: $PIPELINE_CACHE or .pipeline/ in the project)"),
@@ -26,10 +27,7 @@ const configOption = Options.file("config").pipe(
   Options.optional
 )
 const jsonOption = Options.boolean("json").pipe(Options.withDescription("print one JSON object on stdout"))
-const concurrencyOption = Options.integer("concurrency").pipe(
-  Options.withDescription("stages that may run at once"),
-  Options.withDefault(1)
-)
+const concurrencyOption = positiveConcurrency(Options.integer("concurrency").pipe(Options.withDescription("stages that may run at once")))
 const targetArg = Args.text({ name: "target" }).pipe(Args.withDescription("e.g. reports/hoo (defined in reports/hoo.ts)"))
 
 const cacheRoot = (cache: Option.Option<string>) => Option.getOrElse(cache, () => process.env.PIPELINE_CACHE ?? path.join(projectRoot, ".pipeline"))
