@@ -71,7 +71,7 @@ export const checkManifest = (manifest: string, dir: string, full: boolean): str
   try {
     text = fs.readFileSync(manifest, "utf8")
   } catch {
-    return "has no manifest of its file hashes (compiled before manifests were kept, or the manifest was lost)"
+    return "has no manifest of its file hashes (written before manifests were kept, or the manifest was lost)"
   }
   const checked = checkRecordText<{ files?: StampedHashes }>(text)
   if (Either.isLeft(checked)) return `its manifest ${path.basename(manifest)} ${checked.left}`
