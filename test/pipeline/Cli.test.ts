@@ -1,19 +1,16 @@
 import { describe, expect, it } from "@effect/vitest"
-import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { promisify } from "node:util"
 import { targetNames } from "../../pipeline/Target"
+import { pipelineCli } from "../support/cli"
+import { tinyExperiment } from "../support/experiment"
+import { recordingServer } from "../support/recordingServer"
 
-const main = path.resolve(__dirname, "../../pipeline/main.ts")
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "prefpipe-cli-"))
 
 /** Runs the CLI with its output piped (not a terminal), as a script or a pipe would. */
-const cli = (...args: string[]) =>
-  promisify(execFile)(process.execPath, ["--import", "tsx", main, ...args], { maxBuffer: 1 << 24 })
-    .then((r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }))
-    .catch((e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }))
+const cli = (...args: string[]) => pipelineCli(args)
 
 const config = (value: unknown) => {
   const file = path.join(dir, `config-${Math.random().toString(36).slice(2)}.json`)
@@ -60,4 +57,54 @@ describe("the command line", () => {
     const utilities = await cli("plan", "reports/utilities", "--json", "--config", config({ templates: ["qualitative_post_v1", "stated_pre_v1"] }), "--cache", path.join(dir, "cache"))
     expect(JSON.parse(utilities.stdout).error).toMatchObject({ type: "ConfigError", field: "templates", reason: expect.stringContaining("reports/utilities: needs a revealed template") })
   }, 600_000)
+})
+
+/** Every file under a folder whose bytes contain `needle`. */
+const filesContaining = (dir: string, needle: string): string[] =>
+  fs.existsSync(dir)
+    ? (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => {
+        const file = path.join(dir, f)
+        return fs.statSync(file).isFile() && fs.readFileSync(file).includes(needle)
+      })
+    : []
+
+describe("pipeline CLI refusals", { timeout: 600_000 }, () => {
+  it("refuses --concurrency 0 and -1 in every command that takes it", async () => {
+    // A private cache and output folder, so that a regression here cannot build into the project's own.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "prefpipe-cli-concurrency-"))
+    const config = path.join(dir, "experiment.json")
+    fs.writeFileSync(config, JSON.stringify(tinyExperiment))
+    const where = ["--cache", path.join(dir, "cache")]
+    const runs = await Promise.all([
+      pipelineCli(["build", "reports/hoo", "--config", config, "--out", path.join(dir, "out"), ...where, "--concurrency", "0"]),
+      pipelineCli(["build", "reports/hoo", "--config", config, "--out", path.join(dir, "out"), ...where, "--concurrency", "-1"]),
+      pipelineCli(["reproduce", "0123456789ab", ...where, "--concurrency", "0"]),
+      pipelineCli(["mcp", ...where, "--concurrency", "0"])
+    ])
+    fs.rmSync(dir, { recursive: true, force: true })
+    for (const run of runs) {
+      expect(run.code).toBe(1)
+      expect(run.stderr).toContain("--concurrency takes a whole number of at least 1")
+    }
+  })
+
+  it("refuses a key inside a baseUrl before anything runs: nothing is sent, nothing stored", async () => {
+    const server = await recordingServer()
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "prefpipe-cli-secret-"))
+    try {
+      const secret = "sk-leak-0123456789abcdef"
+      const config = path.join(dir, "experiment.json")
+      fs.writeFileSync(config, JSON.stringify({ ...tinyExperiment, judge: { baseUrl: `http://user:${secret}@127.0.0.1:${server.port}/v1`, model: "judge" } }))
+      const cache = path.join(dir, "cache")
+      const run = await pipelineCli(["build", "reports/hoo", "--config", config, "--cache", cache, "--out", path.join(dir, "out")])
+      expect(run.code).toBe(1)
+      expect(run.stderr).toMatch(/^error: \S+experiment\.json: field "judge\.baseUrl": the URL holds a user name or password/m)
+      expect(run.stdout + run.stderr).not.toContain(secret)
+      expect(server.authorizations).toEqual([])
+      expect(filesContaining(dir, secret)).toEqual(["experiment.json"])
+    } finally {
+      await server.close()
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
 })
