@@ -24,7 +24,7 @@ describe("the command line", () => {
     expect(help.code).toBe(0)
     expect(help.stdout).not.toMatch(/\x1b\[/)
     expect(help.stdout).not.toMatch(/\S {30,}\S/)
-    expect(help.stdout).toContain("  - build [--config file] [--cache directory] [--json] [--concurrency integer] <target>\n      build a target")
+    expect(help.stdout).toContain("  - build [--config file] [--cache directory] [--out directory] [--json] [--concurrency integer] <target>\n      build a target")
     const targets = help.stdout.slice(help.stdout.indexOf("TARGETS"))
     for (const name of targetNames()) expect(targets).toMatch(new RegExp(`^  ${name} +\\S`, "m"))
     expect(targets).toMatch(/^  reports\/hoo +held-one-out probe generalization/m)

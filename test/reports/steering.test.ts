@@ -210,6 +210,37 @@ describe("reports/steering with coefficients calibrated on the model (none in th
   })
 })
 
+describe("reports/steering at coefficients that break the answers (the week config's former ±5 residual norms)", () => {
+  let readme: string
+  let summary: { layers: Array<{ directions: Record<string, { answers: Array<{ coefficient: number; total: number; parsed: number }> }> }> }
+
+  beforeAll(async () => {
+    const w = experimentWorkspace()
+    try {
+      w.writeConfig({ ...steeringConfig(), sample: { perOrigin: 10 }, elicitation: { samples: 2, maxTokens: 8 }, steering: { tasks: 4, samples: 2, coefficients: [-5, 0, 5] } })
+      await w.build("reports/steering")
+      summary = JSON.parse(fs.readFileSync(path.join(w.out, "reports/steering/summary.json"), "utf8")).summary
+      readme = fs.readFileSync(path.join(w.out, "reports/steering/README.md"), "utf8")
+    } finally {
+      fs.rmSync(w.dir, { recursive: true, force: true })
+    }
+  }, 600_000)
+
+  it("says at the top of the layer's section, not only in the diagnostics, that most steered answers failed to parse", () => {
+    const answers = Object.values(summary.layers[0]!.directions).flatMap((d) => d.answers)
+    const at = (c: number) => answers.filter((a) => a.coefficient === c).reduce((acc, a) => ({ parsed: acc.parsed + a.parsed, total: acc.total + a.total }), { parsed: 0, total: 0 })
+    for (const c of [-5, 5]) expect(at(c).parsed).toBeLessThan(at(c).total / 2)
+    expect(at(0).parsed).toBeGreaterThan(at(0).total / 2)
+    const section = readme.slice(readme.indexOf("## Layer 1"))
+    const { parsed: pm, total: tm } = at(-5)
+    const { parsed: pp, total: tp } = at(5)
+    expect(section.split("\n")[2]).toBe(
+      `> **Note:** at coefficient -5 (${pm} of ${tm} parsed), 5 (${pp} of ${tp} parsed) most steered answers failed to parse: ` +
+        "the intervention breaks the answer format there, and P(good) rests on the few answers left"
+    )
+  })
+})
+
 describe("steeringFindings", () => {
   const direction = (p0: number, p1: number, slope: number, lo: number, hi: number) => ({
     slope, slope_lo: lo, slope_hi: hi, clustered_p_value: lo > 0 ? 1e-12 : 0.4, error: null,

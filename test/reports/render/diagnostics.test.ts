@@ -5,6 +5,7 @@ import {
   missingControl,
   orientation,
   parseFailures,
+  parseNotice,
   positionBias,
   type TemplateTaskMeans
 } from "../../../reports/render/diagnostics"
@@ -88,6 +89,22 @@ describe("parseFailures", () => {
       "t1: 11 of 100 answers (11%) failed to parse; the scores may be biased towards parseable answers"
     ])
     expect(found[0]!.code).toBe("parse-failures")
+  })
+})
+
+describe("parseNotice", () => {
+  it("names every template where more than half the answers failed to parse, and none at exactly half", () => {
+    const notice = parseNotice([
+      { templateId: "t1", failed: 51, total: 100 },
+      { templateId: "t2", failed: 50, total: 100 },
+      { templateId: "t3", failed: 0, total: 0 },
+      { templateId: "t4", failed: 8, total: 8 }
+    ])
+    expect(notice).toBe(
+      "most answers failed to parse for t1 (51 of 100, 51%), t4 (8 of 8, 100%); " +
+        "what follows rests on the few answers that parsed and may be biased towards answers that are easy to parse (see the parsing report)"
+    )
+    expect(parseNotice([{ templateId: "t2", failed: 50, total: 100 }])).toBeUndefined()
   })
 })
 
