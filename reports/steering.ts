@@ -84,7 +84,7 @@ const slopeColumns = [
 /** The steering report: dose-response figures, P(good) per coefficient and direction, slopes with plain, clustered and Wald p-values. */
 export const steeringReport = Stage.make({
   name: "report_steering",
-  version: 3,
+  version: 4,
   params: Schema.Struct({ config: Schema.Record({ key: Schema.String, value: Schema.Unknown }) }),
   run: ({ inputs, params }) =>
     Effect.sync(() => {
@@ -222,7 +222,7 @@ export const steeringReport = Stage.make({
         normalization: first.normalization,
         layers: results.map((r) => ({
           layer: r.layer, mean_norm: r.mean_norm, tasks: r.tasks, units: r.units, samples: r.samples, coefficients: r.coefficients,
-          directions: r.directions
+          calibration: r.calibration, directions: r.directions
         }))
       }
       const body: ReportBody = {

@@ -64,7 +64,7 @@ describe("reports/week end to end on the organism, on a reduced copy of experime
 
   it("steers at coefficients that suit the model: every direction's answers parse at every coefficient", () => {
     const layer = week.summary.steering.layers[0]
-    expect(layer.calibration).not.toBeNull()
+    expect(layer.calibration).toMatchObject({ baseline: expect.any(Number), chosen: expect.any(Number) })
     for (const d of Object.values(layer.directions) as Array<{ answers: Array<{ parsed: number; total: number }>; slope: number | null }>) {
       for (const a of d.answers) expect(a.parsed).toBeGreaterThan(a.total / 2)
       expect(d.slope).not.toBeNull()
