@@ -1,8 +1,8 @@
 /**
  * The embedded default experiment (experiments/default.json, every other field at its default) through the real
  * engine: a template edit that brings new words, and an added template, rerun that template's column (its reliability
- * included) and the report only. The organism is a fixed model (its spec, seed and task sets), so it and the other template's stages stay
- * cached; the ground truth, which holds every template's expected answers, is recomputed.
+ * included) and the report only. The organism is a fixed model (its spec, seed and task sets), so it and the other
+ * template's stages stay cached; the ground truth, which holds every template's expected answers, is recomputed.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import * as fs from "node:fs"
