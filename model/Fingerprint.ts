@@ -7,7 +7,7 @@ import * as path from "node:path"
 const identityFiles = (dir: string): string[] =>
   fs
     .readdirSync(dir)
-    .filter((f) => f.endsWith(".safetensors") || ["config.json", "model.safetensors.index.json", "tokenizer.json", "tokenizer_config.json", "generation_config.json"].includes(f))
+    .filter((f) => f.endsWith(".safetensors") || ["config.json", "model.safetensors.index.json", "tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "generation_config.json"].includes(f))
     .sort()
 
 const hashFile = (file: string): string => {
