@@ -137,7 +137,7 @@ export const memoWriter = (namespace: string, group: GroupCommit = defaultGroupC
       return Effect.map(memo.putMany(namespace, entries), () => entries.forEach(([k, v]) => pending.get(k) === v && pending.delete(k)))
     })
     yield* Effect.addFinalizer(() => Effect.ignore(flush))
-    yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep(group.ms), Effect.ignore(flush))))
+    if (group.rows > 1 && group.ms > 0) yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep(group.ms), Effect.ignore(flush))))
     return {
       put: (entries) =>
         Effect.suspend(() => {
@@ -168,9 +168,10 @@ export interface MemoMapOptions<I, O, E, R> {
 }
 
 /**
- * Maps items through the memo: hits are read back, misses computed in batches (`concurrency` at once) and committed
- * in groups as they finish (see `memoWriter`), so a crash or interrupt loses at most the answers of the last
- * fraction of a second. Results come back in item order.
+ * Maps items through the memo: hits are read back, misses computed in batches and committed as they finish. One
+ * batch at a time (a local model), each batch is committed before the next starts, so a crash loses at most the
+ * batch in flight; with `concurrency` batches at once (requests to servers) rows are committed in groups (see
+ * `memoWriter`), and a crash loses at most the answers of the last tenth of a second. Results come back in item order.
  */
 export const memoMap = <I, O, E, R>(
   options: MemoMapOptions<I, O, E, R>
@@ -187,7 +188,8 @@ export const memoMap = <I, O, E, R>(
       const missing = results.flatMap((r, i) => (r === undefined ? [i] : []))
       let done = options.items.length - missing.length
       if (options.onProgress) yield* options.onProgress(done)
-      const writer = yield* memoWriter(options.namespace)
+      const concurrency = options.concurrency ?? 1
+      const writer = yield* memoWriter(options.namespace, concurrency <= 1 ? { rows: 1, ms: 0 } : defaultGroupCommit)
       const batches: number[][] = []
       for (let start = 0; start < missing.length; start += options.batchSize) batches.push(missing.slice(start, start + options.batchSize))
       const keep = options.keep ?? (() => true)
@@ -201,7 +203,7 @@ export const memoMap = <I, O, E, R>(
             done += idx.length
             if (options.onProgress) yield* options.onProgress(done)
           }),
-        { concurrency: options.concurrency ?? 1, discard: true }
+        { concurrency, discard: true }
       )
       yield* writer.flush
       return results as ReadonlyArray<O>
