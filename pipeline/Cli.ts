@@ -14,6 +14,7 @@ import { parseCommand } from "./ParseCommand"
 import { formatReason } from "./Plan"
 import { Progress } from "./Progress"
 import { reproduce, showHash } from "./Provenance"
+import { serveCommand } from "./ServeCommand"
 import { projectRoot } from "./Target"
 
 const cacheOption = Options.directory("cache").pipe(
@@ -50,15 +51,22 @@ const printJson = (value: unknown) => Console.log(JSON.stringify(value, null, 2)
 
 const buildCommand = Command.make(
   "build",
-  { target: targetArg, config: configOption, cache: cacheOption, json: jsonOption, concurrency: concurrencyOption },
-  ({ target, config, cache, json, concurrency }) =>
+  {
+    target: targetArg,
+    config: configOption,
+    cache: cacheOption,
+    json: jsonOption,
+    concurrency: concurrencyOption,
+    out: Options.directory("out", { exists: "either" }).pipe(Options.withDescription("where targets are written (default: out/ in the project)"), Options.optional)
+  },
+  ({ target, config, cache, json, concurrency, out }) =>
     Effect.gen(function* () {
       const built = yield* buildTarget({
         target,
         spec: experimentConfig,
         config: { file: configFile(config) },
         concurrency,
-        outRoot: path.join(projectRoot, "out")
+        outRoot: Option.getOrElse(Option.map(out, (o) => path.resolve(o)), () => path.join(projectRoot, "out"))
       })
       const summary = buildJson(built)
       if (json) return yield* printJson(summary)
@@ -156,5 +164,5 @@ const cacheCommand = Command.make("cache").pipe(
 
 /** The `pipeline` command and its subcommands. */
 export const pipelineCommand = Command.make("pipeline").pipe(
-  Command.withSubcommands([buildCommand, planCommand, showCommand, reproduceCommand, gcCommand, cacheCommand, modelCommand, parseCommand, organismCommand, mcpCommand])
+  Command.withSubcommands([buildCommand, planCommand, showCommand, reproduceCommand, gcCommand, cacheCommand, modelCommand, parseCommand, organismCommand, mcpCommand, serveCommand])
 )
