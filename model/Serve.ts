@@ -117,11 +117,12 @@ export const serveRuntime = (runtime: Runtime, embeddings: Float32Array | undefi
       const batch = queue.splice(0, options.batchSize)
       batches++
       sequences += batch.length
-      Effect.runPromise(Effect.either(generateBatch(runtime, batch.map((p) => p.request)))).then((result) => {
+      const settle = (result: Either.Either<Generation[], string>) => {
         running = false
         batch.forEach((p, i) => p.resolve(Either.map(result, (gs) => gs[i]!)))
         schedule()
-      })
+      }
+      Effect.runPromise(Effect.either(generateBatch(runtime, batch.map((p) => p.request)))).then(settle, (e: unknown) => settle(Either.left(String(e))))
     }
     const schedule = () => {
       if (running || queue.length === 0) return

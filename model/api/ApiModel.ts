@@ -77,7 +77,8 @@ export const apiSubjectModel = (config: ApiModelConfig, transport: Transport): C
     info: { id: `api:${model}`, weightsHash: "", architecture: "api", numLayers: 0, hiddenSize: 0, vocabSize: 0, hasChatTemplate: true },
     capabilities: { activations: false, steering: false },
     parallelism: { batchSize: 1, concurrency: config.endpoints.reduce((a, e) => a + e.maxConcurrency, 0) },
-    generate: (requests) => Effect.forEach(requests, one, { concurrency: "unbounded" }),
+    // Stages send one request per call; a batch goes out at once and fails as a whole.
+    generate: (requests) => (requests.length === 1 ? Effect.map(one(requests[0]!), (g) => [g]) : Effect.forEach(requests, one, { concurrency: "unbounded" })),
     scoreOptions: () => localOnly(model, "option scoring beyond single tokens"),
     activations: () => localOnly(model, "activations"),
     residualNorm: () => localOnly(model, "steering calibration")

@@ -186,14 +186,21 @@ export const makeTransport = (
     let failures = 0
     let requests = 0
 
-    const urlFor = (endpoint: number, path: string) => {
-      const base = endpoints[endpoint]!.baseUrl
-      return path.startsWith("/") ? new URL(path, base).toString() : `${base.replace(/\/+$/, "")}/${path}`
+    const urls = new Map<string, URL>()
+    const urlFor = (endpoint: number, path: string): URL => {
+      const key = `${endpoint} ${path}`
+      let url = urls.get(key)
+      if (url === undefined) {
+        const base = endpoints[endpoint]!.baseUrl
+        url = new URL(path.startsWith("/") ? new URL(path, base).toString() : `${base.replace(/\/+$/, "")}/${path}`)
+        urls.set(key, url)
+      }
+      return url
     }
 
     const send = (endpoint: number, method: "GET" | "POST", path: string, payload: string | undefined) =>
       Effect.async<Raw, Attempt>((resume) => {
-        const url = new URL(urlFor(endpoint, path))
+        const url = urlFor(endpoint, path)
         const headers: Record<string, string> = { accept: "application/json" }
         if (payload !== undefined) {
           headers["content-type"] = "application/json"
