@@ -109,13 +109,15 @@ describe("an API subject model behind a faulty server", () => {
 })
 
 describe("what an API model cannot give is refused before any request", () => {
-  it.scopedLive("activations (reports/hoo) without activations.model: the plan names the field; no request is sent", () =>
+  it.scopedLive("activations (reports/hoo) or steering without activations.model: the plan names the field; no request is sent", () =>
     Effect.gen(function* () {
       const server = yield* subjectServer(plainAnswer)
       const w = experimentWorkspace()
       w.writeConfig({ ...tinyExperiment, model: apiModel(server.url) })
       const error = yield* Effect.promise(() => w.plan("reports/hoo").then(() => undefined, (e: unknown) => e))
       expect((error as Error).message).toMatch(/experiment\.json: field "activations\.model": activations\[qualitative_post_v1\] needs the model's weights in-process/)
+      const steering = yield* Effect.promise(() => w.plan("reports/steering").then(() => undefined, (e: unknown) => e))
+      expect((steering as Error).message).toMatch(/field "activations\.model": steering needs the model's weights in-process/)
       expect((yield* Effect.promise(() => w.plan("reports/parsing"))).stages.length).toBeGreaterThan(0)
       expect(server.requests).toEqual([])
     }))
