@@ -2,7 +2,7 @@ import { FileSystem } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { Context, Effect, Layer, Scope } from "effect"
 import * as path from "node:path"
-import { CacheDir } from "../cache/CacheDir"
+import { CacheDir, cachePaths } from "../cache/CacheDir"
 import { type ApiModelConfig, makeApiModel } from "./api/ApiModel"
 import type { Transport } from "./api/Transport"
 import { layerCheckpoint, type ModelError, SubjectModel } from "./SubjectModel"
@@ -33,7 +33,8 @@ export class ModelPool extends Effect.Service<ModelPool>()("prefpipe/ModelPool",
       Layer.buildWithScope(
         layerCheckpoint({
           dir,
-          cacheDir: path.join(root, "compiled"),
+          cacheDir: cachePaths(root).compiled,
+          quarantineRoot: root,
           provider: options.provider,
           dtype: options.dtype,
           batchSize: options.batchSize,

@@ -34,7 +34,7 @@ export interface ExperimentGraph {
 }
 
 /** The node of a local model and where a checkpoint outside the cache lives. */
-const localNodes = (model: LocalModelConfig, config: ExperimentConfig, byDataset: Record<string, Stage.Node>, field: string) => {
+const localNodes = (model: LocalModelConfig, config: ExperimentConfig, byDataset: Record<string, Stage.Node>, tasks: Stage.Node, field: string) => {
   if (model.kind === "checkpoint") {
     return {
       node: Stage.node(checkpoint, { params: { path: model.path, fingerprint: model.fingerprint ?? "" }, configPaths: { fingerprint: field } }),
@@ -42,11 +42,14 @@ const localNodes = (model: LocalModelConfig, config: ExperimentConfig, byDataset
       runtime: { ...config.runtime, checkpoint: model.path }
     }
   }
-  const params = { spec: model.spec, seed: config.seed, templates: config.templates }
-  const configPaths = { spec: `${field}.spec`, templates: "templates" }
+  const params = { spec: model.spec, seed: config.seed }
   return {
-    node: Stage.node(organism, { params, inputs: byDataset, configPaths }),
-    truth: Stage.node(organismTruth, { params, inputs: byDataset, configPaths }),
+    node: Stage.node(organism, { params, inputs: byDataset, configPaths: { spec: `${field}.spec`, seed: "seed" } }),
+    truth: Stage.node(organismTruth, {
+      params: { ...params, templates: config.templates, personas: [{ id: "default", system: config.system }] },
+      inputs: { ...byDataset, sample: tasks },
+      configPaths: { spec: `${field}.spec`, seed: "seed", templates: "templates", personas: "system" }
+    }),
     runtime: { ...config.runtime }
   }
 }
@@ -69,10 +72,10 @@ export const experimentGraph = (config: ExperimentConfig): ExperimentGraph => {
   const api = config.model.kind === "api" ? config.model : undefined
   const local =
     config.model.kind !== "api"
-      ? localNodes(config.model, config, byDataset, "model")
+      ? localNodes(config.model, config, byDataset, tasks, "model")
       : config.activations.model === undefined
         ? undefined
-        : localNodes(config.activations.model, config, byDataset, "activations.model")
+        : localNodes(config.activations.model, config, byDataset, tasks, "activations.model")
   const checks =
     api === undefined
       ? undefined

@@ -21,7 +21,7 @@ import { messagesFor, syntheticTasks, syntheticTemplates } from "./organism/fixt
 const tasks = syntheticTasks()
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "prefpipe-serve-"))
 const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), "prefpipe-serve-onnx-"))
-const written = Effect.runPromise(writeOrganism(dir, buildOrganism({ tasks, templates: syntheticTemplates })).pipe(Effect.provide(NodeContext.layer)))
+const written = Effect.runPromise(writeOrganism(dir, buildOrganism({ tasks }).files).pipe(Effect.provide(NodeContext.layer)))
 const template = (id: string) => syntheticTemplates.find((t) => t.id === id)!
 const chat = (templateId: string, i: number) => ({
   kind: "chat" as const,
