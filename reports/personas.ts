@@ -19,7 +19,7 @@
  * - `utilities[]`: `{ template, persona, n_tasks, n_choices, held_out_accuracy, spearman_with_trained, n_shared,
  *   by_dataset: { <origin>: { mu, lo, hi, n } } }` for revealed templates: the full Thurstonian fit's held-out pair
  *   accuracy and the Spearman correlation of its utilities with the trained persona's over the tasks both rated
- * - `transfer[]`: `{ template, layer, persona, n, alpha, trained: { r2, r2_mean_adjusted, pearson_r },
+ * - `transfer[]`: `{ template, layer, persona, measure, n, alpha, trained: { r2, r2_mean_adjusted, pearson_r },
  *   transfer: { r2, r2_mean_adjusted, pearson_r }, shift: { pearson_r, slope, mean_measured, mean_predicted,
  *   sd_measured, sd_predicted }, verdict }` (see stages/probeTransfer.ts)
  */
@@ -279,11 +279,11 @@ export const personasReport = Stage.make({
       const transferTable: Table = {
         name: "transfer",
         columns: [
-          s("template"), i("layer"), s("persona"), i("n"), f("alpha"), f("trained_r2"), ...ivColumns("r2"), ...ivColumns("r2_mean_adjusted"), ...ivColumns("pearson_r"),
+          s("template"), i("layer"), s("persona"), s("measure"), i("n"), f("alpha"), f("trained_r2"), ...ivColumns("r2"), ...ivColumns("r2_mean_adjusted"), ...ivColumns("pearson_r"),
           ...ivColumns("shift_r"), ...ivColumns("shift_slope"), ...ivColumns("mean_measured_shift"), ...ivColumns("mean_predicted_shift"), s("verdict")
         ],
         rows: transfers.map((x) => ({
-          template: x.template, layer: x.layer, persona: x.persona, n: x.e.n_tasks, alpha: x.e.probe.alpha, trained_r2: x.e.trained.r2.estimate,
+          template: x.template, layer: x.layer, persona: x.persona, measure: x.e.measure, n: x.e.n_tasks, alpha: x.e.probe.alpha, trained_r2: x.e.trained.r2.estimate,
           ...iv("r2", x.e.transfer.r2), ...iv("r2_mean_adjusted", x.e.transfer.r2_mean_adjusted), ...iv("pearson_r", x.e.transfer.pearson_r),
           ...iv("shift_r", x.e.shift.pearson_r), ...iv("shift_slope", x.e.shift.slope), ...iv("mean_measured_shift", x.e.shift.mean_measured),
           ...iv("mean_predicted_shift", x.e.shift.mean_predicted), verdict: x.verdict
@@ -398,10 +398,11 @@ export const personasReport = Stage.make({
           {
             heading: "Probes across personas",
             text:
-              `For each template and layer, a Ridge probe is trained on ${trained}'s activations and mean answers and read on the same tasks under every other persona. ` +
+              `For each template and layer, a Ridge probe is trained on ${trained}'s activations and per-task targets and read on the same tasks under every other persona. ` +
+              "A task's target (`measure`) is its expected normalized answer from option probabilities when every answer of both personas has them (local models: no sampling noise), else its mean parsed answer. " +
               "Predictions are out of fold over tasks (`probes.folds` folds): a task is never predicted by a probe trained on it. " +
-              "R², mean-adjusted R² and Pearson r score the predictions against the other persona's mean answers. " +
-              `The predicted shift of a task is the probe's prediction under the persona minus its prediction under ${trained}; the measured shift is the same difference of mean answers. ` +
+              "R², mean-adjusted R² and Pearson r score the predictions against the other persona's targets. " +
+              `The predicted shift of a task is the probe's prediction under the persona minus its prediction under ${trained}; the measured shift is the same difference of targets. ` +
               "Their Pearson r over tasks (with a bootstrap interval) says whether the probe sees which tasks the persona moves and by how much relative to each other; the slope of measured on predicted says whether it gets the size (1: exactly).",
             tables: [transferTable, shiftTasksTable],
             figures: figures.filter((x) => x.name.startsWith("shift_tracking_"))
@@ -416,7 +417,7 @@ export const personasReport = Stage.make({
           stability,
           utilities: utilities.map(({ tiers: _, ...u }) => u),
           transfer: transfers.map((x) => ({
-            template: x.template, layer: x.layer, persona: x.persona, n: x.e.n_tasks, alpha: x.e.probe.alpha,
+            template: x.template, layer: x.layer, persona: x.persona, measure: x.e.measure, n: x.e.n_tasks, alpha: x.e.probe.alpha,
             trained: x.e.trained, transfer: x.e.transfer, shift: x.e.shift, verdict: x.verdict
           }))
         }

@@ -13,7 +13,8 @@ export interface TransferEvaluation {
   readonly template_id: string
   readonly layer: number
   readonly position: string
-  /** Tasks with a parsed score and an activation under both conditions. */
+  readonly measure: Measure
+  /** Tasks with a target and an activation under both conditions. */
   readonly n_tasks: number
   readonly folds: number
   /** The probe fitted on every task of the trained condition. */
@@ -60,9 +61,16 @@ const TransferProbes = Schema.Struct({
   bootstrap: Schema.Int.pipe(Schema.positive())
 })
 
-/** Each task's mean normalized score and its activation row at one layer and position, for tasks that have both. */
-const condition = (scores: LoadedOutputs, activations: LoadedOutputs, layer: number, position: string) => {
-  const targets = taskTargets(fromTable(scores.table("scores")))
+interface ScoreRow {
+  readonly task_id: string
+  readonly sample: number
+  readonly normalized: number | null
+  readonly expected: number | null
+}
+
+/** Each task's target (see `Measure`) and its activation row at one layer and position, for tasks that have both. */
+const condition = (scores: ReadonlyArray<ScoreRow>, measure: Measure, activations: LoadedOutputs, layer: number, position: string) => {
+  const targets = taskTargets(measure === "expected" ? scores.map((r) => ({ ...r, normalized: r.expected })) : scores)
   const table = activations.table("activations")
   const keys = fromTable<{ task_id: string; layer: number; position: string }>(table.select(["task_id", "layer", "position"]))
   const rows = new Map<string, number>()
@@ -84,6 +92,13 @@ const gather = (m: ReturnType<typeof matrixOf>, rows: ReadonlyArray<number>) => 
   return { data, rows: rows.length, cols: m.dim }
 }
 
+/**
+ * What a task's target is: the mean over samples of the expected normalized answer from option probabilities
+ * (`expected`, free of sampling noise) when every answer of both personas has them, as local models give; else the mean
+ * parsed answer (`answers`). The probe is trained on, and its shift compared with, the same measure.
+ */
+export type Measure = "expected" | "answers"
+
 /** A probe transfer that cannot be computed from these inputs. */
 export class TransferError extends Schema.TaggedError<TransferError>()("TransferError", {
   template_id: Schema.String,
@@ -96,8 +111,9 @@ export class TransferError extends Schema.TaggedError<TransferError>()("Transfer
 }
 
 /**
- * A Ridge probe trained on one condition's activations and mean scores (inputs `trained_scores`,
- * `trained_activations`: the trained persona) and read on the same tasks under another (`scores`, `activations`).
+ * A Ridge probe trained on one condition's activations and per-task targets (inputs `trained_scores`,
+ * `trained_activations`: the trained persona; targets as `Measure` says) and read on the same tasks under another
+ * (`scores`, `activations`).
  * Predictions are out of fold over tasks under both conditions; the output compares them with each condition's
  * targets, and the per-task predicted shift with the measured one (`transfer`, and a `tasks` table: task_id, origin,
  * target_trained, target, predicted_trained, predicted, fold).
@@ -109,15 +125,18 @@ export const probeTransferStage = Stage.make({
   run: ({ inputs, params }) =>
     Effect.gen(function* () {
       const origin = new Map(taskRows(inputs.tasks!.table("tasks")).map((t) => [t.task_id, t.origin]))
-      const trained = condition(inputs.trained_scores!, inputs.trained_activations!, params.layer, params.position)
-      const other = condition(inputs.scores!, inputs.activations!, params.layer, params.position)
+      const trainedRows = fromTable<ScoreRow>(inputs.trained_scores!.table("scores"))
+      const otherRows = fromTable<ScoreRow>(inputs.scores!.table("scores"))
+      const measure: Measure = [...trainedRows, ...otherRows].every((r) => r.expected !== null) ? "expected" : "answers"
+      const trained = condition(trainedRows, measure, inputs.trained_activations!, params.layer, params.position)
+      const other = condition(otherRows, measure, inputs.activations!, params.layer, params.position)
       const ids = [...trained.rows.keys()].filter((id) => other.rows.has(id)).sort()
       const needed = Math.max(10, 2 * params.probes.folds)
       if (ids.length < needed) {
         return yield* new TransferError({
           template_id: params.template_id,
           layer: params.layer,
-          reason: `only ${ids.length} tasks have a parsed score and an activation (${params.position}) under both personas; the transfer needs at least ${needed}`
+          reason: `only ${ids.length} tasks have a target and an activation (${params.position}) under both personas; the transfer needs at least ${needed}`
         })
       }
       const xTrained = gather(trained.matrix, ids.map((id) => trained.rows.get(id)!))
@@ -131,6 +150,7 @@ export const probeTransferStage = Stage.make({
         template_id: params.template_id,
         layer: params.layer,
         position: params.position,
+        measure,
         n_tasks: ids.length,
         folds: params.probes.folds,
         probe: { alpha: fitted.probe.alpha, cv_r2: fitted.probe.cvR2 },

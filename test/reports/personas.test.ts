@@ -154,7 +154,7 @@ describe("report_personas on hand-made inputs", () => {
   const b = scoreRows((t, sample) => (sample === 1 && ["x_0", "x_1", "y_6"].includes(t) ? null : 1))
   const interval = (estimate: number, lo: number, hi: number) => ({ estimate, lo, hi, resamples: 100 })
   const transfer = (r: { estimate: number; lo: number; hi: number; resamples: number }): TransferEvaluation => ({
-    template_id: "q", layer: 1, position: "prompt_last", n_tasks: 12, folds: 3, probe: { alpha: 1, cv_r2: 0.5 },
+    template_id: "q", layer: 1, position: "prompt_last", measure: "answers", n_tasks: 12, folds: 3, probe: { alpha: 1, cv_r2: 0.5 },
     trained: { r2: interval(0.5, 0.3, 0.7), r2_mean_adjusted: interval(0.5, 0.3, 0.7), pearson_r: interval(0.7, 0.5, 0.8) },
     transfer: { r2: interval(0.1, -0.2, 0.3), r2_mean_adjusted: interval(0.4, 0.2, 0.6), pearson_r: interval(0.6, 0.4, 0.8) },
     shift: { pearson_r: r, slope: interval(0.9, 0.5, 1.3), mean_measured: interval(0.5, 0.4, 0.6), mean_predicted: interval(0.4, 0.3, 0.5), sd_measured: 0.25, sd_predicted: 0.2 }

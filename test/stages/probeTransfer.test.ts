@@ -10,7 +10,7 @@ import { makePrng } from "../../stats/prng"
  * `move` says how far a task moves along x₀ (and so its target), and `extra` how much its target moves with no change
  * in the activations.
  */
-const synthetic = (move: (origin: string) => number, extra: (origin: string) => number, count = 80) => {
+const synthetic = (move: (origin: string) => number, extra: (origin: string) => number, count = 80, withExpected = false) => {
   const prng = makePrng(3)
   const normal = () => Math.sqrt(-2 * Math.log(Math.max(prng.next(), 1e-12))) * Math.cos(2 * Math.PI * prng.next())
   const dim = 6
@@ -20,8 +20,11 @@ const synthetic = (move: (origin: string) => number, extra: (origin: string) => 
     const xs = vectors.map((v, k) => Float32Array.from(v, (x, j) => (shifted && j === 0 ? x + move(tasks[k]!.origin) : x)))
     const scores = tasks.flatMap((t, k) =>
       [0, 1].map((sample) => {
-        const value = 0.5 + 0.1 * xs[k]![0]! + (shifted ? extra(t.origin) : 0) + (sample === 0 ? 0.02 : -0.02)
-        return { task_id: t.task_id, template_id: "q", sample, value, normalized: value, expected: null, tier: "exact", reason: null, pair_task_id: null, order: null }
+        const mean = 0.5 + 0.1 * xs[k]![0]! + (shifted ? extra(t.origin) : 0)
+        // With option probabilities the answers themselves are coin flips around the mean; without, close to it.
+        const value = withExpected ? (prng.next() < mean ? 1 : 0) : mean + (sample === 0 ? 0.02 : -0.02)
+        const expected = withExpected ? mean : null
+        return { task_id: t.task_id, template_id: "q", sample, value, normalized: value, expected, tier: "exact", reason: null, pair_task_id: null, order: null }
       })
     )
     const keys = { task_id: tasks.map((t) => t.task_id), template_id: tasks.map(() => "q"), sample: tasks.map(() => 0), layer: tasks.map(() => 1), position: tasks.map(() => "prompt_last") }
@@ -64,6 +67,16 @@ describe("probe_transfer", () => {
       expect(evaluation.transfer.r2.estimate!).toBeGreaterThan(0.95)
       expect(tasks).toHaveLength(80)
       expect(new Set(tasks.map((t) => t.fold)).size).toBe(5)
+    })
+  )
+
+  it.effect("with option probabilities for every answer, targets are the expected answers, free of the answers' sampling noise", () =>
+    Effect.gen(function* () {
+      const noisy = yield* run(synthetic((o) => (o === "a" ? 2 : -1), () => 0, 80, true))
+      expect(noisy.evaluation.measure).toBe("expected")
+      expect(noisy.evaluation.shift.pearson_r.estimate!).toBeGreaterThan(0.99)
+      expect(noisy.evaluation.shift.mean_measured.estimate!).toBeCloseTo(0.05, 6)
+      expect((yield* run(synthetic((o) => (o === "a" ? 2 : -1), () => 0))).evaluation.measure).toBe("answers")
     })
   )
 
