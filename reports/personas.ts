@@ -6,7 +6,7 @@
  * summary.json `summary` (intervals are `{ estimate, lo, hi }`, 95% percentile bootstrap over tasks; null where a
  * statistic is undefined):
  * - `trained_persona`, `personas` (ids in config order)
- * - `findings[]`: `{ persona, template, layer, verdict, shift_r, slope, n }` for every persona but the trained one and
+ * - `findings[]`: `{ persona, template, layer, verdict, shift_r, ceiling, slope, n }` for every persona but the trained one and
  *   every scored template, at the layer whose probe predicts the trained persona's answers best (out-of-fold R²);
  *   `verdict` is `tracks` (shift_r's interval above 0), `opposite` (below 0), `does_not_track` (it contains 0) or
  *   `undefined` (the probe predicts the same shift for every task)
@@ -21,7 +21,7 @@
  *   accuracy and the Spearman correlation of its utilities with the trained persona's over the tasks both rated
  * - `transfer[]`: `{ template, layer, persona, measure, n, alpha, trained: { r2, r2_mean_adjusted, pearson_r },
  *   transfer: { r2, r2_mean_adjusted, pearson_r }, shift: { pearson_r, slope, mean_measured, mean_predicted,
- *   sd_measured, sd_predicted }, verdict }` (see stages/probeTransfer.ts)
+ *   sd_measured, sd_predicted, ceiling }, verdict }` (see stages/probeTransfer.ts)
  */
 import { Effect, Schema } from "effect"
 import type { Template } from "../elicitation/Template"
@@ -225,7 +225,7 @@ export const personasReport = Stage.make({
       )
       const findings = transfers
         .filter((x) => bestLayer.get(x.template) === x.layer)
-        .map((x) => ({ persona: x.persona, template: x.template, layer: x.layer, verdict: x.verdict, shift_r: x.e.shift.pearson_r, slope: x.e.shift.slope, n: x.e.n_tasks }))
+        .map((x) => ({ persona: x.persona, template: x.template, layer: x.layer, verdict: x.verdict, shift_r: x.e.shift.pearson_r, ceiling: x.e.shift.ceiling, slope: x.e.shift.slope, n: x.e.n_tasks }))
 
       const findingLines = others.map((p) => {
         const shifts = ratings
@@ -233,7 +233,7 @@ export const personasReport = Stage.make({
           .map((r) => `${r.template} ${fmtInterval(r.shift!)}`)
         const probes = findings
           .filter((x) => x.persona === p)
-          .map((x) => `${verdictText[x.verdict]} on ${x.template} at layer ${x.layer} (shift r = ${fmtInterval(x.shift_r)} over ${x.n} tasks, slope ${fmt(x.slope.estimate)})`)
+          .map((x) => `${verdictText[x.verdict]} on ${x.template} at layer ${x.layer} (shift r = ${fmtInterval(x.shift_r)} over ${x.n} tasks, at most ${fmt(x.ceiling)} through the measurement's noise; slope ${fmt(x.slope.estimate)})`)
         const choices = utilities
           .filter((u) => u.persona === p && u.spearman_with_trained !== null)
           .map((u) => `utilities from ${u.template} rank-correlate ${fmtInterval(u.spearman_with_trained!)} with ${trained}'s`)
@@ -280,13 +280,13 @@ export const personasReport = Stage.make({
         name: "transfer",
         columns: [
           s("template"), i("layer"), s("persona"), s("measure"), i("n"), f("alpha"), f("trained_r2"), ...ivColumns("r2"), ...ivColumns("r2_mean_adjusted"), ...ivColumns("pearson_r"),
-          ...ivColumns("shift_r"), ...ivColumns("shift_slope"), ...ivColumns("mean_measured_shift"), ...ivColumns("mean_predicted_shift"), s("verdict")
+          ...ivColumns("shift_r"), ...ivColumns("shift_slope"), ...ivColumns("mean_measured_shift"), ...ivColumns("mean_predicted_shift"), f("shift_r_ceiling"), s("verdict")
         ],
         rows: transfers.map((x) => ({
           template: x.template, layer: x.layer, persona: x.persona, measure: x.e.measure, n: x.e.n_tasks, alpha: x.e.probe.alpha, trained_r2: x.e.trained.r2.estimate,
           ...iv("r2", x.e.transfer.r2), ...iv("r2_mean_adjusted", x.e.transfer.r2_mean_adjusted), ...iv("pearson_r", x.e.transfer.pearson_r),
           ...iv("shift_r", x.e.shift.pearson_r), ...iv("shift_slope", x.e.shift.slope), ...iv("mean_measured_shift", x.e.shift.mean_measured),
-          ...iv("mean_predicted_shift", x.e.shift.mean_predicted), verdict: x.verdict
+          ...iv("mean_predicted_shift", x.e.shift.mean_predicted), shift_r_ceiling: x.e.shift.ceiling, verdict: x.verdict
         }))
       }
       const shiftTasksTable: Table = {
@@ -403,7 +403,8 @@ export const personasReport = Stage.make({
               "Predictions are out of fold over tasks (`probes.folds` folds): a task is never predicted by a probe trained on it. " +
               "R², mean-adjusted R² and Pearson r score the predictions against the other persona's targets. " +
               `The predicted shift of a task is the probe's prediction under the persona minus its prediction under ${trained}; the measured shift is the same difference of targets. ` +
-              "Their Pearson r over tasks (with a bootstrap interval) says whether the probe sees which tasks the persona moves and by how much relative to each other; the slope of measured on predicted says whether it gets the size (1: exactly).",
+              "Their Pearson r over tasks (with a bootstrap interval) says whether the probe sees which tasks the persona moves and by how much relative to each other; the slope of measured on predicted says whether it gets the size (1: exactly). " +
+              "`shift_r_ceiling` is the highest r any predictor could reach through the sampling noise of the measured shift: the square root of its split-half reliability (shifts from even and from odd samples, correlated across tasks, Spearman-Brown); a shift r near its ceiling is as good as the measurement allows.",
             tables: [transferTable, shiftTasksTable],
             figures: figures.filter((x) => x.name.startsWith("shift_tracking_"))
           }

@@ -3,7 +3,7 @@ import type { LoadedOutputs } from "../pipeline/Artifact"
 import * as Artifact from "../pipeline/Artifact"
 import * as Stage from "../pipeline/Stage"
 import type { Interval } from "../stats/bootstrap"
-import { crossFit, type Fit, probeTransfer } from "../stats/probeTransfer"
+import { crossFit, type Fit, probeTransfer, shiftCeiling } from "../stats/probeTransfer"
 import { taskTargets } from "./probeEval"
 import { fromTable, matrixOf, toTable } from "./tables"
 import { taskRows } from "./taskRows"
@@ -31,6 +31,11 @@ export interface TransferEvaluation {
     readonly mean_predicted: IntervalJson
     readonly sd_measured: number
     readonly sd_predicted: number
+    /**
+     * √(split-half reliability) of the measured shift (even vs odd samples, Spearman-Brown): the highest shift r any
+     * predictor can reach through the measurement's sampling noise; null with fewer than 3 tasks of 2+ samples.
+     */
+    readonly ceiling: number | null
   }
 }
 
@@ -81,7 +86,8 @@ const condition = (scores: ReadonlyArray<ScoreRow>, measure: Measure, activation
     const values = [...targets.get(id)!.values()]
     return values.reduce((a, b) => a + b, 0) / values.length
   }
-  return { rows, mean, matrix: matrixOf(table) }
+  const samples = (id: string) => [...targets.get(id)!.entries()].sort((a, b) => a[0] - b[0]).map(([, v]) => v)
+  return { rows, mean, samples, matrix: matrixOf(table) }
 }
 
 const gather = (m: ReturnType<typeof matrixOf>, rows: ReadonlyArray<number>) => {
@@ -146,6 +152,8 @@ export const probeTransferStage = Stage.make({
       const setup = { alphas: params.probes.alphas, groups: ids, k: params.probes.folds, seed: params.seed, cv: params.probes.alphaSelection, rule: params.probes.alphaRule }
       const fitted = crossFit(xTrained, yTrained, xOther, setup, params.probes.folds, params.seed)
       const result = probeTransfer(yTrained, yOther, fitted.trained, fitted.other, { resamples: params.probes.bootstrap, seed: params.seed })
+      const sampled = ids.filter((id) => trained.samples(id).length >= 2 && other.samples(id).length >= 2)
+      const ceiling = sampled.length < 3 ? NaN : shiftCeiling(sampled.map(trained.samples), sampled.map(other.samples))
       const evaluation: TransferEvaluation = {
         template_id: params.template_id,
         layer: params.layer,
@@ -162,7 +170,8 @@ export const probeTransferStage = Stage.make({
           mean_measured: json(result.shift.meanMeasured),
           mean_predicted: json(result.shift.meanPredicted),
           sd_measured: result.shift.sdMeasured,
-          sd_predicted: result.shift.sdPredicted
+          sd_predicted: result.shift.sdPredicted,
+          ceiling: finite(ceiling)
         }
       }
       const tasks = toTable(

@@ -7,6 +7,7 @@ import { type BootstrapOptions, bootstrapByTask, type Interval } from "./bootstr
 import { type Dense, selectRows } from "./dense"
 import type { ProbeSetup } from "./evaluation"
 import { meanAdjustedR2, pearson, r2Score } from "./metrics"
+import { spearmanBrown } from "./reliability"
 import { makePrng, permutation } from "./prng"
 import { fitRidge, predictRidge, type RidgeFit } from "./ridge"
 
@@ -144,4 +145,29 @@ export const probeTransfer = (
       sdPredicted: sdOf(predicted)
     }
   }
+}
+
+/**
+ * The highest correlation any predictor can reach with a measured shift, given the shift's own sampling noise:
+ * √(split-half reliability), where the per-task shift is measured once from the even samples and once from the odd
+ * ones of both conditions (`trained[t]`, `other[t]`: task t's values in sample order, at least 2 each), the two
+ * correlated across tasks and stepped up to all samples by Spearman-Brown. 0 when the halves do not correlate
+ * positively; NaN when a half's shifts do not vary.
+ */
+export const shiftCeiling = (trained: ReadonlyArray<ArrayLike<number>>, other: ReadonlyArray<ArrayLike<number>>): number => {
+  if (trained.length !== other.length) throw new Error(`shiftCeiling: trained has ${trained.length} tasks but other has ${other.length}`)
+  if (trained.length < 3) throw new Error(`shiftCeiling: needs at least 3 tasks, got ${trained.length}`)
+  const half = (values: ArrayLike<number>, parity: number, t: number, arg: string) => {
+    if (values.length < 2) throw new Error(`shiftCeiling: ${arg}[${t}] has ${values.length} samples, need at least 2`)
+    let sum = 0, n = 0
+    for (let k = parity; k < values.length; k += 2) {
+      sum += values[k]!
+      n++
+    }
+    return sum / n
+  }
+  const even = trained.map((v, t) => half(other[t]!, 0, t, "other") - half(v, 0, t, "trained"))
+  const odd = trained.map((v, t) => half(other[t]!, 1, t, "other") - half(v, 1, t, "trained"))
+  const r = pearson(even, odd)
+  return Number.isNaN(r) ? NaN : Math.sqrt(Math.max(0, spearmanBrown(r, 2)))
 }

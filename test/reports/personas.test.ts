@@ -157,7 +157,7 @@ describe("report_personas on hand-made inputs", () => {
     template_id: "q", layer: 1, position: "prompt_last", measure: "answers", n_tasks: 12, folds: 3, probe: { alpha: 1, cv_r2: 0.5 },
     trained: { r2: interval(0.5, 0.3, 0.7), r2_mean_adjusted: interval(0.5, 0.3, 0.7), pearson_r: interval(0.7, 0.5, 0.8) },
     transfer: { r2: interval(0.1, -0.2, 0.3), r2_mean_adjusted: interval(0.4, 0.2, 0.6), pearson_r: interval(0.6, 0.4, 0.8) },
-    shift: { pearson_r: r, slope: interval(0.9, 0.5, 1.3), mean_measured: interval(0.5, 0.4, 0.6), mean_predicted: interval(0.4, 0.3, 0.5), sd_measured: 0.25, sd_predicted: 0.2 }
+    shift: { pearson_r: r, slope: interval(0.9, 0.5, 1.3), mean_measured: interval(0.5, 0.4, 0.6), mean_predicted: interval(0.4, 0.3, 0.5), sd_measured: 0.25, sd_predicted: 0.2, ceiling: 0.97 }
   })
   const shiftTasks = toTable(
     { task_id: ["utf8", false], origin: ["utf8", false], target_trained: ["float64", false], target: ["float64", false], predicted_trained: ["float64", false], predicted: ["float64", false], fold: ["int32", false] },
@@ -192,8 +192,8 @@ describe("report_personas on hand-made inputs", () => {
     expect(messages.some((m: string) => m.includes("under persona a:") && !m.startsWith("few-tasks"))).toBe(false)
     expect(doc.sections[0].heading).toBe("Findings")
     expect(doc.sections[0].text).toContain("- **b** (against a): mean normalized rating shift q 0.50 [")
-    expect(doc.sections[0].text).toContain("the probe tracks its shift on q at layer 1 (shift r = 0.90 [0.80, 0.95] over 12 tasks, slope 0.90)")
-    expect(doc.summary.findings).toEqual([{ persona: "b", template: "q", layer: 1, verdict: "tracks", shift_r: interval(0.9, 0.8, 0.95), slope: interval(0.9, 0.5, 1.3), n: 12 }])
+    expect(doc.sections[0].text).toContain("the probe tracks its shift on q at layer 1 (shift r = 0.90 [0.80, 0.95] over 12 tasks, at most 0.97 through the measurement's noise; slope 0.90)")
+    expect(doc.summary.findings).toEqual([{ persona: "b", template: "q", layer: 1, verdict: "tracks", shift_r: interval(0.9, 0.8, 0.95), ceiling: 0.97, slope: interval(0.9, 0.5, 1.3), n: 12 }])
   })
 
   it("says so when the probe does not track a persona's shift, or predicts the same shift for every task", async () => {

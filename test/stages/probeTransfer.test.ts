@@ -65,6 +65,8 @@ describe("probe_transfer", () => {
       // Mean measured shift: half the tasks move by +0.2, half by −0.1.
       expect(evaluation.shift.mean_measured.estimate!).toBeCloseTo(0.05, 6)
       expect(evaluation.transfer.r2.estimate!).toBeGreaterThan(0.95)
+      // Each sample carries the same offset under both conditions, so even and odd samples measure the same shift.
+      expect(evaluation.shift.ceiling!).toBeCloseTo(1, 6)
       expect(tasks).toHaveLength(80)
       expect(new Set(tasks.map((t) => t.fold)).size).toBe(5)
     })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { crossFit, probeTransfer } from "../../stats/probeTransfer"
+import { crossFit, probeTransfer, shiftCeiling } from "../../stats/probeTransfer"
 import { pearson } from "../../stats/metrics"
 import { makePrng } from "../../stats/prng"
 
@@ -98,5 +98,23 @@ describe("probeTransfer", () => {
 
   it("names mismatched lengths", () => {
     expect(() => probeTransfer([1, 2, 3], [1, 2], [1, 2, 3], [1, 2, 3])).toThrow(/probeTransfer: yOther has 2 values/)
+  })
+})
+
+describe("shiftCeiling", () => {
+  it("hand-worked: the halves' shifts correlate 0.5, so the ceiling is √(2·0.5/1.5)", () => {
+    // Trained answers are all 0; the other condition's even-sample shifts are 1, 2, 3 and odd-sample ones 2, 1, 3.
+    // Deviations from the mean 2: (−1, 0, 1) and (0, −1, 1): r = 1/2; Spearman-Brown for two halves: 2/3.
+    const zeros = [[0, 0], [0, 0], [0, 0]]
+    expect(shiftCeiling(zeros, [[1, 2], [2, 1], [3, 3]])).toBeCloseTo(Math.sqrt(2 / 3), 12)
+    expect(shiftCeiling(zeros, [[1, 1], [2, 2], [3, 3]])).toBeCloseTo(1, 12)
+    // Halves that disagree leave nothing to predict.
+    expect(shiftCeiling(zeros, [[1, 3], [2, 2], [3, 1]])).toBe(0)
+    // The trained condition's noise counts too: its odd samples reverse the order the other condition's imply.
+    expect(shiftCeiling([[0, 0, 0], [0, 2, 0], [0, 4, 0]], [[1, 1, 1], [2, 2, 2], [3, 3, 3]])).toBe(0)
+  })
+
+  it("names tasks with fewer than two samples", () => {
+    expect(() => shiftCeiling([[0, 0], [0], [0, 0]], [[1, 1], [1, 1], [1, 1]])).toThrow(/shiftCeiling: trained\[1\] has 1 samples/)
   })
 })
