@@ -18,6 +18,8 @@ export interface PersonaGraph {
   readonly systemPath: string
   /** The label of a node of this persona's column: `name`, or `name|persona` when the config lists personas. */
   readonly label: (name: string) => string
+  /** The organism's planted truth about this persona's answers (`organism_truth[<persona>]`); undefined for a real checkpoint. */
+  readonly truth: Stage.Node | undefined
   readonly completions: Stage.Node
   readonly elicitations: (t: Template) => Stage.Node
   readonly scores: (t: Template) => Stage.Node
@@ -33,8 +35,6 @@ export interface ExperimentGraph extends PersonaGraph {
   readonly config: ExperimentConfig
   readonly tasks: Stage.Node
   readonly model: Stage.Node
-  /** The organism's planted truth; undefined for a real checkpoint. */
-  readonly truth: Stage.Node | undefined
   readonly personas: ReadonlyArray<PersonaGraph>
 }
 
@@ -48,14 +48,6 @@ export const experimentGraph = (config: ExperimentConfig): ExperimentGraph => {
     config.model.kind === "organism"
       ? Stage.node(organism, { params: organismParams, inputs: byDataset, configPaths: { spec: "model.spec", seed: "seed" } })
       : Stage.node(checkpoint, { params: { path: config.model.path, fingerprint: config.model.fingerprint ?? "" }, configPaths: { fingerprint: "model" } })
-  const truth =
-    organismParams === undefined
-      ? undefined
-      : Stage.node(organismTruth, {
-        params: { ...organismParams, templates: config.templates, personas: [{ id: "default", system: config.system }] },
-        inputs: { ...byDataset, sample: tasks },
-        configPaths: { spec: "model.spec", seed: "seed", templates: "templates", personas: "system" }
-      })
   const runtime = config.model.kind === "checkpoint" ? { ...config.runtime, checkpoint: config.model.path } : config.runtime
   const templatePath = (t: Template) => `templates.${config.templates.indexOf(t)}`
   // Without a `personas` field the one persona leaves labels as they were before personas existed.
@@ -63,6 +55,18 @@ export const experimentGraph = (config: ExperimentConfig): ExperimentGraph => {
     const system = persona.system
     const systemPath = config.personas === undefined ? "system" : `personas.${index}.system`
     const label = (name: string) => (config.personas === undefined ? name : `${name}|${persona.id}`)
+    const truth =
+      organismParams === undefined
+        ? undefined
+        : Stage.node(organismTruth, {
+            ...(config.personas === undefined ? {} : { label: persona.id }),
+            params: { ...organismParams, templates: config.templates, personas: [persona] },
+            inputs: { ...byDataset, sample: tasks },
+            configPaths: {
+              spec: "model.spec", seed: "seed", templates: "templates",
+              ...(config.personas === undefined ? { "personas.0.system": "system" } : { "personas.0": `personas.${index}` })
+            }
+          })
     const completions = Stage.node(complete, {
       ...(config.personas === undefined ? {} : { label: persona.id }),
       params: { completion: config.completion, system, seed: config.seed, runtime },
@@ -97,11 +101,11 @@ export const experimentGraph = (config: ExperimentConfig): ExperimentGraph => {
         inputs: { scores: scores(t), activations: acts(t), tasks },
         configPaths: { probes: "probes" }
       })
-    return { persona, systemPath, label, completions, elicitations, scores, activations: acts, probeEval: evaluation }
+    return { persona, systemPath, label, truth, completions, elicitations, scores, activations: acts, probeEval: evaluation }
   }
   const personas = personasOf(config).map(personaGraph)
   const trained = personas.find((p) => p.persona.id === trainedPersona(config).id)!
-  return { config, tasks, model, truth, personas, ...trained }
+  return { config, tasks, model, personas, ...trained }
 }
 
 /** The probe settings stages read: the config's, without the choice of training persona (which the graph applies). */
