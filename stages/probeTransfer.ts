@@ -36,6 +36,14 @@ export interface TransferEvaluation {
      * predictor can reach through the measurement's sampling noise; null with fewer than 3 tasks of 2+ samples.
      */
     readonly ceiling: number | null
+    /**
+     * The predicted shift of the probe's weights within the directions its training activations varied along (see
+     * `CrossFitted.shiftInSpan`): the shift the data taught it, without what per-coordinate standardization puts on
+     * directions that never varied. The verdict of reports/personas reads this one.
+     */
+    readonly in_span: { readonly pearson_r: IntervalJson; readonly slope: IntervalJson; readonly mean_predicted: IntervalJson; readonly sd_predicted: number }
+    /** Mean over tasks of the share of the activation change (other − trained) along directions that never varied in training. */
+    readonly outside_share: number | null
   }
 }
 
@@ -122,7 +130,7 @@ export class TransferError extends Schema.TaggedError<TransferError>()("Transfer
  * (`scores`, `activations`).
  * Predictions are out of fold over tasks under both conditions; the output compares them with each condition's
  * targets, and the per-task predicted shift with the measured one (`transfer`, and a `tasks` table: task_id, origin,
- * target_trained, target, predicted_trained, predicted, fold).
+ * target_trained, target, predicted_trained, predicted, predicted_shift_in_span, outside_share, fold).
  */
 export const probeTransferStage = Stage.make({
   name: "probe_transfer",
@@ -151,7 +159,8 @@ export const probeTransferStage = Stage.make({
       const yOther = Float64Array.from(ids, other.mean)
       const setup = { alphas: params.probes.alphas, groups: ids, k: params.probes.folds, seed: params.seed, cv: params.probes.alphaSelection, rule: params.probes.alphaRule }
       const fitted = crossFit(xTrained, yTrained, xOther, setup, params.probes.folds, params.seed)
-      const result = probeTransfer(yTrained, yOther, fitted.trained, fitted.other, { resamples: params.probes.bootstrap, seed: params.seed })
+      const result = probeTransfer(yTrained, yOther, fitted.trained, fitted.other, fitted.shiftInSpan, { resamples: params.probes.bootstrap, seed: params.seed })
+      const moved = Array.from(fitted.outsideShare).filter((v) => Number.isFinite(v))
       const sampled = ids.filter((id) => trained.samples(id).length >= 2 && other.samples(id).length >= 2)
       const ceiling = sampled.length < 3 ? NaN : shiftCeiling(sampled.map(trained.samples), sampled.map(other.samples))
       const evaluation: TransferEvaluation = {
@@ -171,17 +180,26 @@ export const probeTransferStage = Stage.make({
           mean_predicted: json(result.shift.meanPredicted),
           sd_measured: result.shift.sdMeasured,
           sd_predicted: result.shift.sdPredicted,
-          ceiling: finite(ceiling)
+          ceiling: finite(ceiling),
+          in_span: {
+            pearson_r: json(result.shift.inSpan.pearsonR),
+            slope: json(result.shift.inSpan.slope),
+            mean_predicted: json(result.shift.inSpan.meanPredicted),
+            sd_predicted: result.shift.inSpan.sdPredicted
+          },
+          outside_share: moved.length === 0 ? null : moved.reduce((a, b) => a + b, 0) / moved.length
         }
       }
       const tasks = toTable(
         {
           task_id: ["utf8", false], origin: ["utf8", false], target_trained: ["float64", false], target: ["float64", false],
-          predicted_trained: ["float64", false], predicted: ["float64", false], fold: ["int32", false]
+          predicted_trained: ["float64", false], predicted: ["float64", false], predicted_shift_in_span: ["float64", false],
+          outside_share: ["float64", true], fold: ["int32", false]
         },
         ids.map((id, i) => ({
           task_id: id, origin: origin.get(id) ?? "(unknown)", target_trained: yTrained[i]!, target: yOther[i]!,
-          predicted_trained: fitted.trained[i]!, predicted: fitted.other[i]!, fold: fitted.folds[i]!
+          predicted_trained: fitted.trained[i]!, predicted: fitted.other[i]!, predicted_shift_in_span: fitted.shiftInSpan[i]!,
+          outside_share: finite(fitted.outsideShare[i]!), fold: fitted.folds[i]!
         }))
       )
       return { transfer: Artifact.json(evaluation), tasks: Artifact.table(tasks) }

@@ -10,6 +10,7 @@ import { meanAdjustedR2, pearson, r2Score } from "./metrics"
 import { spearmanBrown } from "./reliability"
 import { makePrng, permutation } from "./prng"
 import { fitRidge, predictRidge, type RidgeFit } from "./ridge"
+import { projectOnto, variedSpan } from "./variedSpan"
 
 /** Out-of-fold predictions of the probe under the trained condition and under the other one, row by row. */
 export interface CrossFitted {
@@ -17,6 +18,15 @@ export interface CrossFitted {
   readonly probe: RidgeFit
   readonly trained: Float64Array
   readonly other: Float64Array
+  /**
+   * The predicted shift of each row from the fold probe's weights projected onto the directions its training rows
+   * vary along (`variedSpan`): what the data taught the probe. A Ridge probe on standardized features also has
+   * weights along directions that never varied in training (set by each coordinate's scale, not by any target), and
+   * a condition that moves activations there gets a predicted shift from them alone.
+   */
+  readonly shiftInSpan: Float64Array
+  /** Per row, the share of ‖other − trained‖² outside the fold's varied span (NaN when the row did not move). */
+  readonly outsideShare: Float64Array
   /** Fold of each row. */
   readonly folds: Int32Array
 }
@@ -35,20 +45,37 @@ export const crossFit = (trained: Dense, y: ArrayLike<number>, other: Dense, set
   const probe = fitRidge(trained, y, setup)
   const folds = new Int32Array(n)
   permutation(n, makePrng(seed)).forEach((row, position) => (folds[row] = position % k))
+  const d = trained.cols
   const predictedTrained = new Float64Array(n)
   const predictedOther = new Float64Array(n)
+  const shiftInSpan = new Float64Array(n)
+  const outsideShare = new Float64Array(n)
   for (let f = 0; f < k; f++) {
     const inFold = Int32Array.from({ length: n }, (_, i) => i).filter((i) => folds[i] === f)
     const outside = Int32Array.from({ length: n }, (_, i) => i).filter((i) => folds[i] !== f)
     const fit = fitRidge(trained, y, { ...setup, alphas: [probe.alpha], rows: outside })
     const a = predictRidge(fit, selectRows(trained, inFold))
     const b = predictRidge(fit, selectRows(other, inFold))
+    const span = variedSpan(trained, outside)
+    const learned = projectOnto(span, fit.weightsRaw)
     inFold.forEach((row, r) => {
       predictedTrained[row] = a[r]!
       predictedOther[row] = b[r]!
+      const move = Float64Array.from({ length: d }, (_, j) => other.data[row * d + j]! - trained.data[row * d + j]!)
+      let dot = 0
+      let total = 0
+      let outsideNorm = 0
+      const inside = projectOnto(span, move)
+      for (let j = 0; j < d; j++) {
+        dot += learned[j]! * move[j]!
+        total += move[j]! ** 2
+        outsideNorm += (move[j]! - inside[j]!) ** 2
+      }
+      shiftInSpan[row] = dot
+      outsideShare[row] = total === 0 ? NaN : outsideNorm / total
     })
   }
-  return { probe, trained: predictedTrained, other: predictedOther, folds }
+  return { probe, trained: predictedTrained, other: predictedOther, shiftInSpan, outsideShare, folds }
 }
 
 /** R², mean-adjusted R² and Pearson r of predictions against targets, each with a bootstrap interval over tasks. */
@@ -69,6 +96,8 @@ export interface ShiftTracking {
   /** Standard deviations over tasks (ddof 0): a predicted shift far smaller than the measured one tracks nothing of it, whatever its r. */
   readonly sdMeasured: number
   readonly sdPredicted: number
+  /** The same for the predicted shift from the probe's weights within the directions its training varied along. */
+  readonly inSpan: { readonly pearsonR: Interval; readonly slope: Interval; readonly meanPredicted: Interval; readonly sdPredicted: number }
 }
 
 /** Everything `probeTransfer` measures. */
@@ -110,16 +139,17 @@ const sdOf = (x: ArrayLike<number>): number => {
 }
 
 /**
- * Metrics of a probe's transfer, one row per task: targets `yTrained`, `yOther` and the probe's (out-of-fold)
- * predictions `pTrained`, `pOther` under the two conditions. Every interval is a percentile bootstrap over tasks
- * with the same resamples (same seed), so intervals of different statistics describe the same draws.
+ * Metrics of a probe's transfer, one row per task: targets `yTrained`, `yOther`, the probe's (out-of-fold)
+ * predictions `pTrained`, `pOther` under the two conditions, and the predicted shift of its weights within the
+ * directions its training varied along (`CrossFitted.shiftInSpan`). Every interval is a percentile bootstrap over
+ * tasks with the same resamples (same seed), so intervals of different statistics describe the same draws.
  */
 export const probeTransfer = (
   yTrained: ArrayLike<number>, yOther: ArrayLike<number>, pTrained: ArrayLike<number>, pOther: ArrayLike<number>,
-  bootstrap: BootstrapOptions = {}
+  shiftInSpan: ArrayLike<number>, bootstrap: BootstrapOptions = {}
 ): ProbeTransfer => {
   const n = yTrained.length
-  for (const [name, v] of [["yOther", yOther], ["pTrained", pTrained], ["pOther", pOther]] as const) {
+  for (const [name, v] of [["yOther", yOther], ["pTrained", pTrained], ["pOther", pOther], ["shiftInSpan", shiftInSpan]] as const) {
     if (v.length !== n) throw new Error(`probeTransfer: ${name} has ${v.length} values but yTrained has ${n}`)
   }
   if (n < 3) throw new Error(`probeTransfer: needs at least 3 tasks, got ${n}`)
@@ -142,7 +172,13 @@ export const probeTransfer = (
       meanMeasured: interval((rows) => meanOf(at(measured, rows))),
       meanPredicted: interval((rows) => meanOf(at(predicted, rows))),
       sdMeasured: sdOf(measured),
-      sdPredicted: sdOf(predicted)
+      sdPredicted: sdOf(predicted),
+      inSpan: {
+        pearsonR: interval((rows) => pearson(at(shiftInSpan, rows), at(measured, rows))),
+        slope: interval((rows) => slopeOf(at(shiftInSpan, rows), at(measured, rows))),
+        meanPredicted: interval((rows) => meanOf(at(shiftInSpan, rows))),
+        sdPredicted: sdOf(shiftInSpan)
+      }
     }
   }
 }

@@ -50,6 +50,29 @@ describe("crossFit", () => {
     })
   })
 
+  it("a move along a direction that never varied in training: the standardized probe's raw prediction follows it, its learned directions do not", () => {
+    // Training activations are a·(1, 2, 0, 0) + b·(0, 0, 1, 0), y = a: standardization scales columns 0 and 1 alike, so
+    // the raw weights (c/σ, c/2σ, 0, 0) are not along (1, 2) and see u = (2, −1, 0, 0)/√5, a direction no training row
+    // moves along (a Ridge fit on the raw columns would give weights ∝ (1, 2), orthogonal to u).
+    const normal = normals(4)
+    const rows = Array.from({ length: 60 }, () => [normal(), normal()] as const)
+    const x = rows.map(([a, b]) => [a, 2 * a, b, 0])
+    const y = rows.map(([a]) => a)
+    const u = [2 / Math.sqrt(5), -1 / Math.sqrt(5), 0, 0]
+    const s = rows.map((_, t) => (t % 4) - 1.5)
+    const other = x.map((row, t) => row.map((v, j) => v + s[t]! * u[j]!))
+    const fitted = crossFit(dense(x), y, dense(other), { alphas: [1e-3], groups: Array.from({ length: 60 }, (_, i) => i), k: 5, seed: 3 }, 5, 1)
+    const raw = fitted.other.map((p, t) => p - fitted.trained[t]!)
+    expect(Math.abs(pearson(raw, s))).toBeGreaterThan(0.999)
+    fitted.shiftInSpan.forEach((v) => expect(Math.abs(v)).toBeLessThan(1e-9))
+    fitted.outsideShare.forEach((v) => expect(v).toBeCloseTo(1, 9))
+    // A move along the trained direction itself is inside the span: the learned directions predict all of it.
+    const along = x.map((row, t) => row.map((v, j) => v + s[t]! * [1, 2, 0, 0][j]!))
+    const inside = crossFit(dense(x), y, dense(along), { alphas: [1e-3], groups: Array.from({ length: 60 }, (_, i) => i), k: 5, seed: 3 }, 5, 1)
+    inside.shiftInSpan.forEach((v, t) => expect(v).toBeCloseTo(inside.other[t]! - inside.trained[t]!, 9))
+    inside.outsideShare.forEach((v) => expect(v).toBeLessThan(1e-12))
+  })
+
   it("rejects conditions whose rows are not the same tasks, naming the argument", () => {
     expect(() => crossFit(dense([[1], [2], [3]]), [1, 2, 3], dense([[1], [2]]), setup(3), 2, 0)).toThrow(/crossFit: other is 2×1/)
     expect(() => crossFit(dense([[1], [2], [3]]), [1, 2], dense([[1], [2], [3]]), setup(3), 2, 0)).toThrow(/crossFit: y has 2 values/)
@@ -65,11 +88,15 @@ describe("probeTransfer", () => {
     const yOther = [2.1, 1.2, 4.3, 3.4]
     const pTrained = [0, 0, 1, 1]
     const pOther = [1, 2, 4, 5]
-    const t = probeTransfer(yTrained, yOther, pTrained, pOther, { resamples: 200, seed: 1 })
+    // The learned directions predict half the raw shift: [0.5, 1, 1.5, 2] (r = 0.6 again, slope 1.2, mean 1.25).
+    const t = probeTransfer(yTrained, yOther, pTrained, pOther, [0.5, 1, 1.5, 2], { resamples: 200, seed: 1 })
     expect(t.shift.pearsonR.estimate).toBeCloseTo(0.6, 12)
     expect(t.shift.slope.estimate).toBeCloseTo(0.6, 12)
     expect(t.shift.meanMeasured.estimate).toBeCloseTo(2.5, 12)
     expect(t.shift.meanPredicted.estimate).toBeCloseTo(2.5, 12)
+    expect(t.shift.inSpan.pearsonR.estimate).toBeCloseTo(0.6, 12)
+    expect(t.shift.inSpan.slope.estimate).toBeCloseTo(1.2, 12)
+    expect(t.shift.inSpan.meanPredicted.estimate).toBeCloseTo(1.25, 12)
     // Population sd (ddof 0): √(5/4) for both.
     expect(t.shift.sdMeasured).toBeCloseTo(Math.sqrt(1.25), 12)
     expect(t.shift.sdPredicted).toBeCloseTo(Math.sqrt(1.25), 12)
@@ -86,7 +113,7 @@ describe("probeTransfer", () => {
 
   it("a constant shift: means exact with degenerate intervals; a constant prediction leaves the correlation undefined", () => {
     const yTrained = [0.1, 0.5, 0.2, 0.9, 0.4]
-    const t = probeTransfer(yTrained, yTrained.map((v) => v + 0.25), [0, 1, 2, 3, 4], [0.5, 1.5, 2.5, 3.5, 4.5], { resamples: 100, seed: 2 })
+    const t = probeTransfer(yTrained, yTrained.map((v) => v + 0.25), [0, 1, 2, 3, 4], [0.5, 1.5, 2.5, 3.5, 4.5], [0, 0, 0, 0, 0], { resamples: 100, seed: 2 })
     expect(t.shift.meanMeasured.estimate).toBeCloseTo(0.25, 12)
     expect(t.shift.meanMeasured.hi - t.shift.meanMeasured.lo).toBeLessThan(1e-12)
     expect(t.shift.meanPredicted.estimate).toBe(0.5)
@@ -97,7 +124,8 @@ describe("probeTransfer", () => {
   })
 
   it("names mismatched lengths", () => {
-    expect(() => probeTransfer([1, 2, 3], [1, 2], [1, 2, 3], [1, 2, 3])).toThrow(/probeTransfer: yOther has 2 values/)
+    expect(() => probeTransfer([1, 2, 3], [1, 2], [1, 2, 3], [1, 2, 3], [0, 0, 0])).toThrow(/probeTransfer: yOther has 2 values/)
+    expect(() => probeTransfer([1, 2, 3], [1, 2, 3], [1, 2, 3], [1, 2, 3], [0])).toThrow(/probeTransfer: shiftInSpan has 1 values/)
   })
 })
 
