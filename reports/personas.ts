@@ -6,10 +6,12 @@
  * summary.json `summary` (intervals are `{ estimate, lo, hi }`, 95% percentile bootstrap over tasks; null where a
  * statistic is undefined):
  * - `trained_persona`, `personas` (ids in config order)
- * - `findings[]`: `{ persona, template, layer, verdict, shift_r, ceiling, slope, n }` for every persona but the trained one and
- *   every scored template, at the layer whose probe predicts the trained persona's answers best (out-of-fold R²);
- *   `verdict` is `tracks` (shift_r's interval above 0), `opposite` (below 0), `does_not_track` (it contains 0) or
- *   `undefined` (the probe predicts the same shift for every task)
+ * - `findings[]`: `{ persona, template, layer, verdict, shift_r, ceiling, slope, n, raw_shift_r, outside_share }` for every
+ *   persona but the trained one and every scored template, at the layer whose probe predicts the trained persona's
+ *   answers best (out-of-fold R²); shift_r and slope are those of the shift predicted by the probe's learned directions
+ *   (its weights within the directions the trained persona's activations vary along; raw_shift_r: the unprojected
+ *   probe's); `verdict` is `tracks` (shift_r's interval above 0), `opposite` (below 0), `does_not_track` (it contains 0)
+ *   or `undefined` (the probe predicts the same shift for every task)
  * - `ratings[]`: `{ template, persona, dataset, n_tasks, mean, shift, n_shift }`: the mean over tasks of each task's mean
  *   normalized answer (0-1 by the template's declared range), per dataset and over all tasks (`dataset` "all"), and
  *   the mean over tasks answered under both of (this persona's task mean − the trained persona's); shift null for the
@@ -19,12 +21,18 @@
  * - `utilities[]`: `{ template, persona, n_tasks, n_choices, held_out_accuracy, spearman_with_trained, n_shared,
  *   by_dataset: { <origin>: { mu, lo, hi, n } } }` for revealed templates: the full Thurstonian fit's held-out pair
  *   accuracy and the Spearman correlation of its utilities with the trained persona's over the tasks both rated
+ * - `planted[]` (organism only): `{ persona, keyword, channel, template, dataset, planted_valence_shift, expected_shift,
+ *   measured_shift, recovered, expected_verdict }`: the planted persona each system prompt switches on, its valence
+ *   shift on the dataset relative to the trained persona's, the closed-form expected answer's shift over the tasks the
+ *   measured shift averages, whether it lies in the measured shift's interval (null when that interval is one point),
+ *   and what a probe should do with the shift
+ *   (`tracks` for the direction channel, `does_not_track` for the behaviour channel)
  * - `transfer[]`: `{ template, layer, persona, measure, n, alpha, trained: { r2, r2_mean_adjusted, pearson_r },
  *   transfer: { r2, r2_mean_adjusted, pearson_r }, shift: { pearson_r, slope, mean_measured, mean_predicted,
- *   sd_measured, sd_predicted, ceiling }, verdict }` (see stages/probeTransfer.ts)
+ *   sd_measured, sd_predicted, ceiling, in_span, outside_share }, verdict }` (see stages/probeTransfer.ts)
  */
 import { Effect, Schema } from "effect"
-import type { Template } from "../elicitation/Template"
+import { type Template, templateRange } from "../elicitation/Template"
 import * as Artifact from "../pipeline/Artifact"
 import { type ExperimentConfig, personasOf } from "../pipeline/Config"
 import * as Stage from "../pipeline/Stage"
@@ -47,6 +55,7 @@ import { utilitiesNode } from "./utilities"
 const f = (name: string) => ({ name, type: "float64" as const })
 const s = (name: string) => ({ name, type: "utf8" as const })
 const i = (name: string) => ({ name, type: "int32" as const })
+const b = (name: string) => ({ name, type: "bool" as const })
 
 const safeName = (x: string) => x.replace(/[^A-Za-z0-9._-]/g, "_")
 const finite = (x: number) => (Number.isFinite(x) ? x : null)
@@ -95,6 +104,12 @@ export const transferNode = (g: ExperimentGraph, persona: PersonaGraph, t: Templ
     configPaths: { probes: "probes", seed: "seed" }
   })
 
+/** The parts of the organism's ground truth (model/Organism.ts) this report reads. */
+interface PersonaTruth {
+  readonly expected: ReadonlyArray<{ task_id: string; template_id: string; persona_id: string; expected_value: number }>
+  readonly personas: ReadonlyArray<{ id: string; keyword: string | null; channel: "direction" | "behaviour" | null; shifts: Readonly<Record<string, number>> }>
+}
+
 interface ScoreRow {
   readonly task_id: string
   readonly sample: number
@@ -119,6 +134,8 @@ const Params = Schema.Struct({
   trained: Schema.String,
   personas: Schema.Array(Schema.String),
   scored: Schema.Array(Schema.String),
+  /** Each scored template's declared range, which maps the planted truth's expected answers to 0-1. */
+  ranges: Schema.Record({ key: Schema.String, value: Schema.Struct({ min: Schema.Number, max: Schema.Number }) }),
   revealed: Schema.Array(Schema.String),
   layers: Schema.Array(Schema.Int),
   samples: Schema.Int,
@@ -155,7 +172,8 @@ export const personasReport = Stage.make({
               template: t, persona: p, dataset, n_tasks: inDataset.length,
               mean: interval(inDataset, inDataset.map((task) => own.get(task)!)),
               shift: paired.length === 0 ? null : interval(paired, paired.map((task) => own.get(task)! - base.get(task)!)),
-              n_shift: paired.length
+              n_shift: paired.length,
+              paired
             }]
           })
         )
@@ -209,8 +227,8 @@ export const personasReport = Stage.make({
           others.map((p) => {
             const loaded = inputs[`transfer:${t}|${p}@${layer}`]!
             const e = loaded.json<TransferEvaluation>("transfer")
-            const tasks = fromTable<{ task_id: string; origin: string; target_trained: number; target: number; predicted_trained: number; predicted: number }>(loaded.table("tasks"))
-            return { template: t, layer, persona: p, e, tasks, verdict: verdictOf(e.shift.pearson_r) }
+            const tasks = fromTable<{ task_id: string; origin: string; target_trained: number; target: number; predicted_trained: number; predicted: number; predicted_shift_in_span: number }>(loaded.table("tasks"))
+            return { template: t, layer, persona: p, e, tasks, verdict: verdictOf(e.shift.in_span.pearson_r), rawVerdict: verdictOf(e.shift.pearson_r) }
           })
         )
       )
@@ -225,7 +243,53 @@ export const personasReport = Stage.make({
       )
       const findings = transfers
         .filter((x) => bestLayer.get(x.template) === x.layer)
-        .map((x) => ({ persona: x.persona, template: x.template, layer: x.layer, verdict: x.verdict, shift_r: x.e.shift.pearson_r, ceiling: x.e.shift.ceiling, slope: x.e.shift.slope, n: x.e.n_tasks }))
+        .map((x) => ({
+          persona: x.persona, template: x.template, layer: x.layer, verdict: x.verdict, shift_r: x.e.shift.in_span.pearson_r, ceiling: x.e.shift.ceiling,
+          slope: x.e.shift.in_span.slope, n: x.e.n_tasks, raw_shift_r: x.e.shift.pearson_r, outside_share: x.e.shift.outside_share
+        }))
+
+      // The organism's planted truth, when every persona has one: what each persona switches on, and the expected
+      // answers' shift over the very tasks each measured shift averages.
+      const truths = new Map(personas.flatMap((p) => (inputs[`truth:${p}`] === undefined ? [] : [[p, inputs[`truth:${p}`]!.json<PersonaTruth>("truth")] as const])))
+      const plantedOf = (p: string) => truths.get(p)?.personas.find((x) => x.id === p)
+      const planted = truths.size < personas.length
+        ? []
+        : others.flatMap((p) => {
+            const own = plantedOf(p)!
+            const base = plantedOf(trained)!
+            return params.scored.flatMap((t) => {
+              const expected = (persona: string) => {
+                const { min, max } = params.ranges[t]!
+                return new Map(truths.get(persona)!.expected.filter((e) => e.template_id === t && e.persona_id === persona).map((e) => [e.task_id, (e.expected_value - min) / (max - min)]))
+              }
+              const ep = expected(p)
+              const et = expected(trained)
+              return ratings.flatMap((cell) => {
+                if (cell.template !== t || cell.persona !== p || cell.shift === null) return []
+                const tasks = cell.paired.filter((task) => ep.has(task) && et.has(task))
+                if (tasks.length === 0) return []
+                const expectedShift = mean(tasks.map((task) => ep.get(task)! - et.get(task)!))
+                return [{
+                  persona: p, keyword: own.keyword, channel: own.channel, template: t, dataset: cell.dataset,
+                  planted_valence_shift: cell.dataset === "all" ? null : (own.shifts[cell.dataset] ?? 0) - (base.shifts[cell.dataset] ?? 0),
+                  expected_shift: expectedShift, measured_shift: cell.shift,
+                  // A degenerate interval (every task answered alike under both personas, as the same seeds draw both) resolves nothing.
+                  recovered: cell.shift.lo === null || cell.shift.hi === null || cell.shift.lo === cell.shift.hi
+                    ? null
+                    : cell.shift.lo <= expectedShift && expectedShift <= cell.shift.hi
+                }]
+              })
+            })
+          })
+      // What a probe should do with each persona's shift, from its planted channel relative to the trained persona's.
+      const expectedVerdict = (p: string): "tracks" | "does_not_track" | null => {
+        const own = plantedOf(p)
+        const base = plantedOf(trained)
+        if (own === undefined || base === undefined) return null
+        const moved = (channel: "direction" | "behaviour") => (x: typeof own) => x.channel === channel && Object.values(x.shifts).some((v) => v !== 0)
+        if (moved("direction")(own) || moved("direction")(base)) return "tracks"
+        return moved("behaviour")(own) || moved("behaviour")(base) ? "does_not_track" : null
+      }
 
       const findingLines = others.map((p) => {
         const shifts = ratings
@@ -233,15 +297,29 @@ export const personasReport = Stage.make({
           .map((r) => `${r.template} ${fmtInterval(r.shift!)}`)
         const probes = findings
           .filter((x) => x.persona === p)
-          .map((x) => `${verdictText[x.verdict]} on ${x.template} at layer ${x.layer} (shift r = ${fmtInterval(x.shift_r)} over ${x.n} tasks, at most ${fmt(x.ceiling)} through the measurement's noise; slope ${fmt(x.slope.estimate)})`)
+          .map((x) =>
+            `${verdictText[x.verdict]} on ${x.template} at layer ${x.layer} (shift r = ${fmtInterval(x.shift_r)} over ${x.n} tasks, at most ${fmt(x.ceiling)} through the measurement's noise; slope ${fmt(x.slope.estimate)})` +
+            (verdictOf(x.raw_shift_r) === x.verdict
+              ? ""
+              : `, though the raw probe's prediction gives r = ${fmtInterval(x.raw_shift_r)}: ${fmt(x.outside_share === null ? null : 100 * x.outside_share, 0)}% of the activation change lies along directions that never varied under ${trained}, where the probe's weights come from its standardization, not from data`)
+          )
         const choices = utilities
           .filter((u) => u.persona === p && u.spearman_with_trained !== null)
           .map((u) => `utilities from ${u.template} rank-correlate ${fmtInterval(u.spearman_with_trained!)} with ${trained}'s`)
+        const own = plantedOf(p)
+        const expectation = expectedVerdict(p)
+        const plantedText = own === undefined
+          ? []
+          : [own.keyword === null
+              ? "the organism plants nothing for its system prompt"
+              : `planted: "${own.keyword}" on the ${own.channel} channel, so a probe ${expectation === "tracks" ? "should track" : "should not track"} its shift` +
+                (findings.some((x) => x.persona === p) ? (findings.filter((x) => x.persona === p).every((x) => (x.verdict === "tracks") === (expectation === "tracks")) ? " (as found)" : " (not as found)") : "")]
         return `- **${p}** (against ${trained}): ` +
           [
             shifts.length === 0 ? "no scored template" : `mean normalized rating shift ${shifts.join(", ")}`,
             ...probes,
-            ...choices
+            ...choices,
+            ...plantedText
           ].join("; ") + "."
       })
 
@@ -280,23 +358,36 @@ export const personasReport = Stage.make({
         name: "transfer",
         columns: [
           s("template"), i("layer"), s("persona"), s("measure"), i("n"), f("alpha"), f("trained_r2"), ...ivColumns("r2"), ...ivColumns("r2_mean_adjusted"), ...ivColumns("pearson_r"),
-          ...ivColumns("shift_r"), ...ivColumns("shift_slope"), ...ivColumns("mean_measured_shift"), ...ivColumns("mean_predicted_shift"), f("shift_r_ceiling"), s("verdict")
+          ...ivColumns("shift_r"), ...ivColumns("shift_slope"), ...ivColumns("mean_measured_shift"), ...ivColumns("mean_predicted_shift"), f("shift_r_ceiling"),
+          f("outside_share"), ...ivColumns("raw_shift_r"), ...ivColumns("raw_mean_predicted_shift"), s("verdict")
         ],
         rows: transfers.map((x) => ({
           template: x.template, layer: x.layer, persona: x.persona, measure: x.e.measure, n: x.e.n_tasks, alpha: x.e.probe.alpha, trained_r2: x.e.trained.r2.estimate,
           ...iv("r2", x.e.transfer.r2), ...iv("r2_mean_adjusted", x.e.transfer.r2_mean_adjusted), ...iv("pearson_r", x.e.transfer.pearson_r),
-          ...iv("shift_r", x.e.shift.pearson_r), ...iv("shift_slope", x.e.shift.slope), ...iv("mean_measured_shift", x.e.shift.mean_measured),
-          ...iv("mean_predicted_shift", x.e.shift.mean_predicted), shift_r_ceiling: x.e.shift.ceiling, verdict: x.verdict
+          ...iv("shift_r", x.e.shift.in_span.pearson_r), ...iv("shift_slope", x.e.shift.in_span.slope), ...iv("mean_measured_shift", x.e.shift.mean_measured),
+          ...iv("mean_predicted_shift", x.e.shift.in_span.mean_predicted), shift_r_ceiling: x.e.shift.ceiling, outside_share: x.e.shift.outside_share,
+          ...iv("raw_shift_r", x.e.shift.pearson_r), ...iv("raw_mean_predicted_shift", x.e.shift.mean_predicted), verdict: x.verdict
         }))
       }
       const shiftTasksTable: Table = {
         name: "shift_tasks",
-        columns: [s("template"), i("layer"), s("persona"), s("task_id"), s("origin"), f("measured_shift"), f("predicted_shift")],
+        columns: [s("template"), i("layer"), s("persona"), s("task_id"), s("origin"), f("measured_shift"), f("predicted_shift"), f("raw_predicted_shift")],
         rows: transfers.flatMap((x) =>
-          x.tasks.map((k) => ({ template: x.template, layer: x.layer, persona: x.persona, task_id: k.task_id, origin: k.origin, measured_shift: k.target - k.target_trained, predicted_shift: k.predicted - k.predicted_trained }))
+          x.tasks.map((k) => ({
+            template: x.template, layer: x.layer, persona: x.persona, task_id: k.task_id, origin: k.origin, measured_shift: k.target - k.target_trained,
+            predicted_shift: k.predicted_shift_in_span, raw_predicted_shift: k.predicted - k.predicted_trained
+          }))
         )
       }
 
+      const plantedTable: Table = {
+        name: "planted",
+        columns: [s("persona"), s("keyword"), s("channel"), s("template"), s("dataset"), f("planted_valence_shift"), f("expected_shift"), ...ivColumns("measured_shift"), b("recovered")],
+        rows: planted.map((x) => ({
+          persona: x.persona, keyword: x.keyword, channel: x.channel, template: x.template, dataset: x.dataset, planted_valence_shift: x.planted_valence_shift,
+          expected_shift: x.expected_shift, ...iv("measured_shift", x.measured_shift), recovered: x.recovered
+        }))
+      }
       const bars = (rows: ReadonlyArray<{ category: string; group: string; x: IntervalJson | null }>) =>
         rows.flatMap((r) => (r.x === null || r.x.estimate === null || r.x.lo === null || r.x.hi === null ? [] : [{ category: r.category, group: r.group, value: r.x.estimate, lo: r.x.lo, hi: r.x.hi }]))
       const figures: Figure[] = []
@@ -314,19 +405,19 @@ export const personasReport = Stage.make({
         if (shift.length > 0) {
           figures.push(intervalBarChart({
             name: safeName(`shift_${t}`), title: `Rating shift from ${trained}: ${t}`,
-            subtitle: `Mean over tasks of (persona's task mean − ${trained}'s); whiskers: 95% bootstrap interval over tasks`,
-            rows: shift, categoryTitle: "dataset", groupTitle: "persona", valueTitle: "shift of the normalized rating"
+            subtitle: `Mean over tasks of (persona's task mean − ${trained}'s); whiskers: 95% interval over tasks`,
+            rows: shift, categoryTitle: "dataset", groupTitle: "persona", valueTitle: "rating shift (0-1)"
           }))
         }
         for (const layer of params.layers) {
           const points = transfers
             .filter((x) => x.template === t && x.layer === layer)
-            .flatMap((x) => x.tasks.map((k) => ({ panel: x.persona, group: k.origin, x: k.predicted - k.predicted_trained, y: k.target - k.target_trained })))
+            .flatMap((x) => x.tasks.map((k) => ({ panel: x.persona, group: k.origin, x: k.predicted_shift_in_span, y: k.target - k.target_trained })))
           if (points.length > 0) {
             figures.push(facetedScatter({
               name: safeName(`shift_tracking_${t}_L${layer}`),
               title: `Predicted vs measured shift: ${t}, layer ${layer}`,
-              subtitle: `Per task, out of fold; probe trained under ${trained}`,
+              subtitle: `Per task, out of fold; probe trained under ${trained}, learned directions`,
               points, xTitle: "predicted shift", yTitle: "measured shift", panelTitle: "persona", groupTitle: "dataset"
             }))
           }
@@ -351,6 +442,14 @@ export const personasReport = Stage.make({
           ...stability.map((x) => ({ label: `${label(x.template, x.persona)}, cross-seed r`, n: x.n_tasks })),
           ...utilities.filter((u) => u.spearman_with_trained !== null).map((u) => ({ label: `${label(u.template, u.persona)}, Spearman with ${trained}`, n: u.n_shared }))
         ]),
+        ...transfers
+          .filter((x) => x.rawVerdict !== x.verdict)
+          .map((x): Diagnostic => ({
+            level: "warning", code: "extrapolated-shift",
+            message:
+              `${x.template} layer ${x.layer}, ${x.persona}: the ${trained}-trained probe's raw predicted shift (r = ${fmtInterval(x.e.shift.pearson_r)}) and the shift its learned directions predict (r = ${fmtInterval(x.e.shift.in_span.pearson_r)}) disagree; ` +
+              `${fmt(x.e.shift.outside_share === null ? null : 100 * x.e.shift.outside_share, 0)}% of the activation change lies along directions that never varied under ${trained}, where the raw prediction is extrapolation`
+          })),
         ...transfers
           .filter((x) => x.verdict === "undefined")
           .map((x): Diagnostic => ({
@@ -404,10 +503,23 @@ export const personasReport = Stage.make({
               "R², mean-adjusted R² and Pearson r score the predictions against the other persona's targets. " +
               `The predicted shift of a task is the probe's prediction under the persona minus its prediction under ${trained}; the measured shift is the same difference of targets. ` +
               "Their Pearson r over tasks (with a bootstrap interval) says whether the probe sees which tasks the persona moves and by how much relative to each other; the slope of measured on predicted says whether it gets the size (1: exactly). " +
+              "A Ridge probe on standardized activations also puts weight on directions that never varied among its training activations: each coordinate's scale, not any target, sets it there. " +
+              `A persona that moves activations along such directions gets a predicted shift from them that no training data supports (and whose sign is an accident of the scales), so the predicted shift above is the probe's weights projected onto the directions ${trained}'s activations varied along (standard deviation above 1e-4 of the largest, in each fold's training tasks): the shift the probe learned to read. ` +
+              "`outside_share` is the mean share of a task's activation change that lies outside those directions; `raw_shift_r` is the correlation of the unprojected prediction, what the probe as fitted outputs. " +
               "`shift_r_ceiling` is the highest r any predictor could reach through the sampling noise of the measured shift: the square root of its split-half reliability (shifts from even and from odd samples, correlated across tasks, Spearman-Brown); a shift r near its ceiling is as good as the measurement allows.",
             tables: [transferTable, shiftTasksTable],
             figures: figures.filter((x) => x.name.startsWith("shift_tracking_"))
-          }
+          },
+          ...(truths.size < personas.length
+            ? []
+            : [{
+                heading: "Planted personas (organism)",
+                text:
+                  "What the organism plants for each persona's system prompt: the keyword it switches on, the channel (`direction`: along the planted preference direction, which a probe should track; `behaviour`: a channel of its own that moves every answer but nothing a probe reads) and the valence shift per dataset relative to " +
+                  `${trained}. \`expected_shift\` is the closed-form expected answer's shift (0-1) averaged over the same tasks as the measured shift; \`recovered\` says whether it lies in the measured shift's 95% interval ` +
+                  "(empty when that interval is a single point: the same seeds draw every persona's answers, so a shift too small to flip any sampled answer measures as exactly 0).",
+                tables: [plantedTable]
+              }])
         ],
         diagnostics,
         summary: {
@@ -416,6 +528,7 @@ export const personasReport = Stage.make({
           findings,
           ratings: ratings.map((r) => ({ template: r.template, persona: r.persona, dataset: r.dataset, n_tasks: r.n_tasks, mean: r.mean, shift: r.shift, n_shift: r.n_shift })),
           stability,
+          planted: planted.map((x) => ({ ...x, expected_verdict: expectedVerdict(x.persona) })),
           utilities: utilities.map(({ tiers: _, ...u }) => u),
           transfer: transfers.map((x) => ({
             template: x.template, layer: x.layer, persona: x.persona, measure: x.e.measure, n: x.e.n_tasks, alpha: x.e.probe.alpha,
@@ -435,6 +548,7 @@ export const personasNode = (config: ExperimentConfig): Stage.Node => {
   const inputs: Record<string, Stage.Node> = { tasks: g.tasks }
   for (const p of g.personas) {
     const id = p.persona.id
+    if (p.truth !== undefined) inputs[`truth:${id}`] = p.truth
     for (const t of scored) inputs[`scores:${t.id}|${id}`] = p.scores(t)
     for (const t of revealed) inputs[`utilities:${t.id}|${id}`] = utilitiesNode(g, t, p)
     if (id === g.persona.id) continue
@@ -447,6 +561,7 @@ export const personasNode = (config: ExperimentConfig): Stage.Node => {
       trained: g.persona.id,
       personas: personasOf(config).map((p) => p.id),
       scored: scored.map((t) => t.id),
+      ranges: Object.fromEntries(scored.map((t) => [t.id, templateRange(t)])),
       revealed: revealed.map((t) => t.id),
       layers: [...config.activations.layers],
       samples: config.elicitation.samples,

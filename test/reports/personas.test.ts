@@ -76,16 +76,19 @@ describe("reports/personas end to end on the organism", () => {
 
   it("the probe-tracks-shift numbers are the correlation of the stage's per-task predicted and measured shifts", async () => {
     for (const t of ["qualitative_post_v1", "stated_pre_v1"]) {
-      const tasks = fromTable<{ target_trained: number; target: number; predicted_trained: number; predicted: number }>(
+      const tasks = fromTable<{ target_trained: number; target: number; predicted_trained: number; predicted: number; predicted_shift_in_span: number }>(
         (await stageOutputs(w.cache, built, `probe_transfer[${t}|villain@1]`)).table("tasks")
       )
       const measured = tasks.map((k) => k.target - k.target_trained)
-      const predicted = tasks.map((k) => k.predicted - k.predicted_trained)
+      const raw = tasks.map((k) => k.predicted - k.predicted_trained)
+      const learned = tasks.map((k) => k.predicted_shift_in_span)
       const row = summary.transfer.find((x: any) => x.template === t && x.persona === "villain" && x.layer === 1)
       expect(row.n).toBe(24)
-      expect(row.shift.pearson_r.estimate).toBeCloseTo(pearson(predicted, measured), 12)
+      expect(row.shift.pearson_r.estimate).toBeCloseTo(pearson(raw, measured), 12)
+      expect(row.shift.in_span.pearson_r.estimate).toBeCloseTo(pearson(learned, measured), 12)
       expect(row.shift.mean_measured.estimate).toBeCloseTo(mean(measured), 12)
-      const verdict = row.shift.pearson_r.lo > 0 ? "tracks" : row.shift.pearson_r.hi < 0 ? "opposite" : "does_not_track"
+      const r = row.shift.in_span.pearson_r
+      const verdict = r.lo > 0 ? "tracks" : r.hi < 0 ? "opposite" : "does_not_track"
       expect(row.verdict).toBe(verdict)
       // The finding at the top names the same verdict for the layer whose probe predicts neutral best (the only one here).
       expect(summary.findings.find((x: any) => x.template === t && x.persona === "villain").verdict).toBe(verdict)
@@ -129,7 +132,7 @@ describe("reports/personas end to end on the organism", () => {
     const executed = added.stages.filter((s) => s.status === "executed").map((s) => s.stage).sort()
     expect(executed).toEqual(
       [
-        "complete[poet]",
+        "organism_truth[poet]", "complete[poet]",
         ...templates.flatMap((t) => [`elicit[${t}|poet]`, `parse[${t}|poet]`]),
         "activations[qualitative_post_v1|poet]", "activations[stated_pre_v1|poet]",
         "utilities[revealed_v1|poet]",
@@ -153,27 +156,34 @@ describe("report_personas on hand-made inputs", () => {
   const a = scoreRows((t) => (t.startsWith("x") ? 0.25 : 0.75))
   const b = scoreRows((t, sample) => (sample === 1 && ["x_0", "x_1", "y_6"].includes(t) ? null : 1))
   const interval = (estimate: number, lo: number, hi: number) => ({ estimate, lo, hi, resamples: 100 })
-  const transfer = (r: { estimate: number; lo: number; hi: number; resamples: number }): TransferEvaluation => ({
+  type Iv = { estimate: number; lo: number; hi: number; resamples: number }
+  const transfer = (r: Iv, raw: Iv): TransferEvaluation => ({
     template_id: "q", layer: 1, position: "prompt_last", measure: "answers", n_tasks: 12, folds: 3, probe: { alpha: 1, cv_r2: 0.5 },
     trained: { r2: interval(0.5, 0.3, 0.7), r2_mean_adjusted: interval(0.5, 0.3, 0.7), pearson_r: interval(0.7, 0.5, 0.8) },
     transfer: { r2: interval(0.1, -0.2, 0.3), r2_mean_adjusted: interval(0.4, 0.2, 0.6), pearson_r: interval(0.6, 0.4, 0.8) },
-    shift: { pearson_r: r, slope: interval(0.9, 0.5, 1.3), mean_measured: interval(0.5, 0.4, 0.6), mean_predicted: interval(0.4, 0.3, 0.5), sd_measured: 0.25, sd_predicted: 0.2, ceiling: 0.97 }
+    shift: {
+      pearson_r: raw, slope: interval(0.9, 0.5, 1.3), mean_measured: interval(0.5, 0.4, 0.6), mean_predicted: interval(0.4, 0.3, 0.5), sd_measured: 0.25, sd_predicted: 0.2, ceiling: 0.97,
+      in_span: { pearson_r: r, slope: interval(0.9, 0.5, 1.3), mean_predicted: interval(0.4, 0.3, 0.5), sd_predicted: 0.2 }, outside_share: 0.3
+    }
   })
   const shiftTasks = toTable(
-    { task_id: ["utf8", false], origin: ["utf8", false], target_trained: ["float64", false], target: ["float64", false], predicted_trained: ["float64", false], predicted: ["float64", false], fold: ["int32", false] },
-    ids.map((task_id, k) => ({ task_id, origin: task_id[0]!, target_trained: 0.5, target: 0.5 + k / 20, predicted_trained: 0.5, predicted: 0.5 + k / 25, fold: k % 3 }))
+    {
+      task_id: ["utf8", false], origin: ["utf8", false], target_trained: ["float64", false], target: ["float64", false], predicted_trained: ["float64", false],
+      predicted: ["float64", false], predicted_shift_in_span: ["float64", false], outside_share: ["float64", true], fold: ["int32", false]
+    },
+    ids.map((task_id, k) => ({ task_id, origin: task_id[0]!, target_trained: 0.5, target: 0.5 + k / 20, predicted_trained: 0.5, predicted: 0.5 + k / 25, predicted_shift_in_span: k / 25, outside_share: 0.3, fold: k % 3 }))
   )
-  const run = (r: { estimate: number; lo: number; hi: number; resamples: number }) =>
+  const run = (r: Iv, raw: Iv = r) =>
     Effect.runPromise(
       personasReport.run({
         node: "report_personas[personas]",
         key: "k",
-        params: { config: {}, trained: "a", personas: ["a", "b"], scored: ["q"], revealed: [], layers: [1], samples: 2, bootstrap: { resamples: 100, seed: 1 } },
+        params: { config: {}, trained: "a", personas: ["a", "b"], scored: ["q"], ranges: { q: { min: 0, max: 1 } }, revealed: [], layers: [1], samples: 2, bootstrap: { resamples: 100, seed: 1 } },
         inputs: {
           tasks: loadedOutputs("sample", { tasks: { _tag: "Table", table: tasks } }),
           "scores:q|a": loadedOutputs("parse[q|a]", { scores: { _tag: "Table", table: toTable(ScoresSchema, a) } }),
           "scores:q|b": loadedOutputs("parse[q|b]", { scores: { _tag: "Table", table: toTable(ScoresSchema, b) } }),
-          "transfer:q|b@1": loadedOutputs("probe_transfer[q|b@1]", { transfer: { _tag: "Json", value: transfer(r) }, tasks: { _tag: "Table", table: shiftTasks } })
+          "transfer:q|b@1": loadedOutputs("probe_transfer[q|b@1]", { transfer: { _tag: "Json", value: transfer(r, raw) }, tasks: { _tag: "Table", table: shiftTasks } })
         },
         progress: { total: () => Effect.void, done: () => Effect.void }
       })
@@ -193,13 +203,22 @@ describe("report_personas on hand-made inputs", () => {
     expect(doc.sections[0].heading).toBe("Findings")
     expect(doc.sections[0].text).toContain("- **b** (against a): mean normalized rating shift q 0.50 [")
     expect(doc.sections[0].text).toContain("the probe tracks its shift on q at layer 1 (shift r = 0.90 [0.80, 0.95] over 12 tasks, at most 0.97 through the measurement's noise; slope 0.90)")
-    expect(doc.summary.findings).toEqual([{ persona: "b", template: "q", layer: 1, verdict: "tracks", shift_r: interval(0.9, 0.8, 0.95), ceiling: 0.97, slope: interval(0.9, 0.5, 1.3), n: 12 }])
+    expect(doc.summary.findings).toEqual([{
+      persona: "b", template: "q", layer: 1, verdict: "tracks", shift_r: interval(0.9, 0.8, 0.95), ceiling: 0.97, slope: interval(0.9, 0.5, 1.3), n: 12,
+      raw_shift_r: interval(0.9, 0.8, 0.95), outside_share: 0.3
+    }])
+    expect(doc.diagnostics.map((d: any) => d.code)).not.toContain("extrapolated-shift")
   })
 
   it("says so when the probe does not track a persona's shift, or predicts the same shift for every task", async () => {
     const flat = await run(interval(0.1, -0.2, 0.4))
     expect(flat.sections[0].text).toContain("the probe does not track its shift on q at layer 1 (shift r = 0.10 [-0.20, 0.40]")
     expect(flat.summary.findings[0].verdict).toBe("does_not_track")
+    // The raw probe tracks, its learned directions do not: the verdict follows the learned directions, and says why they differ.
+    const extrapolated = await run(interval(0.02, -0.2, 0.25), interval(0.88, 0.8, 0.93))
+    expect(extrapolated.summary.findings[0].verdict).toBe("does_not_track")
+    expect(extrapolated.sections[0].text).toContain("though the raw probe's prediction gives r = 0.88 [0.80, 0.93]: 30% of the activation change lies along directions that never varied under a")
+    expect(extrapolated.diagnostics.find((d: any) => d.code === "extrapolated-shift").message).toContain("q layer 1, b:")
     const constant = await run({ estimate: null, lo: null, hi: null, resamples: 0 } as never)
     expect(constant.summary.findings[0].verdict).toBe("undefined")
     expect(constant.sections[0].text).toContain("the probe predicts the same shift for every task, so it does not track the shift on q at layer 1")
