@@ -71,8 +71,8 @@ describe("personas on the organism: planted shifts recovered, the probe tracks o
             // Nothing planted: the system prompt alone barely moves the expected answers, and the measurement agrees (an
             // interval of one point, every answer alike under both personas, cannot hold a shift of a few thousandths).
             expect(Math.abs(row.expected_shift), what).toBeLessThan(0.02)
-            expect(Math.abs(row.measured_shift.estimate - row.expected_shift), what).toBeLessThan(0.03)
-            expect(row.recovered, what).not.toBe(false)
+            if (row.recovered === null) expect(Math.abs(row.measured_shift.estimate - row.expected_shift), what).toBeLessThan(0.02)
+            else expect(row.recovered, what).toBe(true)
           } else {
             // Planted: the expected answers move in the planted direction, and the measured shift's interval holds them.
             expect(Math.sign(row.expected_shift), what).toBe(Math.sign(row.planted_valence_shift))
