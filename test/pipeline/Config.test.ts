@@ -12,6 +12,12 @@ const load = (config: unknown) => {
   return Effect.runPromise(Effect.either(experimentConfig.load(file))).finally(() => fs.rmSync(dir, { recursive: true, force: true }))
 }
 
+const loadConfig = (config: unknown) => {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "prefpipe-config-")), "experiment.json")
+  fs.writeFileSync(file, JSON.stringify(config))
+  return experimentConfig.load(file)
+}
+
 const failure = async (config: unknown) => {
   const result = await load(config)
   if (Either.isRight(result)) throw new Error("expected the config to be rejected")
@@ -83,4 +89,29 @@ describe("personas in the experiment config", () => {
     expect(Either.isLeft(decode({ templates, personas: [villain, villain] }))).toBe(true)
     expect(Either.isLeft(decode({ templates, personas: [villain], probes: { trainPersona: "neutral" } }))).toBe(true)
   })
+})
+
+describe("the organism spec in an experiment config", () => {
+  it.effect("keeps the fields it sets, as written, and nothing else", () =>
+    Effect.gen(function* () {
+      const { config, snapshot } = yield* loadConfig({ model: { kind: "organism", spec: { spread: 0.3, originMeans: { alpaca: 1 } } } })
+      expect(config.model).toEqual({ kind: "organism", spec: { spread: 0.3, originMeans: { alpaca: 1 } } })
+      expect((snapshot as { model: unknown }).model).toEqual(config.model)
+    })
+  )
+
+  it.effect("rejects a value the spec refuses, naming the field", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(loadConfig({ model: { kind: "organism", spec: { preSignal: -1 } } }))
+      expect(error.field).toBe("model.spec.preSignal")
+      expect(error.message).toContain("preSignal must be positive")
+    })
+  )
+
+  it.effect("rejects a field the spec does not have, naming it", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(loadConfig({ model: { kind: "organism", spec: { sprad: 0.3 } } }))
+      expect(error.field).toBe("model.spec.sprad")
+    })
+  )
 })
