@@ -31,7 +31,7 @@ describe("the experiment graph's persona axis", () => {
   it("one persona listed explicitly keys every measurement stage exactly as `system` does: only labels change", async () => {
     const implicit = await resolved("reports/week", { ...base, system: "You are terse." })
     const explicit = await resolved("reports/week", { ...base, personas: [{ id: "default", system: "You are terse." }] })
-    const unlabel = (id: string) => id.replace(/\|default(?=[@\]])/, "").replace("complete[default]", "complete")
+    const unlabel = (id: string) => id.replace(/\|default(?=[@\]])/, "").replace(/^(complete|organism_truth)\[default\]$/, "$1")
     // Reports print the config, which now lists personas; every stage below them is the same.
     const measurements = (f: Record<string, unknown>) => Object.fromEntries(Object.entries(f).filter(([id]) => !id.startsWith("report_")))
     expect(measurements(fingerprint(explicit, unlabel))).toEqual(measurements(fingerprint(implicit)))
