@@ -98,6 +98,26 @@ describe("reports/personas end to end on the organism", () => {
     expect(readme).toMatch(/- \*\*villain\*\* \(against neutral\): mean normalized rating shift qualitative_post_v1 /)
   })
 
+  it("stability per persona: the cross-seed Pearson r of the two parsed samples over tasks with both, and its Spearman-Brown ceiling", async () => {
+    for (const t of ["qualitative_post_v1", "stated_pre_v1"]) {
+      for (const p of ["neutral", "villain"]) {
+        const rows = fromTable<{ task_id: string; sample: number; normalized: number | null }>((await stageOutputs(w.cache, built, `parse[${t}|${p}]`)).table("scores"))
+        const bySample = new Map<string, Map<number, number>>()
+        for (const r of rows) if (r.normalized !== null) bySample.set(r.task_id, (bySample.get(r.task_id) ?? new Map()).set(r.sample, r.normalized))
+        const both = [...bySample].filter(([, s]) => s.has(0) && s.has(1)).map(([, s]) => s)
+        const r = pearson(both.map((s) => s.get(0)!), both.map((s) => s.get(1)!))
+        expect(Number.isFinite(r)).toBe(true)
+        const row = summary.stability.find((x: any) => x.template === t && x.persona === p)
+        expect(row.samples).toBe(2)
+        expect(row.n_tasks).toBe(both.length)
+        expect(row.single_sample_r.estimate).toBeCloseTo(r, 12)
+        expect(row.single_sample_r.lo).toBeLessThanOrEqual(r)
+        expect(row.single_sample_r.hi).toBeGreaterThanOrEqual(r)
+        expect(row.noise_ceiling).toBeCloseTo((2 * r) / (1 + r), 12)
+      }
+    }
+  })
+
   it("revealed utilities per persona, rank-correlated with the trained persona's", async () => {
     const mu = async (p: string) =>
       new Map(fromTable<{ task_id: string; mu: number }>((await stageOutputs(w.cache, built, `utilities[revealed_v1|${p}]`)).table("utilities")).map((u) => [u.task_id, u.mu]))
