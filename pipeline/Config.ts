@@ -7,6 +7,7 @@ import { ChatClientConfig } from "../model/ChatClient"
 import { checkpointFingerprint } from "../model/Fingerprint"
 import { OrganismSpec } from "../model/OrganismSpec"
 import type { ConfigSpec } from "./BuildTarget"
+import { checkSecrets } from "./ConfigSecrets"
 import { ConfigError } from "./Errors"
 import { decodeConfig, projectRoot, readConfigFile } from "./Target"
 
@@ -170,7 +171,9 @@ const ExperimentFields = Schema.Struct({
   probes: withDefault(ProbesConfig, () => Schema.decodeSync(ProbesConfig)({})),
   steering: withDefault(SteeringConfig, () => Schema.decodeSync(SteeringConfig)({})),
   /** An OpenAI-compatible judge and parsing model; without one, parsing uses patterns and documented heuristics. */
-  judge: Schema.optional(ChatClientConfig)
+  judge: Schema.optional(ChatClientConfig),
+  /** Environment variables an `apiKeyEnv` may name besides those ending in `_API_KEY` or `_TOKEN`. */
+  apiKeyEnvAllowed: Schema.optional(Schema.Array(Schema.String.pipe(Schema.pattern(/^[A-Za-z_][A-Za-z0-9_]*$/))))
 })
 
 /** The experiment config: every field has a default, so `{}` is the embedded default experiment. */
@@ -234,10 +237,7 @@ const expandTemplates = (raw: unknown, file: string, templatesDir: string): Effe
       if (!/^[A-Za-z0-9_.-]+$/.test(entry) || !fs.existsSync(templateFile)) {
         return yield* new ConfigError({ file, field: `templates.${i}`, reason: `no template "${entry}" in ${path.relative(process.cwd(), templatesDir) || "."}` })
       }
-      const json = yield* Effect.try({
-        try: () => JSON.parse(fs.readFileSync(templateFile, "utf8")) as unknown,
-        catch: (e) => new ConfigError({ file: templateFile, field: "", reason: e instanceof Error ? e.message : String(e) })
-      })
+      const json = yield* readConfigFile(templateFile)
       templates.push(
         yield* decodeTemplate(templateFile, json).pipe(
           Effect.mapError((e) => new ConfigError({ file, field: `templates.${i}`, reason: e.message }))
@@ -252,14 +252,6 @@ const expandTemplates = (raw: unknown, file: string, templatesDir: string): Effe
         file,
         field: "system",
         reason: "is given together with personas; with personas, each persona's system prompt is its `system` (personas[].system), so drop the top-level `system`"
-      })
-    }
-    const judge = record.judge as Record<string, unknown> | undefined
-    if (judge !== undefined && typeof judge === "object" && judge !== null && "apiKey" in judge) {
-      return yield* new ConfigError({
-        file,
-        field: "judge.apiKey",
-        reason: "API keys are never stored in a config (builds record their config); set an environment variable and name it in judge.apiKeyEnv"
       })
     }
     const datasets = Array.isArray(record.datasets)
@@ -278,9 +270,11 @@ export const experimentConfig: ConfigSpec<ExperimentConfig> = {
   load: (file) =>
     Effect.gen(function* () {
       const raw = yield* readConfigFile(file)
+      yield* checkSecrets(raw, file)
       const expanded = yield* expandTemplates(raw, file, path.join(projectRoot, "templates"))
       const config = yield* decodeConfig(ExperimentConfig, expanded, file)
       return { config, snapshot: Schema.encodeSync(ExperimentConfig)(config) }
     }),
-  fromSnapshot: (snapshot) => decodeConfig(ExperimentConfig, snapshot, "(recorded snapshot)")
+  fromSnapshot: (snapshot) =>
+    Effect.zipRight(checkSecrets(snapshot, "(recorded snapshot)"), decodeConfig(ExperimentConfig, snapshot, "(recorded snapshot)"))
 }
