@@ -1,5 +1,5 @@
 import { ConfigError } from "../pipeline/Errors"
-import type { ExperimentConfig, LocalModelConfig } from "../pipeline/Config"
+import { type ExperimentConfig, type LocalModelConfig, type Persona, personasOf, trainedPersona } from "../pipeline/Config"
 import * as Stage from "../pipeline/Stage"
 import { activations } from "../stages/activations"
 import { apiChecks, apiModel } from "../stages/apiModel"
@@ -13,17 +13,14 @@ import { sample } from "../stages/sample"
 import { tasksNode } from "../stages/tasks"
 import type { ScoredTemplate, Template } from "../elicitation/Template"
 
-/** The measurement graph of an experiment, fanned out per template (and per layer for probes). */
-export interface ExperimentGraph {
-  readonly config: ExperimentConfig
-  readonly tasks: Stage.Node
-  /** The model that answers: the local model, or the `api_model` node of a model served over HTTP. */
-  readonly model: Stage.Node
-  /** The model whose weights are read (activations, steering): the local model, or `activations.model`; undefined without one. */
-  readonly localModel: Stage.Node | undefined
-  /** The runtime parameters of the local model (its folder when it is a checkpoint outside the cache). */
-  readonly localRuntime: Record<string, unknown> | undefined
-  /** The organism's planted truth; undefined for a real checkpoint. */
+/** The measurement nodes of one persona: its completions and, per template (and layer), everything read from its answers. */
+export interface PersonaGraph {
+  readonly persona: Persona
+  /** Where the persona's system prompt sits in the config (`system`, or `personas.1.system`). */
+  readonly systemPath: string
+  /** The label of a node of this persona's column: `name`, or `name|persona` when the config lists personas. */
+  readonly label: (name: string) => string
+  /** The organism's planted truth about this persona's answers (`organism_truth[<persona>]`); undefined for a real checkpoint. */
   readonly truth: Stage.Node | undefined
   readonly completions: Stage.Node
   readonly elicitations: (t: Template) => Stage.Node
@@ -33,23 +30,35 @@ export interface ExperimentGraph {
   readonly probeEval: (t: Template, layer: number) => Stage.Node
 }
 
-/** The node of a local model and where a checkpoint outside the cache lives. */
-const localNodes = (model: LocalModelConfig, config: ExperimentConfig, byDataset: Record<string, Stage.Node>, tasks: Stage.Node, field: string) => {
+/**
+ * The measurement graph of an experiment, fanned out per persona and template (and per layer for probes). Its own
+ * persona nodes are the trained persona's (`probes.trainPersona`), which every single-persona report reads.
+ */
+export interface ExperimentGraph extends PersonaGraph {
+  readonly config: ExperimentConfig
+  readonly tasks: Stage.Node
+  /** The model that answers: the local model, or the `api_model` node of a model served over HTTP. */
+  readonly model: Stage.Node
+  /** The model whose weights are read (activations, steering): the local model, or `activations.model`; undefined without one. */
+  readonly localModel: Stage.Node | undefined
+  /** The runtime parameters of the local model (its folder when it is a checkpoint outside the cache). */
+  readonly localRuntime: Record<string, unknown> | undefined
+  readonly personas: ReadonlyArray<PersonaGraph>
+}
+
+/** The node of a local model, where a checkpoint outside the cache lives, and the organism's params (for its truth). */
+const localNodes = (model: LocalModelConfig, config: ExperimentConfig, byDataset: Record<string, Stage.Node>, field: string) => {
   if (model.kind === "checkpoint") {
     return {
       node: Stage.node(checkpoint, { params: { path: model.path, fingerprint: model.fingerprint ?? "" }, configPaths: { fingerprint: field } }),
-      truth: undefined,
+      organism: undefined,
       runtime: { ...config.runtime, checkpoint: model.path }
     }
   }
   const params = { spec: model.spec, seed: config.seed }
   return {
     node: Stage.node(organism, { params, inputs: byDataset, configPaths: { spec: `${field}.spec`, seed: "seed" } }),
-    truth: Stage.node(organismTruth, {
-      params: { ...params, templates: config.templates, personas: [{ id: "default", system: config.system }] },
-      inputs: { ...byDataset, sample: tasks },
-      configPaths: { spec: `${field}.spec`, seed: "seed", templates: "templates", personas: "system" }
-    }),
+    organism: { params, specPath: `${field}.spec` },
     runtime: { ...config.runtime }
   }
 }
@@ -72,77 +81,95 @@ export const experimentGraph = (config: ExperimentConfig): ExperimentGraph => {
   const api = config.model.kind === "api" ? config.model : undefined
   const local =
     config.model.kind !== "api"
-      ? localNodes(config.model, config, byDataset, tasks, "model")
+      ? localNodes(config.model, config, byDataset, "model")
       : config.activations.model === undefined
         ? undefined
-        : localNodes(config.activations.model, config, byDataset, tasks, "activations.model")
+        : localNodes(config.activations.model, config, byDataset, "activations.model")
+  const personaIndex = personasOf(config).findIndex((p) => p.id === trainedPersona(config).id)
+  const systemPathOf = (index: number) => (config.personas === undefined ? "system" : `personas.${index}.system`)
   const checks =
     api === undefined
       ? undefined
       : Stage.node(apiChecks, {
-          params: { model: api, system: config.system, ...(local !== undefined && "checkpoint" in local.runtime ? { checkpoint: local.runtime.checkpoint } : {}) },
+          params: { model: api, system: trainedPersona(config).system, ...(local !== undefined && "checkpoint" in local.runtime ? { checkpoint: local.runtime.checkpoint } : {}) },
           inputs: local === undefined ? {} : { local: local.node },
-          configPaths: { model: "model", system: "system" }
+          configPaths: { model: "model", system: systemPathOf(personaIndex) }
         })
   const model = api === undefined ? local!.node : Stage.node(apiModel, { params: { model: api.model }, inputs: { checks: checks! }, configPaths: { model: "model.model" } })
   const runtime = api === undefined ? local!.runtime : { ...config.runtime, api }
   const failOnError = config.failOnError
-  const completions = Stage.node(complete, {
-    params: { completion: config.completion, system: config.system, seed: config.seed, runtime, failOnError },
-    inputs: { model, tasks },
-    configPaths: { completion: "completion", system: "system", runtime: "runtime", failOnError: "failOnError" }
-  })
   const templatePath = (t: Template) => `templates.${config.templates.indexOf(t)}`
-  const elicitations = (t: Template) =>
-    Stage.node(elicit, {
-      label: t.id,
-      params: { template: t, system: config.system, elicitation: config.elicitation, seed: config.seed, runtime, failOnError },
-      inputs: { model, tasks, ...(t.timing === "post" ? { completions } : {}) },
-      configPaths: { template: templatePath(t), elicitation: "elicitation", system: "system", failOnError: "failOnError" }
-    })
-  const scores = (t: Template) =>
-    Stage.node(parse, {
-      label: t.id,
-      params: { template: t, ...(config.judge === undefined ? {} : { judge: config.judge }), failOnError },
-      inputs: { elicitations: elicitations(t), tasks, ...(checks === undefined ? {} : { checks }) },
-      configPaths: { template: templatePath(t), judge: "judge", failOnError: "failOnError" }
-    })
   const { model: _model, ...layers } = config.activations
-  const acts = (t: Template) => {
-    if (local === undefined) throw refuse(`activations[${t.id}]`)
-    return Stage.node(activations, {
-      label: t.id,
-      params: { template: t, system: config.system, activations: layers, runtime: local.runtime },
-      inputs: { model: local.node, tasks, ...(t.timing === "post" ? { completions } : {}) },
-      configPaths: { template: templatePath(t), activations: "activations", system: "system" }
+  // Without a `personas` field the one persona leaves labels as they were before personas existed.
+  const personaGraph = (persona: Persona, index: number): PersonaGraph => {
+    const system = persona.system
+    const systemPath = systemPathOf(index)
+    const label = (name: string) => (config.personas === undefined ? name : `${name}|${persona.id}`)
+    const truth =
+      local?.organism === undefined
+        ? undefined
+        : Stage.node(organismTruth, {
+            ...(config.personas === undefined ? {} : { label: persona.id }),
+            params: { ...local.organism.params, templates: config.templates, personas: [persona] },
+            inputs: { ...byDataset, sample: tasks },
+            configPaths: {
+              spec: local.organism.specPath, seed: "seed", templates: "templates",
+              ...(config.personas === undefined ? { "personas.0.system": "system" } : { "personas.0": `personas.${index}` })
+            }
+          })
+    const completions = Stage.node(complete, {
+      ...(config.personas === undefined ? {} : { label: persona.id }),
+      params: { completion: config.completion, system, seed: config.seed, runtime, failOnError },
+      inputs: { model, tasks },
+      configPaths: { completion: "completion", system: systemPath, runtime: "runtime", failOnError: "failOnError" }
     })
+    const elicitations = (t: Template) =>
+      Stage.node(elicit, {
+        label: label(t.id),
+        params: { template: t, system, elicitation: config.elicitation, seed: config.seed, runtime, failOnError },
+        inputs: { model, tasks, ...(t.timing === "post" ? { completions } : {}) },
+        configPaths: { template: templatePath(t), elicitation: "elicitation", system: systemPath, failOnError: "failOnError" }
+      })
+    const scores = (t: Template) =>
+      Stage.node(parse, {
+        label: label(t.id),
+        params: { template: t, ...(config.judge === undefined ? {} : { judge: config.judge }), failOnError },
+        inputs: { elicitations: elicitations(t), tasks, ...(checks === undefined ? {} : { checks }) },
+        configPaths: { template: templatePath(t), judge: "judge", failOnError: "failOnError" }
+      })
+    const acts = (t: Template) => {
+      if (local === undefined) throw refuse(`activations[${label(t.id)}]`)
+      return Stage.node(activations, {
+        label: label(t.id),
+        params: { template: t, system, activations: layers, runtime: local.runtime },
+        inputs: { model: local.node, tasks, ...(t.timing === "post" ? { completions } : {}) },
+        configPaths: { template: templatePath(t), activations: "activations", system: systemPath }
+      })
+    }
+    const evaluation = (t: Template, layer: number) =>
+      Stage.node(probeEval, {
+        label: `${label(t.id)}@${layer}`,
+        params: { template_id: t.id, layer, position: config.activations.selectors[0]!, probes: probesParams(config), seed: config.seed },
+        inputs: { scores: scores(t), activations: acts(t), tasks },
+        configPaths: { probes: "probes" }
+      })
+    return { persona, systemPath, label, truth, completions, elicitations, scores, activations: acts, probeEval: evaluation }
   }
-  const evaluation = (t: Template, layer: number) =>
-    Stage.node(probeEval, {
-      label: `${t.id}@${layer}`,
-      params: { template_id: t.id, layer, position: config.activations.selectors[0]!, probes: config.probes, seed: config.seed },
-      inputs: { scores: scores(t), activations: acts(t), tasks },
-      configPaths: { probes: "probes" }
-    })
-  return {
-    config,
-    tasks,
-    model,
-    localModel: local?.node,
-    localRuntime: local?.runtime,
-    truth: local?.truth,
-    completions,
-    elicitations,
-    scores,
-    activations: acts,
-    probeEval: evaluation
-  }
+  const personas = personasOf(config).map(personaGraph)
+  const trained = personas[personaIndex]!
+  return { config, tasks, model, localModel: local?.node, localRuntime: local?.runtime, personas, ...trained }
 }
 
 /** The local model's node and runtime for a stage that reads weights (steering), refused as `activations` is without one. */
 export const localModelOf = (g: ExperimentGraph, what: string): { readonly node: Stage.Node; readonly runtime: Record<string, unknown> } => {
   if (g.localModel === undefined || g.localRuntime === undefined) throw refuse(what)
   return { node: g.localModel, runtime: g.localRuntime }
+}
+
+/** The probe settings stages read: the config's, without the choice of training persona (which the graph applies). */
+export const probesParams = (config: ExperimentConfig): Omit<ExperimentConfig["probes"], "trainPersona"> => {
+  const { trainPersona: _, ...probes } = config.probes
+  return probes
 }
 
 /** The templates whose answers are one score per task (not revealed pairs or rankings): the ones probes are trained on. */
