@@ -69,7 +69,15 @@ export const prepare = <C>(
       const more = rest.length === 0 ? "" : ` (and ${rest.map((p) => `${p.field}: ${p.reason}`).join("; ")})`
       return yield* new ConfigError({ file: request.config.file, field: first!.field, reason: `${name}: ${first!.reason}${more}` })
     }
-    const graph = yield* resolve(target.graph(config))
+    // A target's graph refuses a config it cannot serve (a stage the model cannot give) by throwing a ConfigError.
+    const root = yield* Effect.try({
+      try: () => target.graph(config),
+      catch: (e) =>
+        e instanceof ConfigError
+          ? new ConfigError({ file: e.file === "" ? request.config.file : e.file, field: e.field, reason: e.reason })
+          : new TargetError({ target: name, reason: `building its graph: ${e instanceof Error ? e.message : String(e)}` })
+    })
+    const graph = yield* resolve(root)
     return { graph, snapshot, name, target, config }
   })
 

@@ -3,9 +3,11 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { DatasetSpec } from "../datasets/DatasetSpec"
 import { decodeTemplate, Template } from "../elicitation/Template"
+import { ApiModelConfig } from "../model/api/ApiModel"
 import { ChatClientConfig } from "../model/ChatClient"
 import { checkpointFingerprint } from "../model/Fingerprint"
 import { OrganismSpec } from "../model/OrganismSpec"
+import { FailOnError } from "../stages/rowFailures"
 import type { ConfigSpec } from "./BuildTarget"
 import { checkSecrets } from "./ConfigSecrets"
 import { ConfigError } from "./Errors"
@@ -22,8 +24,8 @@ const withDefault = <A, I>(schema: Schema.Schema<A, I, never>, value: () => NoIn
  */
 const OrganismSpecOverrides = Schema.encodedBoundSchema(Schema.Struct(OrganismSpec.fields))
 
-/** The subject model: the planted-preference organism (built into the cache) or a Hugging Face checkpoint folder. */
-export const ModelConfig = Schema.Union(
+/** A model run in-process: the planted-preference organism (built into the cache) or a Hugging Face checkpoint folder. */
+export const LocalModelConfig = Schema.Union(
   Schema.Struct({
     kind: Schema.Literal("organism"),
     /** Organism spec overrides (see model/OrganismSpec.ts); omitted fields take the spec's defaults. */
@@ -37,6 +39,14 @@ export const ModelConfig = Schema.Union(
     fingerprint: Schema.optional(Schema.String)
   })
 )
+/** A model run in-process. */
+export type LocalModelConfig = typeof LocalModelConfig.Type
+
+/**
+ * The subject model: run in-process (organism or checkpoint), or served by OpenAI-compatible servers (`api`), which
+ * give text and option probabilities only; activations and steering then read `activations.model`.
+ */
+export const ModelConfig = Schema.Union(...LocalModelConfig.members, ApiModelConfig)
 
 /** How the subject model runs. */
 export const RuntimeConfig = Schema.Struct({
@@ -66,11 +76,20 @@ export const ElicitationConfig = Schema.Struct({
   pairsPerTask: withDefault(PositiveInt, () => 4)
 })
 
-/** Residual-stream activations the probes read. */
-export const ActivationsConfig = Schema.Struct({
+/** Residual-stream activations the probes read: layers and position selectors. */
+export const ActivationLayers = Schema.Struct({
   layers: withDefault(Schema.Array(Schema.Int.pipe(Schema.nonNegative())).pipe(Schema.minItems(1)), () => [0, 1, 2]),
   /** Position selectors (last, prompt_last, eot, turn_boundary:N, task_last, task_mean, mean, first); the first is probed. */
   selectors: withDefault(Schema.Array(Schema.NonEmptyString).pipe(Schema.minItems(1)), () => ["prompt_last"])
+})
+
+/**
+ * Residual-stream activations the probes read, and, when the subject model is served over HTTP, the local copy of
+ * its weights that reads them (and steers): it re-reads the served completions through its own chat template.
+ */
+export const ActivationsConfig = Schema.Struct({
+  ...ActivationLayers.fields,
+  model: Schema.optional(LocalModelConfig)
 })
 
 /** Ridge probes and their evaluation. */
@@ -91,7 +110,9 @@ export const ProbesConfig = Schema.Struct({
   groupBy: withDefault(Schema.NonEmptyString, () => "origin"),
   /** Task columns (origin, or meta fields such as topic) whose group means are removed from the target before training. */
   demean: withDefault(Schema.Array(Schema.NonEmptyString), () => []),
-  bootstrap: withDefault(PositiveInt, () => 1000)
+  bootstrap: withDefault(PositiveInt, () => 1000),
+  /** The persona whose answers and activations probes are trained on (the first persona when absent); every other persona's are the test set. */
+  trainPersona: Schema.optional(Schema.NonEmptyString)
 })
 
 /** The steering experiment (reports/steering): what is steered, along which probe, where, and how hard. */
@@ -122,8 +143,32 @@ export const SteeringConfig = Schema.Struct({
   controlSeed: withDefault(Schema.Int, () => 1)
 })
 
+/** The id of the one persona of a config without `personas`. */
+export const defaultPersonaId = "default"
+
+/** A persona: the system prompt every conversation of its column of the graph starts with ("" for none). */
+export const Persona = Schema.Struct({
+  /** Names the persona in node labels (`elicit[qualitative_post_v1|villain]`), tables and file names. */
+  id: Schema.String.pipe(
+    Schema.pattern(/^[A-Za-z0-9_.-]+$/, { message: () => "a persona id is one or more of A-Z a-z 0-9 _ . - (it names graph nodes and files)" })
+  ),
+  system: Schema.String
+})
+
+/** A decoded persona. */
+export type Persona = typeof Persona.Type
+
+const PersonaList = Schema.Array(Persona).pipe(
+  Schema.minItems(1, { message: () => "needs at least one persona (omit the field for one persona made of `system`)" }),
+  Schema.filter((personas) => {
+    const ids = personas.map((p) => p.id)
+    const twice = ids.findIndex((id, i) => ids.indexOf(id) !== i)
+    return twice < 0 || { path: [twice, "id"], message: `persona "${ids[twice]}" is listed twice; persona ids must be unique` }
+  })
+)
+
 /** The experiment config: every field has a default, so `{}` is the embedded default experiment. */
-export const ExperimentConfig = Schema.Struct({
+const ExperimentFields = Schema.Struct({
   name: withDefault(Schema.NonEmptyString, () => "default"),
   /** Every seed is derived from this and the row's identity. */
   seed: withDefault(Schema.Int, () => 20251127),
@@ -133,8 +178,14 @@ export const ExperimentConfig = Schema.Struct({
   sample: withDefault(Schema.Struct({ perOrigin: withDefault(PositiveInt, () => 50) }), () => ({ perOrigin: 50 })),
   model: withDefault(ModelConfig, () => ({ kind: "organism" as const, spec: {} })),
   runtime: withDefault(RuntimeConfig, () => ({ provider: "cpu" as const, dtype: "float32" as const, batchSize: 32 })),
-  /** The system prompt (persona) of every conversation; part of every key it affects. */
+  /** The system prompt of every conversation when `personas` is absent (one persona, id "default"); part of every key it affects. */
   system: withDefault(Schema.String, () => ""),
+  /**
+   * Personas as an axis of the experiment: completion, elicitation, parsing, activations and revealed choices run once
+   * per persona, each with its own system prompt. Absent: one persona "default" whose system prompt is `system`, with
+   * node ids and keys as without the axis.
+   */
+  personas: Schema.optional(PersonaList),
   completion: withDefault(CompletionConfig, () => ({ samples: 1, maxTokens: 48, temperature: 1, topP: 1 })),
   /** Templates by id (read from templates/<id>.json) or inline; a recorded snapshot holds their full content. */
   templates: Schema.Array(Template).pipe(Schema.minItems(1)),
@@ -144,25 +195,51 @@ export const ExperimentConfig = Schema.Struct({
   steering: withDefault(SteeringConfig, () => Schema.decodeSync(SteeringConfig)({})),
   /** An OpenAI-compatible judge and parsing model; without one, parsing uses patterns and documented heuristics. */
   judge: Schema.optional(ChatClientConfig),
+  /**
+   * The share of a stage's rows whose requests may still fail after their retries (each then a failed row, tier
+   * `failed`, with its reason) before the stage fails, as inspect_ai's `fail_on_error`.
+   */
+  failOnError: withDefault(FailOnError, () => 0.1),
   /** Environment variables an `apiKeyEnv` may name besides those ending in `_API_KEY` or `_TOKEN`. */
   apiKeyEnvAllowed: Schema.optional(Schema.Array(Schema.String.pipe(Schema.pattern(/^[A-Za-z_][A-Za-z0-9_]*$/))))
 })
 
+/** The experiment config: every field has a default, so `{}` is the embedded default experiment. */
+export const ExperimentConfig = ExperimentFields.pipe(
+  Schema.filter((c) => {
+    const ids = (c.personas ?? [{ id: defaultPersonaId }]).map((p) => p.id)
+    const train = c.probes.trainPersona
+    return train === undefined || ids.includes(train) || {
+      path: ["probes", "trainPersona"],
+      message: `no persona "${train}"; the personas are ${ids.map((id) => `"${id}"`).join(", ")}`
+    }
+  })
+)
+
 /** A decoded experiment config. */
 export type ExperimentConfig = typeof ExperimentConfig.Type
+
+/** The personas of an experiment, in config order: `personas`, or one persona "default" made of `system`. */
+export const personasOf = (config: ExperimentConfig): ReadonlyArray<Persona> => config.personas ?? [{ id: defaultPersonaId, system: config.system }]
+
+/** The persona probes are trained under: `probes.trainPersona`, else the first persona. */
+export const trainedPersona = (config: ExperimentConfig): Persona => {
+  const personas = personasOf(config)
+  return personas.find((p) => p.id === config.probes.trainPersona) ?? personas[0]!
+}
 
 /** The templates an experiment uses when its config names none. */
 export const defaultTemplateIds = ["qualitative_post_v1", "stated_pre_v1"] as const
 
-/** Resolves a checkpoint model's path against the config's folder and fingerprints its files. */
-const resolveCheckpoint = (model: unknown, file: string): Effect.Effect<unknown, ConfigError> => {
+/** Resolves a checkpoint model's path against the config's folder and fingerprints its files; `field` names it in errors. */
+const resolveCheckpoint = (model: unknown, file: string, field = "model"): Effect.Effect<unknown, ConfigError> => {
   if (typeof model !== "object" || model === null || (model as { kind?: unknown }).kind !== "checkpoint") return Effect.succeed(model)
   const raw = (model as { path?: unknown }).path
   if (typeof raw !== "string") return Effect.succeed(model)
   const dir = path.resolve(path.dirname(file), raw)
   return Effect.try({
     try: () => ({ ...model, path: dir, fingerprint: checkpointFingerprint(dir) }),
-    catch: (e) => new ConfigError({ file, field: "model.path", reason: e instanceof Error ? e.message : String(e) })
+    catch: (e) => new ConfigError({ file, field: `${field}.path`, reason: e instanceof Error ? e.message : String(e) })
   })
 }
 
@@ -198,6 +275,13 @@ const expandTemplates = (raw: unknown, file: string, templatesDir: string): Effe
     const ids = templates.map((t) => (t as { id?: unknown }).id)
     const duplicate = ids.find((id, i) => ids.indexOf(id) !== i)
     if (duplicate !== undefined) return yield* new ConfigError({ file, field: "templates", reason: `template "${String(duplicate)}" is listed twice` })
+    if (record.personas !== undefined && record.system !== undefined) {
+      return yield* new ConfigError({
+        file,
+        field: "system",
+        reason: "is given together with personas; with personas, each persona's system prompt is its `system` (personas[].system), so drop the top-level `system`"
+      })
+    }
     const datasets = Array.isArray(record.datasets)
       ? record.datasets.map((d: unknown) =>
           typeof d === "object" && d !== null && typeof (d as { path?: unknown }).path === "string"
@@ -206,7 +290,15 @@ const expandTemplates = (raw: unknown, file: string, templatesDir: string): Effe
         )
       : record.datasets
     const model = yield* resolveCheckpoint(record.model, file)
-    return { ...record, templates, ...(datasets === undefined ? {} : { datasets }), ...(model === undefined ? {} : { model }) }
+    const activations = record.activations as Record<string, unknown> | undefined
+    const activationModel = typeof activations === "object" && activations !== null ? yield* resolveCheckpoint(activations.model, file, "activations.model") : undefined
+    return {
+      ...record,
+      templates,
+      ...(datasets === undefined ? {} : { datasets }),
+      ...(model === undefined ? {} : { model }),
+      ...(activationModel === undefined ? {} : { activations: { ...activations, model: activationModel } })
+    }
   })
 
 /** Loads experiment configs from JSON files; the snapshot is the fully decoded config (templates included) in encoded form. */

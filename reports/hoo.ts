@@ -25,7 +25,7 @@ import { fromTable } from "../stages/tables"
 import { type EstimateMean, meanOfEstimates } from "../stats/meanOfEstimates"
 import { cosine } from "../stats/metrics"
 import { experimentGraph, scoredTemplates } from "./experiment"
-import { collapse, fewTasks, parseFailures, parseNotice, type Diagnostic } from "./render/diagnostics"
+import { collapse, fewTasks, modelDiagnostics, parseFailures, parseNotice, type Diagnostic } from "./render/diagnostics"
 import { intervalBarChart, scatterWithFit } from "./render/figures"
 import { aWord, count, num, side, withInterval } from "./render/prose"
 import type { Table } from "./render/tables"
@@ -172,7 +172,8 @@ export const hooReport = Stage.make({
         ...fewTasks(hooRows.map((r) => ({ label: `${r.template} layer ${r.layer}, held-out ${r.held_out}`, n: r.n }))),
         ...fewTasks(t2Rows.map((r) => ({ label: `${r.template} layer ${r.layer}, train-2-test-2 trained on ${r.train}`, n: r.n }))),
         ...parseFailures(parseCounts),
-        ...collapse(scores.map((t) => ({ templateId: t.templateId, values: t.rows.map((r) => r.value) })))
+        ...collapse(scores.map((t) => ({ templateId: t.templateId, values: t.rows.map((r) => r.value) }))),
+        ...modelDiagnostics(inputs)
       ]
       const heldOutSummary = (h: HeldOutJson) => ({ r2: h.r2, r2_mean_adjusted: h.r2_mean_adjusted, pearson_r: h.pearson_r, train_cv_r2: h.train_cv_r2, n: h.n_test })
       const summary = {

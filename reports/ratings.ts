@@ -18,7 +18,7 @@ import { taskRows } from "../stages/taskRows"
 import { bootstrapByTask } from "../stats/bootstrap"
 import { normalizedMeans } from "../stats/templateScales"
 import { experimentGraph } from "./experiment"
-import { collapse, type Diagnostic, parseFailures, parseNotice } from "./render/diagnostics"
+import { collapse, type Diagnostic, modelDiagnostics, parseFailures, parseNotice } from "./render/diagnostics"
 import { num, withInterval } from "./render/prose"
 import { categoryBarChart, type Figure } from "./render/figures"
 import type { Table } from "./render/tables"
@@ -141,7 +141,8 @@ export const ratingsReport = Stage.make({
       const notice = parseNotice(templates.map((t) => ({ templateId: t.template, failed: t.failed, total: t.answers })))
       const diagnostics: Diagnostic[] = [
         ...collapse(loaded.map(({ template, rows }) => ({ templateId: template.id, values: rows.map((r) => r.value) }))),
-        ...parseFailures(templates.map((t) => ({ templateId: t.template, failed: t.failed, total: t.answers })))
+        ...parseFailures(templates.map((t) => ({ templateId: t.template, failed: t.failed, total: t.answers }))),
+        ...modelDiagnostics(inputs)
       ]
       const body: ReportBody = {
         title: "Ratings by category and dataset",

@@ -23,7 +23,7 @@ import { completeSamples, type TemplateReliability } from "../stages/reliability
 import { fromTable } from "../stages/tables"
 import { seedSensitivity, spearmanBrown } from "../stats/reliability"
 import { experimentGraph, scoredTemplates } from "./experiment"
-import { type Diagnostic, fewTasks } from "./render/diagnostics"
+import { type Diagnostic, fewTasks, modelDiagnostics } from "./render/diagnostics"
 import { num, withInterval } from "./render/prose"
 import { type BandPoint, type Figure, lineWithBand } from "./render/figures"
 import type { Column, Table } from "./render/tables"
@@ -103,6 +103,7 @@ export const seedSensitivityReport = Stage.make({
             })]
       })
       const diagnostics: Diagnostic[] = [
+        ...modelDiagnostics(inputs),
         ...fewTasks(results.map((t) => ({ label: `${t.template} cross-seed r`, n: t.n_tasks }))),
         ...skipped.map((t): Diagnostic => ({
           level: "warning",

@@ -32,7 +32,7 @@ import type { ExperimentConfig } from "../pipeline/Config"
 import * as Stage from "../pipeline/Stage"
 import { calibrationRule, steer, type SteeringSummary } from "../stages/steer"
 import type { ConfigProblem } from "../pipeline/Target"
-import { experimentGraph } from "./experiment"
+import { experimentGraph, localModelOf } from "./experiment"
 import { type Diagnostic, fewTasks, missingControl, parseFailures } from "./render/diagnostics"
 import { doseResponse, type DosePoint } from "./render/figures"
 import { num, pValue, side, withInterval } from "./render/prose"
@@ -287,21 +287,21 @@ export const target = reportTarget("dose-response of steering along the probe, a
   if ("field" in chosen) throw new Error(`reports/steering: ${chosen.field}: ${chosen.reason} (the target's check should have refused the config)`)
   const { template, probe } = chosen
   const g = experimentGraph(config)
-  const runtime = config.model.kind === "checkpoint" ? { ...config.runtime, checkpoint: config.model.path } : config.runtime
+  const { node: model, runtime } = localModelOf(g, "steering")
   const inputs: Record<string, Stage.Node> = {}
   for (const layer of config.steering.layers) {
     inputs[`steer:${layer}`] = Stage.node(steer, {
       label: `${template.id}@${layer}`,
       params: {
         template, probe_template_id: probe.id, layer, position: config.activations.selectors[0]!, steering: config.steering,
-        elicitation: config.elicitation, system: config.system, seed: config.seed, runtime
+        elicitation: config.elicitation, system: g.persona.system, seed: config.seed, runtime
       },
       inputs: {
-        model: g.model, tasks: g.tasks, eval: g.probeEval(probe, layer), scores: g.scores(probe), activations: g.activations(probe),
+        model, tasks: g.tasks, eval: g.probeEval(probe, layer), scores: g.scores(probe), activations: g.activations(probe),
         ...(template.timing === "post" ? { completions: g.completions } : {}),
         ...(g.truth === undefined ? {} : { truth: g.truth })
       },
-      configPaths: { template: `templates.${config.templates.indexOf(template)}`, steering: "steering", elicitation: "elicitation", system: "system" }
+      configPaths: { template: `templates.${config.templates.indexOf(template)}`, steering: "steering", elicitation: "elicitation", system: g.systemPath }
     })
   }
   return Stage.node(steeringReport, { label: "steering", params: { config: summaryOfConfig }, inputs })

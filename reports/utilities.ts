@@ -37,7 +37,7 @@ import type { Comparison } from "../stats/ranking/pairCounts"
 import { wilson } from "../stats/regression"
 import { fitBradleyTerry } from "../stats/bradleyTerry"
 import { fitRidge } from "../stats/ridge"
-import { type ExperimentGraph, experimentGraph } from "./experiment"
+import { type ExperimentGraph, experimentGraph, type PersonaGraph } from "./experiment"
 import { type Diagnostic, fewTasks, parseFailures, parseNotice, positionBias } from "./render/diagnostics"
 import { num, withInterval } from "./render/prose"
 import type { ConfigProblem } from "../pipeline/Target"
@@ -68,12 +68,12 @@ export interface TaskUtility {
 const heldOutFraction = 0.2
 const muPriorSd = 5
 
-/** The `utilities[<template>]` node of a revealed template. */
-export const utilitiesNode = (g: ExperimentGraph, t: Template): Stage.Node =>
+/** The `utilities[<template>]` node of a revealed template, for the trained persona or the given one (`utilities[<template>|<persona>]`). */
+export const utilitiesNode = (g: ExperimentGraph, t: Template, persona: PersonaGraph = g): Stage.Node =>
   Stage.node(utilities, {
-    label: t.id,
+    label: persona.label(t.id),
     params: { template_id: t.id, seed: g.config.seed, heldOutFraction, muPriorSd },
-    inputs: { scores: g.scores(t), tasks: g.tasks },
+    inputs: { scores: persona.scores(t), tasks: g.tasks },
     configPaths: { seed: "seed" }
   })
 
@@ -451,7 +451,8 @@ export const target = reportTarget("utilities from revealed choices: fits, held-
   const inputs: Record<string, Stage.Node> = {}
   for (const t of config.templates) if (t.kind === "revealed") inputs[`utilities:${t.id}`] = utilitiesNode(g, t)
   const probe = probeTemplate(config)
-  if (probe !== undefined) inputs.activations = g.activations(probe)
+  // Probes on utilities read activations, which a model served over HTTP gives only through activations.model.
+  if (probe !== undefined && g.localModel !== undefined) inputs.activations = g.activations(probe)
   if (g.truth !== undefined) inputs.truth = g.truth
   const params = {
     layers: [...config.activations.layers],
