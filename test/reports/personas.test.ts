@@ -220,9 +220,9 @@ describe("report_personas on hand-made inputs", () => {
     expect(messages).toContainEqual(expect.stringMatching(/^collapse: q under persona b: 100% of 21 answers are 1/))
     expect(messages).toContainEqual(expect.stringMatching(/^parse-failures: q under persona b: 3 of 24 answers \(13%\)/))
     expect(messages.some((m: string) => m.includes("under persona a:") && !m.startsWith("few-tasks"))).toBe(false)
-    expect(doc.sections[0].heading).toBe("Findings")
-    expect(doc.sections[0].text).toContain("- **b** (against a): mean normalized rating shift q 0.50 [")
-    expect(doc.sections[0].text).toContain("the probe tracks its shift on q at layer 1 (shift r = 0.90 [0.80, 0.95] over 12 tasks, at most 0.97 through the measurement's noise; slope 0.90)")
+    expect(doc.sections.map((s: any) => s.heading)).not.toContain("Findings")
+    expect(doc.findings.text).toContain("- **b** (against a): mean normalized rating shift q 0.50 [")
+    expect(doc.findings.text).toContain("the probe tracks its shift on q at layer 1 (shift r = 0.90 [0.80, 0.95] over 12 tasks, at most 0.97 through the measurement's noise; slope 0.90)")
     expect(doc.summary.findings).toEqual([{
       persona: "b", template: "q", layer: 1, verdict: "tracks", shift_r: interval(0.9, 0.8, 0.95), ceiling: 0.97, slope: interval(0.9, 0.5, 1.3), n: 12,
       raw_shift_r: interval(0.9, 0.8, 0.95), outside_share: 0.3
@@ -232,16 +232,16 @@ describe("report_personas on hand-made inputs", () => {
 
   it("says so when the probe does not track a persona's shift, or predicts the same shift for every task", async () => {
     const flat = await run(interval(0.1, -0.2, 0.4))
-    expect(flat.sections[0].text).toContain("the probe does not track its shift on q at layer 1 (shift r = 0.10 [-0.20, 0.40]")
+    expect(flat.findings.text).toContain("the probe does not track its shift on q at layer 1 (shift r = 0.10 [-0.20, 0.40]")
     expect(flat.summary.findings[0].verdict).toBe("does_not_track")
     // The raw probe tracks, its learned directions do not: the verdict follows the learned directions, and says why they differ.
     const extrapolated = await run(interval(0.02, -0.2, 0.25), interval(0.88, 0.8, 0.93))
     expect(extrapolated.summary.findings[0].verdict).toBe("does_not_track")
-    expect(extrapolated.sections[0].text).toContain("though the raw probe's prediction gives r = 0.88 [0.80, 0.93]: 30% of the activation change lies along directions that never varied under a")
+    expect(extrapolated.findings.text).toContain("though the raw probe's prediction gives r = 0.88 [0.80, 0.93]: 30% of the activation change lies along directions that never varied under a")
     expect(extrapolated.diagnostics.find((d: any) => d.code === "extrapolated-shift").message).toContain("q layer 1, b:")
     const constant = await run({ estimate: null, lo: null, hi: null, resamples: 0 } as never)
     expect(constant.summary.findings[0].verdict).toBe("undefined")
-    expect(constant.sections[0].text).toContain("the probe predicts the same shift for every task, so it does not track the shift on q at layer 1")
+    expect(constant.findings.text).toContain("the probe predicts the same shift for every task, so it does not track the shift on q at layer 1")
     expect(constant.diagnostics.map((d: any) => d.code)).toContain("constant-prediction")
   })
 })
