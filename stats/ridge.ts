@@ -146,8 +146,8 @@ const checkOptions = (x: Dense, y: ArrayLike<number>, options: RidgeOptions): In
   return rows
 }
 
-/** Fold label per training row: given folds, or groups shuffled (seeded) and dealt round-robin into k folds. */
-const foldsOf = (rows: Int32Array, options: RidgeOptions): Int32Array => {
+/** Fold label per training row (as `fitRidge` assigns them): given folds, or groups shuffled (seeded) and dealt round-robin into k folds. */
+export const foldsOf = (rows: Int32Array, options: RidgeOptions): Int32Array => {
   if (options.folds !== undefined) return Int32Array.from(rows, (r) => options.folds![r]!)
   if (options.groups === undefined) throw new Error("fitRidge: k-fold CV needs folds or groups (rows of one task must share a fold)")
   const k = options.k ?? 5

@@ -1,0 +1,95 @@
+import { describe, expect, it } from "@effect/vitest"
+import { heldOneOut, r2ByLabel } from "../../stats/evaluation"
+import { cosine } from "../../stats/metrics"
+import { crossValidatedOrthogonal, heldOneOutOrthogonal, trainTestOrthogonal } from "../../stats/orthogonalProbe"
+import { makePrng } from "../../stats/prng"
+import { makeResidualizer } from "../../stats/residualize"
+
+/**
+ * Tasks of four origins with content features c (p of them) and activations a = c·M + e (d ≥ p, M of full rank, e
+ * independent of c): the activations carry all of the content and a part e that content cannot predict. The target is
+ * `contentWeight`·(c·β) + `otherWeight`·(e·v) + noise.
+ */
+const planted = (contentWeight: number, otherWeight: number, seed = 11) => {
+  const prng = makePrng(seed)
+  const normal = () => Math.sqrt(-2 * Math.log(Math.max(prng.next(), 1e-12))) * Math.cos(2 * Math.PI * prng.next())
+  const n = 240, p = 8, d = 16
+  const labels = Array.from({ length: n }, (_, i) => ["a", "b", "c", "d"][i % 4]!)
+  const c = Array.from({ length: n }, () => Array.from({ length: p }, normal))
+  const m = Array.from({ length: p }, () => Array.from({ length: d }, normal))
+  const e = Array.from({ length: n }, () => Array.from({ length: d }, () => 0.7 * normal()))
+  const beta = Array.from({ length: p }, normal)
+  const v = Array.from({ length: d }, (_, j) => (j === 3 ? 1 : 0))
+  const x = c.map((row, i) => e[i]!.map((ej, j) => ej + row.reduce((s, ck, k) => s + ck * m[k]![j]!, 0)))
+  const contentPart = c.map((row) => contentWeight * row.reduce((s, ck, k) => s + ck * beta[k]!, 0))
+  const otherPart = e.map((row) => otherWeight * row.reduce((s, ej, j) => s + ej * v[j]!, 0))
+  const y = contentPart.map((cp, i) => cp + otherPart[i]! + 0.2 * normal())
+  const alphas = Array.from({ length: 13 }, (_, i) => 10 ** (-2 + i * 0.5))
+  const setup = { alphas, groups: labels.map((_, i) => i), k: 5, seed: 3, rule: "one_se" as const }
+  const options = { tasks: labels.map((_, i) => i), bootstrap: { resamples: 300, seed: 1 } }
+  return { x, c, e, y, labels, setup, options, v, contentPart, otherPart, residualizer: makeResidualizer(c) }
+}
+
+describe("content-orthogonal probes", () => {
+  // A probe that learned nothing predicts (nearly) its training mean, and the held-out R² of a constant c is
+  // −(ȳ − c)²/s² in the full sample and in every bootstrap resample: its interval reaches up to 0 only as far as the
+  // gap between the training and test means allows, about −(z − 2)²/n_test for a gap of z standard errors (z > 2).
+  // "Contains 0" is therefore asserted up to 1/n_test, the cost of a gap of three standard errors.
+  it("a target that is a pure function of content: the residualized probe's held-out R² intervals contain 0", () => {
+    const t = planted(1, 0)
+    const plain = heldOneOut(t.x, t.y, t.labels, t.setup, t.options)
+    const contentOnly = heldOneOut(t.c, t.y, t.labels, t.setup, t.options)
+    const orthogonal = heldOneOutOrthogonal(t.x, t.residualizer, t.y, t.labels, t.setup, t.options)
+    for (const label of ["a", "b", "c", "d"]) {
+      // The activations predict the target (they carry the content), and so does the content itself ...
+      expect(plain[label]!.r2.lo).toBeGreaterThan(0.8)
+      expect(contentOnly[label]!.r2.lo).toBeGreaterThan(0.8)
+      // ... but once the content is removed from the activations nothing is left to predict it with.
+      const { r2, testRows } = orthogonal[label]!
+      expect(r2.lo).toBeLessThanOrEqual(0)
+      expect(r2.hi).toBeGreaterThanOrEqual(-1 / testRows.length)
+      expect(orthogonal[label]!.residualCvR2).toBeGreaterThan(0.8)
+    }
+    const cv = crossValidatedOrthogonal(t.x, t.residualizer, t.y, t.labels, t.setup, t.options)
+    expect(cv.r2.lo).toBeLessThanOrEqual(0)
+    expect(cv.r2.hi).toBeGreaterThanOrEqual(-1 / (t.y.length / t.setup.k))
+  })
+
+  it("a target carried only by what content cannot predict: recovered with its direction, content alone predicts nothing", () => {
+    const t = planted(0, 1)
+    const cv = crossValidatedOrthogonal(t.x, t.residualizer, t.y, t.labels, t.setup, t.options)
+    expect(cv.r2.estimate).toBeGreaterThan(0.8)
+    expect(cv.r2.lo).toBeGreaterThan(0.7)
+    expect(Math.abs(cosine(cv.probe.weightsRaw, t.v))).toBeGreaterThan(0.95)
+    const contentOnly = r2ByLabel(t.c, t.y, t.labels, t.setup, t.options)
+    expect(contentOnly.probe.cvR2).toBeLessThan(0.05)
+    for (const label of ["a", "b", "c", "d"]) expect(cv.byLabel[label]!.n).toBe(60)
+  })
+
+  it("a mixed target: the residualized probe does as well as one given the non-content part itself", () => {
+    const t = planted(1, 2)
+    const variance = (xs: ReadonlyArray<number>) => {
+      const m = xs.reduce((a, b) => a + b, 0) / xs.length
+      return xs.reduce((a, b) => a + (b - m) ** 2, 0) / xs.length
+    }
+    const share = variance(t.otherPart) / variance(t.y)
+    expect(share).toBeGreaterThan(0.3)
+    const cv = crossValidatedOrthogonal(t.x, t.residualizer, t.y, t.labels, t.setup, t.options)
+    // The oracle reads e, the part of the activations content cannot predict, which residualization only estimates.
+    const oracle = r2ByLabel(t.e, t.y, t.labels, t.setup, t.options).probe.cvR2
+    expect(Math.abs(cv.r2.estimate - oracle)).toBeLessThan(0.05)
+    expect(cv.r2.estimate).toBeLessThan(share)
+    expect(r2ByLabel(t.x, t.y, t.labels, t.setup, t.options).probe.cvR2).toBeGreaterThan(0.7)
+  })
+
+  it("never lets a test row into the covariate model: moving test rows' covariates changes nothing on training rows", () => {
+    const t = planted(1, 1)
+    const train = Array.from({ length: 180 }, (_, i) => i), test = Array.from({ length: 60 }, (_, i) => 180 + i)
+    const moved = t.c.map((row, i) => (i >= 180 ? row.map((v) => v * 5 + 1) : row))
+    const a = trainTestOrthogonal(t.x, t.residualizer, t.y, train, test, t.setup, t.options)
+    const b = trainTestOrthogonal(t.x, makeResidualizer(moved), t.y, train, test, t.setup, t.options)
+    expect(b.alpha).toBe(a.alpha)
+    expect(b.residualAlpha).toBe(a.residualAlpha)
+    Array.from(a.probe.weightsRaw).forEach((w, j) => expect(b.probe.weightsRaw[j]!).toBeCloseTo(w, 9))
+  })
+})
