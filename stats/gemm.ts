@@ -96,8 +96,10 @@ export const gemm = (a: Dense, b: Dense, options: GemmOptions = {}): Float64Arra
   if (k !== kb) throw new Error(`gemm: inner dimensions differ: op(a) is ${m}×${k}, op(b) is ${kb}×${n}`)
   if (options.symmetric && m !== n) throw new Error(`gemm: symmetric needs a square product, got ${m}×${n}`)
   const c = new Float64Array(m * n)
-  const pa = new Float64Array(Math.ceil(MC / MR) * MR * KC)
-  const pb = new Float64Array(Math.ceil(NC / NR) * NR * KC)
+  // Packing buffers only as large as this product's blocks: many small products must not each zero megabytes.
+  const depth = Math.min(KC, k)
+  const pa = new Float64Array(Math.ceil(Math.min(MC, m) / MR) * MR * depth)
+  const pb = new Float64Array(Math.ceil(Math.min(NC, n) / NR) * NR * depth)
   for (let j0 = 0; j0 < n; j0 += NC) {
     const nc = Math.min(NC, n - j0)
     for (let p0 = 0; p0 < k; p0 += KC) {
