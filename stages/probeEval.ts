@@ -3,38 +3,13 @@ import * as Artifact from "../pipeline/Artifact"
 import { ProbesConfig } from "../pipeline/Config"
 import * as Stage from "../pipeline/Stage"
 import type { Interval } from "../stats/bootstrap"
-import type { HeldOut } from "../stats/evaluation"
 import { heldOneOut, probeSimilarity, r2ByLabel, trainTwoTestTwo } from "../stats/evaluation"
-import { demean } from "../stats/demean"
 import { fitLogisticProbe } from "../stats/logisticProbe"
 import { bootstrapByTask } from "../stats/bootstrap"
 import { meanPairwiseR, noiseCeiling } from "../stats/reliability"
 import { deriveSeed } from "./seeds"
-import { fromTable, matrixOf, toTable } from "./tables"
-import { taskRows } from "./taskRows"
-
-/** A held-out result in the report's shape: metrics with intervals, the chosen alpha, and the held-out tasks. */
-const heldOutJson = (h: HeldOut, taskIds: ReadonlyArray<string>) => ({
-  r2: h.r2,
-  r2_mean_adjusted: h.r2MeanAdjusted,
-  pearson_r: h.pearsonR,
-  train_cv_r2: h.trainCvR2,
-  alpha: h.alpha,
-  n_test: h.testRows.length,
-  test_tasks: Array.from(h.testRows, (r) => taskIds[r]!)
-})
-
-/** Per task: the mean of its parsed, normalized scores over samples, and the per-sample values. */
-export const taskTargets = (scores: ReadonlyArray<{ task_id: string; sample: number; normalized: number | null }>) => {
-  const byTask = new Map<string, Map<number, number>>()
-  for (const s of scores) {
-    if (s.normalized === null) continue
-    const samples = byTask.get(s.task_id) ?? new Map<number, number>()
-    samples.set(s.sample, s.normalized)
-    byTask.set(s.task_id, samples)
-  }
-  return byTask
-}
+import { heldOutJson, probeData } from "./probeData"
+import { toTable } from "./tables"
 
 /** The evaluation of one template × layer probe, as the reports read it. */
 export interface ProbeEvaluation {
@@ -74,36 +49,7 @@ export const probeEval = Stage.make({
   params: Schema.Struct({ template_id: Schema.String, layer: Schema.Int, position: Schema.String, probes: ProbesConfig, seed: Schema.Int }),
   run: ({ inputs, params }) =>
     Effect.gen(function* () {
-      const tasks = new Map(taskRows(inputs.tasks!.table("tasks")).map((t) => [t.task_id, t]))
-      const targets = taskTargets(fromTable(inputs.scores!.table("scores")))
-      const table = inputs.activations!.table("activations")
-      const keys = fromTable<{ task_id: string; layer: number; position: string }>(table.select(["task_id", "layer", "position"]))
-      const matrix = matrixOf(table)
-      const picked = keys.flatMap((k, row) =>
-        k.layer === params.layer && k.position === params.position && targets.has(k.task_id) ? [{ task_id: k.task_id, row }] : []
-      )
-      if (picked.length < 10) {
-        return yield* Effect.fail(new Error(`only ${picked.length} tasks have both a parsed score and an activation at layer ${params.layer}, ${params.position}; a probe needs at least 10`))
-      }
-      const dim = matrix.dim
-      const x = { rows: picked.length, cols: dim, data: new Float64Array(picked.length * dim) }
-      picked.forEach((p, i) => {
-        for (let j = 0; j < dim; j++) x.data[i * dim + j] = matrix.data[p.row * dim + j]!
-      })
-      const ids = picked.map((p) => p.task_id)
-      const columnOf = (column: string) => (id: string): string => {
-        const task = tasks.get(id)!
-        const value = column === "origin" ? task.origin : task.meta[column]
-        return value === undefined || value === null ? "(none)" : String(value)
-      }
-      const means = Float64Array.from(ids, (id) => {
-        const values = [...targets.get(id)!.values()]
-        return values.reduce((a, b) => a + b, 0) / values.length
-      })
-      const y = params.probes.demean.length === 0 ? means : demean(means, params.probes.demean.map((c) => ids.map(columnOf(c))))
-      const labels = ids.map(columnOf(params.probes.groupBy))
-      const setup = { alphas: params.probes.alphas, groups: ids, k: params.probes.folds, seed: params.seed, cv: params.probes.alphaSelection, rule: params.probes.alphaRule }
-      const options = { tasks: ids, bootstrap: { resamples: params.probes.bootstrap, seed: params.seed } }
+      const { tasks, targets, ids, x, means, y, labels, setup, options } = yield* probeData(inputs, params)
       const byGroup = r2ByLabel(x, y, labels, setup, options)
       const distinct = [...new Set(labels)]
       const hoo = distinct.length >= 2 ? heldOneOut(x, y, labels, setup, options) : {}
