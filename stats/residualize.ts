@@ -41,6 +41,8 @@ interface Solved {
   /** Training mean of each target column. */
   readonly mean: Float64Array
   readonly predict: Int32Array
+  /** The covariates' mean variance over the fit rows: penalties are alpha times this. */
+  readonly scale: number
 }
 
 const columnMeans = (x: Dense, rows: Int32Array): Float64Array => {
@@ -58,6 +60,12 @@ const centred = (x: Dense, rows: Int32Array, mean: Float64Array): Dense & { data
   return { data: out, rows: rows.length, cols: d }
 }
 
+const traceOf = (square: Float64Array, n: number) => {
+  let t = 0
+  for (let i = 0; i < n; i++) t += square[i * n + i]!
+  return t
+}
+
 const transpose = (x: Dense): Float64Array => {
   const out = new Float64Array(x.rows * x.cols)
   for (let i = 0; i < x.rows; i++) for (let j = 0; j < x.cols; j++) out[j * x.rows + i] = x.data[i * x.cols + j]!
@@ -65,8 +73,9 @@ const transpose = (x: Dense): Float64Array => {
 }
 
 /**
- * Multi-output Ridge of targets on covariates with an intercept, the covariates centred by the training rows but not
- * scaled (they are used in the units the provider gives them). Alpha is chosen by k-fold CV over the training rows
+ * Multi-output Ridge of targets on covariates with an intercept, the covariates centred by the training rows and kept
+ * in their own relative units (tf-idf weights, embedding coordinates), the penalty being alpha times their mean
+ * variance over the fit rows, so that a grid means what it means for a probe on standardized features. Alpha is chosen by k-fold CV over the training rows
  * only, one alpha for every target column (so residuals of rotated targets are the rotated residuals); the training
  * rows' residuals are cross-fitted, each from the fit on the other folds, so that they are distributed as the
  * residuals of rows never seen (in-sample residuals of a model with more covariates than rows are shrunk towards
@@ -88,12 +97,14 @@ export const makeResidualizer = (covariates: MatrixLike): Residualizer => {
     if (p <= m) {
       const mu = columnMeans(c, fit)
       const z = centred(c, fit, mu)
-      const tri = tridiagonalize(yield { a: z, b: z, options: { transA: true, symmetric: true } }, p)
+      const gramP = yield { a: z, b: z, options: { transA: true, symmetric: true } }
+      const scale = traceOf(gramP, p) / (m * p)
+      const tri = tridiagonalize(gramP, p)
       const right = yield { a: ac, b: z, options: { transA: true } }
       yield* timesQ(tri, right, d)
       const left = centred(c, predict, mu).data
       yield* timesQ(tri, left, predict.length)
-      return { tri, left, right, mean, predict }
+      return { tri, left, right, mean, predict, scale }
     }
     const g = yield* fullGram()
     const n = c.rows
@@ -107,6 +118,7 @@ export const makeResidualizer = (covariates: MatrixLike): Residualizer => {
     const rBar = r.reduce((acc, v) => acc + v, 0) / m
     const kernel = new Float64Array(m * m)
     for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) kernel[i * m + j] = g[fit[i]! * n + fit[j]!]! - r[i]! - r[j]! + rBar
+    const scale = traceOf(kernel, m) / (m * p)
     const tri = tridiagonalize(kernel, m)
     const right = transpose(ac)
     yield* timesQ(tri, right, d)
@@ -116,18 +128,23 @@ export const makeResidualizer = (covariates: MatrixLike): Residualizer => {
       for (let j = 0; j < m; j++) left[i * m + j] = g[v * n + fit[j]!]! - q - r[j]! + rBar
     })
     yield* timesQ(tri, left, predict.length)
-    return { tri, left, right, mean, predict }
+    return { tri, left, right, mean, predict, scale }
   }
 
-  // Predictions of the solved fit's `predict` rows at one alpha, |predict| × d.
-  function* predictAt(s: Solved, alpha: number, d: number): GemmSteps<Float64Array> {
-    const size = s.tri.n
-    const factor = factorShifted(s.tri, alpha)
-    const solved = new Float64Array(d * size)
-    for (let j = 0; j < d; j++) solved.set(solveShifted(factor, s.right.subarray(j * size, (j + 1) * size)), j * size)
-    const out = yield { a: { data: s.left, rows: s.predict.length, cols: size }, b: { data: solved, rows: d, cols: size }, options: { transB: true } }
-    for (let i = 0; i < s.predict.length; i++) for (let j = 0; j < d; j++) out[i * d + j] += s.mean[j]!
-    return out
+  // Predictions of the solved fit's `predict` rows at each alpha, |predict| × d each, from one product for the grid.
+  function* predictAt(s: Solved, alphas: ReadonlyArray<number>, d: number): GemmSteps<Float64Array[]> {
+    const size = s.tri.n, rows = s.predict.length
+    const solved = new Float64Array(alphas.length * d * size)
+    alphas.forEach((alpha, k) => {
+      const factor = factorShifted(s.tri, alpha * (s.scale > 0 ? s.scale : 1))
+      for (let j = 0; j < d; j++) solved.set(solveShifted(factor, s.right.subarray(j * size, (j + 1) * size)), (k * d + j) * size)
+    })
+    const all = yield { a: { data: s.left, rows, cols: size }, b: { data: solved, rows: alphas.length * d, cols: size }, options: { transB: true } }
+    return alphas.map((_, k) => {
+      const out = new Float64Array(rows * d)
+      for (let i = 0; i < rows; i++) for (let j = 0; j < d; j++) out[i * d + j] = all[i * alphas.length * d + k * d + j]! + s.mean[j]!
+      return out
+    })
   }
 
   function* steps(targets: MatrixLike, trainRows: ArrayLike<number>, applyRows: ArrayLike<number>, options: ResidualizeOptions): GemmSteps<Residualized> {
@@ -154,12 +171,12 @@ export const makeResidualizer = (covariates: MatrixLike): Residualizer => {
       if (fit.length < 2) throw new Error(`residualize: only ${fit.length} training row outside fold ${f}, need at least 2`)
       const s = yield* solve(a, fit, held)
       folds.push(s)
-      for (let k = 0; k < options.alphas.length; k++) {
-        const pred = yield* predictAt(s, options.alphas[k]!, d)
+      const predictions = yield* predictAt(s, options.alphas, d)
+      predictions.forEach((pred, k) =>
         held.forEach((r, i) => {
           for (let j = 0; j < d; j++) sse[k] += (a.data[r * d + j]! - pred[i * d + j]!) ** 2
         })
-      }
+      )
     }
     const mean = columnMeans(a, train)
     let sst = 0
@@ -175,10 +192,10 @@ export const makeResidualizer = (covariates: MatrixLike): Residualizer => {
       rows.forEach((r, i) => {
         for (let j = 0; j < d; j++) residuals[r * d + j] = a.data[r * d + j]! - pred[i * d + j]!
       })
-    for (const s of folds) subtract(s.predict, yield* predictAt(s, alpha, d))
+    for (const s of folds) subtract(s.predict, (yield* predictAt(s, [alpha], d))[0]!)
     if (apply.length > 0) {
       const s = yield* solve(a, train, apply)
-      subtract(apply, yield* predictAt(s, alpha, d))
+      subtract(apply, (yield* predictAt(s, [alpha], d))[0]!)
     }
     return { alpha, cvR2ByAlpha, cvR2: cvR2ByAlpha[chosen]!, residuals: { data: residuals, rows: n, cols: d } }
   }

@@ -9,15 +9,17 @@ const randomMatrix = (rows: number, cols: number, seed: number) => {
 }
 
 /**
- * The closed form of one Ridge fit: B = (ZᵀZ + αI)⁻¹ZᵀA with Z = C_fit − 1·μᵀ and A centred by the fit rows' mean ā;
- * the prediction of row v is ā + (c_v − μ)ᵀB. Solved by ml-matrix's LU, independent of the tridiagonal path.
+ * The closed form of one Ridge fit: B = (ZᵀZ + α·s²·I)⁻¹ZᵀA with Z = C_fit − 1·μᵀ, s² the mean column variance of Z
+ * and A centred by the fit rows' mean ā; the prediction of row v is ā + (c_v − μ)ᵀB. Solved by ml-matrix's LU,
+ * independent of the tridiagonal path.
  */
 const closedForm = (c: number[][], a: number[][], fit: number[], predict: number[], alpha: number): number[][] => {
   const mean = (x: number[][], rows: number[]) => x[0]!.map((_, j) => rows.reduce((s, r) => s + x[r]![j]!, 0) / rows.length)
   const mu = mean(c, fit), abar = mean(a, fit)
   const z = new Matrix(fit.map((r) => c[r]!.map((v, j) => v - mu[j]!)))
   const ac = new Matrix(fit.map((r) => a[r]!.map((v, j) => v - abar[j]!)))
-  const b = solve(z.transpose().mmul(z).add(Matrix.eye(z.columns).mul(alpha)), z.transpose().mmul(ac))
+  const s2 = z.to1DArray().reduce((acc, v) => acc + v * v, 0) / (z.rows * z.columns)
+  const b = solve(z.transpose().mmul(z).add(Matrix.eye(z.columns).mul(alpha * s2)), z.transpose().mmul(ac))
   const zv = new Matrix(predict.map((r) => c[r]!.map((v, j) => v - mu[j]!)))
   return zv.mmul(b).to2DArray().map((row) => row.map((v, j) => v + abar[j]!))
 }
@@ -58,8 +60,9 @@ describe("makeResidualizer", () => {
 
   it("a hand-worked example: one covariate, two folds", () => {
     // c = (0, 1, 2, 3), a = (1, 3, 2, 6), folds (0, 1, 0, 1), alpha 1. Fold 0 fits rows 1, 3: μ = 2, ā = 4.5,
-    // z = (−1, 1), slope = zᵀa_c/(zᵀz + 1) = (1.5 + 1.5)/3 = 1, so row 0 is predicted 4.5 − 2 = 2.5 and row 2 4.5.
-    // Fold 1 fits rows 0, 2: μ = 1, ā = 1.5, z = (−1, 1), a_c = (−0.5, 0.5), slope 1/3: rows 1 and 3 get 1.5 and 2 1/6.
+    // z = (−1, 1) of mean variance s² = 1, slope = zᵀa_c/(zᵀz + α·s²) = (1.5 + 1.5)/3 = 1, so row 0 is predicted
+    // 4.5 − 2 = 2.5 and row 2 4.5. Fold 1 fits rows 0, 2: μ = 1, ā = 1.5, z = (−1, 1), a_c = (−0.5, 0.5), slope 1/3:
+    // rows 1 and 3 get 1.5 and 2 1/6.
     const res = makeResidualizer([[0], [1], [2], [3]]).residualize([[1], [3], [2], [6]], [0, 1, 2, 3], [], { alphas: [1], folds: [0, 1, 0, 1] })
     const expected = [1 - 2.5, 3 - 1.5, 2 - 4.5, 6 - (1.5 + 2 / 3)]
     expected.forEach((v, i) => expect(res.residuals.data[i]!).toBeCloseTo(v, 12))
@@ -74,6 +77,16 @@ describe("makeResidualizer", () => {
     expect(res.alpha).toBeLessThanOrEqual(1e-2)
     expect(res.cvR2).toBeGreaterThan(0.999)
     for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) expect(Math.abs(res.residuals.data[i * d + j]!)).toBeLessThan(0.05)
+  })
+
+  it("a penalty relative to the covariates' variance: scaling every covariate by one constant changes nothing", () => {
+    const c = randomMatrix(30, 40, 5), a = randomMatrix(30, 3, 6).map((row, i) => row.map((v) => v + c[i]![0]!))
+    const options = { alphas: [0.1, 1, 10], folds: Array.from({ length: 30 }, (_, i) => i % 3) }
+    const train = Array.from({ length: 25 }, (_, i) => i), apply = [25, 26, 27, 28, 29]
+    const base = makeResidualizer(c).residualize(a, train, apply, options)
+    const scaled = makeResidualizer(c.map((row) => row.map((v) => v * 1e-3))).residualize(a, train, apply, options)
+    expect(scaled.alpha).toBe(base.alpha)
+    base.residuals.data.forEach((v, i) => expect(Math.abs(scaled.residuals.data[i]! - v)).toBeLessThan(1e-9))
   })
 
   it("names the argument at fault", () => {
