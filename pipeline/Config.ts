@@ -86,6 +86,30 @@ export const ProbesConfig = Schema.Struct({
   bootstrap: withDefault(PositiveInt, () => 1000)
 })
 
+/** Hashed tf-idf of the task text (see stats/tfidf.ts). */
+export const TfidfConfig = Schema.Struct({
+  /** Hashed columns: the fixed width of every task's vector (terms beyond it share columns, signed). */
+  width: withDefault(PositiveInt, () => 1024),
+  /** Longest n-gram: 1 words, 2 words and adjacent word pairs. */
+  ngrams: withDefault(Schema.Int.pipe(Schema.between(1, 3)), () => 2)
+})
+
+/** Content features: what a task is about, probed beside every activation probe as a baseline. */
+export const ContentConfig = Schema.Struct({
+  /**
+   * Feature sets, each giving a content-only and a content-orthogonal probe beside every activation probe: `tfidf`
+   * (the task text's hashed tf-idf) and `model` (the subject model's input embeddings of the task's tokens,
+   * mean-pooled). An empty list turns the baselines off.
+   */
+  providers: withDefault(
+    Schema.Array(Schema.Literal("tfidf", "model")).pipe(
+      Schema.filter((ps) => new Set(ps).size === ps.length || `lists a provider twice: ${ps.join(", ")}`)
+    ),
+    () => ["tfidf" as const]
+  ),
+  tfidf: withDefault(TfidfConfig, () => Schema.decodeSync(TfidfConfig)({}))
+})
+
 /** The steering experiment (reports/steering): what is steered, along which probe, where, and how hard. */
 export const SteeringConfig = Schema.Struct({
   /** The steered template: a qualitative template with two options, or a revealed one; the first such template by default. */
@@ -130,6 +154,7 @@ export const ExperimentConfig = Schema.Struct({
   activations: withDefault(ActivationsConfig, () => Schema.decodeSync(ActivationsConfig)({})),
   probes: withDefault(ProbesConfig, () => Schema.decodeSync(ProbesConfig)({})),
   steering: withDefault(SteeringConfig, () => Schema.decodeSync(SteeringConfig)({})),
+  content: withDefault(ContentConfig, () => Schema.decodeSync(ContentConfig)({})),
   /** An OpenAI-compatible judge and parsing model; without one, parsing uses patterns and documented heuristics. */
   judge: Schema.optional(ChatClientConfig)
 })

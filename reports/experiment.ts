@@ -3,6 +3,9 @@ import * as Stage from "../pipeline/Stage"
 import { activations } from "../stages/activations"
 import { checkpoint } from "../stages/checkpoint"
 import { complete } from "../stages/complete"
+import { contentModel } from "../stages/contentModel"
+import { contentProbe } from "../stages/contentProbe"
+import { contentTfidf } from "../stages/contentTfidf"
 import { elicit } from "../stages/elicit"
 import { organism, organismTruth } from "../stages/organism"
 import { parse } from "../stages/parse"
@@ -23,7 +26,14 @@ export interface ExperimentGraph {
   readonly scores: (t: Template) => Stage.Node
   readonly activations: (t: Template) => Stage.Node
   readonly probeEval: (t: Template, layer: number) => Stage.Node
+  /** Content features of the sampled tasks from one provider: one node per experiment, independent of templates. */
+  readonly content: (provider: ContentProvider) => Stage.Node
+  /** The content-only and content-orthogonal probes beside `probeEval(t, layer)` for one provider. */
+  readonly contentProbe: (t: Template, layer: number, provider: ContentProvider) => Stage.Node
 }
+
+/** A content feature provider an experiment can list (`content.providers`). */
+export type ContentProvider = ExperimentConfig["content"]["providers"][number]
 
 /** Builds the nodes of an experiment from its config; report targets pick the ones they need. */
 export const experimentGraph = (config: ExperimentConfig): ExperimentGraph => {
@@ -74,7 +84,18 @@ export const experimentGraph = (config: ExperimentConfig): ExperimentGraph => {
       inputs: { scores: scores(t), activations: acts(t), tasks },
       configPaths: { probes: "probes" }
     })
-  return { config, tasks, model, truth, completions, elicitations, scores, activations: acts, probeEval: evaluation }
+  const content = (provider: ContentProvider) =>
+    provider === "tfidf"
+      ? Stage.node(contentTfidf, { params: config.content.tfidf, inputs: { tasks }, configPaths: { width: "content.tfidf.width", ngrams: "content.tfidf.ngrams" } })
+      : Stage.node(contentModel, { params: config.model.kind === "checkpoint" ? { checkpoint: config.model.path } : {}, inputs: { model, tasks } })
+  const probe = (t: Template, layer: number, provider: ContentProvider) =>
+    Stage.node(contentProbe, {
+      label: `${t.id}@${layer}|${provider}`,
+      params: { template_id: t.id, layer, position: config.activations.selectors[0]!, provider, probes: config.probes, seed: config.seed },
+      inputs: { scores: scores(t), activations: acts(t), tasks, features: content(provider) },
+      configPaths: { probes: "probes" }
+    })
+  return { config, tasks, model, truth, completions, elicitations, scores, activations: acts, probeEval: evaluation, content, contentProbe: probe }
 }
 
 /** The templates whose answers are one score per task (not revealed pairs or rankings): the ones probes are trained on. */

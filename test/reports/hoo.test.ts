@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { experimentWorkspace, pngSize, shippedTemplate, tinyExperiment } from "../support/experiment"
+import { experimentWorkspace, pngSize, readCsv, shippedTemplate, tinyExperiment } from "../support/experiment"
 
 const template = (id: string) => shippedTemplate(id) as { id: string; text: string }
 
@@ -9,7 +9,7 @@ describe("reports/hoo end to end on the organism", () => {
   const w = experimentWorkspace()
   const qualitative = template("qualitative_post_v1")
   const stated = template("stated_pre_v1")
-  const config = { ...tinyExperiment, templates: [qualitative, stated] }
+  const config = { ...tinyExperiment, templates: [qualitative, stated], content: { providers: ["tfidf", "model"] } }
   let first: Awaited<ReturnType<typeof w.build>>
 
   beforeAll(async () => {
@@ -46,6 +46,32 @@ describe("reports/hoo end to end on the organism", () => {
     expect(png.height).toBeGreaterThan(300)
   })
 
+  it("sets the content baselines beside every held-out R², from the probe's own held-out tasks", () => {
+    const out = path.join(w.out, "reports/hoo")
+    const summary = JSON.parse(fs.readFileSync(path.join(out, "summary.json"), "utf8")).summary
+    for (const probe of summary.probes) {
+      expect(Object.keys(probe.content).sort()).toEqual(["model", "tfidf"])
+      for (const provider of ["model", "tfidf"]) {
+        for (const kind of ["content_only", "content_orthogonal"]) {
+          const heldOut = probe.content[provider][kind].held_out
+          expect(Object.keys(heldOut).sort()).toEqual(Object.keys(probe.held_out).sort())
+          for (const [group, h] of Object.entries<any>(heldOut)) expect(h.n).toBe(probe.held_out[group].n)
+        }
+      }
+    }
+    // The held-out table carries the first provider's baselines; the baselines table every provider's.
+    const hoo = readCsv(path.join(out, "hoo.csv"))
+    const baselines = readCsv(path.join(out, "content_baselines.csv"))
+    expect(baselines).toHaveLength(2 * hoo.length)
+    for (const row of hoo) {
+      const tfidf = baselines.find((b) => b.template === row.template && b.held_out === row.held_out && b.provider === "tfidf")!
+      expect(row.content_only_r2).toBe(tfidf.content_only_r2)
+      expect(row.content_orthogonal_r2).toBe(tfidf.content_orthogonal_r2)
+      expect(tfidf.r2).toBe(row.r2)
+    }
+    expect(pngSize(fs.readFileSync(path.join(out, "content_baselines_stated_pre_v1_L1.png"))).width).toBe(640)
+  })
+
   it("reruns nothing when nothing changed", async () => {
     const again = await w.build("reports/hoo")
     expect(again.executed).toBe(0)
@@ -61,8 +87,13 @@ describe("reports/hoo end to end on the organism", () => {
     const changed = await w.build("reports/hoo")
     const ran = changed.stages.filter((s) => s.status !== "cached").map((s) => s.stage).sort()
     expect(ran).toEqual(
-      ["activations[stated_pre_v1]", "elicit[stated_pre_v1]", "organism", "organism_truth", "parse[stated_pre_v1]", "probe_eval[stated_pre_v1@1]", "report_hoo[hoo]"].sort()
+      [
+        "activations[stated_pre_v1]", "elicit[stated_pre_v1]", "organism", "organism_truth", "parse[stated_pre_v1]", "probe_eval[stated_pre_v1@1]",
+        "content_probe[stated_pre_v1@1|tfidf]", "content_probe[stated_pre_v1@1|model]", "report_hoo[hoo]"
+      ].sort()
     )
+    // Content features depend on the tasks (and the model's input embeddings), never on a template.
+    for (const stage of ["content_tfidf", "content_model"]) expect(changed.stages.find((s) => s.stage === stage)!.status).toBe("cached")
     // The organism's bytes depend on the templates only through their vocabulary: no new word, no new model.
     expect(changed.stages.find((s) => s.stage === "organism")!.status).toBe("cutoff")
     expect(changed.stages.filter((s) => s.stage.includes("qualitative")).every((s) => s.status === "cached")).toBe(true)

@@ -5,7 +5,8 @@ import { fromTable, matrixOf } from "../../stages/tables"
 import { taskRows } from "../../stages/taskRows"
 import { r2Score } from "../../stats/metrics"
 import { fitRidge } from "../../stats/ridge"
-import { experimentWorkspace, pngSize, stageOutputs, tinyExperiment } from "../support/experiment"
+import { hashedTfidf } from "../../stats/tfidf"
+import { experimentWorkspace, pngSize, readCsv, stageOutputs, tinyExperiment } from "../support/experiment"
 
 const config = { ...tinyExperiment, templates: ["qualitative_post_v1", "stated_pre_v1"] }
 
@@ -16,7 +17,11 @@ describe("reports/probe_r2 end to end on the organism", () => {
   const outputsOf = (stage: string) => stageOutputs(w.cache, built, stage)
   let summary: {
     group_by: string
-    probes: Array<{ template: string; timing: string; layer: number; n_tasks: number; cv_r2: number; noise_ceiling: number | null; by_group: Record<string, { r2: number; lo: number; hi: number; n: number }> }>
+    probes: Array<{
+      template: string; timing: string; layer: number; n_tasks: number; cv_r2: number; noise_ceiling: number | null
+      by_group: Record<string, { r2: number; lo: number; hi: number; n: number }>
+      content: Record<string, { content_only: { by_group: Record<string, { estimate: number }> } }>
+    }>
   }
 
   beforeAll(async () => {
@@ -62,8 +67,30 @@ describe("reports/probe_r2 end to end on the organism", () => {
     expect(reported.r2).toBeCloseTo(expected, 10)
   })
 
+  it("reports the content-only R² within an origin that an independent tf-idf probe on the same tasks gives", async () => {
+    const tasks = taskRows((await outputsOf("sample")).table("tasks"))
+    const scores = fromTable<{ task_id: string; normalized: number | null }>((await outputsOf("parse[stated_pre_v1]")).table("scores"))
+    const sums = new Map<string, number[]>()
+    for (const s of scores) if (s.normalized !== null) sums.set(s.task_id, [...(sums.get(s.task_id) ?? []), s.normalized])
+    // The probe's rows are the activation table's tasks with a score: the sampled tasks in order.
+    const probed = tasks.filter((t) => sums.has(t.task_id))
+    const hashed = hashedTfidf(probed.map((t) => t.prompt), { width: 1024 }).matrix
+    expect(hashedTfidf(tasks.map((t) => t.prompt), { width: 1024 }).matrix.rows).toBe(probed.length)
+    // Stored as float32, as the content stage stores every feature.
+    const x = { ...hashed, data: hashed.data.map(Math.fround) }
+    const y = Float64Array.from(probed, (t) => sums.get(t.task_id)!.reduce((a, b) => a + b, 0) / sums.get(t.task_id)!.length)
+    const ids = probed.map((t) => t.task_id)
+    const alphas = Array.from({ length: 13 }, (_, i) => 10 ** (-2 + i * 0.5))
+    const fit = fitRidge(x, y, { alphas, groups: ids, k: tinyExperiment.probes.folds, seed: 20251127, cv: "kfold", rule: "one_se" })
+    const within = Array.from(fit.oofRows.keys()).filter((i) => probed[fit.oofRows[i]!]!.origin === "math")
+    const expected = r2Score(within.map((i) => y[fit.oofRows[i]!]!), within.map((i) => fit.oofPredictions[i]!))
+    const reported = readCsv(path.join(out, "r2_by_group.csv")).find((r) => r.template === "stated_pre_v1" && r.group === "math")!
+    expect(reported.content_only_r2 as number).toBeCloseTo(expected, 10)
+    expect(summary.probes.find((p) => p.template === "stated_pre_v1")!.content.tfidf.content_only.by_group.math!.estimate).toBeCloseTo(expected, 10)
+  })
+
   it("writes the tables, pre and post side by side, and a figure of the promised size", () => {
-    for (const file of ["README.md", "index.html", "r2_by_group.csv", "r2_by_group.parquet", "r2_pre_post.csv", "r2_pre_post.parquet", "probes.csv"]) {
+    for (const file of ["README.md", "index.html", "r2_by_group.csv", "r2_by_group.parquet", "r2_pre_post.csv", "r2_pre_post.parquet", "probes.csv", "content_baselines.csv", "content_baselines_stated_pre_v1_L1.png"]) {
       expect(fs.statSync(path.join(out, file)).size).toBeGreaterThan(0)
     }
     const [header, ...lines] = fs.readFileSync(path.join(out, "r2_pre_post.csv"), "utf8").trim().split("\r\n")

@@ -1,0 +1,97 @@
+import { Effect, Schema } from "effect"
+import * as Artifact from "../pipeline/Artifact"
+import { ProbesConfig } from "../pipeline/Config"
+import * as Stage from "../pipeline/Stage"
+import type { Interval } from "../stats/bootstrap"
+import { heldOneOut, metricInterval, r2ByLabel } from "../stats/evaluation"
+import { r2Score } from "../stats/metrics"
+import { crossValidatedOrthogonal, heldOneOutOrthogonal } from "../stats/orthogonalProbe"
+import { makeResidualizer } from "../stats/residualize"
+import type { ContentInfo } from "./contentFeatures"
+import { contentMatrix } from "./contentFeatures"
+import { heldOutJson, probeData } from "./probeData"
+
+type HeldOutJson = ReturnType<typeof heldOutJson>
+
+/** The content baselines of one template × layer probe for one content provider, as the reports read them. */
+export interface ContentProbeEvaluation {
+  readonly template_id: string
+  readonly layer: number
+  readonly position: string
+  readonly provider: string
+  readonly group_by: string
+  readonly n_tasks: number
+  readonly features: ContentInfo
+  /** Ridge from the content features to the target, evaluated as the activation probe is. */
+  readonly content_only: {
+    readonly probe: { readonly alpha: number; readonly cv_r2: number }
+    /** Pooled out-of-fold R² over every task, with its task bootstrap interval. */
+    readonly r2: Interval
+    readonly r2_by_group: Record<string, Interval & { n: number }>
+    readonly hoo: Record<string, HeldOutJson>
+  }
+  /**
+   * The activation probe refitted on activations with what the content features predict of them removed (a Ridge of
+   * the activations on the features, alpha by k-fold on training tasks only, training residuals cross-fitted).
+   * `r2` and `r2_by_group` come from nested k-fold (the content model refitted without each test fold); `probe` is
+   * fitted on every task's cross-fitted residuals and its weights live in activation coordinates.
+   */
+  readonly content_orthogonal: {
+    readonly probe: { readonly alpha: number; readonly intercept: number; readonly weights: number[] }
+    /** The content model of the activations on every task: its alpha and the share of activation variance it predicts out of fold. */
+    readonly residual: { readonly alpha: number; readonly cv_r2: number }
+    readonly r2: Interval
+    readonly r2_by_group: Record<string, Interval & { n: number }>
+    readonly hoo: Record<string, HeldOutJson & { readonly residual_alpha: number; readonly residual_cv_r2: number }>
+  }
+}
+
+/**
+ * Two baselines beside the activation probe of one template × layer, on exactly its tasks, target and folds: a
+ * content-only probe (what the task is about predicts the target by itself) and a content-orthogonal probe (what the
+ * activations predict once everything the content features predict of them is removed). Both are scored by grouped
+ * k-fold, held-one-group-out and task bootstrap intervals, and no test task enters any fit.
+ */
+export const contentProbe = Stage.make({
+  name: "content_probe",
+  version: 1,
+  params: Schema.Struct({ template_id: Schema.String, layer: Schema.Int, position: Schema.String, provider: Schema.String, probes: ProbesConfig, seed: Schema.Int }),
+  run: ({ inputs, params }) =>
+    Effect.gen(function* () {
+      const { ids, x, y, labels, setup, options } = yield* probeData(inputs, params)
+      const features = contentMatrix(inputs.features!, ids)
+      if ("missing" in features) return yield* Effect.fail(new Error(`task ${features.missing} has an activation and a score but no ${params.provider} content features`))
+      const info = inputs.features!.json<ContentInfo>("info")
+      const groups = new Set(labels).size
+      const contentOnly = r2ByLabel(features, y, labels, setup, options)
+      const contentHoo = groups >= 2 ? heldOneOut(features, y, labels, setup, options) : {}
+      const residualizer = makeResidualizer(features)
+      const orthogonal = crossValidatedOrthogonal(x, residualizer, y, labels, setup, options)
+      const orthogonalHoo = groups >= 2 ? heldOneOutOrthogonal(x, residualizer, y, labels, setup, options) : {}
+      const evaluation: ContentProbeEvaluation = {
+        template_id: params.template_id,
+        layer: params.layer,
+        position: params.position,
+        provider: params.provider,
+        group_by: params.probes.groupBy,
+        n_tasks: ids.length,
+        features: info,
+        content_only: {
+          probe: { alpha: contentOnly.probe.alpha, cv_r2: contentOnly.probe.cvR2 },
+          r2: metricInterval(y, contentOnly.probe.oofPredictions, contentOnly.probe.oofRows, r2Score, options),
+          r2_by_group: contentOnly.byLabel,
+          hoo: Object.fromEntries(Object.entries(contentHoo).map(([g, h]) => [g, heldOutJson(h, ids)]))
+        },
+        content_orthogonal: {
+          probe: { alpha: orthogonal.probe.alpha, intercept: orthogonal.probe.interceptRaw, weights: Array.from(orthogonal.probe.weightsRaw) },
+          residual: { alpha: orthogonal.residualAlpha, cv_r2: orthogonal.residualCvR2 },
+          r2: orthogonal.r2,
+          r2_by_group: orthogonal.byLabel,
+          hoo: Object.fromEntries(
+            Object.entries(orthogonalHoo).map(([g, h]) => [g, { ...heldOutJson(h, ids), residual_alpha: h.residualAlpha, residual_cv_r2: h.residualCvR2 }])
+          )
+        }
+      }
+      return { evaluation: Artifact.json(evaluation) }
+    })
+})
