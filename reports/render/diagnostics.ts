@@ -139,7 +139,8 @@ export const contentExplains = (
   share = 0.9
 ): ReadonlyArray<Diagnostic> =>
   probes
-    .filter((p) => p.activation > 0 && p.contentOnly >= share * p.activation)
+    // The tolerance keeps a share of exactly `share` from missing by one rounding (0.36 < 0.9 × 0.4 in binary).
+    .filter((p) => p.activation > 0 && p.contentOnly >= share * p.activation - 1e-12)
     .map((p) => ({
       level: "warning",
       code: "content-explains",
