@@ -245,6 +245,7 @@ export const target = reportTarget("held-one-out probe generalization, train-2-t
   return Stage.node(hooReport, {
     label: "hoo",
     params: { config: configSummary(config) as Record<string, unknown>, groupBy: config.probes.groupBy, providers: config.content.providers },
-    inputs
+    inputs,
+    configPaths: { groupBy: "probes.groupBy", providers: "content.providers" }
   })
 })

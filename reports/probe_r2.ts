@@ -236,7 +236,12 @@ export const probeR2Node = (config: ExperimentConfig): Stage.Node => {
     for (const layer of config.activations.layers) inputs[`eval:${t.id}@${layer}`] = g.probeEval(t, layer)
   }
   Object.assign(inputs, contentInputs(g, config, scoredTemplates(config)))
-  return Stage.node(probeR2Report, { label: "probe_r2", params: { config: configSummary(config), timings, providers: config.content.providers }, inputs })
+  return Stage.node(probeR2Report, {
+    label: "probe_r2",
+    params: { config: configSummary(config), timings, providers: config.content.providers },
+    inputs,
+    configPaths: { providers: "content.providers" }
+  })
 }
 
 /** `pipeline build reports/probe_r2`: probe R² within each task type by template and layer, with the noise ceiling. */

@@ -98,4 +98,12 @@ describe("reports/hoo end to end on the organism", () => {
     expect(changed.stages.find((s) => s.stage === "organism")!.status).toBe("cutoff")
     expect(changed.stages.filter((s) => s.stage.includes("qualitative")).every((s) => s.status === "cached")).toBe(true)
   })
+
+  it("plans a change of the tf-idf width as a rerun of the tf-idf features and their probes only, naming the field", async () => {
+    w.writeConfig({ ...config, content: { ...config.content, tfidf: { width: 512 } } })
+    const planned = await w.plan("reports/hoo")
+    const running = planned.stages.filter((s) => s.run).map((s) => s.stage).sort()
+    expect(running).toEqual(["content_probe[qualitative_post_v1@1|tfidf]", "content_probe[stated_pre_v1@1|tfidf]", "content_tfidf", "report_hoo[hoo]"])
+    expect(planned.stages.find((s) => s.stage === "content_tfidf")!.reasons).toContainEqual(expect.objectContaining({ kind: "param", path: "content.tfidf.width" }))
+  })
 })
