@@ -89,7 +89,7 @@ export const ProbesConfig = Schema.Struct({
 /** Hashed tf-idf of the task text (see stats/tfidf.ts). */
 export const TfidfConfig = Schema.Struct({
   /** Hashed columns: the fixed width of every task's vector (terms beyond it share columns, signed). */
-  width: withDefault(PositiveInt, () => 1024),
+  width: withDefault(PositiveInt, () => 4096),
   /** Longest n-gram: 1 words, 2 words and adjacent word pairs. */
   ngrams: withDefault(Schema.Int.pipe(Schema.between(1, 3)), () => 2)
 })

@@ -3,9 +3,7 @@ import * as Artifact from "../pipeline/Artifact"
 import { ProbesConfig } from "../pipeline/Config"
 import * as Stage from "../pipeline/Stage"
 import type { Interval } from "../stats/bootstrap"
-import { heldOneOut, metricInterval, r2ByLabel } from "../stats/evaluation"
-import { r2Score } from "../stats/metrics"
-import { crossValidatedOrthogonal, heldOneOutOrthogonal } from "../stats/orthogonalProbe"
+import { crossValidatedCovariates, crossValidatedOrthogonal, heldOneOutCovariates, heldOneOutOrthogonal } from "../stats/covariateProbes"
 import { makeResidualizer } from "../stats/residualize"
 import type { ContentInfo } from "./contentFeatures"
 import { contentMatrix } from "./contentFeatures"
@@ -22,7 +20,10 @@ export interface ContentProbeEvaluation {
   readonly group_by: string
   readonly n_tasks: number
   readonly features: ContentInfo
-  /** Ridge from the content features to the target, evaluated as the activation probe is. */
+  /**
+   * Ridge from the content features (in their own units, penalty relative to their mean variance) to the target,
+   * evaluated as the activation probe is: `r2` and `r2_by_group` out of fold at the alpha the folds choose.
+   */
   readonly content_only: {
     readonly probe: { readonly alpha: number; readonly cv_r2: number }
     /** Pooled out-of-fold R² over every task, with its task bootstrap interval. */
@@ -63,9 +64,9 @@ export const contentProbe = Stage.make({
       if ("missing" in features) return yield* Effect.fail(new Error(`task ${features.missing} has an activation and a score but no ${params.provider} content features`))
       const info = inputs.features!.json<ContentInfo>("info")
       const groups = new Set(labels).size
-      const contentOnly = r2ByLabel(features, y, labels, setup, options)
-      const contentHoo = groups >= 2 ? heldOneOut(features, y, labels, setup, options) : {}
       const residualizer = makeResidualizer(features)
+      const contentOnly = crossValidatedCovariates(residualizer, y, labels, setup, options)
+      const contentHoo = groups >= 2 ? heldOneOutCovariates(residualizer, y, labels, setup, options) : {}
       const orthogonal = crossValidatedOrthogonal(x, residualizer, y, labels, setup, options)
       const orthogonalHoo = groups >= 2 ? heldOneOutOrthogonal(x, residualizer, y, labels, setup, options) : {}
       const evaluation: ContentProbeEvaluation = {
@@ -77,8 +78,8 @@ export const contentProbe = Stage.make({
         n_tasks: ids.length,
         features: info,
         content_only: {
-          probe: { alpha: contentOnly.probe.alpha, cv_r2: contentOnly.probe.cvR2 },
-          r2: metricInterval(y, contentOnly.probe.oofPredictions, contentOnly.probe.oofRows, r2Score, options),
+          probe: { alpha: contentOnly.alpha, cv_r2: contentOnly.cvR2 },
+          r2: contentOnly.r2,
           r2_by_group: contentOnly.byLabel,
           hoo: Object.fromEntries(Object.entries(contentHoo).map(([g, h]) => [g, heldOutJson(h, ids)]))
         },

@@ -21,7 +21,7 @@ export const taskTargets = (scores: ReadonlyArray<{ task_id: string; sample: num
 }
 
 /** A held-out result in the reports' shape: metrics with intervals, the chosen alpha, and the held-out tasks. */
-export const heldOutJson = (h: HeldOut, taskIds: ReadonlyArray<string>) => ({
+export const heldOutJson = (h: Omit<HeldOut, "probe">, taskIds: ReadonlyArray<string>) => ({
   r2: h.r2,
   r2_mean_adjusted: h.r2MeanAdjusted,
   pearson_r: h.pearsonR,

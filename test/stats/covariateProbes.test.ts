@@ -1,7 +1,16 @@
 import { describe, expect, it } from "@effect/vitest"
+import { Matrix, solve } from "ml-matrix"
+import {
+  covariateHeldOut,
+  crossValidatedCovariates,
+  crossValidatedOrthogonal,
+  heldOneOutCovariates,
+  heldOneOutOrthogonal,
+  trainTestOrthogonal
+} from "../../stats/covariateProbes"
 import { heldOneOut, r2ByLabel } from "../../stats/evaluation"
-import { cosine } from "../../stats/metrics"
-import { crossValidatedOrthogonal, heldOneOutOrthogonal, trainTestOrthogonal } from "../../stats/orthogonalProbe"
+import { cosine, r2Score } from "../../stats/metrics"
+import { foldsOf } from "../../stats/ridge"
 import { makePrng } from "../../stats/prng"
 import { makeResidualizer } from "../../stats/residualize"
 
@@ -30,7 +39,7 @@ const planted = (contentWeight: number, otherWeight: number, seed = 11) => {
   return { x, c, e, y, labels, setup, options, v, contentPart, otherPart, residualizer: makeResidualizer(c) }
 }
 
-describe("content-orthogonal probes", () => {
+describe("covariate-only and covariate-orthogonal probes", () => {
   // A probe that learned nothing predicts (nearly) its training mean, and the held-out R² of a constant c is
   // −(ȳ − c)²/s² in the full sample and in every bootstrap resample: its interval reaches up to 0 only as far as the
   // gap between the training and test means allows, about −(z − 2)²/n_test for a gap of z standard errors (z > 2).
@@ -38,7 +47,7 @@ describe("content-orthogonal probes", () => {
   it("a target that is a pure function of content: the residualized probe's held-out R² intervals contain 0", () => {
     const t = planted(1, 0)
     const plain = heldOneOut(t.x, t.y, t.labels, t.setup, t.options)
-    const contentOnly = heldOneOut(t.c, t.y, t.labels, t.setup, t.options)
+    const contentOnly = heldOneOutCovariates(t.residualizer, t.y, t.labels, t.setup, t.options)
     const orthogonal = heldOneOutOrthogonal(t.x, t.residualizer, t.y, t.labels, t.setup, t.options)
     for (const label of ["a", "b", "c", "d"]) {
       // The activations predict the target (they carry the content), and so does the content itself ...
@@ -61,8 +70,8 @@ describe("content-orthogonal probes", () => {
     expect(cv.r2.estimate).toBeGreaterThan(0.8)
     expect(cv.r2.lo).toBeGreaterThan(0.7)
     expect(Math.abs(cosine(cv.probe.weightsRaw, t.v))).toBeGreaterThan(0.95)
-    const contentOnly = r2ByLabel(t.c, t.y, t.labels, t.setup, t.options)
-    expect(contentOnly.probe.cvR2).toBeLessThan(0.05)
+    const contentOnly = crossValidatedCovariates(t.residualizer, t.y, t.labels, t.setup, t.options)
+    expect(contentOnly.r2.estimate).toBeLessThan(0.05)
     for (const label of ["a", "b", "c", "d"]) expect(cv.byLabel[label]!.n).toBe(60)
   })
 
@@ -92,4 +101,33 @@ describe("content-orthogonal probes", () => {
     expect(b.residualAlpha).toBe(a.residualAlpha)
     Array.from(a.probe.weightsRaw).forEach((w, j) => expect(b.probe.weightsRaw[j]!).toBeCloseTo(w, 9))
   })
+
+  it("the covariate model of the target: the closed-form Ridge, its alpha by the probe's folds over the training rows (1e-9)", () => {
+    const t = planted(1, 1)
+    const train = Array.from({ length: 200 }, (_, i) => i), test = Array.from({ length: 40 }, (_, i) => 200 + i)
+    const got = covariateHeldOut(t.residualizer, t.y, train, test, t.setup, t.options)
+    // Reference: for each alpha, b = (ZᵀZ + α·s²·I)⁻¹Zᵀ(y − ȳ) on centred covariates Z (s² their mean variance), by LU.
+    const fitPredict = (fit: number[], predict: number[], alpha: number) => {
+      const mu = t.c[0]!.map((_, j) => fit.reduce((s, r) => s + t.c[r]![j]!, 0) / fit.length)
+      const ybar = fit.reduce((s, r) => s + t.y[r]!, 0) / fit.length
+      const z = new Matrix(fit.map((r) => t.c[r]!.map((v, j) => v - mu[j]!)))
+      const s2 = z.to1DArray().reduce((a, v) => a + v * v, 0) / (z.rows * z.columns)
+      const b = solve(z.transpose().mmul(z).add(Matrix.eye(z.columns).mul(alpha * s2)), z.transpose().mmul(Matrix.columnVector(fit.map((r) => t.y[r]! - ybar))))
+      return predict.map((r) => ybar + t.c[r]!.reduce((s, v, j) => s + (v - mu[j]!) * b.get(j, 0), 0))
+    }
+    const folds = foldsOf(Int32Array.from(train), t.setup)
+    const sse = t.setup.alphas.map((alpha) =>
+      [...new Set(folds)].reduce((acc, f) => {
+        const fit = train.filter((_, i) => folds[i] !== f), held = train.filter((_, i) => folds[i] === f)
+        const pred = fitPredict(fit, held, alpha)
+        return acc + held.reduce((a, r, i) => a + (t.y[r]! - pred[i]!) ** 2, 0)
+      }, 0)
+    )
+    const alpha = t.setup.alphas[sse.indexOf(Math.min(...sse))]!
+    expect(got.alpha).toBe(alpha)
+    const expected = fitPredict(train, test, alpha)
+    expected.forEach((v, i) => expect(Math.abs(got.predictions[i]! - v)).toBeLessThan(1e-9))
+    expect(got.r2.estimate).toBeCloseTo(r2Score(test.map((r) => t.y[r]!), expected), 9)
+  })
 })
+
