@@ -2,19 +2,13 @@ import { Command, Options } from "@effect/cli"
 import { FileSystem } from "@effect/platform"
 import { Console, Effect, Either, ParseResult, Schema } from "effect"
 import * as path from "node:path"
-import { generateOrganism, OrganismError, type OrganismTask, writeOrganism } from "../model/Organism"
+import { questionMessages } from "../elicitation/Conversation"
+import { decodeTemplate } from "../elicitation/Template"
+import { generateGroundTruth, generateOrganism, OrganismError, type OrganismTask, writeOrganism } from "../model/Organism"
 import { decodeOrganismSpec, defaultOrganismSpec } from "../model/OrganismSpec"
 import { projectRoot } from "./Target"
 
 const TaskLine = Schema.Struct({ id: Schema.String, origin: Schema.String, prompt: Schema.String })
-const TemplateFile = Schema.Struct({
-  id: Schema.String,
-  kind: Schema.String,
-  timing: Schema.String,
-  text: Schema.String,
-  options: Schema.optional(Schema.Array(Schema.Struct({ label: Schema.String, value: Schema.Number }))),
-  scale: Schema.optional(Schema.Struct({ min: Schema.Number, max: Schema.Number }))
-})
 
 const inputError = (file: string, reason: string) => new OrganismError({ reason: `${file}: ${reason}` })
 
@@ -60,8 +54,15 @@ const templateFiles = (root: string) =>
     const fs = yield* FileSystem.FileSystem
     const files = yield* filesIn(path.join(root, "templates"), ".json")
     return yield* Effect.forEach(files, (file) =>
-      Effect.flatMap(fs.readFileString(file), (text) => decodeJson(TemplateFile, text, path.relative(root, file))))
+      Effect.flatMap(fs.readFileString(file), (text) => {
+        const where = path.relative(root, file)
+        return Either.try({ try: () => JSON.parse(text) as unknown, catch: (e) => inputError(where, `not JSON (${String(e)})`) }).pipe(
+          Effect.flatMap((json) => decodeTemplate(where, json)),
+          Effect.mapError((e) => (e._tag === "OrganismError" ? e : inputError(where, e.message)))
+        )
+      }))
   })
+
 
 const outOption = Options.directory("out", { exists: "either" }).pipe(Options.withDescription("folder to write the checkpoint into"))
 const seedOption = Options.integer("seed").pipe(Options.withDescription("seed of every random draw (overrides the spec's)"))
@@ -71,8 +72,9 @@ const specOption = Options.file("spec", { exists: "yes" }).pipe(
 )
 
 /**
- * `organism --out DIR --seed N [--spec FILE]`: writes the planted-preference checkpoint built over the built-in tasks
- * and the project's templates, with `ground_truth.json` beside it, and prints a one-line summary.
+ * `organism --out DIR --seed N [--spec FILE]`: writes the planted-preference checkpoint built over the built-in tasks,
+ * with `ground_truth.json` beside it (for the project's templates, asked with no system prompt), and prints a one-line
+ * summary.
  */
 export const organismCommand = Command.make("organism", { out: outOption, seed: seedOption, spec: specOption }, ({ out, seed, spec }) =>
   Effect.gen(function* () {
@@ -87,9 +89,9 @@ export const organismCommand = Command.make("organism", { out: outOption, seed: 
     const tasks = yield* builtinTasks(projectRoot)
     if (tasks.length === 0) return yield* inputError("datasets/builtin", "no built-in tasks found")
     const templates = yield* templateFiles(projectRoot)
-    const result = yield* generateOrganism({ spec: decoded, seed, tasks, templates })
-    yield* writeOrganism(out, result)
-    const gt = result.groundTruth
+    const built = yield* generateOrganism({ spec: decoded, seed, tasks })
+    const gt = yield* generateGroundTruth(built, { templates, personas: [{ id: "default", system: "" }], conversation: questionMessages })
+    yield* writeOrganism(out, built.files, gt)
     yield* Console.log(
       `organism written to ${out}: ${tasks.length} tasks, ${templates.length} templates, β = ${gt.slopes.beta.toFixed(4)}, ` +
         `planted layers ${gt.directions.map((d) => d.layer).join(",")}`
