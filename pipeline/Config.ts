@@ -91,7 +91,12 @@ export const TfidfConfig = Schema.Struct({
   /** Hashed columns: the fixed width of every task's vector (terms beyond it share columns, signed). */
   width: withDefault(PositiveInt, () => 4096),
   /** Longest n-gram: 1 words, 2 words and adjacent word pairs. */
-  ngrams: withDefault(Schema.Int.pipe(Schema.between(1, 3)), () => 2)
+  ngrams: withDefault(Schema.Int.pipe(Schema.between(1, 3)), () => 2),
+  /**
+   * Terms found in fewer sampled tasks are left out. A term of one task cannot carry anything from one task to another;
+   * it only dilutes that task's vector (rows are unit length), so the default is 2.
+   */
+  minDf: withDefault(PositiveInt, () => 2)
 })
 
 /** Content features: what a task is about, probed beside every activation probe as a baseline. */

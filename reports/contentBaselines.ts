@@ -80,7 +80,8 @@ export const baselinesText = (providers: ReadonlyArray<string>) =>
   `Beside every activation probe, two baselines on the same tasks, target and folds, for each content provider (${providers.join(", ")}): ` +
   "the content-only probe is a Ridge from the task's content features (what the task is about, without the model's activations) to the target; " +
   "the content-orthogonal probe is the activation probe refitted after removing from the activations everything a Ridge of them on the content features predicts " +
-  "(the training tasks' residuals cross-fitted, the test tasks residualized by the fit on the training tasks). " +
+  "(the training tasks' residuals cross-fitted, the test tasks residualized by the fit on the training tasks), fitted to the target's own residual on the content " +
+  "(Frisch–Waugh–Lovell: the same least-squares weights, without the content part of the target pulling them) and scored against the target itself. " +
   "Both Ridges take the features in their own units with the penalty scaled by their mean variance, alpha chosen by cross-validation on the training tasks only. " +
   "A content-only R² close to the activation probe's means the probe may mostly read the task's topic; the content-orthogonal R² is what survives once content is accounted for. " +
   "`tfidf` is hashed word and word-pair tf-idf of the task text; `model` the subject model's own input embeddings of the task's tokens, mean-pooled. " +

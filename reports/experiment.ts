@@ -90,7 +90,7 @@ export const experimentGraph = (config: ExperimentConfig): ExperimentGraph => {
     })
   const content = (provider: ContentProvider) =>
     provider === "tfidf"
-      ? Stage.node(contentTfidf, { params: config.content.tfidf, inputs: { tasks }, configPaths: { width: "content.tfidf.width", ngrams: "content.tfidf.ngrams" } })
+      ? Stage.node(contentTfidf, { params: config.content.tfidf, inputs: { tasks }, configPaths: { width: "content.tfidf.width", ngrams: "content.tfidf.ngrams", minDf: "content.tfidf.minDf" } })
       : Stage.node(contentModel, { params: config.model.kind === "checkpoint" ? { checkpoint: config.model.path } : {}, inputs: { model, tasks } })
   const probe = (t: Template, layer: number, provider: ContentProvider) =>
     Stage.node(contentProbe, {

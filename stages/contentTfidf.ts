@@ -17,12 +17,12 @@ export const contentTfidf = Stage.make({
     Effect.gen(function* () {
       const tasks = taskRows(inputs.tasks!.table("tasks"))
       yield* progress.total(tasks.length)
-      const hashed = hashedTfidf(tasks.map((t) => t.prompt), { width: params.width, maxN: params.ngrams })
+      const hashed = hashedTfidf(tasks.map((t) => t.prompt), { width: params.width, maxN: params.ngrams, minDf: params.minDf })
       const { data, cols } = hashed.matrix
       const vectors = tasks.map((_, i) => Float32Array.from(data.subarray(i * cols, (i + 1) * cols)))
       yield* progress.done(tasks.length)
       return contentOutputs(tasks.map((t) => t.task_id), vectors, {
-        provider: "tfidf", dim: cols, tasks: tasks.length, ngrams: params.ngrams,
+        provider: "tfidf", dim: cols, tasks: tasks.length, ngrams: params.ngrams, min_df: params.minDf,
         terms: hashed.terms, occupied_columns: hashed.occupied, collided_terms: hashed.collided, empty_tasks: hashed.empty
       })
     })

@@ -5,7 +5,7 @@
  */
 import type { Interval } from "./bootstrap"
 import { type Dense, type MatrixLike, toDense } from "./dense"
-import { type EvaluationOptions, type HeldOut, metricInterval, type ProbeSetup, trainTest } from "./evaluation"
+import { type EvaluationOptions, type HeldOut, metricInterval, type ProbeSetup } from "./evaluation"
 import { meanAdjustedR2, pearson, r2Score } from "./metrics"
 import type { Residualizer } from "./residualize"
 import { fitRidge, foldsOf, predictRidge, type RidgeFit } from "./ridge"
@@ -115,10 +115,29 @@ export const crossValidatedCovariates = (
   return { ...crossValidated(y, oof, labels, options), alpha: res.alpha, cvR2: res.cvR2 }
 }
 
+// The covariate models of the features and of the target on the training rows (each alpha by the probe's folds over
+// them, training residuals cross-fitted), the probe fitted to the target's residuals from the features' residuals, and
+// its predictions of the target for the `apply` rows: the training mean plus what the residualized features add.
+const orthogonalFit = (x: Dense, residualizer: Residualizer, y: ArrayLike<number>, train: Int32Array, apply: Int32Array, setup: ProbeSetup) => {
+  const folds = { alphas: setup.alphas, folds: foldArray(x.rows, train, setup) }
+  const features = residualizer.residualize(x, train, apply, folds)
+  const target = residualizer.residualize(column(y), train, [], folds)
+  const probe = fitRidge(features.residuals, target.residuals.data, { ...setup, rows: train })
+  let shift = 0
+  for (const r of train) shift += y[r]! - target.residuals.data[r]!
+  shift /= train.length
+  const predicted = predictRidge(probe, features.residuals)
+  return { probe, features, predictions: Float64Array.from(apply, (r) => predicted[r]! + shift) }
+}
+
 /**
  * Trains a probe on the training rows' features with what the covariates predict of them removed, and scores it on
- * the test rows: the covariate model is fitted on training rows only (alpha by the probe's folds over them; their
- * residuals cross-fitted), and the test rows' features are residualized by its fit on every training row.
+ * the test rows. The covariate model is fitted on training rows only (alpha by the probe's folds over them, training
+ * residuals cross-fitted), the test rows' features residualized by its fit on every training row. The probe is fitted
+ * to the target's residual on the same covariates (Frisch–Waugh–Lovell: the least-squares weights of the features
+ * are those of the full regression, and the covariates' part of the target, which residualized features cannot and
+ * must not fit, no longer pulls the weights); its predictions are the training mean plus what the residualized
+ * features add, scored against the target itself.
  */
 export const trainTestOrthogonal = (
   x: MatrixLike, residualizer: Residualizer, y: ArrayLike<number>, train: ArrayLike<number>, test: ArrayLike<number>,
@@ -126,9 +145,15 @@ export const trainTestOrthogonal = (
 ): OrthogonalHeldOut => {
   const dense = toDense(x, "trainTestOrthogonal", "x")
   check("trainTestOrthogonal", residualizer, y, dense)
-  const trainRows = Int32Array.from(train)
-  const res = residualizer.residualize(dense, trainRows, test, { alphas: setup.alphas, folds: foldArray(dense.rows, trainRows, setup) })
-  return { ...trainTest(res.residuals, y, trainRows, test, setup, options), residualAlpha: res.alpha, residualCvR2: res.cvR2 }
+  if (test.length < 2) throw new Error(`trainTestOrthogonal: test has ${test.length} rows, need at least 2`)
+  const testRows = Int32Array.from(test)
+  const fit = orthogonalFit(dense, residualizer, y, Int32Array.from(train), testRows, setup)
+  const interval = (metric: (a: Float64Array, b: Float64Array) => number) => metricInterval(y, fit.predictions, testRows, metric, options)
+  return {
+    alpha: fit.probe.alpha, trainCvR2: fit.probe.cvR2, probe: fit.probe, testRows, predictions: fit.predictions,
+    r2: interval(r2Score), r2MeanAdjusted: interval(meanAdjustedR2), pearsonR: interval(pearson),
+    residualAlpha: fit.features.alpha, residualCvR2: fit.features.cvR2
+  }
 }
 
 /** For each label: the residualized probe trained on all other labels, tested on that one. */
@@ -145,9 +170,10 @@ export const heldOneOutOrthogonal = (
 }
 
 /**
- * Nested k-fold evaluation of the residualized probe over the probe's own folds: for each fold, the covariate model
- * and the probe are fitted on the other folds only and predict it. R² is scored on the pooled out-of-fold predictions
- * and within each label; the reported probe is fitted on every row's cross-fitted residuals.
+ * Nested k-fold evaluation of the residualized probe over the probe's own folds: for each fold, the covariate models
+ * and the probe are fitted on the other folds only and predict it (as in `trainTestOrthogonal`). R² is scored on the
+ * pooled out-of-fold predictions and within each label; the reported probe is fitted on every row's cross-fitted
+ * residuals.
  */
 export const crossValidatedOrthogonal = (
   x: MatrixLike, residualizer: Residualizer, y: ArrayLike<number>, labels: ReadonlyArray<string>, setup: ProbeSetup, options: EvaluationOptions = {}
@@ -159,13 +185,9 @@ export const crossValidatedOrthogonal = (
   const outer = foldArray(n, all, setup)
   const oof = new Float64Array(n)
   for (const f of [...new Set(outer)].sort((a, b) => a - b)) {
-    const train = all.filter((r) => outer[r] !== f), test = all.filter((r) => outer[r] === f)
-    const res = residualizer.residualize(dense, train, test, { alphas: setup.alphas, folds: foldArray(n, train, setup) })
-    const probe = fitRidge(res.residuals, y, { ...setup, rows: train })
-    const predicted = predictRidge(probe, res.residuals)
-    test.forEach((r) => (oof[r] = predicted[r]!))
+    const test = all.filter((r) => outer[r] === f)
+    orthogonalFit(dense, residualizer, y, all.filter((r) => outer[r] !== f), test, setup).predictions.forEach((p, i) => (oof[test[i]!] = p))
   }
-  const full = residualizer.residualize(dense, all, [], { alphas: setup.alphas, folds: outer })
-  const probe = fitRidge(full.residuals, y, setup)
-  return { ...crossValidated(y, oof, labels, options), probe, residualAlpha: full.alpha, residualCvR2: full.cvR2 }
+  const full = orthogonalFit(dense, residualizer, y, all, new Int32Array(0), setup)
+  return { ...crossValidated(y, oof, labels, options), probe: full.probe, residualAlpha: full.features.alpha, residualCvR2: full.features.cvR2 }
 }

@@ -41,7 +41,7 @@ interface Solved {
   /** Training mean of each target column. */
   readonly mean: Float64Array
   readonly predict: Int32Array
-  /** The covariates' mean variance over the fit rows: penalties are alpha times this. */
+  /** The mean variance of the covariates that vary over the fit rows: penalties are alpha times this. */
   readonly scale: number
 }
 
@@ -74,8 +74,9 @@ const transpose = (x: Dense): Float64Array => {
 
 /**
  * Multi-output Ridge of targets on covariates with an intercept, the covariates centred by the training rows and kept
- * in their own relative units (tf-idf weights, embedding coordinates), the penalty being alpha times their mean
- * variance over the fit rows, so that a grid means what it means for a probe on standardized features. Alpha is chosen by k-fold CV over the training rows
+ * in their own relative units (tf-idf weights, embedding coordinates), the penalty being alpha times the mean variance
+ * of the covariates that vary over the fit rows, so that a grid means what it means for a probe on standardized
+ * features and constant columns change nothing. Alpha is chosen by k-fold CV over the training rows
  * only, one alpha for every target column (so residuals of rotated targets are the rotated residuals); the training
  * rows' residuals are cross-fitted, each from the fit on the other folds, so that they are distributed as the
  * residuals of rows never seen (in-sample residuals of a model with more covariates than rows are shrunk towards
@@ -90,6 +91,16 @@ export const makeResidualizer = (covariates: MatrixLike): Residualizer => {
     return gram
   }
 
+  // Columns that vary over the rows: a constant column (an unused hashing slot) must not dilute the penalty's scale.
+  const varying = (rows: Int32Array): number => {
+    let count = 0
+    for (let j = 0; j < c.cols; j++) {
+      const first = c.data[rows[0]! * c.cols + j]!
+      if (rows.some((r) => c.data[r * c.cols + j] !== first)) count++
+    }
+    return Math.max(count, 1)
+  }
+
   function* solve(a: Dense, fit: Int32Array, predict: Int32Array): GemmSteps<Solved> {
     const p = c.cols, m = fit.length, d = a.cols
     const mean = columnMeans(a, fit)
@@ -98,7 +109,7 @@ export const makeResidualizer = (covariates: MatrixLike): Residualizer => {
       const mu = columnMeans(c, fit)
       const z = centred(c, fit, mu)
       const gramP = yield { a: z, b: z, options: { transA: true, symmetric: true } }
-      const scale = traceOf(gramP, p) / (m * p)
+      const scale = traceOf(gramP, p) / (m * varying(fit))
       const tri = tridiagonalize(gramP, p)
       const right = yield { a: ac, b: z, options: { transA: true } }
       yield* timesQ(tri, right, d)
@@ -118,7 +129,7 @@ export const makeResidualizer = (covariates: MatrixLike): Residualizer => {
     const rBar = r.reduce((acc, v) => acc + v, 0) / m
     const kernel = new Float64Array(m * m)
     for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) kernel[i * m + j] = g[fit[i]! * n + fit[j]!]! - r[i]! - r[j]! + rBar
-    const scale = traceOf(kernel, m) / (m * p)
+    const scale = traceOf(kernel, m) / (m * varying(fit))
     const tri = tridiagonalize(kernel, m)
     const right = transpose(ac)
     yield* timesQ(tri, right, d)

@@ -6,18 +6,20 @@ export interface TfidfOptions {
   readonly width: number
   /** Longest n-gram counted (1: words only, 2: words and adjacent word pairs). */
   readonly maxN?: number
+  /** Terms found in fewer texts are left out (scikit-learn's min_df); 1 keeps every term. */
+  readonly minDf?: number
 }
 
 /** Hashed tf-idf rows of a collection and what the hashing did to its terms. */
 export interface HashedTfidf {
   readonly matrix: Dense
-  /** Distinct terms (n-grams) over the collection. */
+  /** Distinct terms (n-grams) kept (found in at least `minDf` texts). */
   readonly terms: number
   /** Columns holding at least one term. */
   readonly occupied: number
   /** Terms that share their column with another term. */
   readonly collided: number
-  /** Texts with no token at all (their row is zero). */
+  /** Texts with no kept term (their row is zero). */
   readonly empty: number
 }
 
@@ -71,13 +73,16 @@ export const murmur3 = (key: string, seed = 0): number => {
  * idf = ln((1 + n)/(1 + df)) + 1 over the given texts (scikit-learn's TfidfVectorizer with sublinear_tf and smooth
  * idf), each term added with sign sign(h) into column |h| mod width (h = murmur3 of the term, as HashingVectorizer's
  * alternate signs, so colliding terms cancel on average instead of adding up), then the row scaled to unit length.
- * Document frequencies are counted per term before hashing, so collisions never merge two terms' idf.
+ * Document frequencies are counted per term before hashing, so collisions never merge two terms' idf; terms found in
+ * fewer than `minDf` texts are left out before anything else (idf still counts every text).
  */
 export const hashedTfidf = (texts: ReadonlyArray<string>, options: TfidfOptions): HashedTfidf => {
   const { width } = options
   const maxN = options.maxN ?? 2
+  const minDf = options.minDf ?? 1
   if (!Number.isInteger(width) || width < 1) throw new Error(`hashedTfidf: width must be a positive integer, got ${width}`)
   if (!Number.isInteger(maxN) || maxN < 1) throw new Error(`hashedTfidf: maxN must be a positive integer, got ${maxN}`)
+  if (!Number.isInteger(minDf) || minDf < 1) throw new Error(`hashedTfidf: minDf must be a positive integer, got ${minDf}`)
   const n = texts.length
   const counts = texts.map((text) => {
     const tf = new Map<string, number>()
@@ -89,6 +94,7 @@ export const hashedTfidf = (texts: ReadonlyArray<string>, options: TfidfOptions)
   const slot = new Map<string, { column: number; sign: number; idf: number }>()
   const perColumn = new Int32Array(width)
   for (const [term, d] of df) {
+    if (d < minDf) continue
     const h = murmur3(term)
     const column = Math.abs(h) % width
     perColumn[column]! += 1
@@ -98,8 +104,8 @@ export const hashedTfidf = (texts: ReadonlyArray<string>, options: TfidfOptions)
   counts.forEach((tf, i) => {
     const row = i * width
     for (const [term, c] of tf) {
-      const s = slot.get(term)!
-      data[row + s.column]! += s.sign * (1 + Math.log(c)) * s.idf
+      const s = slot.get(term)
+      if (s !== undefined) data[row + s.column]! += s.sign * (1 + Math.log(c)) * s.idf
     }
     let norm = 0
     for (let j = 0; j < width; j++) norm += data[row + j]! ** 2
@@ -113,5 +119,6 @@ export const hashedTfidf = (texts: ReadonlyArray<string>, options: TfidfOptions)
     if (c > 0) occupied++
     if (c > 1) collided += c
   }
-  return { matrix: { data, rows: n, cols: width }, terms: df.size, occupied, collided, empty: counts.filter((tf) => tf.size === 0).length }
+  const empty = counts.filter((tf) => ![...tf.keys()].some((term) => slot.has(term))).length
+  return { matrix: { data, rows: n, cols: width }, terms: slot.size, occupied, collided, empty }
 }

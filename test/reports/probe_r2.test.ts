@@ -76,18 +76,19 @@ describe("reports/probe_r2 end to end on the organism", () => {
     // The probe's rows are the activation table's tasks with a score: here every sampled task, in order.
     const probed = tasks.filter((t) => sums.has(t.task_id))
     expect(probed).toHaveLength(tasks.length)
-    const hashed = hashedTfidf(tasks.map((t) => t.prompt), { width: 4096 }).matrix
+    const hashed = hashedTfidf(tasks.map((t) => t.prompt), { width: 4096, minDf: 2 }).matrix
     // Stored as float32, as the content stage stores every feature.
     const c = Array.from({ length: hashed.rows }, (_, i) => Array.from(hashed.data.subarray(i * 4096, (i + 1) * 4096), Math.fround))
     const y = probed.map((t) => sums.get(t.task_id)!.reduce((a, b) => a + b, 0) / sums.get(t.task_id)!.length)
     const ids = probed.map((t) => t.task_id)
-    // Dual closed form of a Ridge on centred covariates with penalty α·s² (s² their mean variance), by LU.
+    // Dual closed form of a Ridge on centred covariates with penalty α·s² (s² the mean variance of the columns that vary), by LU.
     const fitPredict = (fit: number[], predict: number[], alpha: number) => {
       const mu = c[0]!.map((_, j) => fit.reduce((s, r) => s + c[r]![j]!, 0) / fit.length)
       const ybar = fit.reduce((s, r) => s + y[r]!, 0) / fit.length
       const z = new Matrix(fit.map((r) => c[r]!.map((v, j) => v - mu[j]!)))
       const k = z.mmul(z.transpose())
-      const s2 = k.trace() / (z.rows * z.columns)
+      const varying = c[0]!.filter((_, j) => fit.some((r) => c[r]![j] !== c[fit[0]!]![j])).length
+      const s2 = k.trace() / (z.rows * varying)
       const dual = solve(k.add(Matrix.eye(fit.length).mul(alpha * s2)), Matrix.columnVector(fit.map((r) => y[r]! - ybar)))
       const zv = new Matrix(predict.map((r) => c[r]!.map((v, j) => v - mu[j]!)))
       return zv.mmul(z.transpose()).mmul(dual).to1DArray().map((v) => v + ybar)

@@ -9,7 +9,7 @@ const randomMatrix = (rows: number, cols: number, seed: number) => {
 }
 
 /**
- * The closed form of one Ridge fit: B = (ZᵀZ + α·s²·I)⁻¹ZᵀA with Z = C_fit − 1·μᵀ, s² the mean column variance of Z
+ * The closed form of one Ridge fit: B = (ZᵀZ + α·s²·I)⁻¹ZᵀA with Z = C_fit − 1·μᵀ, s² the mean variance of Z's columns
  * and A centred by the fit rows' mean ā; the prediction of row v is ā + (c_v − μ)ᵀB. Solved by ml-matrix's LU,
  * independent of the tridiagonal path.
  */
@@ -79,7 +79,7 @@ describe("makeResidualizer", () => {
     for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) expect(Math.abs(res.residuals.data[i * d + j]!)).toBeLessThan(0.05)
   })
 
-  it("a penalty relative to the covariates' variance: scaling every covariate by one constant changes nothing", () => {
+  it("a penalty relative to the covariates' variance: scaling every covariate by one constant, or adding constant ones, changes nothing", () => {
     const c = randomMatrix(30, 40, 5), a = randomMatrix(30, 3, 6).map((row, i) => row.map((v) => v + c[i]![0]!))
     const options = { alphas: [0.1, 1, 10], folds: Array.from({ length: 30 }, (_, i) => i % 3) }
     const train = Array.from({ length: 25 }, (_, i) => i), apply = [25, 26, 27, 28, 29]
@@ -87,6 +87,14 @@ describe("makeResidualizer", () => {
     const scaled = makeResidualizer(c.map((row) => row.map((v) => v * 1e-3))).residualize(a, train, apply, options)
     expect(scaled.alpha).toBe(base.alpha)
     base.residuals.data.forEach((v, i) => expect(Math.abs(scaled.residuals.data[i]! - v)).toBeLessThan(1e-9))
+    // Nor do constant columns (unused hashing slots), in either orientation.
+    const padded = makeResidualizer(c.map((row) => [...row, ...new Array<number>(60).fill(0.5)])).residualize(a, train, apply, options)
+    expect(padded.alpha).toBe(base.alpha)
+    base.residuals.data.forEach((v, i) => expect(Math.abs(padded.residuals.data[i]! - v)).toBeLessThan(1e-9))
+    const few = randomMatrix(30, 4, 8)
+    const narrow = makeResidualizer(few).residualize(a, train, apply, options)
+    const widened = makeResidualizer(few.map((row) => [...row, 0, 0, 0])).residualize(a, train, apply, options)
+    narrow.residuals.data.forEach((v, i) => expect(Math.abs(widened.residuals.data[i]! - v)).toBeLessThan(1e-9))
   })
 
   it("names the argument at fault", () => {

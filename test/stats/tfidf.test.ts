@@ -71,8 +71,23 @@ describe("hashedTfidf", () => {
     expected.forEach((row, i) => row.forEach((v, j) => expect(Math.abs(got.matrix.data[i * 16 + j]! - v), `${i},${j}`).toBeLessThan(1e-12)))
   })
 
+  it("leaves out terms found in fewer than minDf texts (their idf still counts every text)", () => {
+    // df: a 1, b 2, "a b" 1, "b a" 1, c 2, "b c" 1, d 1 over three texts; minDf 2 keeps b and c only.
+    const width = 1 << 20
+    const { matrix, terms, empty } = hashedTfidf(["a b a", "b c", "c d"], { width, minDf: 2 })
+    expect(terms).toBe(2)
+    expect(empty).toBe(0)
+    const at = (row: number, term: string) => matrix.data[row * width + (Math.abs(murmur3(term)) % width)]! * (Math.sign(murmur3(term)) || 1)
+    expect(at(0, "b")).toBeCloseTo(1, 14)
+    expect(at(1, "b")).toBeCloseTo(Math.SQRT1_2, 14)
+    expect(at(1, "c")).toBeCloseTo(Math.SQRT1_2, 14)
+    expect(at(2, "c")).toBeCloseTo(1, 14)
+    expect(hashedTfidf(["a", "b"], { width: 8, minDf: 2 }).empty).toBe(2)
+  })
+
   it("rejects a width that is not a positive integer", () => {
     expect(() => hashedTfidf(["a"], { width: 0 })).toThrow(/width must be a positive integer, got 0/)
     expect(() => hashedTfidf(["a"], { width: 8, maxN: 0 })).toThrow(/maxN/)
+    expect(() => hashedTfidf(["a"], { width: 8, minDf: 0 })).toThrow(/minDf/)
   })
 })
