@@ -119,7 +119,10 @@ export interface OrganismGroundTruth {
    * sampled tasks that their content part explains: 1 − Σ(y − c)² / Σ(y − ȳ)², where c is the mean expected answer of
    * the task's cell (its origin, and whether it is marked) over every task of the task sets. The cell is all that the
    * words of a task shared with other tasks tell about its valence: within a cell, valence varies only through the
-   * task's own content words, found in no other task.
+   * task's own content words, found in no other task. So it is the ceiling of any content-only model under folds
+   * grouped by task: on the expected answers (option probabilities) a model that tells each task's origin and mark
+   * from its words reaches it; on targets averaging m sampled answers, contentShare × their reliability
+   * Var(E)/(Var(E) + E[Var]/m); a bag-of-words model falls short of it by as much as it misreads origins.
    */
   readonly templates: ReadonlyArray<{
     template_id: string

@@ -7,6 +7,7 @@ import { RowMemo } from "../cache/Memo"
 import { ModelPool } from "../model/ModelPool"
 import { buildJson, buildTarget, planTarget } from "./BuildTarget"
 import { experimentConfig } from "./Config"
+import { exportOutputs } from "./export/Export"
 import { mcpCommand } from "./McpCommand"
 import { modelCommand } from "./ModelCommand"
 import { organismCommand } from "./OrganismCommand"
@@ -123,6 +124,41 @@ const reproduceCommand = Command.make(
     }).pipe(Effect.provide(cacheLayer(cache, false)))
 ).pipe(Command.withDescription("rebuild a recorded build from its config snapshot and compare every output hash"))
 
+const exportCommand = Command.make(
+  "export",
+  {
+    hash: Args.text({ name: "hash" }).pipe(Args.withDescription("a build or stage hash (a unique prefix of 6+ characters)")),
+    to: Options.text("to").pipe(Options.withDescription("the folder to write (replaced whole if it holds an earlier export)")),
+    format: Options.choice("format", ["parquet", "npz", "csv"]).pipe(
+      Options.withDescription("parquet: tables and matrices as Parquet; npz: matrices as .npz; csv: tables as CSV, matrices as .npy"),
+      Options.withDefault("parquet" as const)
+    ),
+    cache: cacheOption,
+    json: jsonOption
+  },
+  ({ hash, to, format, cache, json }) =>
+    Effect.gen(function* () {
+      const started = Date.now()
+      let written = 0
+      const manifest = yield* exportOutputs({
+        hash,
+        to,
+        format,
+        onFile: (file, done, total) =>
+          Effect.sync(() => {
+            written += file.bytes
+            const seconds = Math.max((Date.now() - started) / 1000, 1e-3)
+            const left = done < total ? `, ~${Math.ceil((seconds / done) * (total - done))} s left` : ""
+            process.stderr.write(`[${done}/${total} outputs] ${file.path} ${(file.bytes / 1e6).toFixed(2)} MB (${(written / 1e6 / seconds).toFixed(1)} MB/s${left})\n`)
+          })
+      })
+      if (json) return yield* printJson(manifest)
+      const bytes = manifest.files.reduce((n, f) => n + f.bytes, 0)
+      const from = "build" in manifest.source ? `build ${manifest.source.build}` : `stage ${manifest.source.node} ${manifest.source.stage}`
+      yield* Console.log(`exported ${manifest.files.length} files (${(bytes / 1e6).toFixed(1)} MB) of ${from} to ${to} (manifest.json lists them)`)
+    }).pipe(Effect.provide(cacheLayer(cache, true)))
+).pipe(Command.withDescription("write a build's or a stage's outputs under readable names, for numpy, pandas, polars and DuckDB"))
+
 const gcCommand = Command.make(
   "gc",
   { cache: cacheOption, keepBuilds: Options.integer("keep-builds").pipe(Options.optional) },
@@ -156,5 +192,5 @@ const cacheCommand = Command.make("cache").pipe(
 
 /** The `pipeline` command and its subcommands. */
 export const pipelineCommand = Command.make("pipeline").pipe(
-  Command.withSubcommands([buildCommand, planCommand, showCommand, reproduceCommand, gcCommand, cacheCommand, modelCommand, parseCommand, organismCommand, mcpCommand])
+  Command.withSubcommands([buildCommand, planCommand, showCommand, reproduceCommand, exportCommand, gcCommand, cacheCommand, modelCommand, parseCommand, organismCommand, mcpCommand])
 )

@@ -5,6 +5,7 @@ import { DatasetSpec } from "../datasets/DatasetSpec"
 import { decodeTemplate, Template } from "../elicitation/Template"
 import { ChatClientConfig } from "../model/ChatClient"
 import { checkpointFingerprint } from "../model/Fingerprint"
+import { OrganismSpec } from "../model/OrganismSpec"
 import type { ConfigSpec } from "./BuildTarget"
 import { ConfigError } from "./Errors"
 import { decodeConfig, projectRoot, readConfigFile } from "./Target"
@@ -14,12 +15,18 @@ const Probability = Schema.Number.pipe(Schema.between(0, 1))
 const withDefault = <A, I>(schema: Schema.Schema<A, I, never>, value: () => NoInfer<A>) =>
   Schema.optionalWith(schema, { default: value })
 
+/**
+ * The fields of the organism's spec as a config writes them: every field optional and checked with the spec's own
+ * refinements, unknown fields rejected. Derived from `OrganismSpec`, so a field added there is typed here too.
+ */
+const OrganismSpecOverrides = Schema.encodedBoundSchema(Schema.Struct(OrganismSpec.fields))
+
 /** The subject model: the planted-preference organism (built into the cache) or a Hugging Face checkpoint folder. */
 export const ModelConfig = Schema.Union(
   Schema.Struct({
     kind: Schema.Literal("organism"),
     /** Organism spec overrides (see model/OrganismSpec.ts); omitted fields take the spec's defaults. */
-    spec: withDefault(Schema.Record({ key: Schema.String, value: Schema.Unknown }), () => ({}))
+    spec: withDefault(OrganismSpecOverrides, () => ({}))
   }),
   Schema.Struct({
     kind: Schema.Literal("checkpoint"),
