@@ -1,6 +1,8 @@
 /** A Hugging Face checkpoint folder: validated config, decoded weights, tokenizer files and the weights hash. */
 import { FileSystem } from "@effect/platform"
-import { Effect, Either, ParseResult, Schema } from "effect"
+import { Effect, Either, Schema } from "effect"
+import { decodeIssues } from "../core/DecodeIssue"
+import { formatJsonSyntaxError, parseJson } from "../core/JsonText"
 import { createHash } from "node:crypto"
 import * as path from "node:path"
 import { type FloatTensor, readTensors } from "./Safetensors"
@@ -101,9 +103,9 @@ export const dimensionsOf = (config: ModelConfig): Dimensions => ({
 export const decodeConfig = (dir: string, json: unknown): Either.Either<ModelConfig, CheckpointError> =>
   Schema.decodeUnknownEither(ModelConfig)(json, { onExcessProperty: "ignore" }).pipe(
     Either.mapLeft((error) => {
-      const issue = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
-      const field = issue === undefined || issue.path.length === 0 ? "config.json" : issue.path.map(String).join(".")
-      return new CheckpointError({ dir, field, reason: `unsupported or invalid value (${issue?.message ?? "invalid"})` })
+      const issue = decodeIssues(error)[0]
+      const field = issue === undefined || issue.field === "" ? "config.json" : issue.field
+      return new CheckpointError({ dir, field, reason: `unsupported or invalid value (${issue?.reason ?? "invalid"})` })
     }),
     Either.flatMap((config) => {
       const dims = dimensionsOf(config)
@@ -140,8 +142,10 @@ export const loadCheckpoint = (dir: string): Effect.Effect<Checkpoint, Checkpoin
           !exists
             ? optional ? Effect.succeed(undefined) : Effect.fail(fail(name, "file missing"))
             : fs.readFileString(path.join(dir, name)).pipe(
-              Effect.flatMap((text) => Effect.try(() => JSON.parse(text) as unknown)),
-              Effect.mapError((e) => fail(name, `cannot read JSON: ${String(e)}`))
+              Effect.mapError((e) => fail(name, `cannot read: ${e.message}`)),
+              Effect.flatMap((text) =>
+                Either.match(parseJson(text), { onLeft: (e) => Effect.fail(fail(name, formatJsonSyntaxError(e))), onRight: Effect.succeed })
+              )
             )
         )
       )

@@ -3,6 +3,7 @@ import { Console, Effect, Layer, Option } from "effect"
 import * as path from "node:path"
 import { CacheDir } from "../cache/CacheDir"
 import { cacheStats, collectGarbage } from "../cache/Gc"
+import { verifyCache } from "../cache/Verify"
 import { RowMemo } from "../cache/Memo"
 import { ModelPool } from "../model/ModelPool"
 import { buildJson, buildTarget, planTarget } from "./BuildTarget"
@@ -16,6 +17,7 @@ import { formatReason } from "./Plan"
 import { Progress } from "./Progress"
 import { reproduce, showHash } from "./Provenance"
 import { projectRoot } from "./Target"
+import { positiveConcurrency } from "./CliOptions"
 
 const cacheOption = Options.directory("cache").pipe(
   Options.withDescription("cache folder (default: $PIPELINE_CACHE or .pipeline/ in the project)"),
@@ -26,16 +28,14 @@ const configOption = Options.file("config").pipe(
   Options.optional
 )
 const jsonOption = Options.boolean("json").pipe(Options.withDescription("print one JSON object on stdout"))
-const concurrencyOption = Options.integer("concurrency").pipe(
-  Options.withDescription("stages that may run at once"),
-  Options.withDefault(1)
-)
+const concurrencyOption = positiveConcurrency(Options.integer("concurrency").pipe(Options.withDescription("stages that may run at once")))
 const targetArg = Args.text({ name: "target" }).pipe(Args.withDescription("e.g. reports/hoo (defined in reports/hoo.ts)"))
+
+const cacheRoot = (cache: Option.Option<string>) => Option.getOrElse(cache, () => process.env.PIPELINE_CACHE ?? path.join(projectRoot, ".pipeline"))
 
 /** The cache, row memo and progress layers for a command, from its `--cache` option. */
 const cacheLayer = (cache: Option.Option<string>, quiet: boolean) => {
-  const root = Option.getOrElse(cache, () => process.env.PIPELINE_CACHE ?? path.join(projectRoot, ".pipeline"))
-  const dir = CacheDir.layer(root)
+  const dir = CacheDir.layer(cacheRoot(cache))
   return Layer.mergeAll(
     dir,
     RowMemo.layerSqlite.pipe(Layer.provide(dir)),
@@ -51,15 +51,22 @@ const printJson = (value: unknown) => Console.log(JSON.stringify(value, null, 2)
 
 const buildCommand = Command.make(
   "build",
-  { target: targetArg, config: configOption, cache: cacheOption, json: jsonOption, concurrency: concurrencyOption },
-  ({ target, config, cache, json, concurrency }) =>
+  {
+    target: targetArg,
+    config: configOption,
+    cache: cacheOption,
+    out: Options.directory("out").pipe(Options.withDescription("where targets are written (default: out/ in the project)"), Options.optional),
+    json: jsonOption,
+    concurrency: concurrencyOption
+  },
+  ({ target, config, cache, out, json, concurrency }) =>
     Effect.gen(function* () {
       const built = yield* buildTarget({
         target,
         spec: experimentConfig,
         config: { file: configFile(config) },
         concurrency,
-        outRoot: path.join(projectRoot, "out")
+        outRoot: path.resolve(Option.getOrElse(out, () => path.join(projectRoot, "out")))
       })
       const summary = buildJson(built)
       if (json) return yield* printJson(summary)
@@ -172,6 +179,31 @@ const gcCommand = Command.make(
     }).pipe(Effect.provide(cacheLayer(cache, true)))
 ).pipe(Command.withDescription("remove everything not reachable from the kept builds"))
 
+const verifyCommand = Command.make(
+  "verify",
+  {
+    cache: cacheOption,
+    json: jsonOption,
+    repair: Options.boolean("repair").pipe(Options.withDescription("move every damaged entry to quarantine/ so the next build recomputes it"))
+  },
+  ({ cache, json, repair }) =>
+    Effect.gen(function* () {
+      const report = yield* verifyCache(repair)
+      if (report.damaged.length > 0 && !repair) process.exitCode = 1
+      if (json) return yield* printJson(report)
+      for (const d of report.damaged) yield* Console.log(`damaged ${d.kind} ${d.path}: ${d.reason}`)
+      const c = report.checked
+      const n = (count: number, what: string) => `${count} ${what}${count === 1 ? "" : "s"}`
+      yield* Console.log(
+        `checked ${n(c.objects, "object")}, ${n(c.stageRecords, "stage record")}, ${n(c.nodeStates, "node state")}, ` +
+          `${n(c.buildRecords, "build record")}, ${n(c.folders, "folder")}, ${n(c.compiledGraphs, "compiled graph")}, ${n(c.memoRows, "memo row")}: ` +
+          (report.damaged.length === 0
+            ? "all intact"
+            : `${report.damaged.length} damaged${repair ? ", moved to quarantine/" : " (pipeline cache verify --repair moves them to quarantine/)"}`)
+      )
+    }).pipe(Effect.provide(CacheDir.layer(cacheRoot(cache))))
+).pipe(Command.withDescription("rehash every object, stage record, folder, compiled graph and memo row; --repair quarantines the damage"))
+
 const statsCommand = Command.make("stats", { cache: cacheOption, json: jsonOption }, ({ cache, json }) =>
   Effect.gen(function* () {
     const stats = yield* cacheStats()
@@ -187,7 +219,7 @@ const statsCommand = Command.make("stats", { cache: cacheOption, json: jsonOptio
 
 const cacheCommand = Command.make("cache").pipe(
   Command.withDescription("inspect the cache"),
-  Command.withSubcommands([statsCommand])
+  Command.withSubcommands([statsCommand, verifyCommand])
 )
 
 /** The `pipeline` command and its subcommands. */

@@ -2,6 +2,7 @@ import { Command, Options } from "@effect/cli"
 import { Effect, Option } from "effect"
 import * as path from "node:path"
 import { runMcpServer } from "./Mcp"
+import { positiveConcurrency } from "./CliOptions"
 import { projectRoot } from "./Target"
 
 /** `pipeline mcp`: serves the Model Context Protocol on stdio so that a coding agent can plan, build and read experiments. */
@@ -13,7 +14,7 @@ export const mcpCommand = Command.make(
       Options.optional
     ),
     out: Options.directory("out").pipe(Options.withDescription("where targets are written (default: out/ in the project)"), Options.optional),
-    concurrency: Options.integer("concurrency").pipe(Options.withDescription("stages a build may run at once"), Options.withDefault(1))
+    concurrency: positiveConcurrency(Options.integer("concurrency").pipe(Options.withDescription("stages a build may run at once")))
   },
   ({ cache, out, concurrency }) =>
     Effect.promise(() =>

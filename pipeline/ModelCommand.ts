@@ -1,7 +1,8 @@
 import { Args, Command, Options } from "@effect/cli"
 import { FileSystem } from "@effect/platform"
-import { Console, Effect, Option } from "effect"
+import { Console, Effect, Either, Option } from "effect"
 import * as path from "node:path"
+import { formatJsonSyntaxError, parseJson } from "../core/JsonText"
 import type { Prompt } from "../model/Prompt"
 import type { Steering } from "../model/Steering"
 import { layerCheckpoint, ModelError, SubjectModel } from "../model/SubjectModel"
@@ -42,9 +43,11 @@ const readVector = (file: string) =>
   Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const text = yield* fs.readFileString(file)
-    const values = text.trim().startsWith("[") ? (JSON.parse(text) as number[]) : text.trim().split(/[\s,]+/).map(Number)
-    if (values.some((v) => !Number.isFinite(v))) return yield* Effect.fail(new ModelError({ model: file, reason: "steering vector file holds a non-number" }))
-    return values
+    const parsed = text.trim().startsWith("[") ? parseJson(text) : Either.right(text.trim().split(/[\s,]+/).map(Number))
+    if (Either.isLeft(parsed)) return yield* Effect.fail(new ModelError({ model: file, reason: `steering vector file is ${formatJsonSyntaxError(parsed.left)}` }))
+    const values: unknown[] = Array.isArray(parsed.right) ? parsed.right : [parsed.right]
+    if (values.some((v) => typeof v !== "number" || !Number.isFinite(v))) return yield* Effect.fail(new ModelError({ model: file, reason: "steering vector file holds a non-number" }))
+    return values as number[]
   })
 
 const generateCommand = Command.make(

@@ -1,7 +1,9 @@
 import { Command, Options } from "@effect/cli"
 import { FileSystem } from "@effect/platform"
-import { Console, Effect, Either, ParseResult, Schema } from "effect"
+import { Console, Effect, Either, type ParseResult, Schema } from "effect"
 import * as path from "node:path"
+import { decodeIssues } from "../core/DecodeIssue"
+import { formatJsonSyntaxError, parseJson } from "../core/JsonText"
 import { questionMessages } from "../elicitation/Conversation"
 import { decodeTemplate } from "../elicitation/Template"
 import { generateGroundTruth, generateOrganism, OrganismError, type OrganismTask, writeOrganism } from "../model/Organism"
@@ -12,17 +14,15 @@ const TaskLine = Schema.Struct({ id: Schema.String, origin: Schema.String, promp
 
 const inputError = (file: string, reason: string) => new OrganismError({ reason: `${file}: ${reason}` })
 
+const parseInput = (text: string, where: string) => Either.mapLeft(parseJson(text), (e) => inputError(where, formatJsonSyntaxError(e)))
+
+const issueOf = (where: string) => (e: ParseResult.ParseError) => {
+  const issue = decodeIssues(e)[0]
+  return inputError(where, `${issue?.field || "(value)"}: ${issue?.reason ?? "invalid"}`)
+}
+
 const decodeJson = <A, I>(schema: Schema.Schema<A, I>, text: string, where: string) =>
-  Either.try({ try: () => JSON.parse(text) as unknown, catch: (e) => inputError(where, `not JSON (${String(e)})`) }).pipe(
-    Either.flatMap((json) =>
-      Schema.decodeUnknownEither(schema)(json, { onExcessProperty: "ignore" }).pipe(
-        Either.mapLeft((e) => {
-          const issue = ParseResult.ArrayFormatter.formatErrorSync(e)[0]
-          return inputError(where, `${issue?.path.join(".") || "(value)"}: ${issue?.message ?? "invalid"}`)
-        })
-      )
-    )
-  )
+  Either.flatMap(parseInput(text, where), (json) => Either.mapLeft(Schema.decodeUnknownEither(schema)(json, { onExcessProperty: "ignore" }), issueOf(where)))
 
 /** The files of `dir` ending in `ext`, sorted by name; none when the folder does not exist. */
 const filesIn = (dir: string, ext: string) =>
@@ -56,7 +56,7 @@ const templateFiles = (root: string) =>
     return yield* Effect.forEach(files, (file) =>
       Effect.flatMap(fs.readFileString(file), (text) => {
         const where = path.relative(root, file)
-        return Either.try({ try: () => JSON.parse(text) as unknown, catch: (e) => inputError(where, `not JSON (${String(e)})`) }).pipe(
+        return parseInput(text, where).pipe(
           Effect.flatMap((json) => decodeTemplate(where, json)),
           Effect.mapError((e) => (e._tag === "OrganismError" ? e : inputError(where, e.message)))
         )
@@ -82,10 +82,7 @@ export const organismCommand = Command.make("organism", { out: outOption, seed: 
     const decoded = spec._tag === "None"
       ? defaultOrganismSpec()
       : yield* Effect.flatMap(fs.readFileString(spec.value), (text) =>
-        Either.flatMap(
-          Either.try({ try: () => JSON.parse(text) as unknown, catch: (e) => inputError(spec.value, `not JSON (${String(e)})`) }),
-          (json) => Either.mapLeft(decodeOrganismSpec(json), (e) => inputError(spec.value, ParseResult.TreeFormatter.formatErrorSync(e)))
-        ))
+        Either.flatMap(parseInput(text, spec.value), (json) => Either.mapLeft(decodeOrganismSpec(json), issueOf(spec.value))))
     const tasks = yield* builtinTasks(projectRoot)
     if (tasks.length === 0) return yield* inputError("datasets/builtin", "no built-in tasks found")
     const templates = yield* templateFiles(projectRoot)
