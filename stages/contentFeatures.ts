@@ -16,20 +16,21 @@ export const contentOutputs = (taskIds: ReadonlyArray<string>, vectors: Readonly
   info: Artifact.json(info)
 })
 
-/** The content features of the given tasks, one row each in their order; a task without features is named. */
+/** The content features of the given tasks that have them, one row each in their order, and the tasks that have none. */
 export const contentMatrix = (
   loaded: LoadedOutputs, taskIds: ReadonlyArray<string>
-): { readonly data: Float64Array; readonly rows: number; readonly cols: number } | { readonly missing: string } => {
+): { readonly matrix: { readonly data: Float64Array; readonly rows: number; readonly cols: number }; readonly present: ReadonlyArray<boolean>; readonly missing: ReadonlyArray<string> } => {
   const table = loaded.table("features")
   const ids = fromTable<{ task_id: string }>(table.select(["task_id"])).map((r) => r.task_id)
   const matrix = matrixOf(table)
   const rowOf = new Map(ids.map((id, i) => [id, i]))
   const dim = matrix.dim
-  const data = new Float64Array(taskIds.length * dim)
-  for (let i = 0; i < taskIds.length; i++) {
-    const r = rowOf.get(taskIds[i]!)
-    if (r === undefined) return { missing: taskIds[i]! }
+  const present = taskIds.map((id) => rowOf.has(id))
+  const kept = taskIds.filter((_, i) => present[i])
+  const data = new Float64Array(kept.length * dim)
+  kept.forEach((id, i) => {
+    const r = rowOf.get(id)!
     for (let j = 0; j < dim; j++) data[i * dim + j] = matrix.data[r * dim + j]!
-  }
-  return { data, rows: taskIds.length, cols: dim }
+  })
+  return { matrix: { data, rows: kept.length, cols: dim }, present, missing: taskIds.filter((_, i) => !present[i]) }
 }

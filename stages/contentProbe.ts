@@ -7,7 +7,7 @@ import { crossValidatedCovariates, crossValidatedOrthogonal, heldOneOutCovariate
 import { makeResidualizer } from "../stats/residualize"
 import type { ContentInfo } from "./contentFeatures"
 import { contentMatrix } from "./contentFeatures"
-import { heldOutJson, probeData } from "./probeData"
+import { heldOutJson, keepRows, probeData } from "./probeData"
 
 type HeldOutJson = ReturnType<typeof heldOutJson>
 
@@ -19,6 +19,8 @@ export interface ContentProbeEvaluation {
   readonly provider: string
   readonly group_by: string
   readonly n_tasks: number
+  /** The activation probe's tasks without content features (a server could not embed them), left out of both baselines. */
+  readonly without_features: ReadonlyArray<string>
   readonly features: ContentInfo
   /**
    * Ridge from the content features (in their own units, penalty relative to their mean variance) to the target,
@@ -55,13 +57,17 @@ export interface ContentProbeEvaluation {
  */
 export const contentProbe = Stage.make({
   name: "content_probe",
-  version: 1,
+  version: 2,
   params: Schema.Struct({ template_id: Schema.String, layer: Schema.Int, position: Schema.String, provider: Schema.String, probes: ProbesConfig, seed: Schema.Int }),
   run: ({ inputs, params }) =>
     Effect.gen(function* () {
-      const { ids, x, y, labels, setup, options } = yield* probeData(inputs, params)
-      const features = contentMatrix(inputs.features!, ids)
-      if ("missing" in features) return yield* Effect.fail(new Error(`task ${features.missing} has an activation and a score but no ${params.provider} content features`))
+      const all = yield* probeData(inputs, params)
+      const content = contentMatrix(inputs.features!, all.ids)
+      if (content.matrix.rows < 10) {
+        return yield* Effect.fail(new Error(`only ${content.matrix.rows} of the ${all.ids.length} probed tasks have ${params.provider} content features; a baseline needs at least 10 (without: ${content.missing.slice(0, 5).join(", ")})`))
+      }
+      const { ids, x, y, labels, setup, options } = content.missing.length === 0 ? all : keepRows(all, content.present)
+      const features = content.matrix
       const info = inputs.features!.json<ContentInfo>("info")
       const groups = new Set(labels).size
       const residualizer = makeResidualizer(features)
@@ -76,6 +82,7 @@ export const contentProbe = Stage.make({
         provider: params.provider,
         group_by: params.probes.groupBy,
         n_tasks: ids.length,
+        without_features: content.missing,
         features: info,
         content_only: {
           probe: { alpha: contentOnly.alpha, cv_r2: contentOnly.cvR2 },

@@ -97,3 +97,25 @@ export const probeData = (
     const options: EvaluationOptions = { tasks: ids, bootstrap: { resamples: params.probes.bootstrap, seed: params.seed } }
     return { tasks, targets, ids, x, means, y, labels, setup, options }
   })
+
+/**
+ * The same probe data restricted to the rows where `keep` is true. Folds are dealt again over the kept tasks (same
+ * seed), so they match the full probe's folds only when nothing is left out.
+ */
+export const keepRows = (data: ProbeData, keep: ReadonlyArray<boolean>): ProbeData => {
+  const rows = data.ids.flatMap((_, i) => (keep[i] ? [i] : []))
+  const d = data.x.cols
+  const x = { rows: rows.length, cols: d, data: new Float64Array(rows.length * d) }
+  rows.forEach((r, i) => x.data.set(data.x.data.subarray(r * d, (r + 1) * d), i * d))
+  const ids = rows.map((r) => data.ids[r]!)
+  return {
+    ...data,
+    ids,
+    x,
+    means: Float64Array.from(rows, (r) => data.means[r]!),
+    y: Float64Array.from(rows, (r) => data.y[r]!),
+    labels: rows.map((r) => data.labels[r]!),
+    setup: { ...data.setup, groups: ids },
+    options: { ...data.options, tasks: ids }
+  }
+}

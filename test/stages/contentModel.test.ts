@@ -25,8 +25,8 @@ describe("content_model", () => {
     Effect.gen(function* () {
       const out = yield* run(writeTinyCheckpoint())
       const features = loadedOutputs("content_model", { features: out.features as never, info: out.info as never })
-      const matrix = contentMatrix(features, ["t1", "t2"])
-      if ("missing" in matrix) throw new Error(matrix.missing)
+      const { matrix, missing } = contentMatrix(features, ["t1", "t2"])
+      expect(missing).toEqual([])
       const embedding = tinyWeights(tinyConfig(), false).find((t) => t.name === "model.embed_tokens.weight")!.data
       const dim = 16
       tasks.forEach((task, i) => {

@@ -80,9 +80,15 @@ describe("content_probe", () => {
       expect(Object.values(e.content_only.r2_by_group).reduce((n, g) => n + g.n, 0)).toBe(160)
     }))
 
-  it.effect("names a task that has an activation and a score but no content features", () =>
+  it.effect("a task without content features (a server could not embed it) is left out of both baselines and named", () =>
     Effect.gen(function* () {
-      const error = yield* Effect.flip(evaluate("content", "c7"))
-      expect(String(error)).toContain("task c7 has an activation and a score but no test content features")
+      const e = yield* evaluate("content", "c7")
+      expect(e.n_tasks).toBe(159)
+      expect(e.without_features).toEqual(["c7"])
+      expect(e.content_only.hoo.c!.n_test).toBe(39)
+      expect(Object.values(e.content_orthogonal.r2_by_group).reduce((n, g) => n + g.n, 0)).toBe(159)
+      expect(e.content_only.r2.lo).toBeGreaterThan(0.95)
+      const full = yield* evaluate("content")
+      expect(full.without_features).toEqual([])
     }))
 })
