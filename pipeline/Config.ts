@@ -3,6 +3,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { DatasetSpec } from "../datasets/DatasetSpec"
 import { decodeTemplate, Template } from "../elicitation/Template"
+import { EmbeddingsConfig } from "../model/api/Embeddings"
 import { ChatClientConfig } from "../model/ChatClient"
 import { checkpointFingerprint } from "../model/Fingerprint"
 import { OrganismSpec } from "../model/OrganismSpec"
@@ -107,21 +108,36 @@ export const TfidfConfig = Schema.Struct({
   minDf: withDefault(PositiveInt, () => 2)
 })
 
+/** An OpenAI-compatible embeddings model for content features, and how many of the tasks may fail to embed. */
+export const ContentEmbeddingsConfig = Schema.Struct({
+  ...EmbeddingsConfig.fields,
+  /** Share of tasks that may fail to embed (left out of the content probes, named in the stage's info) before the stage fails. */
+  failOnError: withDefault(Probability, () => 0.1)
+})
+
 /** Content features: what a task is about, probed beside every activation probe as a baseline. */
 export const ContentConfig = Schema.Struct({
   /**
    * Feature sets, each giving a content-only and a content-orthogonal probe beside every activation probe: `tfidf`
-   * (the task text's hashed tf-idf) and `model` (the subject model's input embeddings of the task's tokens,
-   * mean-pooled). An empty list turns the baselines off.
+   * (the task text's hashed tf-idf), `model` (the subject model's input embeddings of the task's tokens,
+   * mean-pooled) and `embeddings` (an OpenAI-compatible /v1/embeddings model, set in `embeddings`). An empty list
+   * turns the baselines off.
    */
   providers: withDefault(
-    Schema.Array(Schema.Literal("tfidf", "model")).pipe(
+    Schema.Array(Schema.Literal("tfidf", "model", "embeddings")).pipe(
       Schema.filter((ps) => new Set(ps).size === ps.length || `lists a provider twice: ${ps.join(", ")}`)
     ),
     () => ["tfidf" as const]
   ),
-  tfidf: withDefault(TfidfConfig, () => Schema.decodeSync(TfidfConfig)({}))
-})
+  tfidf: withDefault(TfidfConfig, () => Schema.decodeSync(TfidfConfig)({})),
+  embeddings: Schema.optional(ContentEmbeddingsConfig)
+}).pipe(
+  Schema.filter((c) =>
+    c.providers.includes("embeddings") && c.embeddings === undefined
+      ? { path: ["embeddings"], message: "providers lists \"embeddings\": set content.embeddings (model and endpoints: [{ baseUrl, apiKeyEnv }])" }
+      : undefined
+  )
+)
 
 /** The steering experiment (reports/steering): what is steered, along which probe, where, and how hard. */
 export const SteeringConfig = Schema.Struct({

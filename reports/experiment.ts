@@ -3,6 +3,7 @@ import * as Stage from "../pipeline/Stage"
 import { activations } from "../stages/activations"
 import { checkpoint } from "../stages/checkpoint"
 import { complete } from "../stages/complete"
+import { contentEmbeddings } from "../stages/contentEmbeddings"
 import { contentModel } from "../stages/contentModel"
 import { contentProbe } from "../stages/contentProbe"
 import { contentTfidf } from "../stages/contentTfidf"
@@ -88,10 +89,18 @@ export const experimentGraph = (config: ExperimentConfig): ExperimentGraph => {
       inputs: { scores: scores(t), activations: acts(t), tasks },
       configPaths: { probes: "probes" }
     })
-  const content = (provider: ContentProvider) =>
-    provider === "tfidf"
-      ? Stage.node(contentTfidf, { params: config.content.tfidf, inputs: { tasks }, configPaths: { width: "content.tfidf.width", ngrams: "content.tfidf.ngrams", minDf: "content.tfidf.minDf" } })
-      : Stage.node(contentModel, { params: config.model.kind === "checkpoint" ? { checkpoint: config.model.path } : {}, inputs: { model, tasks } })
+  const content = (provider: ContentProvider): Stage.Node => {
+    switch (provider) {
+      case "tfidf":
+        return Stage.node(contentTfidf, { params: config.content.tfidf, inputs: { tasks }, configPaths: { width: "content.tfidf.width", ngrams: "content.tfidf.ngrams", minDf: "content.tfidf.minDf" } })
+      case "model":
+        return Stage.node(contentModel, { params: config.model.kind === "checkpoint" ? { checkpoint: config.model.path } : {}, inputs: { model, tasks } })
+      case "embeddings": {
+        const { failOnError, ...embeddings } = config.content.embeddings!
+        return Stage.node(contentEmbeddings, { params: { embeddings, failOnError }, inputs: { tasks }, configPaths: { embeddings: "content.embeddings" } })
+      }
+    }
+  }
   const probe = (t: Template, layer: number, provider: ContentProvider) =>
     Stage.node(contentProbe, {
       label: `${t.id}@${layer}|${provider}`,
