@@ -1,4 +1,4 @@
-import { Context, Effect, Either, Layer, Option, Redacted, Schema } from "effect"
+import { Context, Deferred, Effect, Either, Layer, Option, Redacted, Schema } from "effect"
 import { hashValue, toKeyable } from "../core/Key"
 import { EndpointConfig, makeTransport, RetryFields, type TransportError } from "./api/Transport"
 
@@ -121,12 +121,25 @@ export const layerOpenAI = (config: ChatClientConfig): Layer.Layer<ChatClient, C
         config
       ).pipe(Effect.mapError(fromTransport(model)))
       const memo = yield* RequestMemo
+      // Identical requests in flight at once (many rows share a short answer) are asked once.
+      const inflight = new Map<string, Deferred.Deferred<ChatCompletion, ChatClientError>>()
 
       const complete = (request: ChatRequest): Effect.Effect<ChatCompletion, ChatClientError> =>
         Effect.gen(function*() {
           const key = chatRequestKey(model, request)
           const hit = yield* memo.get(key)
           if (hit !== undefined) return { text: hit }
+          const pending = inflight.get(key)
+          if (pending !== undefined) return yield* Deferred.await(pending)
+          const deferred = yield* Deferred.make<ChatCompletion, ChatClientError>()
+          inflight.set(key, deferred)
+          return yield* ask(key, request).pipe(
+            Effect.onExit((exit) => Effect.zipRight(Effect.sync(() => inflight.delete(key)), Deferred.done(deferred, exit)))
+          )
+        })
+
+      const ask = (key: string, request: ChatRequest): Effect.Effect<ChatCompletion, ChatClientError> =>
+        Effect.gen(function*() {
           const body = {
             model,
             messages: request.messages,

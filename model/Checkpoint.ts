@@ -130,25 +130,66 @@ const requiredWeights = (dims: Dimensions, tied: boolean): string[] => {
   return names
 }
 
+/** The text side of a checkpoint: tokenizer, chat template and end-of-sequence ids, read without touching the weights. */
+export interface TextSide {
+  readonly tokenizerJson: unknown
+  readonly tokenizerConfig: Record<string, unknown>
+  readonly generationConfig: Record<string, unknown>
+  readonly chatTemplate: string | undefined
+  readonly eosTokenIds: ReadonlyArray<number>
+}
+
+const jsonReader = (dir: string) => (fs: FileSystem.FileSystem) => (name: string, optional: boolean) =>
+  fs.exists(path.join(dir, name)).pipe(
+    Effect.orElseSucceed(() => false),
+    Effect.flatMap((exists) =>
+      !exists
+        ? optional ? Effect.succeed(undefined) : Effect.fail(new CheckpointError({ dir, field: name, reason: "file missing" }))
+        : fs.readFileString(path.join(dir, name)).pipe(
+          Effect.mapError((e) => new CheckpointError({ dir, field: name, reason: `cannot read: ${e.message}` })),
+          Effect.flatMap((text) =>
+            Either.match(parseJson(text), {
+              onLeft: (e) => Effect.fail(new CheckpointError({ dir, field: name, reason: formatJsonSyntaxError(e) })),
+              onRight: Effect.succeed
+            })
+          )
+        )
+    )
+  )
+
+/**
+ * Reads a checkpoint's tokenizer files and chat template (`tokenizer_config.json`'s `chat_template`, or the
+ * `chat_template.jinja` file newer exports write beside it) without loading its weights.
+ */
+export const loadTextSide = (dir: string, config?: ModelConfig): Effect.Effect<TextSide, CheckpointError, FileSystem.FileSystem> =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const readJson = jsonReader(dir)(fs)
+    const modelConfig = config ?? (yield* Effect.flatMap(readJson("config.json", false), (json) => decodeConfig(dir, json)))
+    const tokenizerJson = yield* readJson("tokenizer.json", false)
+    const tokenizerConfig = ((yield* readJson("tokenizer_config.json", true)) ?? {}) as Record<string, unknown>
+    const generationConfig = ((yield* readJson("generation_config.json", true)) ?? {}) as Record<string, unknown>
+    const template = tokenizerConfig.chat_template
+    const inline = typeof template === "string"
+      ? template
+      : Array.isArray(template)
+      ? (template as Array<{ name: string; template: string }>).find((t) => t.name === "default")?.template
+      : undefined
+    const jinja = path.join(dir, "chat_template.jinja")
+    const chatTemplate = inline ?? ((yield* fs.exists(jinja).pipe(Effect.orElseSucceed(() => false)))
+      ? yield* fs.readFileString(jinja).pipe(Effect.mapError((e) => new CheckpointError({ dir, field: "chat_template.jinja", reason: `cannot read: ${e.message}` })))
+      : undefined)
+    const eosSource = generationConfig.eos_token_id ?? modelConfig.eos_token_id
+    const eosTokenIds = eosSource === undefined || eosSource === null ? [] : Array.isArray(eosSource) ? eosSource as number[] : [eosSource as number]
+    return { tokenizerJson, tokenizerConfig, generationConfig, chatTemplate, eosTokenIds }
+  })
+
 /** Loads and validates a Hugging Face checkpoint folder. */
 export const loadCheckpoint = (dir: string): Effect.Effect<Checkpoint, CheckpointError, FileSystem.FileSystem> =>
   Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const fail = (field: string, reason: string) => new CheckpointError({ dir, field, reason })
-    const readJson = (name: string, optional: boolean) =>
-      fs.exists(path.join(dir, name)).pipe(
-        Effect.orElseSucceed(() => false),
-        Effect.flatMap((exists) =>
-          !exists
-            ? optional ? Effect.succeed(undefined) : Effect.fail(fail(name, "file missing"))
-            : fs.readFileString(path.join(dir, name)).pipe(
-              Effect.mapError((e) => fail(name, `cannot read: ${e.message}`)),
-              Effect.flatMap((text) =>
-                Either.match(parseJson(text), { onLeft: (e) => Effect.fail(fail(name, formatJsonSyntaxError(e))), onRight: Effect.succeed })
-              )
-            )
-        )
-      )
+    const readJson = jsonReader(dir)(fs)
     const config = yield* Effect.flatMap(readJson("config.json", false), (json) => decodeConfig(dir, json))
     const dims = dimensionsOf(config)
     const index = (yield* readJson("model.safetensors.index.json", true)) as { weight_map?: Record<string, string> } | undefined
@@ -167,27 +208,13 @@ export const loadCheckpoint = (dir: string): Effect.Effect<Checkpoint, Checkpoin
     const tied = config.tie_word_embeddings ?? !weights.has("lm_head.weight")
     for (const name of requiredWeights(dims, tied))
       if (!weights.has(name)) return yield* Effect.fail(fail(name, "weight missing from the safetensors files"))
-    const tokenizerJson = yield* readJson("tokenizer.json", false)
-    const tokenizerConfig = ((yield* readJson("tokenizer_config.json", true)) ?? {}) as Record<string, unknown>
-    const generationConfig = ((yield* readJson("generation_config.json", true)) ?? {}) as Record<string, unknown>
-    const template = tokenizerConfig.chat_template
-    const chatTemplate = typeof template === "string"
-      ? template
-      : Array.isArray(template)
-      ? (template as Array<{ name: string; template: string }>).find((t) => t.name === "default")?.template
-      : undefined
-    const eosSource = generationConfig.eos_token_id ?? config.eos_token_id
-    const eosTokenIds = eosSource === undefined || eosSource === null ? [] : Array.isArray(eosSource) ? eosSource as number[] : [eosSource as number]
+    const text = yield* loadTextSide(dir, config)
     return {
       dir,
       config: { ...config, tie_word_embeddings: tied },
       dims,
       weights,
       weightsHash: hash.digest("hex"),
-      tokenizerJson,
-      tokenizerConfig,
-      generationConfig,
-      chatTemplate,
-      eosTokenIds
+      ...text
     }
   })

@@ -16,6 +16,7 @@ import { parseCommand } from "./ParseCommand"
 import { formatReason } from "./Plan"
 import { Progress } from "./Progress"
 import { reproduce, showHash } from "./Provenance"
+import { serveCommand } from "./ServeCommand"
 import { projectRoot } from "./Target"
 import { positiveConcurrency } from "./CliOptions"
 
@@ -224,5 +225,5 @@ const cacheCommand = Command.make("cache").pipe(
 
 /** The `pipeline` command and its subcommands. */
 export const pipelineCommand = Command.make("pipeline").pipe(
-  Command.withSubcommands([buildCommand, planCommand, showCommand, reproduceCommand, exportCommand, gcCommand, cacheCommand, modelCommand, parseCommand, organismCommand, mcpCommand])
+  Command.withSubcommands([buildCommand, planCommand, showCommand, reproduceCommand, exportCommand, gcCommand, cacheCommand, modelCommand, parseCommand, organismCommand, mcpCommand, serveCommand])
 )

@@ -7,7 +7,7 @@ import { fromTable } from "../stages/tables"
 import { cosine } from "../stats/metrics"
 import { baselineCells, baselineColumns, baselineFigure, baselinesText, contentEvaluations, contentInputs } from "./contentBaselines"
 import { experimentGraph, scoredTemplates } from "./experiment"
-import { collapse, contentExplains, fewTasks, parseFailures, type Diagnostic } from "./render/diagnostics"
+import { collapse, contentExplains, fewTasks, parseFailures, type Diagnostic, modelDiagnostics } from "./render/diagnostics"
 import { intervalBarChart, scatterWithFit } from "./render/figures"
 import type { Table } from "./render/tables"
 import { configSummary, type ReportBody, reportTarget } from "./reportTarget"
@@ -164,7 +164,8 @@ export const hooReport = Stage.make({
                   activation: mean((b) => b.r2), contentOnly: mean((b) => b.content_only_r2), contentOrthogonal: mean((b) => b.content_orthogonal_r2)
                 }]
           })
-        ))
+        )),
+        ...modelDiagnostics(inputs)
       ]
       const summary = {
         group_by: params.groupBy,

@@ -2,8 +2,9 @@
  * Which endpoint of a fleet takes the next request, and how many each may have in flight: per endpoint an adaptive
  * concurrency limit (additive increase after a run of clean answers, one multiplicative cut per episode of 429/503,
  * a pause for Retry-After, bounded by `maxConcurrency`) and a circuit breaker (ejected for a growing back-off after
- * consecutive failures, then one probe request decides whether it comes back). Plain state, no I/O: the transport
- * drives it with the clock it reads.
+ * consecutive failures, then one probe request decides whether it comes back). As in Envoy's outlier detection, the
+ * last endpoint still in is never ejected: with nowhere else to go, its requests fail by their own retries rather
+ * than wait. Plain state, no I/O: the transport drives it with the clock it reads.
  */
 
 /** How a fleet paces its endpoints. */
@@ -61,7 +62,7 @@ export interface Lease {
   readonly probe: boolean
 }
 
-/** Why no slot is free right now: every endpoint is full (wait for a release), paused, or ejected until `until`. */
+/** Why no slot is free right now: every endpoint is full (wait for a release), or paused or ejected until `until`. */
 export type Unavailable = { readonly _tag: "full" } | { readonly _tag: "later"; readonly until: number; readonly ejected: boolean }
 
 interface State {
@@ -186,7 +187,7 @@ export const makeFleet = (endpoints: ReadonlyArray<{ readonly baseUrl: string; r
         s.congested++
         s.clean = 0
         if (outcome.retryAfterMs !== undefined) s.pausedUntil = Math.max(s.pausedUntil, now + outcome.retryAfterMs)
-        if (s.halfOpen) s.halfOpen = false
+        s.halfOpen = false
         if (lease.seq >= s.episodeFrom) {
           setLimit(s, Math.max(1, s.limit * options.decrease))
           s.cuts++
@@ -203,6 +204,10 @@ export const makeFleet = (endpoints: ReadonlyArray<{ readonly baseUrl: string; r
         s.clean = 0
         s.consecutiveFailures++
         if (!lease.probe && (s.ejectedUntil > now || s.consecutiveFailures < options.ejectAfter)) return undefined
+        if (!states.some((o, j) => j !== lease.endpoint && o.ejectedUntil <= now)) {
+          s.halfOpen = false
+          return undefined
+        }
         if (lease.probe) s.ejectMs = Math.min(options.maxEjectMs, s.ejectMs * 2)
         s.ejectedUntil = now + s.ejectMs
         s.halfOpen = true

@@ -186,14 +186,21 @@ export const makeTransport = (
     let failures = 0
     let requests = 0
 
-    const urlFor = (endpoint: number, path: string) => {
-      const base = endpoints[endpoint]!.baseUrl
-      return path.startsWith("/") ? new URL(path, base).toString() : `${base.replace(/\/+$/, "")}/${path}`
+    const urls = new Map<string, URL>()
+    const urlFor = (endpoint: number, path: string): URL => {
+      const key = `${endpoint} ${path}`
+      let url = urls.get(key)
+      if (url === undefined) {
+        const base = endpoints[endpoint]!.baseUrl
+        url = new URL(path.startsWith("/") ? new URL(path, base).toString() : `${base.replace(/\/+$/, "")}/${path}`)
+        urls.set(key, url)
+      }
+      return url
     }
 
     const send = (endpoint: number, method: "GET" | "POST", path: string, payload: string | undefined) =>
       Effect.async<Raw, Attempt>((resume) => {
-        const url = new URL(urlFor(endpoint, path))
+        const url = urlFor(endpoint, path)
         const headers: Record<string, string> = { accept: "application/json" }
         if (payload !== undefined) {
           headers["content-type"] = "application/json"
@@ -254,8 +261,8 @@ export const makeTransport = (
     const outcomeOf = (a: Attempt): Outcome =>
       a.kind === "rate_limited" ? { _tag: "congested", retryAfterMs: a.retryAfterMs } : a.kind === "http" ? { _tag: "rejected" } : { _tag: "failed" }
 
-    // Requests waiting for a slot, in arrival order; resumed by releases, timers, or failed probes.
-    const waiters: Array<{ avoid: number | undefined; resume: (e: Effect.Effect<Lease, Attempt>) => void }> = []
+    // Requests waiting for a slot, in arrival order; resumed by releases and by timers (pauses, ejections ending).
+    const waiters: Array<{ avoid: number | undefined; resume: (e: Effect.Effect<Lease>) => void }> = []
     let wakeTimer: ReturnType<typeof setTimeout> | undefined
     let wakeAt = Infinity
     const pump = () => {
@@ -277,11 +284,12 @@ export const makeTransport = (
         return
       }
     }
-    const acquire = (avoid: number | undefined): Effect.Effect<Lease, Attempt> =>
+    const acquire = (avoid: number | undefined): Effect.Effect<Lease> =>
       Effect.suspend(() => {
+        // Behind earlier waiters a request queues even when a slot is free.
         const got = waiters.length === 0 ? fleet.acquire(Date.now(), avoid) : { _tag: "full" as const }
         if ("endpoint" in got) return Effect.succeed(got)
-        return Effect.async<Lease, Attempt>((resume) => {
+        return Effect.async<Lease>((resume) => {
           const waiter = { avoid, resume }
           waiters.push(waiter)
           pump()
@@ -291,16 +299,6 @@ export const makeTransport = (
           })
         })
       })
-    /**
-     * A probe just failed and every endpoint is ejected (the servers stay down after a back-off): waiting requests take
-     * that failure as their attempt's, so a fleet that is down costs each request its retries, not an endless wait.
-     */
-    const failWaiters = (attempt: Attempt) => {
-      const state = fleet.peek(Date.now())
-      if (state === "free" || state._tag !== "later" || !state.ejected) return
-      for (const w of waiters.splice(0)) w.resume(Effect.fail(attempt))
-    }
-
     const once = <A>(method: "GET" | "POST", path: string, payload: string | undefined, decode: Decode<A>, pinned: number | undefined, avoid: number | undefined) =>
       pinned !== undefined
         ? Effect.map(Effect.either(Effect.flatMap(send(pinned, method, path, payload), (raw) => Either.match(classify(raw, decode), { onLeft: Effect.fail, onRight: Effect.succeed }))), (r) => ({ endpoint: pinned, result: r }))
@@ -315,11 +313,10 @@ export const makeTransport = (
               Effect.sync(() => {
                 // An interrupted attempt says nothing about the endpoint; hand its slot back as a rejected one.
                 const outcome: Outcome = exit._tag === "Success" ? (Either.isRight(exit.value.result) ? { _tag: "ok" } : outcomeOf(exit.value.result.left)) : { _tag: "rejected" }
-                const ejected = fleet.release(lease, outcome, Date.now())
-                if (ejected === "probe-failed" && exit._tag === "Success" && Either.isLeft(exit.value.result)) failWaiters(exit.value.result.left)
+                fleet.release(lease, outcome, Date.now())
                 pump()
               })
-          ).pipe(Effect.catchAll((attempt) => Effect.succeed({ endpoint: avoid ?? 0, result: Either.left(attempt) })))
+          )
 
     const request = <A>(method: "GET" | "POST", path: string, body: unknown, decode: Decode<A>, options: RequestOptions = {}): Effect.Effect<Reply<A>, TransportError> => {
       const payload = body === undefined ? undefined : JSON.stringify(body)

@@ -48,25 +48,42 @@ describe("Fleet", () => {
   })
 
   it("ejects an endpoint after consecutive failures, probes it with one request, and doubles the back-off after a failed probe", () => {
-    const fleet = makeFleet([{ baseUrl: "a", maxConcurrency: 8 }], { ...defaultFleetOptions, ejectAfter: 3, ejectMs: 100 })
-    const ls = Array.from({ length: 3 }, () => lease(fleet.acquire(0)))
+    const fleet = makeFleet([{ baseUrl: "a", maxConcurrency: 8 }, { baseUrl: "b", maxConcurrency: 8 }], { ...defaultFleetOptions, ejectAfter: 3, ejectMs: 100 })
+    const onA = () => lease(fleet.acquire(0, 1))
+    const ls = [onA(), onA(), onA()]
+    expect(ls.map((l) => l.endpoint)).toEqual([0, 0, 0])
     expect(fleet.release(ls[0]!, { _tag: "failed" }, 10)).toBeUndefined()
     // A success in between resets the run of failures.
-    fleet.release(lease(fleet.acquire(10)), { _tag: "ok" }, 10)
+    fleet.release(onA(), { _tag: "ok" }, 10)
     expect(fleet.release(ls[1]!, { _tag: "failed" }, 11)).toBeUndefined()
     expect(fleet.release(ls[2]!, { _tag: "failed" }, 12)).toBeUndefined()
-    expect(fleet.release(lease(fleet.acquire(12)), { _tag: "failed" }, 20)).toBe("ejected")
-    expect(fleet.acquire(50)).toEqual({ _tag: "later", until: 120, ejected: true })
-    expect(fleet.peek(50)).toEqual({ _tag: "later", until: 120, ejected: true })
-    const probe = lease(fleet.acquire(120))
-    expect(probe.probe).toBe(true)
-    expect(fleet.acquire(120)).toEqual({ _tag: "full" })
+    expect(fleet.release(onA(), { _tag: "failed" }, 20)).toBe("ejected")
+    // While a is out, everything goes to b, even what would rather avoid b.
+    expect(lease(fleet.acquire(50, 1)).endpoint).toBe(1)
+    const probe = lease(fleet.acquire(120, 1))
+    expect([probe.endpoint, probe.probe]).toEqual([0, true])
+    expect(lease(fleet.acquire(120, 1)).endpoint).toBe(1)
     expect(fleet.release(probe, { _tag: "failed" }, 130)).toBe("probe-failed")
-    expect(fleet.acquire(131)).toEqual({ _tag: "later", until: 330, ejected: true })
-    const second = lease(fleet.acquire(330))
+    // Out again for twice as long: 200 ms from the failed probe.
+    expect(lease(fleet.acquire(329, 1)).endpoint).toBe(1)
+    const second = lease(fleet.acquire(330, 1))
+    expect([second.endpoint, second.probe]).toEqual([0, true])
     fleet.release(second, { _tag: "ok" }, 331)
-    expect(lease(fleet.acquire(331)).probe).toBe(false)
+    expect(lease(fleet.acquire(331, 1)).probe).toBe(false)
     expect(fleet.counters()[0]!.ejections).toBe(2)
+  })
+
+  it("never ejects the last endpoint still in: its requests fail by their own retries", () => {
+    const single = makeFleet([{ baseUrl: "a", maxConcurrency: 8 }], { ...defaultFleetOptions, ejectAfter: 2 })
+    for (let i = 0; i < 10; i++) expect(single.release(lease(single.acquire(i)), { _tag: "failed" }, i)).toBeUndefined()
+    expect(single.counters()[0]).toMatchObject({ failed: 10, ejections: 0 })
+    const pair = makeFleet([{ baseUrl: "a", maxConcurrency: 8 }, { baseUrl: "b", maxConcurrency: 8 }], { ...defaultFleetOptions, ejectAfter: 2 })
+    const fail = (endpoint: number, now: number) => pair.release(lease(pair.acquire(now, 1 - endpoint)), { _tag: "failed" }, now)
+    fail(0, 0)
+    expect(fail(0, 1)).toBe("ejected")
+    fail(1, 2)
+    expect(fail(1, 3)).toBeUndefined()
+    expect(pair.counters().map((c) => c.ejections)).toEqual([1, 0])
   })
 
   it("a rejected request (a 4xx) neither cuts nor ejects", () => {
