@@ -1,0 +1,26 @@
+import type { Backend } from "./kernels"
+import { nativeKernels, nativeKernelsMissing } from "./nativeKernels"
+import { makeOnnxGemm } from "./onnxGemm"
+
+/** A backend chosen for this machine, the means to free it, and why it is not the fastest one when it is not. */
+export interface KernelBackend {
+  readonly backend: Backend
+  readonly release: () => Promise<void>
+  readonly fallback?: string
+}
+
+/**
+ * The fastest kernels available: OpenBLAS and LAPACK through the native addon when it is built, else onnxruntime's
+ * float64 Gemm for large products with every other kernel in JavaScript.
+ */
+export const kernelBackend = (threads?: number): KernelBackend => {
+  const native = nativeKernels(threads === undefined ? {} : { threads })
+  if (native !== undefined) return { backend: native, release: async () => {} }
+  const onnx = makeOnnxGemm(threads)
+  return { backend: onnx.backend, release: onnx.release, fallback: nativeKernelsMissing()! }
+}
+
+let shared: KernelBackend | undefined
+
+/** One `kernelBackend()` for the whole process (its onnxruntime sessions, if any, live until exit). */
+export const sharedKernelBackend = (): KernelBackend => (shared ??= kernelBackend())

@@ -1,0 +1,25 @@
+import type { Backend } from "../../stats/kernels"
+import { nativeKernels } from "../../stats/nativeKernels"
+import { makeOnnxGemm } from "../../stats/onnxGemm"
+import { javascriptBackend } from "../../stats/runKernels"
+
+/** A kernel backend under test and the means to free it. */
+export interface BackendUnderTest {
+  readonly name: string
+  readonly backend: Backend
+  readonly release: () => Promise<void>
+}
+
+/**
+ * Every kernel backend this machine has, each taking every call however small, for contract tests: JavaScript,
+ * onnxruntime's Gemm, and OpenBLAS/LAPACK when the native addon is built (it is absent, not skipped, without it).
+ */
+export const kernelBackends = (): BackendUnderTest[] => {
+  const onnx = makeOnnxGemm(1, 0)
+  const native = nativeKernels({ minimumWork: 0 })
+  return [
+    { name: "javascript", backend: javascriptBackend, release: async () => {} },
+    { name: "onnxruntime", backend: onnx.backend, release: onnx.release },
+    ...(native === undefined ? [] : [{ name: "openblas", backend: native, release: async () => {} }])
+  ]
+}
