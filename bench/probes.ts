@@ -5,7 +5,8 @@
  * StandardScaler+Ridge with KFold(5), and StandardScaler+RidgeCV. Every prefpipe fit runs in a fresh child process,
  * which reports its time, its peak resident memory against the activation matrix, and the largest product left to
  * the JavaScript GEMM. The fallback kernels (onnxruntime's Gemm, the rest in JavaScript) are timed where they finish
- * in reasonable time. Sizes: `npm run bench:probes -- 1000x4096 5000x8192` (default: every size that fits in memory).
+ * in reasonable time. Sizes: `npm run bench:probes -- 1000x4096 5000x8192` (default: every size that fits in memory);
+ * `--threads=N` gives both sides' OpenBLAS N threads (default: every core; on a busy machine 1 is faster for both).
  * scikit-learn comes from the system Python (Debian: apt-get install python3-sklearn); without it its columns are
  * skipped and the bench says so.
  */
@@ -15,7 +16,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { kernelTrace } from "../stats/kernels"
-import { nativeKernels, nativeKernelsInfo, nativeKernelsMissing, nativeThreads } from "../stats/nativeKernels"
+import { nativeKernels, nativeKernelsInfo, nativeKernelsMissing } from "../stats/nativeKernels"
 import { makeOnnxGemm } from "../stats/onnxGemm"
 import { makePrng } from "../stats/prng"
 import { fitRidgeWith } from "../stats/ridge"
@@ -71,9 +72,9 @@ interface ChildResult {
 }
 
 /** Child mode: one fit on freshly generated data, reported as one JSON line. */
-const child = async (n: number, d: number, cv: "kfold" | "loo", kernels: "native" | "fallback") => {
-  const onnx = kernels === "fallback" ? makeOnnxGemm(os.availableParallelism()) : undefined
-  const backend = onnx?.backend ?? nativeKernels()
+const child = async (n: number, d: number, cv: "kfold" | "loo", kernels: "native" | "fallback", threads: number) => {
+  const onnx = kernels === "fallback" ? makeOnnxGemm(threads) : undefined
+  const backend = onnx?.backend ?? nativeKernels({ threads })
   if (backend === undefined) throw new Error(nativeKernelsMissing())
   const rssBeforeData = statusKb("VmRSS:")
   const { x, y } = synthetic(n, d, n + d)
@@ -90,8 +91,8 @@ const child = async (n: number, d: number, cv: "kfold" | "loo", kernels: "native
   process.stdout.write(JSON.stringify(result) + "\n")
 }
 
-const runChild = (n: number, d: number, cv: "kfold" | "loo", kernels: "native" | "fallback"): ChildResult => {
-  const out = execFileSync(process.execPath, [...process.execArgv, self, "--child", String(n), String(d), cv, kernels], { encoding: "utf8", maxBuffer: 1 << 28, stdio: ["ignore", "pipe", "inherit"] })
+const runChild = (n: number, d: number, cv: "kfold" | "loo", kernels: "native" | "fallback", threads: number): ChildResult => {
+  const out = execFileSync(process.execPath, [...process.execArgv, self, "--child", String(n), String(d), cv, kernels, String(threads)], { encoding: "utf8", maxBuffer: 1 << 28, stdio: ["ignore", "pipe", "inherit"] })
   return JSON.parse(out.trim().split("\n").pop()!) as ChildResult
 }
 
@@ -126,13 +127,12 @@ interface SklearnResult {
   loo?: { seconds: number; alpha: number; r2: number; coef: number[] }
 }
 
-// scikit-learn's OpenBLAS gets the thread count prefpipe's kernels would use now (one on an oversubscribed machine).
-const runSklearn = (python: string, dir: string, n: number, d: number, what: string): SklearnResult & { threads: number } => {
-  const threads = nativeThreads()
+// scikit-learn's OpenBLAS gets the same thread count as prefpipe's.
+const runSklearn = (python: string, dir: string, n: number, d: number, what: string, threads: number): SklearnResult => {
   const out = execFileSync(python, [path.join(dir, "run.py"), String(n), String(d), path.join(dir, "x.f32"), path.join(dir, "y.f64"), alphas.join(","), what], {
     encoding: "utf8", maxBuffer: 1 << 28, env: { ...process.env, OPENBLAS_NUM_THREADS: String(threads) }, stdio: ["ignore", "pipe", "pipe"]
   })
-  return { ...(JSON.parse(out.trim().split("\n").pop()!) as SklearnResult), threads }
+  return JSON.parse(out.trim().split("\n").pop()!) as SklearnResult
 }
 
 const memAvailable = () => Number(/MemAvailable:\s+(\d+)/.exec(fs.readFileSync("/proc/meminfo", "utf8"))?.[1] ?? 0) * 1024
@@ -148,11 +148,14 @@ const describe = (r: ChildResult) =>
   `${r.seconds.toFixed(2)} s, alpha ${r.alpha.toPrecision(3)}, cv R² ${r.cvR2.toFixed(4)}, peak RSS ${gb(r.peakRss)} = ${((r.peakRss - r.rssBeforeData) / r.dataBytes).toFixed(2)}× the ${gb(r.dataBytes)} activations above the process's ${gb(r.rssBeforeData)} before them; largest JavaScript product ${(r.largestJsProduct / 1e6).toFixed(1)}M multiply-adds`
 
 const main = async () => {
-  const picked = process.argv.slice(2)
+  const args = process.argv.slice(2)
+  const threads = Number(args.find((a) => a.startsWith("--threads="))?.slice(10) ?? os.availableParallelism())
+  if (!(Number.isInteger(threads) && threads >= 1)) throw new Error(`--threads must be a positive integer, got ${threads}`)
+  const picked = args.filter((a) => !a.startsWith("--"))
   const sizes = picked.length === 0 ? allSizes : allSizes.filter(([n, d]) => picked.includes(`${n}x${d}`))
   if (sizes.length === 0) throw new Error(`no size matches ${picked.join(" ")}; sizes are ${allSizes.map(([n, d]) => `${n}x${d}`).join(" ")}`)
   const info = nativeKernelsInfo()
-  console.log(info === undefined ? `native kernels missing: ${nativeKernelsMissing()}` : `kernels: OpenBLAS (${info.config.trim()}, ${info.threads} threads)`)
+  console.log(info === undefined ? `native kernels missing: ${nativeKernelsMissing()}` : `kernels: OpenBLAS (${info.config.trim()}); ${threads} thread${threads === 1 ? "" : "s"} on both sides`)
   const python = findPython()
   console.log(python === undefined ? "scikit-learn not importable: its timings are skipped (Debian: apt-get install python3-sklearn)" : `scikit-learn via ${python}`)
   console.log(`load average ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}, ${os.availableParallelism()} cores`)
@@ -177,13 +180,9 @@ const main = async () => {
       }
       const fits: Record<string, ChildResult> = {}
       for (const cv of ["kfold", "loo"] as const) {
-        if (python !== undefined) {
-          const { threads, ...result } = runSklearn(python, dir, n, d, cv)
-          Object.assign(sk, result)
-          console.log(`  (scikit-learn's OpenBLAS on ${threads} thread${threads === 1 ? "" : "s"}, as prefpipe's kernels at this load)`)
-        }
+        if (python !== undefined) Object.assign(sk, runSklearn(python, dir, n, d, cv, threads))
         if (info !== undefined) {
-          fits[cv] = runChild(n, d, cv, "native")
+          fits[cv] = runChild(n, d, cv, "native", threads)
           console.log(`  prefpipe ${cv === "kfold" ? "5-fold" : "leave-one-out"}: ${describe(fits[cv]!)}`)
         }
         const reference = sk[cv]
@@ -194,7 +193,7 @@ const main = async () => {
         }
         // The fallback's JavaScript tridiagonalization is O(size³) at about 1 GFlop/s: timed up to size 1,024.
         if (Math.min(n - Math.floor(n / folds), d) <= 1024) {
-          const fallback = runChild(n, d, cv, "fallback")
+          const fallback = runChild(n, d, cv, "fallback", threads)
           console.log(`  fallback (onnxruntime Gemm + JavaScript) ${cv}: ${fallback.seconds.toFixed(2)} s`)
           fits[`${cv}-fallback`] = fallback
         }
@@ -214,8 +213,8 @@ const main = async () => {
   console.log(`\nload average at the end ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`)
 }
 
-const [flag, n, d, cv, kernels] = process.argv.slice(2)
-;(flag === "--child" ? child(Number(n), Number(d), cv as "kfold" | "loo", kernels as "native" | "fallback") : main()).catch((e) => {
+const [flag, n, d, cv, kernels, threads] = process.argv.slice(2)
+;(flag === "--child" ? child(Number(n), Number(d), cv as "kfold" | "loo", kernels as "native" | "fallback", Number(threads)) : main()).catch((e) => {
   console.error(e)
   process.exit(1)
 })

@@ -70,7 +70,10 @@ export const experimentGraph = (config: ExperimentConfig): ExperimentGraph => {
   const evaluation = (t: Template, layer: number) =>
     Stage.node(probeEval, {
       label: `${t.id}@${layer}`,
-      params: { template_id: t.id, layer, position: config.activations.selectors[0]!, probes: config.probes, seed: config.seed },
+      params: {
+        template_id: t.id, layer, position: config.activations.selectors[0]!, probes: config.probes, seed: config.seed,
+        ...(config.runtime.threads === undefined ? {} : { threads: config.runtime.threads })
+      },
       inputs: { scores: scores(t), activations: acts(t), tasks },
       configPaths: { probes: "probes" }
     })

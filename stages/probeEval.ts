@@ -72,7 +72,12 @@ export interface ProbeEvaluation {
 export const probeEval = Stage.make({
   name: "probe_eval",
   version: 2,
-  params: Schema.Struct({ template_id: Schema.String, layer: Schema.Int, position: Schema.String, probes: ProbesConfig, seed: Schema.Int }),
+  params: Schema.Struct({
+    template_id: Schema.String, layer: Schema.Int, position: Schema.String, probes: ProbesConfig, seed: Schema.Int,
+    /** OpenBLAS threads (runtime.threads; every core when absent): rounding only, so not part of the key. */
+    threads: Schema.optional(Schema.Int.pipe(Schema.positive()))
+  }),
+  keyOf: ({ threads: _, ...rest }) => rest,
   run: ({ inputs, params, progress }) =>
     Effect.gen(function* () {
       const tasks = new Map(taskRows(inputs.tasks!.table("tasks")).map((t) => [t.task_id, t]))
@@ -104,7 +109,7 @@ export const probeEval = Stage.make({
       const labels = ids.map(columnOf(params.probes.groupBy))
       const setup = {
         alphas: params.probes.alphas, groups: ids, k: params.probes.folds, seed: params.seed, cv: params.probes.alphaSelection, rule: params.probes.alphaRule,
-        kernels: sharedKernelBackend().backend
+        kernels: sharedKernelBackend(params.threads).backend
       }
       const options = { tasks: ids, bootstrap: { resamples: params.probes.bootstrap, seed: params.seed } }
       const distinct = [...new Set(labels)]

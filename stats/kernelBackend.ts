@@ -20,7 +20,11 @@ export const kernelBackend = (threads?: number): KernelBackend => {
   return { backend: onnx.backend, release: onnx.release, fallback: nativeKernelsMissing()! }
 }
 
-let shared: KernelBackend | undefined
+const shared = new Map<number | undefined, KernelBackend>()
 
-/** One `kernelBackend()` for the whole process (its onnxruntime sessions, if any, live until exit). */
-export const sharedKernelBackend = (): KernelBackend => (shared ??= kernelBackend())
+/** One `kernelBackend(threads)` per thread count for the whole process (its onnxruntime sessions, if any, live until exit). */
+export const sharedKernelBackend = (threads?: number): KernelBackend => {
+  let backend = shared.get(threads)
+  if (backend === undefined) shared.set(threads, (backend = kernelBackend(threads)))
+  return backend
+}

@@ -22,20 +22,15 @@ const GEMM = 0, SYRK = 1, SYTRD = 2, ORMTR = 3, POTRF = 5, POTRS = 6, SHIFTED_FO
 const SMALL = 200_000
 
 /**
- * Options of `nativeKernels`: OpenBLAS's thread count, and the least work (multiply-adds) a call must have to leave
- * JavaScript. By default a call uses every core unless the machine is already oversubscribed (its 1-minute load
- * average above the core count), when it runs on one: then OpenBLAS's threads mostly wait at each other's barriers
- * (measured on 2 cores at load 20: dpotrf 2-4×, dsytrd 1.5-2× and dormtr 1.4-2× slower on 2 threads than on 1).
+ * Options of `nativeKernels`: OpenBLAS's thread count (default: every core), and the least work (multiply-adds) a
+ * call must have to leave JavaScript. The thread count is fixed rather than fitted to the machine's load because it
+ * decides how OpenBLAS splits its sums (dgemm, dsytrd, dormtr and dpotrf round differently on 1 and 2 threads), and a
+ * rebuild must give the same bytes. On a machine already busy with other work one thread is faster (measured on
+ * 2 cores at load 20: dpotrf 2-4×, dsytrd 1.5-2× and dormtr 1.4-2× slower on 2 threads than on 1).
  */
 export interface NativeOptions {
   readonly threads?: number
   readonly minimumWork?: number
-}
-
-/** The thread count a call gets under the default policy. */
-export const nativeThreads = (): number => {
-  const cores = os.availableParallelism()
-  return os.loadavg()[0]! > cores + 0.5 ? 1 : cores
 }
 
 let loaded: { addon: Addon } | { error: string } | undefined
@@ -169,8 +164,8 @@ const choleskySolve = (addon: Native, small: number) => (request: Extract<Kernel
 export const nativeKernels = (options: NativeOptions = {}): Backend | undefined => {
   const l = load()
   if (!("addon" in l)) return undefined
-  const threads = options.threads
-  const addon: Native = { call: (op, i, d, a) => l.addon.call(op, threads ?? nativeThreads(), i, d, a) }
+  const threads = options.threads ?? os.availableParallelism()
+  const addon: Native = { call: (op, i, d, a) => l.addon.call(op, threads, i, d, a) }
   const small = options.minimumWork ?? SMALL
   return {
     name: "openblas",
