@@ -22,7 +22,7 @@ extern void openblas_set_num_threads(int);
 extern int openblas_get_num_threads(void);
 extern char* openblas_get_config(void);
 
-enum { GEMM, SYRK, SYTRD, ORMTR, ORGTR, POTRF, POTRS, SHIFTED_FORMS };
+enum { GEMM, SYRK, SYTRD, ORMTR, ORGTR, POTRF, POTRS, SHIFTED_FORMS, STANDARDIZE };
 
 #define MAX_INTS 12
 #define MAX_DOUBLES 4
@@ -33,7 +33,7 @@ typedef struct {
   int threads;
   int ints[MAX_INTS];
   double doubles[MAX_DOUBLES];
-  double* arrays[MAX_ARRAYS];
+  void* arrays[MAX_ARRAYS];
   napi_ref refs[MAX_ARRAYS];
   int nArrays;
   int info;
@@ -78,11 +78,28 @@ static void shiftedForms(int size, int m, int shifts, const double* l, const dou
   free(q);
 }
 
+// Columns from..to of rows `rows[0..count)` of the row-major matrix x (float32 or float64, d columns), each
+// (x − mean)/sd, into the row-major count×(to − from) block out.
+static void standardize(int d, int count, int from, int to, int float32, const void* x, const int32_t* rows, const double* mean,
+                        const double* sd, double* out) {
+  const int w = to - from;
+  for (int r = 0; r < count; r++) {
+    double* o = out + (size_t)r * w - from;
+    if (float32) {
+      const float* src = (const float*)x + (size_t)rows[r] * d;
+      for (int j = from; j < to; j++) o[j] = ((double)src[j] - mean[j]) / sd[j];
+    } else {
+      const double* src = (const double*)x + (size_t)rows[r] * d;
+      for (int j = from; j < to; j++) o[j] = (src[j] - mean[j]) / sd[j];
+    }
+  }
+}
+
 static void execute(napi_env env, void* data) {
   (void)env;
   Call* c = (Call*)data;
   const int* i = c->ints;
-  double** a = c->arrays;
+  double** a = (double**)c->arrays;
   int info = 0, lwork;
   double query;
   pthread_mutex_lock(&lock);
@@ -132,6 +149,10 @@ static void execute(napi_env env, void* data) {
     }
     case SHIFTED_FORMS: {  // size, m, shifts; l, d, B, out
       shiftedForms(i[0], i[1], i[2], a[0], a[1], a[2], a[3]);
+      break;
+    }
+    case STANDARDIZE: {  // d, count, from, to, float32; x (Float32Array or Float64Array), rows (Int32Array), mean, sd, out
+      standardize(i[0], i[1], i[2], i[3], i[4], c->arrays[0], (const int32_t*)c->arrays[1], a[2], a[3], a[4]);
       break;
     }
   }
@@ -193,12 +214,13 @@ static napi_value call(napi_env env, napi_callback_info info) {
   for (uint32_t k = 0; k < count; k++) {
     napi_value item;
     napi_get_element(env, all[4], k, &item);
-    if (napi_get_typedarray_info(env, item, &type, &length, &raw, NULL, NULL) != napi_ok || type != napi_float64_array) {
+    if (napi_get_typedarray_info(env, item, &type, &length, &raw, NULL, NULL) != napi_ok ||
+        (type != napi_float64_array && type != napi_float32_array && type != napi_int32_array)) {
       for (int r = 0; r < c->nArrays; r++) napi_delete_reference(env, c->refs[r]);
       free(c);
-      return fail(env, "linalg.call: every array must be a Float64Array");
+      return fail(env, "linalg.call: every array must be a Float64Array, Float32Array or Int32Array");
     }
-    c->arrays[k] = (double*)raw;
+    c->arrays[k] = raw;
     napi_create_reference(env, item, 1, &c->refs[k]);
     c->nArrays++;
   }

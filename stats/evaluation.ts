@@ -1,4 +1,4 @@
-import { type BootstrapOptions, bootstrapByTask, type Interval } from "./bootstrap"
+import { type BootstrapOptions, bootstrapManyByTask, type Interval } from "./bootstrap"
 import { type MatrixLike, toDense } from "./dense"
 import { cosine, meanAdjustedR2, pearson, r2Score } from "./metrics"
 import type { Backend } from "./kernels"
@@ -44,12 +44,29 @@ const rowsWhere = (labels: ReadonlyArray<string>, keep: (l: string) => boolean) 
 export const metricInterval = (
   y: ArrayLike<number>, predictions: ArrayLike<number>, rows: ArrayLike<number>,
   metric: (yTrue: Float64Array, yPred: Float64Array) => number, options: EvaluationOptions = {}
-): Interval => {
+): Interval => metricIntervals(y, predictions, rows, [metric], options)[0]!
+
+/** Several statistics of (targets, predictions), each with its `metricInterval`, from one pass over the resamples. */
+export const metricIntervals = (
+  y: ArrayLike<number>, predictions: ArrayLike<number>, rows: ArrayLike<number>,
+  metrics: ReadonlyArray<(yTrue: Float64Array, yPred: Float64Array) => number>, options: EvaluationOptions = {}
+): Interval[] => {
+  if (predictions.length !== rows.length) throw new Error(`metricIntervals: predictions has ${predictions.length} values but rows has ${rows.length}`)
   const tasks = Array.from(rows, (r) => (options.tasks === undefined ? r : options.tasks[r]!))
-  return bootstrapByTask(tasks, (sample) => metric(
-    Float64Array.from(sample, (i) => y[rows[i]!]!),
-    Float64Array.from(sample, (i) => predictions[i]!)
-  ), options.bootstrap)
+  const yAt = Float64Array.from(rows, (r) => y[r]!), pred = Float64Array.from(predictions)
+  let yBuffer = new Float64Array(rows.length), pBuffer = new Float64Array(rows.length)
+  return bootstrapManyByTask(tasks, (sample) => {
+    if (sample.length > yBuffer.length) {
+      yBuffer = new Float64Array(sample.length * 2)
+      pBuffer = new Float64Array(sample.length * 2)
+    }
+    for (let i = 0; i < sample.length; i++) {
+      yBuffer[i] = yAt[sample[i]!]!
+      pBuffer[i] = pred[sample[i]!]!
+    }
+    const yTrue = yBuffer.subarray(0, sample.length), yPred = pBuffer.subarray(0, sample.length)
+    return metrics.map((metric) => metric(yTrue, yPred))
+  }, metrics.length, options.bootstrap)
 }
 
 /** Trains a probe on `train` rows and scores it on `test` rows (held-out rows only). */
@@ -62,11 +79,8 @@ export const trainTest = async (
   const probe = await fit(dense, y, setup, train)
   const testRows = Int32Array.from(test)
   const predictions = predictRidge(probe, dense, testRows)
-  const interval = (metric: (a: Float64Array, b: Float64Array) => number) => metricInterval(y, predictions, testRows, metric, options)
-  return {
-    alpha: probe.alpha, trainCvR2: probe.cvR2, probe, testRows, predictions,
-    r2: interval(r2Score), r2MeanAdjusted: interval(meanAdjustedR2), pearsonR: interval(pearson)
-  }
+  const [r2, r2MeanAdjusted, pearsonR] = metricIntervals(y, predictions, testRows, [r2Score, meanAdjustedR2, pearson], options)
+  return { alpha: probe.alpha, trainCvR2: probe.cvR2, probe, testRows, predictions, r2: r2!, r2MeanAdjusted: r2MeanAdjusted!, pearsonR: pearsonR! }
 }
 
 /** Out-of-fold R² within each label (e.g. task type) of one probe trained on all rows. */

@@ -123,8 +123,9 @@ export const gemm = (a: Dense, b: Dense, options: GemmOptions = {}, into?: GemmT
     if (!into.accumulate) for (let i = 0; i < m; i++) into.data.fill(0, into.offset + i * into.stride, into.offset + i * into.stride + n)
   }
   const c = into?.data ?? new Float64Array(m * n), c0 = into?.offset ?? 0, ldc = into?.stride ?? n
-  const pa = new Float64Array(Math.ceil(MC / MR) * MR * KC)
-  const pb = new Float64Array(Math.ceil(NC / NR) * NR * KC)
+  // Packing buffers sized to the product (a small product would otherwise clear megabytes it never uses).
+  const pa = new Float64Array(Math.ceil(Math.min(MC, m) / MR) * MR * Math.min(KC, k))
+  const pb = new Float64Array(Math.ceil(Math.min(NC, n) / NR) * NR * Math.min(KC, k))
   for (let j0 = 0; j0 < n; j0 += NC) {
     const nc = Math.min(NC, n - j0)
     for (let p0 = 0; p0 < k; p0 += KC) {

@@ -17,6 +17,11 @@ export type KernelRequest =
   | { readonly op: "shiftedForms"; readonly factors: ReadonlyArray<ShiftedFactor>; readonly p: Float64Array; readonly rows: number }
   /** Solves A·X = B for the symmetric positive definite n×n `a` (lower triangle read, consumed) and row-major n×nrhs `b`. */
   | { readonly op: "choleskySolve"; readonly a: Float64Array; readonly n: number; readonly b: Float64Array; readonly nrhs: number }
+  /** Columns from..to of the listed rows of x, each (value − mean)/sd, as a new row-major float64 block. */
+  | {
+    readonly op: "standardize"; readonly x: Dense; readonly rows: Int32Array; readonly mean: Float64Array; readonly sd: Float64Array
+    readonly from: number; readonly to: number
+  }
 
 /** The result type of each kind of request. */
 export interface KernelResults {
@@ -25,6 +30,7 @@ export interface KernelResults {
   readonly applyQ: Float64Array
   readonly shiftedForms: Float64Array
   readonly choleskySolve: Float64Array
+  readonly standardize: Float64Array
 }
 
 type RequestOf<K extends KernelRequest["op"]> = Extract<KernelRequest, { op: K }>
@@ -69,5 +75,8 @@ export const tridiagonal = (a: Float64Array, n: number) => ask<"tridiagonalize">
 export const rotate = (t: Tridiagonal, p: Float64Array, rows: number, transpose: boolean) => ask<"applyQ">({ op: "applyQ", t, p, rows, transpose })
 /** Quadratic forms of every row of p in every shifted inverse. */
 export const forms = (factors: ReadonlyArray<ShiftedFactor>, p: Float64Array, rows: number) => ask<"shiftedForms">({ op: "shiftedForms", factors, p, rows })
+/** Rows of x (columns from..to, every column by default) standardized into a new float64 block. */
+export const standardized = (x: Dense, rows: Int32Array, mean: Float64Array, sd: Float64Array, from = 0, to = x.cols) =>
+  ask<"standardize">({ op: "standardize", x, rows, mean, sd, from, to })
 /** The solution of a symmetric positive definite system (the matrix is consumed). */
 export const solveSpd = (a: Float64Array, n: number, b: Float64Array, nrhs: number) => ask<"choleskySolve">({ op: "choleskySolve", a, n, b, nrhs })

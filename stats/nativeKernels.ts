@@ -5,18 +5,20 @@ import type { Backend, KernelRequest } from "./kernels"
 import type { ShiftedFactor, Tridiagonal } from "./tridiagonal"
 
 /** The addon built from native/linalg.c at install (absent when OpenBLAS or a compiler was missing). */
+type Arrays = Array<Float64Array | Float32Array | Int32Array>
+
 interface Addon {
-  readonly call: (op: number, threads: number, ints: Int32Array, doubles: Float64Array, arrays: Float64Array[]) => Promise<number>
+  readonly call: (op: number, threads: number, ints: Int32Array, doubles: Float64Array, arrays: Arrays) => Promise<number>
   readonly describe: () => { config: string; threads: number }
 }
 
 /** The addon with the thread count of each call decided by the backend's policy. */
 interface Native {
-  readonly call: (op: number, ints: Int32Array, doubles: Float64Array, arrays: Float64Array[]) => Promise<number>
+  readonly call: (op: number, ints: Int32Array, doubles: Float64Array, arrays: Arrays) => Promise<number>
 }
 
 // Operation codes of native/linalg.c.
-const GEMM = 0, SYRK = 1, SYTRD = 2, ORMTR = 3, POTRF = 5, POTRS = 6, SHIFTED_FORMS = 7
+const GEMM = 0, SYRK = 1, SYTRD = 2, ORMTR = 3, POTRF = 5, POTRS = 6, SHIFTED_FORMS = 7, STANDARDIZE = 8
 
 // Calls below about this many multiply-adds stay in JavaScript: a thread-pool round trip costs more than they do.
 const SMALL = 200_000
@@ -157,6 +159,19 @@ const choleskySolve = (addon: Native, small: number) => (request: Extract<Kernel
   })
 }
 
+const standardize = (addon: Native, small: number) => (request: Extract<KernelRequest, { op: "standardize" }>) => {
+  const { x, rows, mean, sd, from, to } = request
+  const d = x.cols
+  if (rows.length * (to - from) < small || rows.length === 0) return undefined
+  if (!(from >= 0 && from <= to && to <= d)) throw new Error(`standardize: columns ${from}..${to} are outside 0..${d}`)
+  if (mean.length !== d || sd.length !== d) throw new Error(`standardize: mean and sd need ${d} values, got ${mean.length} and ${sd.length}`)
+  rows.forEach((r) => {
+    if (!(r >= 0 && r < x.rows)) throw new Error(`standardize: row ${r} is outside 0..${x.rows - 1}`)
+  })
+  const out = new Float64Array(rows.length * (to - from))
+  return addon.call(STANDARDIZE, ints(d, rows.length, from, to, x.data instanceof Float32Array ? 1 : 0), doubles(), [x.data, rows, mean, sd, out]).then(() => out)
+}
+
 /**
  * The kernels on the system's OpenBLAS and LAPACK (dgemm, dsyrk, dsytrd, dormtr, dpotrf/dpotrs), each call on
  * libuv's thread pool; undefined when the addon is not built.
@@ -173,6 +188,7 @@ export const nativeKernels = (options: NativeOptions = {}): Backend | undefined 
     tridiagonalize: tridiagonalize(addon, small),
     applyQ: applyQ(addon),
     shiftedForms: shiftedForms(addon, small),
-    choleskySolve: choleskySolve(addon, small)
+    choleskySolve: choleskySolve(addon, small),
+    standardize: standardize(addon, small)
   }
 }

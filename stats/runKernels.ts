@@ -1,6 +1,7 @@
 import { choleskySteps } from "./cholesky"
 import { gemm, gemmShape } from "./gemm"
 import type { Backend, KernelRequest, KernelTrace, Steps } from "./kernels"
+import { standardizeRows } from "./standardizedRows"
 import { applyQRows, shiftedForms, tridiagonalize } from "./tridiagonal"
 
 // The JavaScript implementation of a request; the larger ones are themselves algorithms yielding products.
@@ -21,6 +22,8 @@ const javascript = function* (request: KernelRequest, trace: KernelTrace | undef
       return shiftedForms(request.factors, request.p, request.rows)
     case "choleskySolve":
       return yield* choleskySteps(request.a, request.n, request.b, request.nrhs)
+    case "standardize":
+      return standardizeRows(request.x, request.rows, request.mean, request.sd, request.from, request.to)
   }
 }
 

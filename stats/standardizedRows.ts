@@ -1,5 +1,5 @@
 import type { Dense } from "./dense"
-import { product, type Steps } from "./kernels"
+import { product, standardized, type Steps } from "./kernels"
 
 /**
  * Rows of a matrix standardized by a given mean and sd, Z = (X[rows] − mean)/sd, never held whole: the products
@@ -23,15 +23,20 @@ export const standardizedRows = (x: Dense, rows: Int32Array, mean: Float64Array,
   x, rows, mean, sd, block: blockRows(x)
 })
 
-/** Rows from..from+count of Z into a new row-major block. */
-export const standardizeBlock = (s: StandardizedRows, from: number, count: number): Float64Array => {
-  const d = s.x.cols, data = s.x.data, { mean, sd, rows } = s
-  const out = new Float64Array(count * d)
-  for (let r = 0; r < count; r++) {
-    const o = rows[from + r]! * d, w = r * d
-    for (let j = 0; j < d; j++) out[w + j] = (data[o + j]! - mean[j]!) / sd[j]!
+/** Columns from..to of the listed rows of x, each (value − mean)/sd, into a new row-major float64 block (the JavaScript kernel). */
+export const standardizeRows = (x: Dense, rows: Int32Array, mean: Float64Array, sd: Float64Array, from = 0, to = x.cols): Float64Array => {
+  const d = x.cols, data = x.data, width = to - from
+  const out = new Float64Array(rows.length * width)
+  for (let r = 0; r < rows.length; r++) {
+    const o = rows[r]! * d, w = r * width - from
+    for (let j = from; j < to; j++) out[w + j] = (data[o + j]! - mean[j]!) / sd[j]!
   }
   return out
+}
+
+/** Rows from..from+count of Z as a block. */
+function* block(s: StandardizedRows, from: number, count: number): Steps<Dense> {
+  return { data: yield* standardized(s.x, s.rows.subarray(from, from + count), s.mean, s.sd), rows: count, cols: s.x.cols }
 }
 
 const blocks = (s: StandardizedRows) => Array.from({ length: Math.ceil(s.rows.length / s.block) }, (_, b) => {
@@ -41,12 +46,13 @@ const blocks = (s: StandardizedRows) => Array.from({ length: Math.ceil(s.rows.le
 
 /** Runs `body` on every block of Z in order (the block array is the body's to change). */
 export function* eachBlock(s: StandardizedRows, body: (z: Dense, from: number) => Steps<void>): Steps<void> {
-  for (const { from, count } of blocks(s)) yield* body({ data: standardizeBlock(s, from, count), rows: count, cols: s.x.cols }, from)
+  for (const { from, count } of blocks(s)) yield* body(yield* block(s, from, count), from)
 }
 
 /**
  * ZᵀZ (`primal`, cols×cols) or Z·Zᵀ (rows×rows) with its lower triangle filled (the upper is left zero): the primal
- * accumulates one product per block, the dual fills one block of rows against every block up to it.
+ * accumulates one product per block of rows, the dual one per block of columns, so every value of Z is standardized
+ * once.
  */
 export function* gram(s: StandardizedRows, primal: boolean): Steps<Float64Array> {
   const d = s.x.cols, n = s.rows.length
@@ -60,15 +66,12 @@ export function* gram(s: StandardizedRows, primal: boolean): Steps<Float64Array>
     return g
   }
   const k = new Float64Array(n * n)
-  const all = blocks(s)
-  for (let i = 0; i < all.length; i++) {
-    const bi = all[i]!
-    const zi = { data: standardizeBlock(s, bi.from, bi.count), rows: bi.count, cols: d }
-    for (let j = 0; j <= i; j++) {
-      const bj = all[j]!
-      const zj = i === j ? zi : { data: standardizeBlock(s, bj.from, bj.count), rows: bj.count, cols: d }
-      yield* product(zi, zj, { transB: true, symmetric: i === j }, { data: k, offset: bi.from * n + bj.from, stride: n, accumulate: false })
-    }
+  // As many columns per block as rows per block of rows hold values.
+  const width = Math.max(1, Math.floor((s.block * d) / Math.max(n, 1)))
+  for (let from = 0; from < d; from += width) {
+    const to = Math.min(d, from + width)
+    const z = { data: yield* standardized(s.x, s.rows, s.mean, s.sd, from, to), rows: n, cols: to - from }
+    yield* product(z, z, { transB: true, symmetric: true }, { data: k, offset: 0, stride: n, accumulate: from > 0 })
   }
   return k
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { forms, product, rotate, solveSpd, type Steps, tridiagonal } from "../../stats/kernels"
+import { forms, product, rotate, solveSpd, standardized, type Steps, tridiagonal } from "../../stats/kernels"
 import { makePrng } from "../../stats/prng"
 import { runSync, runWith } from "../../stats/runKernels"
 import { factorShifted, quadraticShifted } from "../../stats/tridiagonal"
@@ -93,6 +93,22 @@ const cases: Record<string, () => Steps<number>> = {
     const got = yield* forms(factors, p, 9)
     let worst = 0
     for (let r = 0; r < 9; r++) factors.forEach((f, s) => (worst = Math.max(worst, Math.abs(got[r * 3 + s]! - quadraticShifted(f, p, r * n)))))
+    return worst
+  },
+  "rows (all columns or a range of them) standardized from float32 and float64 sources, in any order and repeated": function* () {
+    const source = random(20, 13, 6)
+    const mean = Float64Array.from({ length: 13 }, (_, j) => 0.1 * j), sd = Float64Array.from({ length: 13 }, (_, j) => 1 + j)
+    const rows = Int32Array.from([7, 0, 19, 7, 3])
+    let worst = 0
+    for (const data of [source.data, Float32Array.from(source.data)]) {
+      for (const [from, to] of [[0, 13], [4, 9]] as const) {
+        const got = yield* standardized({ data, rows: 20, cols: 13 }, rows, mean, sd, from, to), w = to - from
+        expect(got.length).toBe(rows.length * w)
+        rows.forEach((r, i) => {
+          for (let j = from; j < to; j++) worst = Math.max(worst, Math.abs(got[i * w + j - from]! - (data[r * 13 + j]! - mean[j]!) / sd[j]!))
+        })
+      }
+    }
     return worst
   },
   "symmetric positive definite solves with several right-hand sides": function* () {
