@@ -1,5 +1,4 @@
 import { HttpClient, HttpClientRequest } from "@effect/platform"
-import { NodeHttpClient } from "@effect/platform-node"
 import { Clock, Config, Context, Duration, Effect, Layer, Option, Random, Redacted, Ref, Schema } from "effect"
 import { hashValue, toKeyable } from "../core/Key"
 
@@ -227,7 +226,8 @@ export const layerOpenAI = (config: ChatClientConfig): Layer.Layer<ChatClient, C
 
       return { model, complete }
     })
-  ).pipe(Layer.provide(NodeHttpClient.layerUndici))
+  // undici loads with the first judge client, not with every stage that could use one.
+  ).pipe(Layer.provide(Layer.unwrapEffect(Effect.promise(() => import("@effect/platform-node/NodeHttpClient")).pipe(Effect.map((m) => m.layerUndici)))))
 
 /** A ChatClient for when no model is configured: every call fails, naming the config field to set. */
 export const layerUnconfigured = (configField: string): Layer.Layer<ChatClient> =>

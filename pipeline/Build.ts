@@ -3,7 +3,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import type { ActionRecord, KeyComponents, OutputRecord } from "../cache/Actions"
 import { deleteAction, getAction, getNodeState, putAction, putNodeState } from "../cache/Actions"
-import { decodeIpc, decodeParquet, encodeIpc, encodeParquet, stableJson } from "../cache/Artifacts"
+import { stableJson } from "../cache/Artifacts"
 import { tryFs } from "../cache/AtomicFile"
 import { CacheDir, cachePaths } from "../cache/CacheDir"
 import { lockKey } from "../cache/Lock"
@@ -52,6 +52,9 @@ export const stageKey = (components: KeyComponents): string => hashValue(["prefp
 export const outputsHashOf = (outputs: Readonly<Record<string, OutputRecord>>): string =>
   hashValue(Object.fromEntries(Object.entries(outputs).map(([k, o]) => [k, [o.kind, o.hash]])))
 
+// Arrow and Parquet load with the first table a build stores or reads: a build that finds every stage cached never needs them.
+const tableCodecs = Effect.promise(() => import("../cache/TableCodecs"))
+
 const rowsOf = (a: Artifact): number | null => (a._tag === "Table" || a._tag === "Matrix" ? a.table.numRows : null)
 
 const storeArtifact = (artifact: Artifact): Effect.Effect<OutputRecord, StoreError, CacheDir> =>
@@ -67,9 +70,9 @@ const storeArtifact = (artifact: Artifact): Effect.Effect<OutputRecord, StoreErr
     }
     const bytes =
       artifact._tag === "Table"
-        ? encodeParquet(artifact.table)
+        ? (yield* tableCodecs).encodeParquet(artifact.table)
         : artifact._tag === "Matrix"
-          ? encodeIpc(artifact.table)
+          ? (yield* tableCodecs).encodeIpc(artifact.table)
           : new TextEncoder().encode(stableJson(artifact.value))
     return { kind: artifact._tag, hash: yield* putObject(bytes), size: bytes.byteLength, rows: rowsOf(artifact) }
   })
@@ -118,9 +121,9 @@ export const loadOutput = (output: OutputRecord): Effect.Effect<Loaded, CorruptO
     const bytes = yield* getObject(output.hash)
     switch (output.kind) {
       case "Table":
-        return { _tag: "Table", table: decodeParquet(bytes) } as const
+        return { _tag: "Table", table: (yield* tableCodecs).decodeParquet(bytes) } as const
       case "Matrix":
-        return { _tag: "Matrix", table: decodeIpc(bytes) } as const
+        return { _tag: "Matrix", table: (yield* tableCodecs).decodeIpc(bytes) } as const
       case "Json":
         return { _tag: "Json", value: JSON.parse(new TextDecoder().decode(bytes)) as unknown } as const
     }
