@@ -15,6 +15,10 @@ extern void dsyrk_(const char*, const char*, const int*, const int*, const doubl
 extern void dsytrd_(const char*, const int*, double*, const int*, double*, double*, double*, double*, const int*, int*, size_t);
 extern void dormtr_(const char*, const char*, const char*, const int*, const int*, const double*, const int*, const double*,
                     double*, const int*, double*, const int*, int*, size_t, size_t, size_t);
+extern void dlarft_(const char*, const char*, const int*, const int*, const double*, const int*, const double*, double*, const int*,
+                    size_t, size_t);
+extern void dlarfb_(const char*, const char*, const char*, const char*, const int*, const int*, const int*, const double*,
+                    const int*, const double*, const int*, double*, const int*, double*, const int*, size_t, size_t, size_t, size_t);
 extern void dorgtr_(const char*, const int*, double*, const int*, const double*, double*, const int*, int*, size_t);
 extern void dpotrf_(const char*, const int*, double*, const int*, int*, size_t);
 extern void dpotrs_(const char*, const int*, const int*, const double*, const int*, double*, const int*, int*, size_t);
@@ -22,7 +26,7 @@ extern void openblas_set_num_threads(int);
 extern int openblas_get_num_threads(void);
 extern char* openblas_get_config(void);
 
-enum { GEMM, SYRK, SYTRD, ORMTR, ORGTR, POTRF, POTRS, SHIFTED_FORMS, STANDARDIZE };
+enum { GEMM, SYRK, SYTRD, ORMTR, ORGTR, POTRF, POTRS, SHIFTED_FORMS, STANDARDIZE, ORMTR_BLOCKED };
 
 #define MAX_INTS 12
 #define MAX_DOUBLES 4
@@ -95,6 +99,28 @@ static void standardize(int d, int count, int from, int to, int float32, const v
   }
 }
 
+// C ← Q·C or Qᵀ·C (C column-major n×m) for the Q of dsytrd(UPLO = "U") in a (n×n, column-major) and tau: LAPACK's
+// dormtr → dormql loop, but with blocks of `nb` reflectors where dormql takes at most 64, so nearly all the work is in
+// dlarfb's matrix products.
+static void ormtrBlocked(int trans, int n, int m, const double* a, const double* tau, double* c, int nb) {
+  const int k = n - 1, nq = n - 1;
+  if (k <= 0 || m <= 0) return;
+  const double* a1 = a + n;  // A(1, 2): the reflectors dormtr hands to dormql
+  double* t = (double*)malloc(sizeof(double) * (size_t)nb * nb);
+  double* work = (double*)malloc(sizeof(double) * (size_t)m * nb);
+  // Q = H(k)···H(1): Q·C applies H(1) last, so blocks run forward for Q·C and backward for Qᵀ·C (dormql, SIDE = "L").
+  const int forward = !trans;
+  const int first = forward ? 0 : ((k - 1) / nb) * nb;
+  for (int i = first; forward ? i < k : i >= 0; i += forward ? nb : -nb) {
+    const int ib = k - i < nb ? k - i : nb;
+    const int rows = nq - k + i + ib;
+    dlarft_("B", "C", &rows, &ib, a1 + (size_t)i * n, &n, tau + i, t, &ib, 1, 1);
+    dlarfb_("L", trans ? "T" : "N", "B", "C", &rows, &m, &ib, a1 + (size_t)i * n, &n, t, &ib, c, &n, work, &m, 1, 1, 1, 1);
+  }
+  free(t);
+  free(work);
+}
+
 static void execute(napi_env env, void* data) {
   (void)env;
   Call* c = (Call*)data;
@@ -149,6 +175,10 @@ static void execute(napi_env env, void* data) {
     }
     case SHIFTED_FORMS: {  // size, m, shifts; l, d, B, out
       shiftedForms(i[0], i[1], i[2], a[0], a[1], a[2], a[3]);
+      break;
+    }
+    case ORMTR_BLOCKED: {  // trans, n, m, nb; A, tau, C
+      ormtrBlocked(i[0], i[1], i[2], a[0], a[1], a[2], i[3]);
       break;
     }
     case STANDARDIZE: {  // d, count, from, to, float32; x (Float32Array or Float64Array), rows (Int32Array), mean, sd, out

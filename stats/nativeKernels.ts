@@ -18,7 +18,9 @@ interface Native {
 }
 
 // Operation codes of native/linalg.c.
-const GEMM = 0, SYRK = 1, SYTRD = 2, ORMTR = 3, POTRF = 5, POTRS = 6, SHIFTED_FORMS = 7, STANDARDIZE = 8
+const GEMM = 0, SYRK = 1, SYTRD = 2, POTRF = 5, POTRS = 6, SHIFTED_FORMS = 7, STANDARDIZE = 8, ORMTR_BLOCKED = 9
+// Reflectors per block when Q is applied: dormql's own blocks (at most 64) leave dlarfb's products thin.
+const REFLECTOR_BLOCK = 128
 
 // Calls below about this many multiply-adds stay in JavaScript: a thread-pool round trip costs more than they do.
 const SMALL = 200_000
@@ -125,7 +127,7 @@ const applyQ = (addon: Native) => (request: Extract<KernelRequest, { op: "applyQ
   if (p.length !== rows * t.n) throw new Error(`applyQ: p has ${p.length} values, expected ${rows}×${t.n}`)
   if (rows === 0) return p
   // Row-major rows×n is column-major n×rows: each of our rows is a column Q (or Qᵀ) multiplies from the left.
-  return addon.call(ORMTR, ints(0, 1, transpose ? 1 : 0, t.n, rows, t.n, t.n), doubles(), [t.q.a, t.q.tau, p]).then((info) => (check(info, "dormtr"), p))
+  return addon.call(ORMTR_BLOCKED, ints(transpose ? 1 : 0, t.n, rows, REFLECTOR_BLOCK), doubles(), [t.q.a, t.q.tau, p]).then(() => p)
 }
 
 const shiftedForms = (addon: Native, small: number) => (request: Extract<KernelRequest, { op: "shiftedForms" }>) => {
@@ -173,7 +175,7 @@ const standardize = (addon: Native, small: number) => (request: Extract<KernelRe
 }
 
 /**
- * The kernels on the system's OpenBLAS and LAPACK (dgemm, dsyrk, dsytrd, dormtr, dpotrf/dpotrs), each call on
+ * The kernels on the system's OpenBLAS and LAPACK (dgemm, dsyrk, dsytrd, dlarft/dlarfb, dpotrf/dpotrs), each call on
  * libuv's thread pool; undefined when the addon is not built.
  */
 export const nativeKernels = (options: NativeOptions = {}): Backend | undefined => {

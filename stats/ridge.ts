@@ -109,11 +109,11 @@ interface Path {
   readonly rhs: Float64Array
 }
 
-function* decompose(z: StandardizedRows, targets: Targets): Steps<Path> {
+function* decompose(z: StandardizedRows, targets: Targets, workspace?: Float64Array): Steps<Path> {
   const n = z.rows.length, d = z.x.cols, count = targets.y.length
   const primal = d <= n
   const size = primal ? d : n
-  const g = yield* gram(z, primal)
+  const g = yield* gram(z, primal, workspace)
   const tri = yield* tridiagonal(g, size)
   const rhs = primal ? transpose(yield* timesTransposed(z, transpose(targets.centred, count, n), count), d, count) : Float64Array.from(targets.centred)
   yield* rotate(tri, rhs, count, true)
@@ -234,6 +234,9 @@ function* fitKFold(x: Dense, ys: ReadonlyArray<ArrayLike<number>>, rows: Int32Ar
   if (labels.length < 2) throw new Error(`fitRidge: folds give ${labels.length} distinct fold among the training rows, need at least 2`)
   const alphas = options.alphas, count = ys.length, columns = count * alphas.length
   const oof = ys.map(() => alphas.map(() => new Float64Array(rows.length)))
+  // One Gram-sized array serves every fold and the refit in turn (the largest is the refit's), so memory holds one.
+  const size = Math.min(x.cols, rows.length)
+  const workspace = new Float64Array(size * size)
   for (const f of labels) {
     const trainIdx: number[] = [], valIdx: number[] = []
     fold.forEach((v, i) => (v === f ? valIdx : trainIdx).push(i))
@@ -241,7 +244,7 @@ function* fitKFold(x: Dense, ys: ReadonlyArray<ArrayLike<number>>, rows: Int32Ar
     const { mean, sd } = standardization(x, train)
     const targets = targetsAt(ys, train)
     const z = standardizedRows(x, train, mean, sd)
-    const path = yield* decompose(z, targets)
+    const path = yield* decompose(z, targets, workspace)
     const factors = alphas.map((alpha) => factorShifted(path.tri, alpha))
     const w = yield* weightsOf(path, z, yield* solutions(path, factors, count), columns)
     const pred = yield* times(standardizedRows(x, val, mean, sd), w, columns)
@@ -251,13 +254,13 @@ function* fitKFold(x: Dense, ys: ReadonlyArray<ArrayLike<number>>, rows: Int32Ar
   const picks = choose(options, all.y, oof)
   const { mean, sd } = standardization(x, rows)
   const z = standardizedRows(x, rows, mean, sd)
-  const n = rows.length, d = x.cols, primal = d <= n, size = primal ? d : n
+  const n = rows.length, d = x.cols, primal = d <= n
   // The refit at each target's alpha: one Cholesky factorization per distinct alpha, of a fresh Gram matrix each.
   const rhs = primal ? transpose(yield* timesTransposed(z, transpose(all.centred, count, n), count), d, count) : all.centred
   const weights = new Array<Float64Array>(count)
   for (const chosen of [...new Set(picks.map((p) => p.chosen))]) {
     const which = picks.flatMap((p, t) => (p.chosen === chosen ? [t] : []))
-    const g = yield* gram(z, primal)
+    const g = yield* gram(z, primal, workspace)
     for (let i = 0; i < size; i++) g[i * size + i] += alphas[chosen]!
     const b = new Float64Array(size * which.length)
     which.forEach((t, c) => {
@@ -291,8 +294,10 @@ function* fitLoo(x: Dense, ys: ReadonlyArray<ArrayLike<number>>, rows: Int32Arra
       quad.set(yield* forms(factors, yield* rotate(path.tri, block.data as Float64Array, block.rows, true), block.rows), from * alphas.length)
     })
   } else {
-    for (let from = 0; from < n; from += z.block) {
-      const block = Math.min(z.block, n - from)
+    // Rows of the identity in blocks as large as a block of Z (in values), turned into rows of Q.
+    const step = Math.max(1, Math.min(n, Math.floor((z.block * x.cols) / n)))
+    for (let from = 0; from < n; from += step) {
+      const block = Math.min(step, n - from)
       const e = new Float64Array(block * n)
       for (let r = 0; r < block; r++) e[r * n + from + r] = 1
       quad.set(yield* forms(factors, yield* rotate(path.tri, e, block, true), block), from * alphas.length)

@@ -50,14 +50,16 @@ export function* eachBlock(s: StandardizedRows, body: (z: Dense, from: number) =
 }
 
 /**
- * ZᵀZ (`primal`, cols×cols) or Z·Zᵀ (rows×rows) with its lower triangle filled (the upper is left zero): the primal
- * accumulates one product per block of rows, the dual one per block of columns, so every value of Z is standardized
- * once.
+ * ZᵀZ (`primal`, cols×cols) or Z·Zᵀ (rows×rows) with its lower triangle filled (the rest of the array is left as
+ * it was): the primal accumulates one product per block of rows, the dual one per block of columns, so every value of
+ * Z is standardized once. `into` (at least size² long) is written instead of a new array.
  */
-export function* gram(s: StandardizedRows, primal: boolean): Steps<Float64Array> {
-  const d = s.x.cols, n = s.rows.length
+export function* gram(s: StandardizedRows, primal: boolean, into?: Float64Array): Steps<Float64Array> {
+  const d = s.x.cols, n = s.rows.length, size = primal ? d : n
+  if (into !== undefined && into.length < size * size) throw new Error(`gram: the workspace holds ${into.length} values, ${size}×${size} needed`)
+  const out = into === undefined ? new Float64Array(size * size) : into.subarray(0, size * size)
   if (primal) {
-    const g = new Float64Array(d * d)
+    const g = out
     let first = true
     yield* eachBlock(s, function* (z) {
       yield* product(z, z, { transA: true, symmetric: true }, { data: g, offset: 0, stride: d, accumulate: !first })
@@ -65,7 +67,7 @@ export function* gram(s: StandardizedRows, primal: boolean): Steps<Float64Array>
     })
     return g
   }
-  const k = new Float64Array(n * n)
+  const k = out
   // As many columns per block as rows per block of rows hold values.
   const width = Math.max(1, Math.floor((s.block * d) / Math.max(n, 1)))
   for (let from = 0; from < d; from += width) {
