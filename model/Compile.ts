@@ -3,7 +3,7 @@ import { FileSystem } from "@effect/platform"
 import { Effect } from "effect"
 import { createHash } from "node:crypto"
 import * as path from "node:path"
-import type { Checkpoint, Dimensions, ModelConfig } from "./Checkpoint"
+import { type Checkpoint, type CheckpointFiles, type Dimensions, type ModelConfig, readWeights } from "./Checkpoint"
 import { ElemType, type GraphBuilder, graphBuilder } from "./Graph"
 import { floatToHalf } from "./Safetensors"
 
@@ -301,17 +301,21 @@ export const compileKey = (weightsHash: string, options: CompileOptions): string
     .digest("hex")
     .slice(0, 32)
 
-/** Compiles the checkpoint into `cacheDir` unless a model with the same key is already there (temp name, then rename). */
-export const compileCached = (checkpoint: Checkpoint, options: CompileOptions, cacheDir: string) =>
+/**
+ * Compiles the checkpoint into `cacheDir` unless a model with the same key is already there (temp name, then rename).
+ * The weights are decoded only to compile, and dropped with the graph once it is written.
+ */
+export const compileCached = (checkpoint: CheckpointFiles | Checkpoint, options: CompileOptions, cacheDir: string) =>
   Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const key = compileKey(checkpoint.weightsHash, options)
     const target = path.join(cacheDir, `${key}.onnx`)
     if (yield* fs.exists(target)) return { path: target, nodes: 0 } satisfies CompiledModel
     yield* fs.makeDirectory(cacheDir, { recursive: true })
-    const g = buildDecoder(checkpoint, options)
+    const weights = "weights" in checkpoint ? checkpoint.weights : yield* readWeights(checkpoint)
+    const g = buildDecoder({ config: checkpoint.config, dims: checkpoint.dims, weights }, options)
     let weightBytes = 0
-    for (const t of checkpoint.weights.values()) weightBytes += t.data.length * (options.dtype === "float16" ? 2 : 4)
+    for (const t of weights.values()) weightBytes += t.data.length * (options.dtype === "float16" ? 2 : 4)
     const external = weightBytes > externalDataThreshold ? `${key}.onnx.data` : undefined
     const { model, data } = g.encode(`decoder_${key}`, external)
     const suffix = `.tmp-${process.pid}-${Date.now()}`
