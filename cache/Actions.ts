@@ -4,8 +4,9 @@ import * as path from "node:path"
 import type { Keyable } from "../core/Key"
 import { sha256 } from "../core/Key"
 import type { StoreError } from "./StoreErrors"
-import { readJsonIfExists, tryFs, writeAtomic } from "./AtomicFile"
-import { CacheDir, cachePaths } from "./CacheDir"
+import { tryFs } from "./AtomicFile"
+import { CacheDir, cachePaths, listSharded } from "./CacheDir"
+import { readRecord, writeRecord } from "./Records"
 
 /** One stored output of a stage: its kind, content hash, size and row count; a Files output lists its files. */
 export interface OutputRecord {
@@ -45,16 +46,17 @@ export interface NodeState {
   readonly outputsHash: string
 }
 
-const actionPath = (root: string, key: string) => path.join(cachePaths(root).actions, key.slice(0, 2), `${key.slice(2)}.json`)
 const nodePath = (root: string, node: string) => path.join(cachePaths(root).nodes, `${sha256(node)}.json`)
 
-/** The action recorded under a key, if any. */
-export const getAction = (key: string): Effect.Effect<ActionRecord | undefined, StoreError, CacheDir> =>
-  Effect.flatMap(CacheDir, ({ root }) => readJsonIfExists<ActionRecord>(actionPath(root, key)))
+const actionPath = (root: string, key: string) => path.join(cachePaths(root).actions, key.slice(0, 2), `${key.slice(2)}.json`)
 
-/** Records an action atomically; called only after all its outputs are stored. */
+/** The action recorded under a key, if any; a damaged record is set aside and reads as absent (the stage reruns). */
+export const getAction = (key: string): Effect.Effect<ActionRecord | undefined, StoreError, CacheDir> =>
+  Effect.flatMap(CacheDir, ({ root }) => readRecord<ActionRecord>(actionPath(root, key), "the stage reruns"))
+
+/** Records an action atomically with its checksum; called only after all its outputs are stored. */
 export const putAction = (record: ActionRecord): Effect.Effect<void, StoreError, CacheDir> =>
-  Effect.flatMap(CacheDir, ({ root }) => writeAtomic(actionPath(root, record.key), JSON.stringify(record, null, 1)))
+  Effect.flatMap(CacheDir, ({ root }) => writeRecord(actionPath(root, record.key), record))
 
 /** Forgets an action (its outputs were found corrupt, or garbage collection). */
 export const deleteAction = (key: string): Effect.Effect<void, StoreError, CacheDir> =>
@@ -67,19 +69,13 @@ export const deleteAction = (key: string): Effect.Effect<void, StoreError, Cache
 export const listActions = (): Effect.Effect<string[], StoreError, CacheDir> =>
   Effect.flatMap(CacheDir, ({ root }) => {
     const dir = cachePaths(root).actions
-    return tryFs(dir, () =>
-      fs.existsSync(dir)
-        ? fs.readdirSync(dir).flatMap((p) =>
-            fs.readdirSync(path.join(dir, p)).filter((f) => f.endsWith(".json")).map((f) => p + f.slice(0, -5))
-          )
-        : []
-    )
+    return tryFs(dir, () => listSharded(dir, ".json").map((a) => a.name))
   })
 
-/** The last recorded state of a node id. */
+/** The last recorded state of a node id; a damaged one reads as absent (only plans and cutoff reports use it). */
 export const getNodeState = (node: string): Effect.Effect<NodeState | undefined, StoreError, CacheDir> =>
-  Effect.flatMap(CacheDir, ({ root }) => readJsonIfExists<NodeState>(nodePath(root, node)))
+  Effect.flatMap(CacheDir, ({ root }) => readRecord<NodeState>(nodePath(root, node), "the stage's last state is forgotten"))
 
 /** Records the state of a node id after it was built or found cached. */
 export const putNodeState = (state: NodeState): Effect.Effect<void, StoreError, CacheDir> =>
-  Effect.flatMap(CacheDir, ({ root }) => writeAtomic(nodePath(root, state.node), JSON.stringify(state)))
+  Effect.flatMap(CacheDir, ({ root }) => writeRecord(nodePath(root, state.node), state))

@@ -11,22 +11,25 @@ export const tryFs = <A>(file: string, f: () => A): Effect.Effect<A, StoreError>
 
 /**
  * Writes bytes durably under a temporary name in the same folder, fsyncs, then renames into place, so a reader
- * sees the old file or the whole new one and never a torn write.
+ * sees the old file or the whole new one and never a torn write. Throws on failure.
  */
+export const writeFileAtomic = (file: string, data: string | Uint8Array): void => {
+  fs.mkdirSync(path.dirname(file), { recursive: true })
+  const tmp = `${file}.tmp-${process.pid}-${++counter}`
+  const fd = fs.openSync(tmp, "w")
+  try {
+    if (typeof data === "string") fs.writeSync(fd, data)
+    else fs.writeSync(fd, data)
+    fs.fsyncSync(fd)
+  } finally {
+    fs.closeSync(fd)
+  }
+  fs.renameSync(tmp, file)
+}
+
+/** `writeFileAtomic` as an Effect whose failure names the path. */
 export const writeAtomic = (file: string, data: string | Uint8Array): Effect.Effect<void, StoreError> =>
-  tryFs(file, () => {
-    fs.mkdirSync(path.dirname(file), { recursive: true })
-    const tmp = `${file}.tmp-${process.pid}-${++counter}`
-    const fd = fs.openSync(tmp, "w")
-    try {
-      if (typeof data === "string") fs.writeSync(fd, data)
-      else fs.writeSync(fd, data)
-      fs.fsyncSync(fd)
-    } finally {
-      fs.closeSync(fd)
-    }
-    fs.renameSync(tmp, file)
-  })
+  tryFs(file, () => writeFileAtomic(file, data))
 
 /** Reads a file, or undefined when it does not exist. */
 export const readIfExists = (file: string): Effect.Effect<Buffer | undefined, StoreError> =>
@@ -38,9 +41,3 @@ export const readIfExists = (file: string): Effect.Effect<Buffer | undefined, St
       throw e
     }
   })
-
-/** Reads and parses a JSON file, or undefined when it does not exist. */
-export const readJsonIfExists = <A>(file: string): Effect.Effect<A | undefined, StoreError> =>
-  Effect.flatMap(readIfExists(file), (buf) =>
-    buf === undefined ? Effect.succeed(undefined) : tryFs(file, () => JSON.parse(buf.toString("utf8")) as A)
-  )

@@ -4,8 +4,8 @@ import * as path from "node:path"
 import type { StoreError } from "./StoreErrors"
 import { deleteAction, getAction, listActions } from "./Actions"
 import { tryFs } from "./AtomicFile"
-import { deleteBuild, getBuild, listBuilds } from "./Builds"
-import { CacheDir, cachePaths } from "./CacheDir"
+import { deleteBuild, getBuild, listBuilds, logEntry } from "./Builds"
+import { CacheDir, cachePaths, listSharded } from "./CacheDir"
 
 /** What a garbage collection kept and removed. */
 export interface GcReport {
@@ -17,14 +17,7 @@ export interface GcReport {
 }
 
 const listObjects = (dir: string): Array<{ hash: string; file: string; size: number }> =>
-  fs.existsSync(dir)
-    ? fs.readdirSync(dir).flatMap((p) =>
-        fs.readdirSync(path.join(dir, p)).flatMap((f) => {
-          const file = path.join(dir, p, f)
-          return f.includes(".tmp-") ? [] : [{ hash: p + f, file, size: fs.statSync(file).size }]
-        })
-      )
-    : []
+  listSharded(dir, "").map(({ name, file }) => ({ hash: name, file, size: fs.statSync(file).size }))
 
 /**
  * Removes everything not reachable from the newest `keepBuilds` builds (all builds when undefined): their stage
@@ -75,7 +68,7 @@ export const collectGarbage = (keepBuilds: number | undefined): Effect.Effect<Gc
       if (fs.existsSync(paths.buildLog)) {
         const keep = new Set(kept)
         const lines = fs.readFileSync(paths.buildLog, "utf8").split("\n").filter((l) => l.trim() !== "")
-        fs.writeFileSync(paths.buildLog, lines.filter((l) => keep.has((JSON.parse(l) as { build: string }).build)).map((l) => l + "\n").join(""))
+        fs.writeFileSync(paths.buildLog, lines.filter((l) => keep.has(logEntry(l)?.build ?? "")).map((l) => l + "\n").join(""))
       }
       return { keptBuilds: kept.length, removedBuilds: removedBuilds.length, removedActions, removedObjects, removedBytes }
     })

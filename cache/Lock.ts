@@ -14,49 +14,89 @@ const alive = (pid: number): boolean => {
   }
 }
 
-/** Tries once to take the lock file; a lock left by a dead process is taken over. */
-const tryAcquire = (file: string): Effect.Effect<boolean, StoreError> =>
+/** A lock file's owner: its pid, "unreadable" for anything else in it, or "gone" when the file disappeared. */
+const ownerOf = (file: string): number | "unreadable" | "gone" => {
+  try {
+    const text = fs.readFileSync(file, "utf8")
+    const pid = Number(text)
+    return text !== "" && Number.isInteger(pid) && pid > 0 ? pid : "unreadable"
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return "gone"
+    throw e
+  }
+}
+
+type Attempt = { readonly _tag: "Acquired" } | { readonly _tag: "Busy" } | { readonly _tag: "TookOver"; readonly owner: string }
+
+let counter = 0
+
+/**
+ * Tries once to take the lock file. The file appears with the owner's pid already in it (written under another name,
+ * then hard-linked into place), so a lock whose pid names no running process is dead and is taken over at once; a
+ * lock holding no pid (left by damage) is dead once it is ten seconds old.
+ */
+const tryAcquire = (file: string): Effect.Effect<Attempt, StoreError> =>
   tryFs(file, () => {
     fs.mkdirSync(path.dirname(file), { recursive: true })
+    const mine = `${file}.${process.pid}-${++counter}.new`
+    fs.writeFileSync(mine, String(process.pid))
     try {
-      fs.writeFileSync(file, String(process.pid), { flag: "wx" })
-      return true
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e
-      const text = fs.readFileSync(file, "utf8")
-      // The owner creates the file and then writes its pid: an empty file is a lock being taken, not a dead one.
-      if (text === "" && Date.now() - fs.statSync(file).mtimeMs < 10_000) return false
-      const owner = Number(text)
-      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && alive(owner)) return false
-      if (owner === process.pid) return false
-      // The owner died without releasing; replace its lock atomically so two waiters cannot both win.
-      const stale = `${file}.stale-${process.pid}`
-      try {
-        fs.renameSync(file, stale)
+      let dead: string | undefined
+      for (let tries = 0; tries < 10; tries++) {
+        try {
+          fs.linkSync(mine, file)
+          return dead === undefined ? { _tag: "Acquired" } : { _tag: "TookOver", owner: dead }
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e
+        }
+        const owner = ownerOf(file)
+        if (owner === "gone") continue
+        if (typeof owner === "number" && (owner === process.pid || alive(owner))) return { _tag: "Busy" }
+        if (owner === "unreadable" && Date.now() - fs.statSync(file).mtimeMs < 10_000) return { _tag: "Busy" }
+        // Move the dead lock aside; if what moved was not the lock just read (another waiter replaced it), put it back.
+        const stale = `${file}.stale-${process.pid}`
+        try {
+          fs.renameSync(file, stale)
+        } catch {
+          continue
+        }
+        if (ownerOf(stale) !== owner) {
+          try {
+            fs.linkSync(stale, file)
+          } catch {
+            // someone holds the lock again; their claim stands
+          }
+          fs.rmSync(stale, { force: true })
+          continue
+        }
         fs.rmSync(stale, { force: true })
-      } catch {
-        return false
+        dead = typeof owner === "number" ? `process ${owner}, which is no longer running` : "an unreadable lock file"
       }
-      return false
+      return { _tag: "Busy" }
+    } finally {
+      fs.rmSync(mine, { force: true })
     }
   })
 
 /**
- * Holds an exclusive, cross-process lock on a cache key for the scope's lifetime. Waiting processes poll; the
- * `onWait` effect runs once when the lock is busy, so a build can say whom it is waiting for.
+ * Holds an exclusive, cross-process lock on a cache key for the scope's lifetime. Waiting processes poll; `waiting`
+ * runs once when a live process holds the lock, and `takenOver` (instead of waiting) when its holder is dead.
  */
 export const lockKey = (
   key: string,
-  onWait: Effect.Effect<void>
+  on: { readonly waiting: Effect.Effect<void>; readonly takenOver: (owner: string) => Effect.Effect<void> }
 ): Effect.Effect<void, StoreError, CacheDir | Scope.Scope> =>
   Effect.flatMap(CacheDir, ({ root }) => {
     const file = path.join(cachePaths(root).locks, `${key}.lock`)
     const acquire = Effect.gen(function* () {
       let waited = false
-      while (!(yield* tryAcquire(file))) {
+      for (;;) {
+        const attempt = yield* tryAcquire(file)
+        if (attempt._tag === "Acquired") return
+        if (attempt._tag === "TookOver") return yield* on.takenOver(attempt.owner)
         if (!waited) {
           waited = true
-          yield* onWait
+          yield* on.waiting
         }
         yield* Effect.sleep(Duration.millis(50))
       }

@@ -10,13 +10,13 @@ export class StoreError extends Schema.TaggedError<StoreError>()("StoreError", {
   }
 }
 
-/** A cached object is missing, truncated or does not match its hash; it must never be used. */
+/** A cached object is missing, truncated or does not match its hash; it must never be used. `reason` reads after its hash. */
 export class CorruptObject extends Schema.TaggedError<CorruptObject>()("CorruptObject", {
   hash: Schema.String,
   path: Schema.String,
   reason: Schema.String
 }) {
   get message() {
-    return `cached object ${this.hash.slice(0, 12)} (${this.path}) is unusable: ${this.reason}`
+    return `cached object ${this.hash.slice(0, 12)} ${this.reason}`
   }
 }

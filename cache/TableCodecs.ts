@@ -1,9 +1,10 @@
 import * as arrow from "apache-arrow"
 import * as parquet from "parquet-wasm/node"
 
-/** Encodes an Arrow table as Parquet with zstd; the bytes are deterministic for equal tables. */
-export const encodeParquet = (table: arrow.Table): Uint8Array => {
-  const props = new parquet.WriterPropertiesBuilder().setCompression(parquet.Compression.ZSTD).build()
+/** Encodes an Arrow table as Parquet (zstd unless told otherwise); the bytes are deterministic for equal tables. */
+export const encodeParquet = (table: arrow.Table, compression: "zstd" | "uncompressed" = "zstd"): Uint8Array => {
+  const codec = compression === "zstd" ? parquet.Compression.ZSTD : parquet.Compression.UNCOMPRESSED
+  const props = new parquet.WriterPropertiesBuilder().setCompression(codec).build()
   return parquet.writeParquet(parquet.Table.fromIPCStream(arrow.tableToIPC(table, "stream")), props)
 }
 

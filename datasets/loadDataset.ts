@@ -69,7 +69,7 @@ export const decodeRows = (
             tasks.push(decoded.right)
           } else {
             const field = row.value.id !== undefined && row.value.id !== null ? "id" : "task_id"
-            bad = { file, line: row.line, field, reason: `duplicate task id "${decoded.right.task_id}" (first at line ${first})` }
+            bad = { file, line: row.line, field, reason: `duplicate task id (first at line ${first})` }
           }
         }
       }

@@ -123,3 +123,10 @@ export const conversationFor = (template: Template, input: ConversationInput): E
     }
   }
 }
+
+/**
+ * The messages that ask `template` about one task with nothing sampled: an empty completion before a post-task
+ * question, the task in both places of a revealed one. What closed-form expected answers are computed on.
+ */
+export const questionMessages = (template: Template, task: TaskLike, system: string): ReadonlyArray<ChatMessage> =>
+  Either.getOrThrow(conversationFor(template, { system, task, completion: "", taskB: task, tasks: [task, task] })).messages

@@ -1,5 +1,7 @@
 import { FileSystem } from "@effect/platform"
-import { Effect, ParseResult, Schema } from "effect"
+import { Effect, Either, Schema } from "effect"
+import { decodeIssues } from "../core/DecodeIssue"
+import { formatJsonSyntaxError, parseJson } from "../core/JsonText"
 import * as path from "node:path"
 import { hashValue, toKeyable } from "../core/Key"
 
@@ -142,10 +144,9 @@ export type Template = typeof Template.Type
 export const decodeTemplate = (file: string, json: unknown): Effect.Effect<Template, TemplateError> =>
   Schema.decodeUnknown(Template, { onExcessProperty: "error" })(json).pipe(
     Effect.mapError((e) => {
-      const issues = ParseResult.ArrayFormatter.formatErrorSync(e)
-      const first = issues.find((i) => i.path.length > 0) ?? issues[0]
-      const field = first === undefined || first.path.length === 0 ? "(root)" : first.path.map(String).join(".")
-      return new TemplateError({ file, field, reason: first?.message ?? e.message })
+      const issues = decodeIssues(e)
+      const first = issues.find((i) => i.field !== "") ?? issues[0]
+      return new TemplateError({ file, field: first === undefined || first.field === "" ? "(root)" : first.field, reason: first?.reason ?? "invalid" })
     }),
     Effect.flatMap((t) => {
       const expected = path.basename(file, ".json")
@@ -162,9 +163,9 @@ export const loadTemplate = (file: string): Effect.Effect<Template, TemplateErro
     const text = yield* fs.readFileString(file).pipe(
       Effect.mapError((e) => new TemplateError({ file, field: "(file)", reason: e.message }))
     )
-    const json = yield* Effect.try({
-      try: () => JSON.parse(text) as unknown,
-      catch: (e) => new TemplateError({ file, field: "(json)", reason: e instanceof Error ? e.message : String(e) })
+    const json = yield* Either.match(parseJson(text), {
+      onLeft: (e) => Effect.fail(new TemplateError({ file, field: "(json)", reason: formatJsonSyntaxError(e) })),
+      onRight: Effect.succeed
     })
     return yield* decodeTemplate(file, json)
   })

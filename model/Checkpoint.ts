@@ -1,6 +1,8 @@
 /** A Hugging Face checkpoint folder: validated config, decoded weights, tokenizer files and the weights hash. */
 import { FileSystem } from "@effect/platform"
-import { Effect, Either, ParseResult, Schema } from "effect"
+import { Effect, Either, Schema } from "effect"
+import { decodeIssues } from "../core/DecodeIssue"
+import { formatJsonSyntaxError, parseJson } from "../core/JsonText"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -108,9 +110,9 @@ export const dimensionsOf = (config: ModelConfig): Dimensions => ({
 export const decodeConfig = (dir: string, json: unknown): Either.Either<ModelConfig, CheckpointError> =>
   Schema.decodeUnknownEither(ModelConfig)(json, { onExcessProperty: "ignore" }).pipe(
     Either.mapLeft((error) => {
-      const issue = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
-      const field = issue === undefined || issue.path.length === 0 ? "config.json" : issue.path.map(String).join(".")
-      return new CheckpointError({ dir, field, reason: `unsupported or invalid value (${issue?.message ?? "invalid"})` })
+      const issue = decodeIssues(error)[0]
+      const field = issue === undefined || issue.field === "" ? "config.json" : issue.field
+      return new CheckpointError({ dir, field, reason: `unsupported or invalid value (${issue?.reason ?? "invalid"})` })
     }),
     Either.flatMap((config) => {
       const dims = dimensionsOf(config)
@@ -177,8 +179,10 @@ export const openCheckpoint = (dir: string): Effect.Effect<CheckpointFiles, Chec
           !exists
             ? optional ? Effect.succeed(undefined) : Effect.fail(fail(name, "file missing"))
             : fsx.readFileString(path.join(dir, name)).pipe(
-              Effect.flatMap((text) => Effect.try(() => JSON.parse(text) as unknown)),
-              Effect.mapError((e) => fail(name, `cannot read JSON: ${String(e)}`))
+              Effect.mapError((e) => fail(name, `cannot read: ${e.message}`)),
+              Effect.flatMap((text) =>
+                Either.match(parseJson(text), { onLeft: (e) => Effect.fail(fail(name, formatJsonSyntaxError(e))), onRight: Effect.succeed })
+              )
             )
         )
       )

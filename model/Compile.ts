@@ -3,6 +3,10 @@ import { FileSystem } from "@effect/platform"
 import { Effect } from "effect"
 import { createHash } from "node:crypto"
 import * as path from "node:path"
+import { writeFileAtomic } from "../cache/AtomicFile"
+import { checkManifest, stampFiles } from "../cache/Folders"
+import { setAsideIn } from "../cache/Quarantine"
+import { recordText } from "../cache/Records"
 import { type Checkpoint, type CheckpointFiles, type Dimensions, type ModelConfig, readWeights } from "./Checkpoint"
 import { ElemType, type GraphBuilder, graphBuilder } from "./Graph"
 import { floatToHalf } from "./Safetensors"
@@ -302,15 +306,24 @@ export const compileKey = (weightsHash: string, options: CompileOptions): string
     .slice(0, 32)
 
 /**
- * Compiles the checkpoint into `cacheDir` unless a model with the same key is already there (temp name, then rename).
- * The weights are decoded only to compile, and dropped with the graph once it is written.
+ * Compiles the checkpoint into `cacheDir` unless a model with the same key is already there and checks out against
+ * its manifest (`<key>.json`: each file's hash, size and modification time; contents are rehashed when a time
+ * changed). A damaged or unlisted graph is moved to the quarantine of `quarantineRoot` with one line and compiled
+ * again. The manifest is written before the graph is renamed into place, so a graph never appears without it. The
+ * weights are decoded only to compile, and dropped with the graph once it is written.
  */
-export const compileCached = (checkpoint: CheckpointFiles | Checkpoint, options: CompileOptions, cacheDir: string) =>
+export const compileCached = (checkpoint: CheckpointFiles | Checkpoint, options: CompileOptions, cacheDir: string, quarantineRoot = cacheDir) =>
   Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const key = compileKey(checkpoint.weightsHash, options)
     const target = path.join(cacheDir, `${key}.onnx`)
-    if (yield* fs.exists(target)) return { path: target, nodes: 0 } satisfies CompiledModel
+    const manifest = path.join(cacheDir, `${key}.json`)
+    const dataFile = `${target}.data`
+    if (yield* fs.exists(target)) {
+      const problem = yield* Effect.try(() => checkManifest(manifest, cacheDir, false))
+      if (problem === undefined) return { path: target, nodes: 0 } satisfies CompiledModel
+      yield* setAsideIn(quarantineRoot, [target, dataFile, manifest], problem, "compiling it again")
+    }
     yield* fs.makeDirectory(cacheDir, { recursive: true })
     const weights = "weights" in checkpoint ? checkpoint.weights : yield* readWeights(checkpoint)
     const g = buildDecoder({ config: checkpoint.config, dims: checkpoint.dims, weights }, options)
@@ -320,14 +333,18 @@ export const compileCached = (checkpoint: CheckpointFiles | Checkpoint, options:
     const { model, data } = g.encode(`decoder_${key}`, external)
     const suffix = `.tmp-${process.pid}-${Date.now()}`
     if (external !== undefined) {
-      const dataPath = path.join(cacheDir, external)
       yield* Effect.scoped(Effect.gen(function* () {
-        const file = yield* fs.open(dataPath + suffix, { flag: "w" })
+        const file = yield* fs.open(dataFile + suffix, { flag: "w" })
         for (const chunk of data) yield* file.writeAll(chunk)
       }))
-      yield* fs.rename(dataPath + suffix, dataPath)
+      yield* fs.rename(dataFile + suffix, dataFile)
     }
     yield* fs.writeFile(target + suffix, model)
+    yield* Effect.try(() => {
+      const files = stampFiles(cacheDir, [path.basename(target) + suffix, ...(external === undefined ? [] : [external])])
+      const { [path.basename(target) + suffix]: graph, ...rest } = files
+      writeFileAtomic(manifest, recordText({ files: { [path.basename(target)]: graph!, ...rest } }))
+    })
     yield* fs.rename(target + suffix, target)
     return { path: target, nodes: g.size() } satisfies CompiledModel
   })

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { hashFile } from "../cache/Folders"
 
 /** The files that decide what a checkpoint computes: weights, config, tokenizer and chat template. */
 const identityFiles = (dir: string): string[] =>
@@ -9,18 +10,6 @@ const identityFiles = (dir: string): string[] =>
     .readdirSync(dir)
     .filter((f) => f.endsWith(".safetensors") || ["config.json", "model.safetensors.index.json", "tokenizer.json", "tokenizer_config.json", "generation_config.json"].includes(f))
     .sort()
-
-const hashFile = (file: string): string => {
-  const hash = createHash("sha256")
-  const fd = fs.openSync(file, "r")
-  try {
-    const buffer = Buffer.allocUnsafe(1 << 24)
-    for (let n = fs.readSync(fd, buffer); n > 0; n = fs.readSync(fd, buffer)) hash.update(buffer.subarray(0, n))
-  } finally {
-    fs.closeSync(fd)
-  }
-  return hash.digest("hex")
-}
 
 const memoFile = () => path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "prefpipe", "file-hashes.json")
 

@@ -2,7 +2,7 @@ import { FileSystem } from "@effect/platform"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Context, Effect, Layer } from "effect"
 import * as path from "node:path"
-import { CacheDir } from "../cache/CacheDir"
+import { CacheDir, cachePaths } from "../cache/CacheDir"
 import { layerCheckpoint, type ModelError, SubjectModel } from "./SubjectModel"
 
 /** How a pooled model runs (provider, weight dtype, batch size, threads). */
@@ -30,7 +30,8 @@ export class ModelPool extends Effect.Service<ModelPool>()("prefpipe/ModelPool",
       Layer.buildWithScope(
         layerCheckpoint({
           dir,
-          cacheDir: path.join(root, "compiled"),
+          cacheDir: cachePaths(root).compiled,
+          quarantineRoot: root,
           provider: options.provider,
           dtype: options.dtype,
           batchSize: options.batchSize,

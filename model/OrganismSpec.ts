@@ -1,11 +1,62 @@
 /** The parameters of the planted-preference model organism, with documented defaults. */
 import { Schema } from "effect"
+import { reservedWords, splitWords } from "./organism/Vocabulary"
 
 const positive = (field: string) => Schema.Number.pipe(Schema.positive({ message: () => `${field} must be positive` }))
 
+/** At most this many planted personas (each takes a residual channel of its own). */
+export const MAX_PERSONAS = 4
+
+const reserved = reservedWords()
+
+/**
+ * A planted persona: a keyword that switches it on, and how much it shifts the valence of each origin's tasks.
+ */
+export const PlantedPersona = Schema.Struct({
+  /**
+   * One word (any case). The persona is on for every prompt that holds it, in practice through a system prompt; when
+   * keywords of several personas appear, each is on in proportion to its share of their occurrences. Keywords carry
+   * no valence and no emphasis.
+   */
+  keyword: Schema.String.pipe(
+    Schema.filter((k) => {
+      if (k.trim() === "") return "keyword must not be empty"
+      const words = splitWords(k)
+      if (words.length !== 1 || words[0] !== k.toLowerCase()) return `keyword "${k}" must be one word without punctuation or spaces`
+      if (reserved.has(words[0]!)) return `keyword "${k}" is an answer or mode word of the organism`
+      return true
+    })
+  ),
+  /**
+   * `direction`: the shift moves valence along the planted direction itself (a probe trained under another persona
+   * tracks it). `behaviour`: it moves every answer (good/bad, ratings, revealed choices, open words) exactly as the
+   * same valence shift would, through a channel of its own, leaving the planted direction and everything else a probe
+   * reads unchanged (so an open answer's end-of-turn hazard follows valence without the shift).
+   */
+  channel: Schema.Literal("direction", "behaviour"),
+  /**
+   * Valence added to every task of an origin while the persona is on (origins not listed: 0). As with `originMeans`,
+   * it is given to the tasks the organism can tell apart as that origin's (those holding one of its own words), divided
+   * by their share, so that the origin's mean shift over its tasks is exactly this.
+   */
+  shifts: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.Number }), { default: () => ({}) })
+})
+/** A planted persona. */
+export type PlantedPersona = typeof PlantedPersona.Type
+
+const Personas = Schema.Array(PlantedPersona).pipe(
+  Schema.filter((ps) => {
+    if (ps.length > MAX_PERSONAS) return `at most ${MAX_PERSONAS} personas, got ${ps.length}`
+    const keys = ps.map((p) => p.keyword.toLowerCase())
+    const twice = keys.find((k, i) => keys.indexOf(k) !== i)
+    return twice === undefined ? true : `keyword "${twice}" is listed twice`
+  })
+)
+
 /**
  * What the organism plants. Valences are in the organism's own units: a task's latent valence is the mean valence of
- * its content words; `originMeans` and `spread` fix the dataset means and the pooled within-dataset standard deviation
+ * its content words (its task-specific words: found in no other task of the task sets; common words carry none) plus
+ * its dataset part; `originMeans` and `spread` fix the dataset means and the pooled within-dataset standard deviation
  * of those task valences over the tasks it is built from. The planted direction carries the within-dataset part of
  * valence; the dataset means reach the answers through per-dataset features (see organism/Weights.ts), at most five
  * origins.
@@ -33,7 +84,15 @@ export class OrganismSpec extends Schema.Class<OrganismSpec>("OrganismSpec")({
   ),
   /** Which good/bad question has exactly the target reliability: pre-task, or post-task (the default experiment's). */
   calibrationTiming: Schema.optionalWith(Schema.Literal("pre", "post"), { default: () => "post" as const }),
-  /** Spread of template scales: each word found only in templates adds N(0, templateSpread²/8) to its templates' scale. */
+  /**
+   * The reference good/bad question β is calibrated on, asked at `calibrationTiming` with no system prompt (a pre-task
+   * question is followed by the task). A question of any other wording reads valence at the scale its own words give
+   * it, so its reliability differs from the target by as much.
+   */
+  calibrationQuestion: Schema.optionalWith(Schema.NonEmptyString, {
+    default: () => "Was doing that task good or bad for you? Answer with one word: good or bad."
+  }),
+  /** Spread of question scales: each common word no task uses adds N(0, templateSpread²/8) to the scale of any prompt holding it. */
   templateSpread: Schema.optionalWith(Schema.NonNegative, { default: () => 0.2 }),
   /** Slope of the 1-10 ratings relative to β (digit logits are βs·z·v − γ·z², z = (k − 5.5)/4.5). */
   statedBeta: Schema.optionalWith(positive("statedBeta"), { default: () => 3 }),
@@ -82,7 +141,9 @@ export class OrganismSpec extends Schema.Class<OrganismSpec>("OrganismSpec")({
   /** RoPE base; large so that the matching heads read almost the same score at every distance. */
   ropeTheta: Schema.optionalWith(positive("ropeTheta"), { default: () => 1e6 }),
   /** `max_position_embeddings` of the checkpoint. */
-  maxPositions: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 4096 })
+  maxPositions: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 4096 }),
+  /** Planted personas: keywords that shift valence on chosen origins, along the planted direction or off it. */
+  personas: Schema.optionalWith(Personas, { default: () => [] })
 }) {}
 
 /** Decodes a spec from unknown JSON (missing fields take their defaults). */

@@ -1,4 +1,6 @@
 /** Reading and writing the safetensors format (JSON header + little-endian tensor bytes), f32/f16/bf16 decoded to f32. */
+import { Either } from "effect"
+import { formatJsonSyntaxError, parseJson } from "../core/JsonText"
 
 /** Element types this reader decodes. */
 export type SafetensorsDtype = "F32" | "F16" | "BF16"
@@ -25,7 +27,9 @@ export const parseHeader = (bytes: Uint8Array): { entries: Record<string, Header
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const headerLength = Number(view.getBigUint64(0, true))
   if (8 + headerLength > bytes.length) throw new Error(`parseHeader: header length ${headerLength} exceeds file size ${bytes.length}`)
-  const json = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength))) as Record<string, unknown>
+  const parsed = parseJson(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength)))
+  if (Either.isLeft(parsed)) throw new Error(`parseHeader: the header is ${formatJsonSyntaxError(parsed.left)}`)
+  const json = parsed.right as Record<string, unknown>
   const entries: Record<string, HeaderEntry> = {}
   for (const [name, entry] of Object.entries(json)) if (name !== "__metadata__") entries[name] = entry as HeaderEntry
   return { entries, dataStart: 8 + headerLength }

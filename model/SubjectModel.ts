@@ -57,6 +57,8 @@ export interface CheckpointModelOptions {
   readonly dir: string
   /** Where compiled `.onnx` files are cached (keyed by weights hash and compile options). */
   readonly cacheDir: string
+  /** The cache root whose `quarantine/` receives damaged compiled graphs (default: `cacheDir`). */
+  readonly quarantineRoot?: string
   readonly provider?: Provider
   /** Weight storage in the compiled graph; float16 is meant for CUDA and runs (cast to float32) on CPU too. */
   readonly dtype?: "float32" | "float16"
@@ -101,7 +103,7 @@ export const makeRuntime = (options: CheckpointModelOptions) =>
         if (existing !== undefined) return yield* existing
         const compileOptions = { ...spec, fusions: options.fusions ?? allFusions, dtype: options.dtype ?? "float32" } as const
         const open = yield* Effect.cached(
-          compileCached(checkpoint, compileOptions, options.cacheDir).pipe(
+          compileCached(checkpoint, compileOptions, options.cacheDir, options.quarantineRoot).pipe(
             Effect.mapError((e) => `compile: ${e.message}`),
             Effect.flatMap((compiled) =>
               openSession(compiled.path, checkpoint.dims, options.provider ?? "cpu", options.threads ?? defaultThreads(checkpoint.dims), options.spin)

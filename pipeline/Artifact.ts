@@ -1,4 +1,4 @@
-import type * as arrow from "apache-arrow"
+import * as arrow from "apache-arrow"
 
 /** A stage output: a table (stored as Parquet), a matrix table (Arrow IPC, read without row parsing), JSON, or a folder of files. */
 export type Artifact =
@@ -9,8 +9,29 @@ export type Artifact =
 
 /** A table artifact, stored as Parquet with zstd. */
 export const table = (t: arrow.Table): Artifact => ({ _tag: "Table", table: t })
-/** A table of large float vectors, stored as an Arrow IPC file. */
-export const matrix = (t: arrow.Table): Artifact => ({ _tag: "Matrix", table: t })
+/**
+ * How a matrix table reads as arrays (for `pipeline export`): the columns that identify a row, and the name of each
+ * array as a template over the other key columns (`layer_{layer}`); rows sharing a name form one array.
+ */
+export interface MatrixLayout {
+  readonly rows: ReadonlyArray<string>
+  readonly arrays: string
+}
+
+const LAYOUT_KEY = "prefpipe.layout"
+
+/** A table of large float vectors, stored as an Arrow IPC file; its layout, if given, travels in the schema's metadata. */
+export const matrix = (t: arrow.Table, layout?: MatrixLayout): Artifact => {
+  if (layout === undefined) return { _tag: "Matrix", table: t }
+  const schema = new arrow.Schema(t.schema.fields, new Map([...t.schema.metadata, [LAYOUT_KEY, JSON.stringify(layout)]]))
+  return { _tag: "Matrix", table: new arrow.Table(schema, t.batches.map((b) => new arrow.RecordBatch(schema, b.data))) }
+}
+
+/** The layout a matrix table declares, if any. */
+export const matrixLayout = (t: arrow.Table): MatrixLayout | undefined => {
+  const text = t.schema.metadata.get(LAYOUT_KEY)
+  return text === undefined ? undefined : (JSON.parse(text) as MatrixLayout)
+}
 /** A JSON artifact, stored as canonical JSON. */
 export const json = (value: unknown): Artifact => ({ _tag: "Json", value })
 /** A folder of named files (a checkpoint, a rendered report). */

@@ -1,13 +1,12 @@
 import { Cause, Deferred, Effect, Exit, Option } from "effect"
-import * as fs from "node:fs"
-import * as path from "node:path"
 import type { ActionRecord, KeyComponents, OutputRecord } from "../cache/Actions"
 import { deleteAction, getAction, getNodeState, putAction, putNodeState } from "../cache/Actions"
 import { stableJson } from "../cache/Artifacts"
-import { tryFs } from "../cache/AtomicFile"
-import { CacheDir, cachePaths } from "../cache/CacheDir"
+import type { CacheDir } from "../cache/CacheDir"
+import { materializeFolder } from "../cache/Folders"
 import { lockKey } from "../cache/Lock"
-import { deleteObject, getObject, hasObject, objectPath, putObject } from "../cache/Objects"
+import { checkObject, getObject, putObject } from "../cache/Objects"
+import { StoreNotices } from "../cache/Quarantine"
 import type { Artifact, Loaded } from "./Artifact"
 import { loadedOutputs } from "./Artifact"
 import { StageError } from "./Errors"
@@ -77,46 +76,11 @@ const storeArtifact = (artifact: Artifact): Effect.Effect<OutputRecord, StoreErr
     return { kind: artifact._tag, hash: yield* putObject(bytes), size: bytes.byteLength, rows: rowsOf(artifact) }
   })
 
-/** Materializes a Files output as a folder of hard links (copies across devices) to verified objects. */
-const materializeFiles = (output: OutputRecord): Effect.Effect<string, CorruptObject | StoreError, CacheDir> =>
-  Effect.gen(function* () {
-    const { root } = yield* CacheDir
-    const dir = path.join(cachePaths(root).dirs, output.hash)
-    const marker = path.join(dir, ".complete")
-    if (fs.existsSync(marker)) return dir
-    const tmp = `${dir}.tmp-${process.pid}`
-    yield* tryFs(tmp, () => fs.rmSync(tmp, { recursive: true, force: true }))
-    for (const [name, file] of Object.entries(output.files ?? {})) {
-      yield* getObject(file.hash)
-      const target = path.join(tmp, name)
-      yield* tryFs(target, () => {
-        fs.mkdirSync(path.dirname(target), { recursive: true })
-        try {
-          fs.linkSync(objectPath(root, file.hash), target)
-        } catch {
-          fs.copyFileSync(objectPath(root, file.hash), target)
-        }
-      })
-    }
-    yield* tryFs(dir, () => {
-      fs.mkdirSync(tmp, { recursive: true })
-      fs.writeFileSync(path.join(tmp, ".complete"), "")
-      try {
-        fs.renameSync(tmp, dir)
-      } catch (e) {
-        // Another process materialized the same folder first; its copy is identical.
-        if (!fs.existsSync(marker)) throw e
-        fs.rmSync(tmp, { recursive: true, force: true })
-      }
-    })
-    return dir
-  })
-
-/** Reads one stored output back, verifying every object it touches. */
+/** Reads one stored output back, verifying every object it touches (and a Files output's folder against its file hashes). */
 export const loadOutput = (output: OutputRecord): Effect.Effect<Loaded, CorruptObject | StoreError, CacheDir> =>
   Effect.gen(function* () {
     if (output.kind === "Files") {
-      return { _tag: "Files", dir: yield* materializeFiles(output), names: Object.keys(output.files ?? {}) } as const
+      return { _tag: "Files", dir: yield* materializeFolder(output.hash, output.files ?? {}), names: Object.keys(output.files ?? {}) } as const
     }
     const bytes = yield* getObject(output.hash)
     switch (output.kind) {
@@ -129,14 +93,24 @@ export const loadOutput = (output: OutputRecord): Effect.Effect<Loaded, CorruptO
     }
   })
 
-/** True when every object of a recorded action is present with its recorded size. */
-const outputsPresent = (record: ActionRecord): Effect.Effect<boolean, StoreError, CacheDir> =>
+/**
+ * The first reason a recorded action's outputs cannot be reused, or undefined: every object present with its
+ * recorded size or, when `full`, hashing to its name, and a Files output's folder intact. Damaged objects are moved
+ * to the quarantine on the way.
+ */
+const unusableOutputs = (record: ActionRecord, full: boolean): Effect.Effect<CorruptObject | undefined, StoreError, CacheDir> =>
   Effect.gen(function* () {
     for (const o of Object.values(record.outputs)) {
-      if (!(yield* hasObject(o.hash, o.size))) return false
-      for (const f of Object.values(o.files ?? {})) if (!(yield* hasObject(f.hash, f.size))) return false
+      for (const { hash, size } of [o, ...Object.values(o.files ?? {})]) {
+        const problem = yield* checkObject(hash, size, full)
+        if (problem !== undefined) return problem
+      }
+      if (full && o.kind === "Files") {
+        const folder = yield* materializeFolder(o.hash, o.files ?? {}).pipe(Effect.as(undefined), Effect.catchTag("CorruptObject", Effect.succeed))
+        if (folder !== undefined) return folder
+      }
     }
-    return true
+    return undefined
   })
 
 const describeCause = (cause: Cause.Cause<unknown>): string => {
@@ -154,6 +128,8 @@ const describeCause = (cause: Cause.Cause<unknown>): string => {
 export interface BuildOptions {
   /** How many stages may run at once. */
   readonly concurrency: number
+  /** Rehash every cached stage's outputs before reusing them (by default only the root's; the others by size). */
+  readonly verify?: boolean
 }
 
 /**
@@ -161,6 +137,7 @@ export interface BuildOptions {
  * at once, each under a cross-process lock on its key so two builds never compute one stage twice), their outputs
  * are stored before their action is recorded, and a corrupt input object is reported, its producer rebuilt, and
  * the read retried. A failing stage fails the build only after independent branches have finished and been cached.
+ * Whatever the store finds damaged on the way is reported through Progress, one line each.
  */
 export const build = (
   graph: Graph,
@@ -198,6 +175,7 @@ export const build = (
         const artifacts = yield* resolved.node.stage
           .run({ node: id, key, params: resolved.params, inputs, progress: handle })
           .pipe(
+            Effect.provideService(StoreNotices, { note: (line) => progress.note(line.replace(/^! /, `! ${id}: `)) }),
             Effect.catchAllCause((cause) =>
               Cause.isInterruptedOnly(cause)
                 ? Effect.failCause(cause as Cause.Cause<never>)
@@ -229,20 +207,17 @@ export const build = (
         return { node: id, key, status, outputs, outputsHash, rows, seconds } satisfies NodeResult
       })
 
-    /** A usable cached action: all its objects present (and, for the root, whose outputs are read next, verified). */
+    /**
+     * A usable cached action: all its objects present with their sizes, and rehashed for the root (whose outputs are
+     * read next) or for every stage under `verify`.
+     */
     const lookup = (id: string, key: string) =>
       Effect.gen(function* () {
         const record = yield* getAction(key)
         if (record === undefined) return undefined
-        const usable =
-          (yield* outputsPresent(record)) &&
-          (id !== graph.root ||
-            (yield* Effect.forEach(Object.values(record.outputs), loadOutput).pipe(
-              Effect.as(true),
-              Effect.catchTag("CorruptObject", () => Effect.succeed(false))
-            )))
-        if (usable) return record
-        yield* progress.note(`! ${id}: cached outputs are missing or corrupt; rebuilding`)
+        const problem = yield* unusableOutputs(record, options.verify === true || id === graph.root)
+        if (problem === undefined) return record
+        yield* progress.note(`! ${id}: ${problem.message}; the stage reruns`)
         yield* deleteAction(key)
         return undefined
       })
@@ -272,7 +247,10 @@ export const build = (
             : yield* semaphore.withPermits(1)(
                 Effect.scoped(
                   Effect.gen(function* () {
-                    yield* lockKey(key, progress.note(`… ${id}: another build is computing this stage; waiting`))
+                    yield* lockKey(key, {
+                      waiting: progress.note(`… ${id}: another build is computing this stage; waiting`),
+                      takenOver: (owner) => progress.note(`… ${id}: took over the lock left by ${owner}; computing it here`)
+                    })
                     const again = yield* lookup(id, key)
                     return again !== undefined ? fromRecord(again) : yield* execute(resolved, components, key)
                   })
@@ -282,32 +260,29 @@ export const build = (
         return result
       })
 
-    /** Runs a node; if one of its inputs turns out corrupt, forgets that producer, rebuilds it and retries once. */
-    const buildWithRepair = (id: string) =>
+    /**
+     * Runs a node; when an input object turns out damaged (it is in the quarantine by then), forgets the stage that
+     * produced it, rebuilds that stage (repairing its own inputs the same way) and retries. Each retry follows a
+     * damaged object being set aside, so it ends after at most one round per object the inputs hold.
+     */
+    const buildWithRepair = (id: string, rounds = 0): Effect.Effect<NodeResult, StageError | StoreError | CorruptObject, any> =>
       buildOne(id).pipe(
         Effect.catchTag("CorruptObject", (error) =>
           Effect.gen(function* () {
-            yield* progress.note(`! ${error.message}; rebuilding the stage that produced it`)
-            const resolved = graph.nodes.get(id)!
-            for (const inputId of Object.values(resolved.inputs)) {
-              const producer = results.get(inputId)!
-              const touched = Object.values(producer.outputs).some(
+            const inputs = Object.values(graph.nodes.get(id)!.inputs)
+            const producers = inputs.filter((inputId) =>
+              Object.values(results.get(inputId)!.outputs).some(
                 (o) => o.hash === error.hash || Object.values(o.files ?? {}).some((f) => f.hash === error.hash)
               )
-              if (!touched) continue
-              yield* deleteObject(error.hash)
-              yield* deleteAction(producer.key)
-              const { root } = yield* CacheDir
-              for (const o of Object.values(producer.outputs)) {
-                if (o.kind === "Files") {
-                  const dir = path.join(cachePaths(root).dirs, o.hash)
-                  yield* tryFs(dir, () => fs.rmSync(dir, { recursive: true, force: true }))
-                }
-              }
-              const rebuilt = yield* buildOne(inputId)
-              results.set(inputId, rebuilt)
+            )
+            const budget = inputs.reduce((a, i) => a + Object.values(results.get(i)!.outputs).reduce((b, o) => b + 1 + Object.keys(o.files ?? {}).length, 0), 0)
+            if (producers.length === 0 || rounds >= budget) return yield* Effect.fail(error)
+            yield* progress.note(`! ${id}: ${error.message}; rebuilding ${producers.join(", ")}`)
+            for (const inputId of producers) {
+              yield* deleteAction(results.get(inputId)!.key)
+              results.set(inputId, yield* buildWithRepair(inputId))
             }
-            return yield* buildOne(id)
+            return yield* buildWithRepair(id, rounds + 1)
           })
         )
       )
@@ -335,4 +310,4 @@ export const build = (
     }
     if (failures.length > 0) return yield* Effect.fail(failures[0]!)
     return { root: results.get(graph.root)!, nodes: graph.order.map((id) => results.get(id)!) }
-  })
+  }).pipe(Effect.provideServiceEffect(StoreNotices, Effect.map(Progress, (progress) => ({ note: progress.note }))))

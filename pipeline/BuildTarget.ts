@@ -31,6 +31,8 @@ export interface BuildRequest<C> {
   /** A config file, or a recorded snapshot (reproduce). */
   readonly config: { readonly file: string } | { readonly snapshot: unknown; readonly file: string }
   readonly concurrency: number
+  /** Rehash every cached stage's outputs before reusing them (see BuildOptions.verify). */
+  readonly verify?: boolean
   /** The folder target outputs go under (`out/` in the project). */
   readonly outRoot: string
   readonly root?: string
@@ -116,7 +118,7 @@ export const buildTarget = <C>(
 ): Effect.Effect<TargetBuild, LoadErrors | StageError | StoreError | CorruptObject, any> =>
   Effect.gen(function* () {
     const { graph, snapshot, name, target, config } = yield* prepare(request)
-    const result = yield* build(graph, { concurrency: request.concurrency })
+    const result = yield* build(graph, { concurrency: request.concurrency, verify: request.verify === true })
     const buildHash = hashValue({ target: name, config: toKeyable(snapshot), root: result.root.key })
     const outputDir = path.join(request.outRoot, name)
     const files =

@@ -9,6 +9,7 @@ import { mcpCommand } from "./McpCommand"
 import { modelCommand } from "./ModelCommand"
 import { organismCommand } from "./OrganismCommand"
 import { parseCommand } from "./ParseCommand"
+import { positiveConcurrency } from "./CliOptions"
 import { projectRoot } from "./ProjectRoot"
 
 // The engine, the store and the model load when a command runs: `pipeline --help` parses the command definitions alone.
@@ -23,10 +24,7 @@ const configOption = Options.file("config").pipe(
   Options.optional
 )
 const jsonOption = Options.boolean("json").pipe(Options.withDescription("print one JSON object on stdout"))
-const concurrencyOption = Options.integer("concurrency").pipe(
-  Options.withDescription("stages that may run at once"),
-  Options.withDefault(1)
-)
+const concurrencyOption = positiveConcurrency(Options.integer("concurrency").pipe(Options.withDescription("stages that may run at once")))
 const targetArg = Args.text({ name: "target" }).pipe(Args.withDescription("e.g. reports/hoo (defined in reports/hoo.ts)"))
 
 const configFile = (config: Option.Option<string>) =>
@@ -36,15 +34,22 @@ const printJson = (value: unknown) => Console.log(JSON.stringify(value, null, 2)
 
 const buildCommand = Command.make(
   "build",
-  { target: targetArg, config: configOption, cache: cacheOption, json: jsonOption, concurrency: concurrencyOption },
-  ({ target, config, cache, json, concurrency }) =>
+  {
+    target: targetArg,
+    config: configOption,
+    cache: cacheOption,
+    out: Options.directory("out").pipe(Options.withDescription("where targets are written (default: out/ in the project)"), Options.optional),
+    json: jsonOption,
+    concurrency: concurrencyOption
+  },
+  ({ target, config, cache, out, json, concurrency }) =>
     Effect.flatMap(engine, (e) => Effect.gen(function* () {
       const built = yield* e.buildTarget({
         target,
         spec: e.experimentConfig,
         config: { file: configFile(config) },
         concurrency,
-        outRoot: path.join(projectRoot, "out")
+        outRoot: path.resolve(Option.getOrElse(out, () => path.join(projectRoot, "out")))
       })
       const summary = e.buildJson(built)
       if (json) return yield* printJson(summary)
@@ -109,6 +114,42 @@ const reproduceCommand = Command.make(
     }).pipe(Effect.provide(e.cacheLayer(cache, false))))
 ).pipe(Command.withDescription("rebuild a recorded build from its config snapshot and compare every output hash"))
 
+const exportCommand = Command.make(
+  "export",
+  {
+    hash: Args.text({ name: "hash" }).pipe(Args.withDescription("a build or stage hash (a unique prefix of 6+ characters)")),
+    to: Options.text("to").pipe(Options.withDescription("the folder to write (replaced whole if it holds an earlier export)")),
+    format: Options.choice("format", ["parquet", "npz", "csv"]).pipe(
+      Options.withDescription("parquet: tables and matrices as Parquet; npz: matrices as .npz; csv: tables as CSV, matrices as .npy"),
+      Options.withDefault("parquet" as const)
+    ),
+    cache: cacheOption,
+    json: jsonOption
+  },
+  ({ hash, to, format, cache, json }) =>
+    Effect.flatMap(engine, (e) => Effect.gen(function* () {
+      const { exportOutputs } = yield* Effect.promise(() => import("./export/Export"))
+      const started = Date.now()
+      let written = 0
+      const manifest = yield* exportOutputs({
+        hash,
+        to,
+        format,
+        onFile: (file, done, total) =>
+          Effect.sync(() => {
+            written += file.bytes
+            const seconds = Math.max((Date.now() - started) / 1000, 1e-3)
+            const left = done < total ? `, ~${Math.ceil((seconds / done) * (total - done))} s left` : ""
+            process.stderr.write(`[${done}/${total} outputs] ${file.path} ${(file.bytes / 1e6).toFixed(2)} MB (${(written / 1e6 / seconds).toFixed(1)} MB/s${left})\n`)
+          })
+      })
+      if (json) return yield* printJson(manifest)
+      const bytes = manifest.files.reduce((n, f) => n + f.bytes, 0)
+      const from = "build" in manifest.source ? `build ${manifest.source.build}` : `stage ${manifest.source.node} ${manifest.source.stage}`
+      yield* Console.log(`exported ${manifest.files.length} files (${(bytes / 1e6).toFixed(1)} MB) of ${from} to ${to} (manifest.json lists them)`)
+    }).pipe(Effect.provide(e.cacheLayer(cache, true))))
+).pipe(Command.withDescription("write a build's or a stage's outputs under readable names, for numpy, pandas, polars and DuckDB"))
+
 const gcCommand = Command.make(
   "gc",
   { cache: cacheOption, keepBuilds: Options.integer("keep-builds").pipe(Options.optional) },
@@ -121,6 +162,31 @@ const gcCommand = Command.make(
       )
     }).pipe(Effect.provide(e.cacheLayer(cache, true))))
 ).pipe(Command.withDescription("remove everything not reachable from the kept builds"))
+
+const verifyCommand = Command.make(
+  "verify",
+  {
+    cache: cacheOption,
+    json: jsonOption,
+    repair: Options.boolean("repair").pipe(Options.withDescription("move every damaged entry to quarantine/ so the next build recomputes it"))
+  },
+  ({ cache, json, repair }) =>
+    Effect.flatMap(engine, (e) => Effect.gen(function* () {
+      const report = yield* e.verifyCache(repair)
+      if (report.damaged.length > 0 && !repair) process.exitCode = 1
+      if (json) return yield* printJson(report)
+      for (const d of report.damaged) yield* Console.log(`damaged ${d.kind} ${d.path}: ${d.reason}`)
+      const c = report.checked
+      const n = (count: number, what: string) => `${count} ${what}${count === 1 ? "" : "s"}`
+      yield* Console.log(
+        `checked ${n(c.objects, "object")}, ${n(c.stageRecords, "stage record")}, ${n(c.nodeStates, "node state")}, ` +
+          `${n(c.buildRecords, "build record")}, ${n(c.folders, "folder")}, ${n(c.compiledGraphs, "compiled graph")}, ${n(c.memoRows, "memo row")}: ` +
+          (report.damaged.length === 0
+            ? "all intact"
+            : `${report.damaged.length} damaged${repair ? ", moved to quarantine/" : " (pipeline cache verify --repair moves them to quarantine/)"}`)
+      )
+    }).pipe(Effect.provide(e.CacheDir.layer(e.cacheRoot(cache)))))
+).pipe(Command.withDescription("rehash every object, stage record, folder, compiled graph and memo row; --repair quarantines the damage"))
 
 const statsCommand = Command.make("stats", { cache: cacheOption, json: jsonOption }, ({ cache, json }) =>
   Effect.flatMap(engine, (e) => Effect.gen(function* () {
@@ -137,10 +203,10 @@ const statsCommand = Command.make("stats", { cache: cacheOption, json: jsonOptio
 
 const cacheCommand = Command.make("cache").pipe(
   Command.withDescription("inspect the cache"),
-  Command.withSubcommands([statsCommand])
+  Command.withSubcommands([statsCommand, verifyCommand])
 )
 
 /** The `pipeline` command and its subcommands. */
 export const pipelineCommand = Command.make("pipeline").pipe(
-  Command.withSubcommands([buildCommand, planCommand, showCommand, reproduceCommand, gcCommand, cacheCommand, modelCommand, parseCommand, organismCommand, mcpCommand])
+  Command.withSubcommands([buildCommand, planCommand, showCommand, reproduceCommand, exportCommand, gcCommand, cacheCommand, modelCommand, parseCommand, organismCommand, mcpCommand])
 )

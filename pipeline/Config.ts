@@ -5,7 +5,9 @@ import { DatasetSpec } from "../datasets/DatasetSpec"
 import { decodeTemplate, Template } from "../elicitation/Template"
 import { ChatClientConfig } from "../model/ChatClient"
 import { checkpointFingerprint } from "../model/Fingerprint"
+import { OrganismSpec } from "../model/OrganismSpec"
 import type { ConfigSpec } from "./BuildTarget"
+import { checkSecrets } from "./ConfigSecrets"
 import { ConfigError } from "./Errors"
 import { decodeConfig, projectRoot, readConfigFile } from "./Target"
 
@@ -14,12 +16,18 @@ const Probability = Schema.Number.pipe(Schema.between(0, 1))
 const withDefault = <A, I>(schema: Schema.Schema<A, I, never>, value: () => NoInfer<A>) =>
   Schema.optionalWith(schema, { default: value })
 
+/**
+ * The fields of the organism's spec as a config writes them: every field optional and checked with the spec's own
+ * refinements, unknown fields rejected. Derived from `OrganismSpec`, so a field added there is typed here too.
+ */
+const OrganismSpecOverrides = Schema.encodedBoundSchema(Schema.Struct(OrganismSpec.fields))
+
 /** The subject model: the planted-preference organism (built into the cache) or a Hugging Face checkpoint folder. */
 export const ModelConfig = Schema.Union(
   Schema.Struct({
     kind: Schema.Literal("organism"),
     /** Organism spec overrides (see model/OrganismSpec.ts); omitted fields take the spec's defaults. */
-    spec: withDefault(Schema.Record({ key: Schema.String, value: Schema.Unknown }), () => ({}))
+    spec: withDefault(OrganismSpecOverrides, () => ({}))
   }),
   Schema.Struct({
     kind: Schema.Literal("checkpoint"),
@@ -132,7 +140,9 @@ export const ExperimentConfig = Schema.Struct({
   probes: withDefault(ProbesConfig, () => Schema.decodeSync(ProbesConfig)({})),
   steering: withDefault(SteeringConfig, () => Schema.decodeSync(SteeringConfig)({})),
   /** An OpenAI-compatible judge and parsing model; without one, parsing uses patterns and documented heuristics. */
-  judge: Schema.optional(ChatClientConfig)
+  judge: Schema.optional(ChatClientConfig),
+  /** Environment variables an `apiKeyEnv` may name besides those ending in `_API_KEY` or `_TOKEN`. */
+  apiKeyEnvAllowed: Schema.optional(Schema.Array(Schema.String.pipe(Schema.pattern(/^[A-Za-z_][A-Za-z0-9_]*$/))))
 })
 
 /** A decoded experiment config. */
@@ -175,10 +185,7 @@ const expandTemplates = (raw: unknown, file: string, templatesDir: string): Effe
       if (!/^[A-Za-z0-9_.-]+$/.test(entry) || !fs.existsSync(templateFile)) {
         return yield* new ConfigError({ file, field: `templates.${i}`, reason: `no template "${entry}" in ${path.relative(process.cwd(), templatesDir) || "."}` })
       }
-      const json = yield* Effect.try({
-        try: () => JSON.parse(fs.readFileSync(templateFile, "utf8")) as unknown,
-        catch: (e) => new ConfigError({ file: templateFile, field: "", reason: e instanceof Error ? e.message : String(e) })
-      })
+      const json = yield* readConfigFile(templateFile)
       templates.push(
         yield* decodeTemplate(templateFile, json).pipe(
           Effect.mapError((e) => new ConfigError({ file, field: `templates.${i}`, reason: e.message }))
@@ -188,14 +195,6 @@ const expandTemplates = (raw: unknown, file: string, templatesDir: string): Effe
     const ids = templates.map((t) => (t as { id?: unknown }).id)
     const duplicate = ids.find((id, i) => ids.indexOf(id) !== i)
     if (duplicate !== undefined) return yield* new ConfigError({ file, field: "templates", reason: `template "${String(duplicate)}" is listed twice` })
-    const judge = record.judge as Record<string, unknown> | undefined
-    if (judge !== undefined && typeof judge === "object" && judge !== null && "apiKey" in judge) {
-      return yield* new ConfigError({
-        file,
-        field: "judge.apiKey",
-        reason: "API keys are never stored in a config (builds record their config); set an environment variable and name it in judge.apiKeyEnv"
-      })
-    }
     const datasets = Array.isArray(record.datasets)
       ? record.datasets.map((d: unknown) =>
           typeof d === "object" && d !== null && typeof (d as { path?: unknown }).path === "string"
@@ -212,9 +211,11 @@ export const experimentConfig: ConfigSpec<ExperimentConfig> = {
   load: (file) =>
     Effect.gen(function* () {
       const raw = yield* readConfigFile(file)
+      yield* checkSecrets(raw, file)
       const expanded = yield* expandTemplates(raw, file, path.join(projectRoot, "templates"))
       const config = yield* decodeConfig(ExperimentConfig, expanded, file)
       return { config, snapshot: Schema.encodeSync(ExperimentConfig)(config) }
     }),
-  fromSnapshot: (snapshot) => decodeConfig(ExperimentConfig, snapshot, "(recorded snapshot)")
+  fromSnapshot: (snapshot) =>
+    Effect.zipRight(checkSecrets(snapshot, "(recorded snapshot)"), decodeConfig(ExperimentConfig, snapshot, "(recorded snapshot)"))
 }

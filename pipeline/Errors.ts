@@ -50,3 +50,14 @@ export class UnknownHash extends Schema.TaggedError<UnknownHash>()("UnknownHash"
     return `${this.hash}: ${this.reason}`
   }
 }
+
+/** An export could not be written; an earlier export in the same folder is left as it was. */
+export class ExportError extends Schema.TaggedError<ExportError>()("ExportError", {
+  to: Schema.String,
+  file: Schema.String,
+  reason: Schema.String
+}) {
+  get message() {
+    return `export to ${this.to}: ${this.file === "" ? "" : `${this.file}: `}${this.reason}`
+  }
+}

@@ -3,6 +3,7 @@ import * as Options from "@effect/cli/Options"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as path from "node:path"
+import { positiveConcurrency } from "./CliOptions"
 import { projectRoot } from "./ProjectRoot"
 
 /** `pipeline mcp`: serves the Model Context Protocol on stdio so that a coding agent can plan, build and read experiments. */
@@ -14,7 +15,7 @@ export const mcpCommand = Command.make(
       Options.optional
     ),
     out: Options.directory("out").pipe(Options.withDescription("where targets are written (default: out/ in the project)"), Options.optional),
-    concurrency: Options.integer("concurrency").pipe(Options.withDescription("stages a build may run at once"), Options.withDefault(1))
+    concurrency: positiveConcurrency(Options.integer("concurrency").pipe(Options.withDescription("stages a build may run at once")))
   },
   // The MCP SDK loads when the server starts, not with every command.
   ({ cache, out, concurrency }) =>

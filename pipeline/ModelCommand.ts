@@ -4,8 +4,10 @@ import * as Options from "@effect/cli/Options"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as path from "node:path"
+import { formatJsonSyntaxError, parseJson } from "../core/JsonText"
 import type { Prompt } from "../model/Prompt"
 import type { Steering } from "../model/Steering"
 import type { SubjectModel } from "../model/SubjectModel"
@@ -58,9 +60,11 @@ const readVector = (file: string, m: typeof import("../model/SubjectModel")) =>
   Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const text = yield* fs.readFileString(file)
-    const values = text.trim().startsWith("[") ? (JSON.parse(text) as number[]) : text.trim().split(/[\s,]+/).map(Number)
-    if (values.some((v) => !Number.isFinite(v))) return yield* Effect.fail(new m.ModelError({ model: file, reason: "steering vector file holds a non-number" }))
-    return values
+    const parsed = text.trim().startsWith("[") ? parseJson(text) : Either.right(text.trim().split(/[\s,]+/).map(Number))
+    if (Either.isLeft(parsed)) return yield* Effect.fail(new m.ModelError({ model: file, reason: `steering vector file is ${formatJsonSyntaxError(parsed.left)}` }))
+    const values: unknown[] = Array.isArray(parsed.right) ? parsed.right : [parsed.right]
+    if (values.some((v) => typeof v !== "number" || !Number.isFinite(v))) return yield* Effect.fail(new m.ModelError({ model: file, reason: "steering vector file holds a non-number" }))
+    return values as number[]
   })
 
 const generateCommand = Command.make(

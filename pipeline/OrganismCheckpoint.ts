@@ -1,34 +1,28 @@
 // What `pipeline organism` runs, imported by pipeline/OrganismCommand.ts when the command runs.
 import { FileSystem } from "@effect/platform"
-import { Console, Effect, Either, Option, ParseResult, Schema } from "effect"
+import { Console, Effect, Either, type Option, type ParseResult, Schema } from "effect"
 import * as path from "node:path"
-import { generateOrganism, OrganismError, type OrganismTask, writeOrganism } from "../model/Organism"
+import { decodeIssues } from "../core/DecodeIssue"
+import { formatJsonSyntaxError, parseJson } from "../core/JsonText"
+import { questionMessages } from "../elicitation/Conversation"
+import { decodeTemplate } from "../elicitation/Template"
+import { generateGroundTruth, generateOrganism, OrganismError, type OrganismTask, writeOrganism } from "../model/Organism"
 import { decodeOrganismSpec, defaultOrganismSpec } from "../model/OrganismSpec"
 import { projectRoot } from "./ProjectRoot"
 
 const TaskLine = Schema.Struct({ id: Schema.String, origin: Schema.String, prompt: Schema.String })
-const TemplateFile = Schema.Struct({
-  id: Schema.String,
-  kind: Schema.String,
-  timing: Schema.String,
-  text: Schema.String,
-  options: Schema.optional(Schema.Array(Schema.Struct({ label: Schema.String, value: Schema.Number }))),
-  scale: Schema.optional(Schema.Struct({ min: Schema.Number, max: Schema.Number }))
-})
 
 const inputError = (file: string, reason: string) => new OrganismError({ reason: `${file}: ${reason}` })
 
+const parseInput = (text: string, where: string) => Either.mapLeft(parseJson(text), (e) => inputError(where, formatJsonSyntaxError(e)))
+
+const issueOf = (where: string) => (e: ParseResult.ParseError) => {
+  const issue = decodeIssues(e)[0]
+  return inputError(where, `${issue?.field || "(value)"}: ${issue?.reason ?? "invalid"}`)
+}
+
 const decodeJson = <A, I>(schema: Schema.Schema<A, I>, text: string, where: string) =>
-  Either.try({ try: () => JSON.parse(text) as unknown, catch: (e) => inputError(where, `not JSON (${String(e)})`) }).pipe(
-    Either.flatMap((json) =>
-      Schema.decodeUnknownEither(schema)(json, { onExcessProperty: "ignore" }).pipe(
-        Either.mapLeft((e) => {
-          const issue = ParseResult.ArrayFormatter.formatErrorSync(e)[0]
-          return inputError(where, `${issue?.path.join(".") || "(value)"}: ${issue?.message ?? "invalid"}`)
-        })
-      )
-    )
-  )
+  Either.flatMap(parseInput(text, where), (json) => Either.mapLeft(Schema.decodeUnknownEither(schema)(json, { onExcessProperty: "ignore" }), issueOf(where)))
 
 /** The files of `dir` ending in `ext`, sorted by name; none when the folder does not exist. */
 const filesIn = (dir: string, ext: string) =>
@@ -60,26 +54,29 @@ const templateFiles = (root: string) =>
     const fs = yield* FileSystem.FileSystem
     const files = yield* filesIn(path.join(root, "templates"), ".json")
     return yield* Effect.forEach(files, (file) =>
-      Effect.flatMap(fs.readFileString(file), (text) => decodeJson(TemplateFile, text, path.relative(root, file))))
+      Effect.flatMap(fs.readFileString(file), (text) => {
+        const where = path.relative(root, file)
+        return parseInput(text, where).pipe(
+          Effect.flatMap((json) => decodeTemplate(where, json)),
+          Effect.mapError((e) => (e._tag === "OrganismError" ? e : inputError(where, e.message)))
+        )
+      }))
   })
 
-/** Builds the organism over the built-in tasks and the project's templates and writes it with its ground truth. */
+/** Builds the organism over the built-in tasks, writes it and its ground truth for the project's templates (no system prompt). */
 export const runOrganismCommand = ({ out, seed, spec }: { readonly out: string; readonly seed: number; readonly spec: Option.Option<string> }) =>
   Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const decoded = spec._tag === "None"
       ? defaultOrganismSpec()
       : yield* Effect.flatMap(fs.readFileString(spec.value), (text) =>
-        Either.flatMap(
-          Either.try({ try: () => JSON.parse(text) as unknown, catch: (e) => inputError(spec.value, `not JSON (${String(e)})`) }),
-          (json) => Either.mapLeft(decodeOrganismSpec(json), (e) => inputError(spec.value, ParseResult.TreeFormatter.formatErrorSync(e)))
-        ))
+        Either.flatMap(parseInput(text, spec.value), (json) => Either.mapLeft(decodeOrganismSpec(json), issueOf(spec.value))))
     const tasks = yield* builtinTasks(projectRoot)
     if (tasks.length === 0) return yield* inputError("datasets/builtin", "no built-in tasks found")
     const templates = yield* templateFiles(projectRoot)
-    const result = yield* generateOrganism({ spec: decoded, seed, tasks, templates })
-    yield* writeOrganism(out, result)
-    const gt = result.groundTruth
+    const built = yield* generateOrganism({ spec: decoded, seed, tasks })
+    const gt = yield* generateGroundTruth(built, { templates, personas: [{ id: "default", system: "" }], conversation: questionMessages })
+    yield* writeOrganism(out, built.files, gt)
     yield* Console.log(
       `organism written to ${out}: ${tasks.length} tasks, ${templates.length} templates, β = ${gt.slopes.beta.toFixed(4)}, ` +
         `planted layers ${gt.directions.map((d) => d.layer).join(",")}`

@@ -10,8 +10,9 @@ const specOption = Options.file("spec", { exists: "yes" }).pipe(
 )
 
 /**
- * `organism --out DIR --seed N [--spec FILE]`: writes the planted-preference checkpoint built over the built-in tasks
- * and the project's templates, with `ground_truth.json` beside it, and prints a one-line summary.
+ * `organism --out DIR --seed N [--spec FILE]`: writes the planted-preference checkpoint built over the built-in tasks,
+ * with `ground_truth.json` beside it (for the project's templates, asked with no system prompt), and prints a one-line
+ * summary.
  */
 export const organismCommand = Command.make("organism", { out: outOption, seed: seedOption, spec: specOption }, ({ out, seed, spec }) =>
   // The organism builder loads when the command runs, not with every command.

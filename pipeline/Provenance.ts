@@ -85,7 +85,8 @@ export interface ReproduceReport {
 
 /**
  * Rebuilds a recorded build from its config snapshot alone. By default every stage is recomputed in a fresh
- * scratch cache (a true reproduction); `reuseCache` rebuilds in the current cache instead.
+ * scratch cache (a true reproduction); `reuseCache` rebuilds in the current cache instead, rehashing every output it
+ * reuses (a damaged one is set aside and its stage recomputed, so the comparison never rests on unread bytes).
  */
 export const reproduce = <C>(build: string, spec: ConfigSpec<C>, options: { readonly concurrency: number; readonly reuseCache: boolean; readonly root?: string }) =>
   Effect.gen(function* () {
@@ -98,6 +99,7 @@ export const reproduce = <C>(build: string, spec: ConfigSpec<C>, options: { read
       spec,
       config: { snapshot: record.config, file: record.configFile },
       concurrency: options.concurrency,
+      verify: options.reuseCache,
       outRoot: path.join(scratch, "out"),
       ...(options.root === undefined ? {} : { root: options.root })
     })

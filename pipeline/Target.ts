@@ -1,4 +1,6 @@
-import { Effect, Either, ParseResult, Schema } from "effect"
+import { Effect, Either, Schema } from "effect"
+import { decodeIssues } from "../core/DecodeIssue"
+import { formatJsonSyntaxError, parseJson } from "../core/JsonText"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { pathToFileURL } from "node:url"
@@ -57,16 +59,18 @@ export const decodeConfig = <C, I>(
 ): Effect.Effect<C, ConfigError> => {
   const result = Schema.decodeUnknownEither(schema)(raw, { onExcessProperty: "error", errors: "all" })
   if (Either.isRight(result)) return Effect.succeed(result.right)
-  const issues = ParseResult.ArrayFormatter.formatErrorSync(result.left)
+  const issues = decodeIssues(result.left)
   const first = issues[0]
-  const field = first === undefined ? "" : first.path.map(String).join(".")
-  const rest = issues.length > 1 ? ` (and ${issues.length - 1} more: ${issues.slice(1, 4).map((i) => i.path.join(".") || "(root)").join(", ")})` : ""
-  return Effect.fail(new ConfigError({ file, field, reason: `${first?.message ?? "invalid"}${rest}` }))
+  const rest = issues.length > 1 ? ` (and ${issues.length - 1} more: ${issues.slice(1, 4).map((i) => i.field || "(root)").join(", ")})` : ""
+  return Effect.fail(new ConfigError({ file, field: first?.field ?? "", reason: `${first?.reason ?? "invalid"}${rest}` }))
 }
 
-/** Reads a JSON config file. */
+/** Reads a JSON config file; a syntax error is named by line and column, never quoted. */
 export const readConfigFile = (file: string): Effect.Effect<unknown, ConfigError> =>
-  Effect.try({
-    try: () => JSON.parse(fs.readFileSync(file, "utf8")) as unknown,
-    catch: (e) => new ConfigError({ file, field: "", reason: e instanceof Error ? e.message : String(e) })
-  })
+  Effect.flatMap(
+    Effect.try({
+      try: () => fs.readFileSync(file, "utf8"),
+      catch: (e) => new ConfigError({ file, field: "", reason: `cannot read: ${(e as NodeJS.ErrnoException).code ?? String(e)}` })
+    }),
+    (text) => Either.match(parseJson(text), { onLeft: (e) => Effect.fail(new ConfigError({ file, field: "", reason: formatJsonSyntaxError(e) })), onRight: Effect.succeed })
+  )

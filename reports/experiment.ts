@@ -30,15 +30,19 @@ export const experimentGraph = (config: ExperimentConfig): ExperimentGraph => {
   const datasets = config.datasets.map((d, i) => tasksNode(d, i))
   const byDataset = Object.fromEntries(datasets.map((n) => [n.id, n]))
   const tasks = Stage.node(sample, { params: { perOrigin: config.sample.perOrigin, seed: config.seed }, inputs: byDataset, configPaths: { perOrigin: "sample.perOrigin", seed: "seed" } })
-  const organismParams = config.model.kind === "organism" ? { spec: config.model.spec, seed: config.seed, templates: config.templates } : undefined
+  const organismParams = config.model.kind === "organism" ? { spec: config.model.spec, seed: config.seed } : undefined
   const model =
     config.model.kind === "organism"
-      ? Stage.node(organism, { params: organismParams, inputs: byDataset, configPaths: { spec: "model.spec", templates: "templates" } })
+      ? Stage.node(organism, { params: organismParams, inputs: byDataset, configPaths: { spec: "model.spec", seed: "seed" } })
       : Stage.node(checkpoint, { params: { path: config.model.path, fingerprint: config.model.fingerprint ?? "" }, configPaths: { fingerprint: "model" } })
   const truth =
     organismParams === undefined
       ? undefined
-      : Stage.node(organismTruth, { params: organismParams, inputs: byDataset, configPaths: { spec: "model.spec", templates: "templates" } })
+      : Stage.node(organismTruth, {
+        params: { ...organismParams, templates: config.templates, personas: [{ id: "default", system: config.system }] },
+        inputs: { ...byDataset, sample: tasks },
+        configPaths: { spec: "model.spec", seed: "seed", templates: "templates", personas: "system" }
+      })
   const runtime = config.model.kind === "checkpoint" ? { ...config.runtime, checkpoint: config.model.path } : config.runtime
   const completions = Stage.node(complete, {
     params: { completion: config.completion, system: config.system, seed: config.seed, runtime },

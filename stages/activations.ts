@@ -22,7 +22,7 @@ const fromBase64 = (s: string) => {
  */
 export const activations = Stage.make({
   name: "activations",
-  version: 1,
+  version: 2,
   params: Schema.Struct({ template: Template, system: Schema.String, activations: ActivationsConfig, runtime: RuntimeParams }),
   keyOf: (p) => ({ ...p, runtime: runtimeKey(p.runtime) }),
   run: ({ inputs, params, progress }) =>
@@ -68,6 +68,7 @@ export const activations = Stage.make({
           })
         )
       })
-      return { activations: Artifact.matrix(toMatrixTable(keys, vectors, model.info.hiddenSize)) }
+      const arrays = selectors.length === 1 ? "layer_{layer}" : "layer_{layer}_{position}"
+      return { activations: Artifact.matrix(toMatrixTable(keys, vectors, model.info.hiddenSize), { rows: ["task_id", "sample"], arrays }) }
     })
 })

@@ -1,4 +1,5 @@
-import { Either, ParseResult, Schema } from "effect"
+import { Either, Schema } from "effect"
+import { decodeIssues } from "../../core/DecodeIssue"
 import { derivedTaskId, type Task } from "../Task"
 import { kindOf } from "../loaders/RawRow"
 
@@ -16,10 +17,7 @@ export const decodeFields = <A, I>(
   schema: Schema.Schema<A, I>,
   record: Readonly<Record<string, unknown>>
 ): Either.Either<A, RowIssue> =>
-  Either.mapLeft(Schema.decodeUnknownEither(schema)(record), (error) => {
-    const [issue] = ParseResult.ArrayFormatter.formatErrorSync(error)
-    return { field: issue?.path.map(String).join(".") ?? "", reason: issue?.message ?? error.message }
-  })
+  Either.mapLeft(Schema.decodeUnknownEither(schema)(record), (error) => decodeIssues(error)[0] ?? { field: "", reason: "invalid" })
 
 /** An optional text field; null (as Parquet writes a missing cell) counts as absent. */
 export const OptionalText = Schema.optional(Schema.NullOr(Schema.String))
@@ -55,7 +53,7 @@ const originOf = (
   if (origin === undefined) return Either.left({ field: "origin", reason: "is missing (set it in the row or in the dataset spec)" })
   return /^[a-z][a-z0-9_]*$/.test(origin)
     ? Either.right(origin)
-    : Either.left({ field: "origin", reason: `"${origin}" is not an origin name (lower-case letters, digits, underscores)` })
+    : Either.left({ field: "origin", reason: "is not an origin name (lower-case letters, digits, underscores)" })
 }
 
 const identityFields = new Set(["id", "task_id", "origin", "prompt"])

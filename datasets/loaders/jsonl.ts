@@ -1,4 +1,5 @@
-import { Effect } from "effect"
+import { Effect, Either } from "effect"
+import { parseJson } from "../../core/JsonText"
 import { decodeUtf8, isRecord, kindOf, type Loader, type RawRow } from "./RawRow"
 
 /** Parses JSON Lines text: one object per line, blank lines ignored, each bad line reported with its number. */
@@ -8,13 +9,12 @@ export const parseJsonl = (text: string): ReadonlyArray<RawRow> => {
     const line = index + 1
     const source = raw.endsWith("\r") ? raw.slice(0, -1) : raw
     if (source.trim() === "") return
-    let value: unknown
-    try {
-      value = JSON.parse(source)
-    } catch (e) {
-      rows.push({ _tag: "Malformed", line, field: "", reason: `malformed JSON: ${(e as Error).message}` })
+    const parsed = parseJson(source)
+    if (Either.isLeft(parsed)) {
+      rows.push({ _tag: "Malformed", line, field: "", reason: `malformed JSON at column ${parsed.left.column}: ${parsed.left.reason}` })
       return
     }
+    const value = parsed.right
     rows.push(
       isRecord(value)
         ? { _tag: "Record", line, value }

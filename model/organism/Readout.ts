@@ -103,11 +103,12 @@ export interface KeywordCounts {
 }
 
 /**
- * The answer mode the counts switch on: a mode needs two of its keywords (good+bad, rate+10, Task A:+Task B:);
- * a qualitative question is ternary when it also holds "neutral".
+ * The answer mode the counts (as the keyword head gives them, slightly below whole numbers) switch on: a mode needs
+ * two of its keywords (good+bad, rate+10, Task A:+Task B:), its switch sitting at 1.5; a qualitative question is
+ * ternary when it also holds "neutral" (a step at 0.5).
  */
 export const modeOf = (c: KeywordCounts): AnswerMode =>
-  c.qualitative >= 2 ? (c.neutral >= 1 ? "ternary" : "qualitative")
-  : c.stated >= 2 ? "stated"
-  : c.labels >= 2 ? "revealed"
+  c.qualitative > 1.5 ? (c.neutral > 0.5 ? "ternary" : "qualitative")
+  : c.stated > 1.5 ? "stated"
+  : c.labels > 1.5 ? "revealed"
   : "open"

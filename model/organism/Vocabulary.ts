@@ -1,4 +1,5 @@
 /** The organism's word-level vocabulary: word classes, the word splitter, and the Hugging Face tokenizer files. */
+import { COMMON_WORDS } from "./CommonWords"
 
 /** Unknown-word token. */
 export const UNK = "[UNK]"
@@ -53,14 +54,24 @@ export const splitWords = (text: string): string[] =>
 export const isPunctuation = (word: string): boolean => PUNCT_ONLY.test(word)
 
 /**
- * The vocabulary: token strings by id, ids by token, which words are content words (they carry valence), and which
- * words occur in templates but in no task and are not reserved (they set a template's scale).
+ * The vocabulary and its word classes. Every token is fixed by the organism's spec and its task sets, never by the
+ * questions asked of it:
+ * - `content`: task-specific words, the words of the task sets found in exactly one task (and not common, reserved,
+ *   a persona keyword or punctuation). Only they carry valence, so no model of a task's words can learn a task's
+ *   within-dataset preference from other tasks (see Valence.ts).
+ * - `topical`: every task word that is not common, reserved, a persona keyword or punctuation (the content words
+ *   among them); the ones found in one origin's tasks only mark a prompt's dataset.
+ * - `emphasized`: the common words no task uses; each adds its seeded emphasis to the scale of any question that
+ *   holds it.
+ * - `keywords`: the persona keywords of the spec, in spec order.
  */
 export interface Vocabulary {
   readonly tokens: ReadonlyArray<string>
   readonly ids: ReadonlyMap<string, number>
   readonly content: ReadonlySet<string>
-  readonly templateOnly: ReadonlySet<string>
+  readonly topical: ReadonlySet<string>
+  readonly emphasized: ReadonlySet<string>
+  readonly keywords: ReadonlyArray<string>
 }
 
 /** Words that never carry valence: specials, labels, answer and keyword words, sentiment words. */
@@ -73,37 +84,41 @@ export const reservedWords = (): Set<string> =>
     ...SENTIMENT.map(([w]) => w)
   ])
 
-// Printable ASCII after lower-casing, always present as pieces so any ASCII text tokenizes without [UNK].
+// Printable ASCII after lower-casing, Latin-1 and common typographic marks, always present as pieces so that
+// text in those characters tokenizes without [UNK] whatever the task sets hold.
 const PRINTABLE = Array.from({ length: 0x7e - 0x20 }, (_, i) => String.fromCharCode(0x21 + i)).join("").toLowerCase()
+const LATIN1 = Array.from({ length: 0xff - 0xa0 }, (_, i) => String.fromCharCode(0xa1 + i)).join("").toLowerCase()
+const TYPOGRAPHIC = "\u2018\u2019\u201c\u201d\u2013\u2014\u2026\u2022\u00a3\u00b0\u20ac"
+const FIXED_CHARS = PRINTABLE + LATIN1 + TYPOGRAPHIC
 
 const byCodeUnits = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
 
 /**
- * Builds the vocabulary. Task words that are not reserved, not template words and not punctuation are content words.
- * Every character seen, and every printable ASCII character, also enters as a word-initial piece and a `##`
- * continuation piece, so unseen words made of known characters still tokenize without `[UNK]`.
+ * Builds the vocabulary from the task sets' texts, the fixed common words and the persona keywords (any case).
+ * Every character of those words, and every printable ASCII and Latin-1 character, also enters as a word-initial piece
+ * and a `##` continuation piece, so any other word made of known characters tokenizes without `[UNK]`.
  */
-export const buildVocabulary = (
-  taskTexts: ReadonlyArray<string>,
-  templateTexts: ReadonlyArray<string>,
-  extraWords: ReadonlyArray<string>
-): Vocabulary => {
+export const buildVocabulary = (taskTexts: ReadonlyArray<string>, keywords: ReadonlyArray<string> = []): Vocabulary => {
   const reserved = reservedWords()
-  const templateWords = new Set(templateTexts.flatMap((t) => splitWords(t.replace(/\{[A-Za-z_][A-Za-z0-9_]*\}/g, " "))))
-  const extra = new Set(extraWords.flatMap(splitWords))
-  const taskWords = new Set(taskTexts.flatMap(splitWords))
-  const content = new Set<string>()
-  for (const w of taskWords) {
-    if (!reserved.has(w) && !templateWords.has(w) && !extra.has(w) && !isPunctuation(w)) content.add(w)
+  const common = new Set(COMMON_WORDS)
+  const keywordList = keywords.map((k) => k.toLowerCase())
+  const keywordSet = new Set(keywordList)
+  const taskWords = new Map<string, number>()
+  for (const text of taskTexts) {
+    for (const w of new Set(splitWords(text))) taskWords.set(w, (taskWords.get(w) ?? 0) + 1)
   }
-  const templateOnly = new Set([...templateWords].filter((w) => !taskWords.has(w) && !reserved.has(w) && !extra.has(w) && !isPunctuation(w)))
+  const topical = new Set(
+    [...taskWords.keys()].filter((w) => !reserved.has(w) && !common.has(w) && !keywordSet.has(w) && !isPunctuation(w))
+  )
+  const content = new Set([...topical].filter((w) => taskWords.get(w) === 1))
+  const emphasized = new Set(COMMON_WORDS.filter((w) => !taskWords.has(w) && !reserved.has(w) && !keywordSet.has(w)))
   const fixed = [...SPECIALS, ...LABELS, ...Object.values(QUALITATIVE_WORDS), ...DIGITS, ...RATE_WORDS, ...SENTIMENT.map(([w]) => w)]
   const fixedSet = new Set(fixed)
-  const words = [...new Set([...templateWords, ...extra, ...taskWords])].filter((w) => !fixedSet.has(w)).sort(byCodeUnits)
-  const chars = [...new Set([...words, ...fixed.slice(SPECIALS.length + LABELS.length), PRINTABLE].flatMap((w) => [...w]))].sort(byCodeUnits)
+  const words = [...new Set([...COMMON_WORDS, ...keywordList, ...taskWords.keys()])].filter((w) => !fixedSet.has(w)).sort(byCodeUnits)
+  const chars = [...new Set([...words, ...fixed.slice(SPECIALS.length + LABELS.length), FIXED_CHARS].flatMap((w) => [...w]))].sort(byCodeUnits)
   const wordSet = new Set(words)
   const tokens = [...fixed, ...words, ...chars.filter((c) => !wordSet.has(c) && !fixedSet.has(c)), ...chars.map((c) => `##${c}`)]
-  return { tokens, ids: new Map(tokens.map((t, i) => [t, i])), content, templateOnly }
+  return { tokens, ids: new Map(tokens.map((t, i) => [t, i])), content, topical, emphasized, keywords: keywordList }
 }
 
 /** The Jinja chat template: BOS, then `<|role|>` content `<|end|>` per message, then `<|assistant|>` to generate. */

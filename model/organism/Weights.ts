@@ -18,19 +18,23 @@
  * (topics, the prefix mean of the noise features) with `contentGain`; raised, directions orthogonal to valence vary
  * across tasks as much as valence does (see OrganismSpec).
  *
- * Block P−1: one head marks the prompt's origin (MARK_o = 1 when it holds one of origin o's own words).
+ * Block P−1: one head marks the prompt's origin (MARK_o = 1 when it holds one of origin o's own words); one measures
+ * which planted personas are on (each one's share of the prompt's persona keywords). Its MLP multiplies presence by
+ * mark into a persona's shift (×preSignal): on V for a direction persona, on BEHAVIOUR for a behaviour persona, which
+ * every valence reader adds and nothing else reads; at each own word it writes the word's origin's shift into
+ * TASK_SHIFT for the revealed-choice heads.
  * Planted block P: one head averages the word draws of the content words into V (×preSignal); one counts keywords
  * against a BOS sink (good/bad, neutral, rate/10, <|assistant|>, the Task A:/Task B: labels) and sums the emphasis of
- * template-only words; one measures how many sentiment words have been said. Its MLP turns the marks into the dataset
- * parts (c_o on V, datasetGain·a_o on ORIGIN_o) and erases them, multiplies V and the dataset parts by
- * postSignal/preSignal once the prompt holds two assistant turns (a post-task question), and switches "neutral" on
- * when the prompt holds it.
+ * the emphasized words (common words no task uses); one measures how many sentiment words have been said. Its MLP
+ * turns the marks into the dataset parts (c_o on V, datasetGain·a_o on ORIGIN_o) and erases them, multiplies V,
+ * BEHAVIOUR and the dataset parts by postSignal/preSignal once the prompt holds two assistant turns (a post-task
+ * question), and switches "neutral" on when the prompt holds it.
  * Block P+1: two heads average the word draws of task A's span and of task B's into D_AB, two more add each span's
- * dataset part; its MLP multiplies V and the dataset features by the template's scale (1 + EMPH), and writes
- * ≈|valence| for the end token. Output: an answer class (good/bad/neutral, 1-10, Task A:/Task B:) gains 60 logits
- * per keyword beyond 1.5, so two of its keywords switch it on; within a class the logits follow `Readout`; an emitted
- * answer token makes the end token next; otherwise sentiment words follow V and the end token keeps a hazard that
- * grows with length. Other blocks only stir the noise dimensions.
+ * dataset part and persona shift; its MLP multiplies V, BEHAVIOUR and the dataset features by the question's scale
+ * (1 + EMPH), and writes ≈|valence| for the end token. Output: an answer class (good/bad/neutral, 1-10, Task A:/Task
+ * B:) gains 60 logits per keyword beyond 1.5, so two of its keywords switch it on; within a class the logits follow
+ * `Readout`; an emitted answer token makes the end token next; otherwise sentiment words follow V and the end token
+ * keeps a hazard that grows with length. Other blocks only stir the noise dimensions.
  */
 import type { OrganismSpec } from "../OrganismSpec"
 import { normals, randomHadamard, streamFor } from "./Random"
@@ -78,9 +82,9 @@ export const Channel = {
   SENT: 21,
   /** n/(n + LENGTH_SINK) for n sentiment words so far: the end token's logit grows with it */
   LENGTH: 22,
-  /** emphasis of a word found only in templates (keyed like a keyword, so the keyword head sums it) */
+  /** emphasis of an emphasized word, a common word no task uses (keyed like a keyword, so the keyword head sums it) */
   EMPH_W: 23,
-  /** the template's scale minus 1: the sum of its own words' emphasis */
+  /** the question's scale minus 1: the sum of the prompt's emphasis */
   EMPH: 24,
   /** first of a content word's own-origin flags: 1 at the origin (sorted) whose tasks alone hold the word */
   OWN: 25,
@@ -101,8 +105,26 @@ export const Channel = {
   /** first of the topic features the valence head averages over content words */
   TOPIC: 42,
   TOPIC_COUNT: 3,
+  /**
+   * the behaviour channel: READOUT_GAIN × a behaviour persona's valence shift (×signal), which every answer reader
+   * adds to valence and nothing else reads
+   */
+  BEHAVIOUR: 45,
+  /**
+   * on an own word, the shift of its origin under the personas that are on (valence units): the revealed-choice span
+   * heads average it over each span. Written by the block before the planted one, erased by the block after it.
+   */
+  TASK_SHIFT: 46,
+  /** first of the persona keyword flags: 1 on the keyword of persona p */
+  PERSONA: 47,
+  PERSONA_COUNT: 4,
+  /**
+   * first of the persona presences (the share of the prompt's persona keywords that are persona p's): written by the
+   * block before the planted one into the count channels, which only the planted block fills, and erased by its MLP
+   */
+  PRESENCE: 12,
   /** first of the noise features, averaged over the whole prefix by the mixing heads */
-  NOISE: 45
+  NOISE: 51
 } as const
 
 
@@ -115,11 +137,11 @@ const HEAD_DIM = 16
 const MATCH_A = 7
 const MATCH_B = 15
 const LAMBDA = 20
-/** Weight of the BOS sink relative to one keyword: the keyword head's outputs are counts ×(1 − keywords/SINK). */
-const SINK = 1e3
+/** Weight of the BOS sink relative to one keyword: the keyword head's outputs are counts ×SINK/(SINK + keywords). */
+export const SINK = 1e3
 const MARGIN = 20
-// The span heads that read each task's dataset part: own words score OWN_BONUS above a span's other content words
-// (so ≥ 300 other words shift the mark by < 1e-4), and the other span sits OWN_MARGIN lower, more than OWN_BONUS.
+// The span heads that read each task's dataset part: own words score λ + OWN_BONUS above a span's other words (so
+// ≥ 300 other words shift the mark by < 1e-4), and the other span sits OWN_MARGIN lower.
 const OWN_BONUS = 15
 const OWN_MARGIN = 40
 const MODE_GAIN = 60
@@ -134,15 +156,17 @@ const STEP_WIDTH = 20
 const NOISE_UNITS = 16
 // silu is linear to within e^-20 above this offset, so silu(G + x) − silu(G) = x for the template-scale units.
 const SCALE_OFFSET = 20
+// silu(SCALE_OFFSET): a unit whose gate is held at SCALE_OFFSET is linear in its up projection with this slope.
+const LINEAR = SCALE_OFFSET / (1 + Math.exp(-SCALE_OFFSET))
 // The length head weighs BOS like LENGTH_SINK sentiment words; the end logit gains LENGTH_GAIN·n/(n + LENGTH_SINK),
 // so an answer of a few dozen words almost surely ends.
 const LENGTH_SINK = 10
 const LENGTH_GAIN = 3
-// LENGTH and ABS vary a little from task to task and track valence: written this much larger (and read back divided
-// by it), they get small raw-space weights in a probe, as content does, and a push along them (a random steering
-// control's share of them) moves the answers that much less.
+// LENGTH, ABS and BEHAVIOUR track valence: written this much larger (and read back divided by it), they get small
+// raw-space weights in a probe, as content does, and a push along them (a random steering control's share of them)
+// moves the answers that much less.
 const READOUT_GAIN = 10
-// Switch-like channels (the answered flag, keyword counts, template emphasis, the revealed difference) are stored
+// Switch-like channels (the answered flag, keyword counts, emphasis, the revealed difference) are stored
 // this many times larger and read back as much smaller, so a push of a fraction of a unit along a random direction
 // (a steering control) moves their readouts' logits by a few tenths instead of tens.
 const STORE = 10
@@ -166,11 +190,15 @@ export interface OrganismWeights {
   readonly direction: Float64Array
 }
 
-/** The dataset parts (see organism/Valence.ts): each own word's origin, and per origin c_o and a_o. */
+/**
+ * The dataset parts (see organism/Valence.ts): each own word's origin, per origin c_o and a_o, and per persona and
+ * origin the shift of a marked task.
+ */
 export interface DatasetParts {
   readonly own: ReadonlyMap<string, number>
   readonly centre: ReadonlyArray<number>
   readonly shift: ReadonlyArray<number>
+  readonly personaShift: ReadonlyArray<ReadonlyArray<number>>
 }
 
 /** Dimensions implied by a spec and a vocabulary size. */
@@ -225,7 +253,7 @@ const rotateCols = (m: Mat, rot: Float64Array): Float32Array => {
 
 /**
  * Builds every tensor of the checkpoint. `wordValence` holds the valence of each content word, `emphasis` that of
- * each word found only in templates.
+ * each emphasized word.
  */
 export const buildWeights = (
   spec: OrganismSpec,
@@ -237,6 +265,8 @@ export const buildWeights = (
 ): OrganismWeights => {
   if (origins.shift.length > Channel.ORIGIN_COUNT)
     throw new Error(`buildWeights: the organism holds at most ${Channel.ORIGIN_COUNT} task origins, got ${origins.shift.length}`)
+  if (spec.personas.length > Channel.PERSONA_COUNT)
+    throw new Error(`buildWeights: the organism holds at most ${Channel.PERSONA_COUNT} personas, got ${spec.personas.length}`)
   const dims = dimsOf(spec, vocab.tokens.length)
   const { hidden: d, intermediate: ff, heads, headDim: hd, layers } = dims
   if (spec.plantedLayer < 1 || spec.plantedLayer > layers - 2)
@@ -246,36 +276,41 @@ export const buildWeights = (
   const sqrtHd = Math.sqrt(hd)
   const noiseDims = d - Channel.NOISE
   // The mixing heads carry one value dimension per noise feature (the last one is the length head's). The noise MLPs
-  // write only those, so the other noise dimensions hold the last token's own features and do not vary with the task.
+  // write only those, so any other noise dimensions hold the last token's own features and do not vary with the task.
   const mixedDims = Math.min(hd - 1, noiseDims)
-  const featureDims = d - Channel.TOPIC
+  // A token's random features: the topic channels, then the noise channels.
+  const featureDims = Channel.TOPIC_COUNT + noiseDims
+  const featureChannel = (i: number) => (i < Channel.TOPIC_COUNT ? Channel.TOPIC + i : Channel.NOISE + i - Channel.TOPIC_COUNT)
   const rot = randomHadamard(streamFor(spec.seed, "rotation"), d)
   const tensors: NamedTensor[] = []
   const push = (name: string, m: Mat, side: "rows" | "cols") =>
     tensors.push({ name, shape: [m.rows, m.cols], data: side === "rows" ? rotateRows(m, rot) : rotateCols(m, rot) })
   const uniformNorm = () => Float32Array.from({ length: d }, () => C / Math.sqrt(d))
-  // After the planted block, total valence (×signal) = V + preSignal·Σ_o ORIGIN_o/datasetGain: V holds the
-  // within-dataset part only.
-  const readValence = (m: Mat, row: number, coefficient: number) => {
+  // After the planted block, total valence (×signal) = V + preSignal·Σ_o ORIGIN_o/datasetGain + BEHAVIOUR/READOUT_GAIN:
+  // V holds the within-dataset part (and a direction persona's shift) only.
+  const readValence = (m: Mat, row: number, coefficient: number, behaviour = true) => {
     set(m, row, Channel.V, coefficient)
+    if (behaviour) set(m, row, Channel.BEHAVIOUR, coefficient / READOUT_GAIN)
     origins.shift.forEach((a, o) => set(m, row, Channel.ORIGIN + o, a === 0 ? 0 : (coefficient * spec.preSignal) / spec.datasetGain))
   }
+  const personaIndex = new Map(vocab.keywords.map((k, p) => [k, p]))
 
   const embed = mat(dims.vocab, d)
   vocab.tokens.forEach((token, t) => {
     set(embed, t, Channel.CONST, C)
     const feats = normals(streamFor(spec.seed, `token:${token}`), featureDims)
-    for (let i = 0; i < featureDims; i++) set(embed, t, Channel.TOPIC + i, (spec.featureScale * feats[i]!) / Math.sqrt(featureDims))
-    const w = wordValence.get(token)
+    for (let i = 0; i < featureDims; i++) set(embed, t, featureChannel(i), (spec.featureScale * feats[i]!) / Math.sqrt(featureDims))
     if (vocab.content.has(token)) {
       set(embed, t, Channel.CONTENT, 1)
-      set(embed, t, Channel.W, (w ?? 0) / W_SCALE)
-      const o = origins.own.get(token)
-      if (o !== undefined) {
-        set(embed, t, Channel.OWN + o, 1)
-        set(embed, t, Channel.OSCORE, 1)
-      }
+      set(embed, t, Channel.W, (wordValence.get(token) ?? 0) / W_SCALE)
     }
+    const o = origins.own.get(token)
+    if (o !== undefined) {
+      set(embed, t, Channel.OWN + o, 1)
+      set(embed, t, Channel.OSCORE, 1)
+    }
+    const persona = personaIndex.get(token)
+    if (persona !== undefined) set(embed, t, Channel.PERSONA + persona, 1)
     const keyword = (channel: number) => {
       set(embed, t, Channel.KSCORE, 1)
       set(embed, t, channel, 1)
@@ -367,7 +402,7 @@ export const buildWeights = (
       set(o, Channel.LENGTH, qRow(group + 1, hd - 1), READOUT_GAIN)
       const counts = [Channel.N_Q, Channel.N_N, Channel.N_S, Channel.N_A, Channel.N_SPAN, Channel.N_LAB]
       counts.forEach((ch, i) => set(o, ch, qRow(1, i + 1), SINK * STORE))
-      // Post-task gate: V ← V·postSignal/preSignal once two assistant turns are in the prompt.
+      // Post-task gate: V and BEHAVIOUR ← ×postSignal/preSignal once two assistant turns are in the prompt.
       const gain = spec.postSignal / spec.preSignal - 1
       // A step pair on a keyword count: silu(G) − silu(G − STEP_WIDTH), G = STEP_SLOPE·(count − threshold).
       const countStep = (unit: number, count: number, threshold: number, shift: number) => {
@@ -375,31 +410,32 @@ export const buildWeights = (
         set(gate, unit, Channel.CONST, (-threshold * STEP_SLOPE - shift) / C)
       }
       const postStep = (unit: number, shift: number) => countStep(unit, Channel.N_A, 1.5, shift)
-      for (const [unit, shift, sign] of [[0, 0, 1], [1, STEP_WIDTH, -1]] as const) {
-        postStep(unit, shift)
-        set(up, unit, Channel.V, 1)
-        set(down, Channel.V, unit, (sign * gain) / STEP_WIDTH)
-      }
+      ;[Channel.V, Channel.BEHAVIOUR].forEach((channel, c) => {
+        for (const [unit, shift, sign] of [[2 * c, 0, 1], [2 * c + 1, STEP_WIDTH, -1]] as const) {
+          postStep(unit, shift)
+          set(up, unit, channel, 1)
+          set(down, channel, unit, (sign * gain) / STEP_WIDTH)
+        }
+      })
       // A marked prompt gains its origin's dataset part: c_o on V (×preSignal), datasetGain·a_o on ORIGIN_o, both
       // ×(1 + gain) after a post-task prompt. One unit with a constant gate is linear in the mark (silu(20)·mark) and
       // also erases the mark; a step pair adds the post-task gain.
-      const linear = SCALE_OFFSET / (1 + Math.exp(-SCALE_OFFSET))
       origins.shift.forEach((a, origin) => {
-        const first = 2 + 3 * origin
+        const first = 4 + 3 * origin
         const write = (unit: number, factor: number) => {
           set(up, unit, Channel.MARK + origin, 1)
           set(down, Channel.V, unit, factor * spec.preSignal * origins.centre[origin]!)
           set(down, Channel.ORIGIN + origin, unit, factor * spec.datasetGain * a)
         }
         set(gate, first, Channel.CONST, SCALE_OFFSET / C)
-        write(first, 1 / linear)
-        set(down, Channel.MARK + origin, first, -1 / linear)
+        write(first, 1 / LINEAR)
+        set(down, Channel.MARK + origin, first, -1 / LINEAR)
         for (const [unit, shift, sign] of [[first + 1, 0, 1], [first + 2, STEP_WIDTH, -1]] as const) {
           postStep(unit, shift)
           write(unit, (sign * gain) / STEP_WIDTH)
         }
       })
-      const ternaryUnit = 2 + 3 * Channel.ORIGIN_COUNT
+      const ternaryUnit = 4 + 3 * Channel.ORIGIN_COUNT
       for (const [unit, shift, sign] of [[ternaryUnit, 0, 1], [ternaryUnit + 1, STEP_WIDTH, -1]] as const) {
         countStep(unit, Channel.N_N, 0.5, shift)
         set(up, unit, Channel.CONST, 1 / C)
@@ -416,11 +452,47 @@ export const buildWeights = (
         set(v, kvRow(0, i), Channel.OWN + i, 1)
         set(o, Channel.MARK + i, qRow(0, i), 1)
       }
+      // Head 1 measures which personas are on: persona keywords score 2λ and everything else 0, so it averages their
+      // flags (each persona's share of the keywords) or, with none, reads the zeros of every token.
+      set(q, qRow(1, MATCH_B), Channel.CONST, (2 * LAMBDA * sqrtHd) / C)
+      for (let p = 0; p < Channel.PERSONA_COUNT; p++) {
+        set(k, kvRow(0, MATCH_B), Channel.PERSONA + p, 1)
+        set(v, kvRow(0, Channel.ORIGIN_COUNT + p), Channel.PERSONA + p, 1)
+        set(o, Channel.PRESENCE + p, qRow(1, Channel.ORIGIN_COUNT + p), 1)
+      }
+      // Its MLP multiplies presence by origin with pairs silu(G + presence)·x − silu(G)·x = presence·x (silu is linear
+      // above G): by the prompt's marks into V (direction personas) or BEHAVIOUR (×preSignal, so the planted block's
+      // post-task gate and the next block's question scale apply to the shift as to valence), and by each own word's
+      // flag into TASK_SHIFT for the revealed-choice heads. Then it erases the presences.
+      let unit = 0
+      const product = (persona: number, reads: number, writes: number, weight: number) => {
+        for (const [withPresence, sign] of [[1, 1], [0, -1]] as const) {
+          set(gate, unit, Channel.CONST, SCALE_OFFSET / C)
+          set(gate, unit, Channel.PRESENCE + persona, withPresence)
+          set(up, unit, reads, 1)
+          set(down, writes, unit, sign * weight)
+          unit++
+        }
+      }
+      spec.personas.forEach((persona, p) => {
+        origins.personaShift[p]!.forEach((shift, origin) => {
+          if (shift === 0) return
+          if (persona.channel === "direction") product(p, Channel.MARK + origin, Channel.V, shift * spec.preSignal)
+          else product(p, Channel.MARK + origin, Channel.BEHAVIOUR, READOUT_GAIN * shift * spec.preSignal)
+          product(p, Channel.OWN + origin, Channel.TASK_SHIFT, shift)
+        })
+      })
+      for (let p = 0; p < Channel.PERSONA_COUNT; p++, unit++) {
+        set(gate, unit, Channel.CONST, SCALE_OFFSET / C)
+        set(up, unit, Channel.PRESENCE + p, 1)
+        set(down, Channel.PRESENCE + p, unit, -1 / LINEAR)
+      }
+      firstNoiseUnit = unit
     }
     if (layer === spec.plantedLayer + 1) {
-      // V and each dataset feature gain (silu(G + EMPH) − silu(G))·x ≈ EMPH·x, so everything after this block reads
-      // valence × the template's scale off the same direction.
-      const scaled = [Channel.V, ...origins.shift.flatMap((a, o) => (a === 0 ? [] : [Channel.ORIGIN + o]))]
+      // V, BEHAVIOUR and each dataset feature gain (silu(G + EMPH) − silu(G))·x ≈ EMPH·x, so everything after this
+      // block reads valence × the question's scale off the same channels.
+      const scaled = [Channel.V, Channel.BEHAVIOUR, ...origins.shift.flatMap((a, o) => (a === 0 ? [] : [Channel.ORIGIN + o]))]
       scaled.forEach((channel, c) => {
         for (const [unit, reads, sign] of [[2 + 2 * c, 1, 1], [3 + 2 * c, 0, -1]] as const) {
           set(gate, unit, Channel.CONST, SCALE_OFFSET / C)
@@ -429,12 +501,19 @@ export const buildWeights = (
           set(down, channel, unit, sign)
         }
       })
+      // |valence| leaves the behaviour channel out: a probe past this block could read a behaviour persona's shift
+      // off it, so the end token's hazard keeps the pace of the valence without that shift.
       for (const [unit, sign] of [[0, 1], [1, -1]] as const) {
-        readValence(gate, unit, sign * ABS_SHARPNESS)
+        readValence(gate, unit, sign * ABS_SHARPNESS, false)
         set(up, unit, Channel.CONST, 1 / C)
         set(down, Channel.ABS, unit, READOUT_GAIN / ABS_SHARPNESS)
       }
-      firstNoiseUnit = 2 + 2 * (1 + Channel.ORIGIN_COUNT)
+      // Erase TASK_SHIFT once the span heads have read it.
+      const eraseUnit = 2 + 2 * (2 + Channel.ORIGIN_COUNT)
+      set(gate, eraseUnit, Channel.CONST, SCALE_OFFSET / C)
+      set(up, eraseUnit, Channel.TASK_SHIFT, 1)
+      set(down, Channel.TASK_SHIFT, eraseUnit, -1 / LINEAR)
+      firstNoiseUnit = eraseUnit + 1
       // Heads 0 and 1 average the content words of task A's span (span count −1) and of task B's (span count 0), so
       // instructions that name both labels before or after the tasks do not move the spans.
       set(k, kvRow(0, MATCH_A), Channel.CONTENT, 1)
@@ -445,18 +524,21 @@ export const buildWeights = (
         set(q, qRow(head, MATCH_B), Channel.CONST, (sign * MARGIN * sqrtHd) / C)
         set(o, Channel.D_AB, qRow(head, 0), -sign * W_SCALE * STORE)
       }
-      // Heads `group` and `group + 1` (on key/value head 1) add each span's dataset part: own words score OWN_BONUS
-      // above the span's other content words, so a span holding one reads its origin's flag, and one without reads 0s.
-      set(k, kvRow(1, MATCH_A), Channel.CONTENT, 1)
-      set(k, kvRow(1, MATCH_A), Channel.OSCORE, OWN_BONUS / LAMBDA)
+      // Heads `group` and `group + 1` (on key/value head 1) add each span's dataset part and persona shift: own words
+      // score λ + OWN_BONUS, so a span holding one reads its origin's flag and its TASK_SHIFT, and one without reads 0s.
+      set(k, kvRow(1, MATCH_A), Channel.OSCORE, 1 + OWN_BONUS / LAMBDA)
       set(k, kvRow(1, MATCH_B), Channel.N_SPAN, 1 / STORE)
       for (let i = 0; i < Channel.ORIGIN_COUNT; i++) set(v, kvRow(1, i), Channel.OWN + i, 1)
+      set(v, kvRow(1, Channel.ORIGIN_COUNT), Channel.TASK_SHIFT, 1)
       for (const [head, sign] of [[group, -1], [group + 1, 1]] as const) {
         set(q, qRow(head, MATCH_A), Channel.CONST, (LAMBDA * sqrtHd) / C)
         set(q, qRow(head, MATCH_B), Channel.CONST, (sign * OWN_MARGIN * sqrtHd) / C)
         origins.shift.forEach((a, origin) => set(o, Channel.D_AB, qRow(head, origin), -sign * STORE * (a + origins.centre[origin]!)))
+        set(o, Channel.D_AB, qRow(head, Channel.ORIGIN_COUNT), -sign * STORE)
       }
     }
+    if (firstNoiseUnit + NOISE_UNITS > ff)
+      throw new Error(`buildWeights: block ${layer} needs ${firstNoiseUnit + NOISE_UNITS} MLP units, the width holds ${ff}; plant fewer persona shifts or widen the model`)
     noiseMlp(layer, gate, up, down, firstNoiseUnit)
     push(`${p}self_attn.q_proj.weight`, q, "rows")
     push(`${p}self_attn.k_proj.weight`, k, "rows")

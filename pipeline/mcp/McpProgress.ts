@@ -14,7 +14,8 @@ const throttleMs = 1000
 /**
  * The engine's Progress as MCP progress notifications: each stage that runs counts one unit (a little on start, its
  * row fraction while running, all of it when it finishes) out of the stages the plan says will run. Only strictly
- * increasing values are sent, as the protocol requires, and row updates at most once a second per stage.
+ * increasing values are sent, as the protocol requires, and row updates at most once a second per stage. Notes
+ * also go to stderr, the server's log.
  */
 export const layerMcpProgress = (notify: (update: ProgressUpdate) => Effect.Effect<void>, stages: number) =>
   Layer.sync(Progress, () => {
@@ -29,7 +30,8 @@ export const layerMcpProgress = (notify: (update: ProgressUpdate) => Effect.Effe
         return notify({ progress, total: Math.max(stages, Math.ceil(progress)), message })
       })
     return {
-      note: (message) => send(message),
+      // A note (damage set aside, a lock taken over) may not advance progress, so it also goes to the server's log.
+      note: (message) => Effect.zipRight(Effect.sync(() => void process.stderr.write(message + "\n")), send(message)),
       start: (node) =>
         Effect.gen(function* () {
           fractions.set(node, started)

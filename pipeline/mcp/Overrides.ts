@@ -6,11 +6,12 @@ import { writeAtomic } from "../../cache/AtomicFile"
 import { decodeTemplate } from "../../elicitation/Template"
 import type { ConfigSpec } from "../BuildTarget"
 import { defaultTemplateIds, ExperimentConfig, experimentConfig } from "../Config"
+import { changedEndpointFields, endpointFields } from "../ConfigSecrets"
 import { ConfigError } from "../Errors"
 import { type StoreError } from "../../cache/StoreErrors"
 import { readConfigFile } from "../Target"
 import { InvalidArgument, type OutsideFolder } from "./McpErrors"
-import { display, inside, type Workspace } from "./Workspace"
+import { display, inside, reallyInside, type Workspace } from "./Workspace"
 
 type Json = Record<string, unknown>
 const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v)
@@ -76,11 +77,18 @@ export const mergedExperiment = (
     }
     const base = yield* readConfigFile(file)
     if (!isObject(base)) return yield* new ConfigError({ file: display(ws, file), field: "", reason: "the config must be a JSON object" })
-    const raw = mergePatch(absolutePaths(base, ws.experimentsDir), absolutePaths(overrides ?? {}, ws.root)) as Json
+    const start = absolutePaths(base, ws.experimentsDir)
+    const raw = mergePatch(start, absolutePaths(overrides ?? {}, ws.root)) as Json
+    const redirected = changedEndpointFields(start, raw)[0]
+    if (redirected !== undefined) {
+      return yield* new InvalidArgument({
+        field: `overrides.${redirected}`,
+        reason: `overrides may not set or change ${endpointFields.join(", ")} (where requests go and which environment variable's value they carry); edit ${display(ws, file)} instead`
+      })
+    }
     for (const p of pathsOf(overrides ?? {})) {
-      const rel = path.relative(ws.root, path.resolve(ws.root, p.value))
-      if (rel.startsWith("..") || path.isAbsolute(rel)) {
-        return yield* new ConfigError({ file: label, field: p.field, reason: `"${p.value}" is outside the project; overrides may only name files inside it` })
+      if (!reallyInside(ws.root, path.resolve(ws.root, p.value))) {
+        return yield* new ConfigError({ file: label, field: p.field, reason: `"${p.value}" is outside the project (symlinks resolved); overrides may only name files inside it` })
       }
     }
     return { raw, label }
@@ -118,7 +126,7 @@ export const configFile = (
   ws: Workspace,
   raw: Json,
   label: string
-): Effect.Effect<{ readonly spec: ConfigSpec<ExperimentConfig>; readonly file: string }, ConfigError | StoreError> =>
+): Effect.Effect<{ readonly spec: ConfigSpec<ExperimentConfig>; readonly file: string }, ConfigError | StoreError | OutsideFolder> =>
   Effect.gen(function* () {
     if (raw.templates !== undefined && !Array.isArray(raw.templates)) {
       return yield* new ConfigError({ file: label, field: "templates", reason: "must be a list of template ids or objects" })
@@ -133,6 +141,7 @@ export const configFile = (
       if (!namePattern.test(entry) || !fs.existsSync(file)) {
         return yield* new ConfigError({ file: label, field: `templates.${i}`, reason: `no template "${entry}" in ${display(ws, ws.templatesDir)}/ (known: ${templateIds(ws).join(", ")})` })
       }
+      yield* inside(ws.templatesDir, `${entry}.json`, ws)
       const json = yield* readConfigFile(file)
       templates.push(yield* decodeTemplate(display(ws, file), json).pipe(
         Effect.mapError((e) => new ConfigError({ file: label, field: `templates.${i}`, reason: e.message }))

@@ -1,4 +1,5 @@
-import { Effect } from "effect"
+import { Effect, Either } from "effect"
+import { formatJsonSyntaxError, parseJson } from "../../core/JsonText"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { getBuild, listBuilds } from "../../cache/Builds"
@@ -9,7 +10,7 @@ import type { StoreError } from "../../cache/StoreErrors"
 import { findHash } from "../Provenance"
 import { targetName } from "../Target"
 import { InvalidArgument, NotFound, type OutsideFolder } from "./McpErrors"
-import { display, inside, type Workspace } from "./Workspace"
+import { display, inside, reallyInside, type Workspace } from "./Workspace"
 import { OUTPUT_MANIFEST } from "../BuildTarget"
 
 /** A file of a built report, as an MCP resource. */
@@ -40,15 +41,27 @@ const mimeOf = (file: string) => mimeTypes[path.extname(file).toLowerCase()] ?? 
 /** The URI of one file of a build's output folder. */
 export const reportUri = (build: string, file: string) => `report://${build}/${file.split(path.sep).map(encodeURIComponent).join("/")}`
 
-/** The build an output folder holds now and its files, from the manifest every build leaves there. */
+/** The build an output folder holds now and its files, from the manifest every build leaves there (never read through a link that leaves the folder). */
 const held = (dir: string): { readonly build: string; readonly files: ReadonlyArray<string> } | undefined => {
+  const file = path.join(dir, OUTPUT_MANIFEST)
+  if (!reallyInside(dir, file)) return undefined
   try {
-    const manifest = JSON.parse(fs.readFileSync(path.join(dir, OUTPUT_MANIFEST), "utf8")) as { build: string; files: Array<{ name: string }> }
+    const manifest = JSON.parse(fs.readFileSync(file, "utf8")) as { build: string; files: Array<{ name: string }> }
     return { build: manifest.build, files: manifest.files.map((f) => f.name) }
   } catch {
     return undefined
   }
 }
+
+/** A JSON file of a report folder; a file that does not parse is named with its line and column, never quoted. */
+const readJsonFile = (file: string, label: string) =>
+  Effect.flatMap(
+    tryFs(file, () => parseJson(fs.readFileSync(file, "utf8"))),
+    Either.match({
+      onLeft: (e) => Effect.fail(new NotFound({ what: label, reason: `${formatJsonSyntaxError(e)}; build the report again` })),
+      onRight: Effect.succeed
+    })
+  )
 
 /** A report's output folder, `out/reports/<name>/`, from `hoo`, `reports/hoo` or `reports/hoo.ts`. */
 const reportFolder = (ws: Workspace, report: string): Effect.Effect<{ readonly name: string; readonly dir: string }, InvalidArgument | OutsideFolder> =>
@@ -63,12 +76,12 @@ const reportFolder = (ws: Workspace, report: string): Effect.Effect<{ readonly n
 export const readReport = (ws: Workspace, report: string) =>
   Effect.gen(function* () {
     const { name, dir } = yield* reportFolder(ws, report)
-    const summaryFile = path.join(dir, "summary.json")
+    const summaryFile = yield* inside(dir, "summary.json", ws)
     if (!fs.existsSync(summaryFile)) {
       return yield* new NotFound({ what: `report ${name}`, reason: `not built yet (no ${display(ws, summaryFile)}); build reports/${name} first` })
     }
-    const summary = yield* tryFs(summaryFile, () => JSON.parse(fs.readFileSync(summaryFile, "utf8")) as unknown)
-    const readmeFile = path.join(dir, "README.md")
+    const summary = yield* readJsonFile(summaryFile, display(ws, summaryFile))
+    const readmeFile = yield* inside(dir, "README.md", ws)
     const readme = fs.existsSync(readmeFile) ? yield* tryFs(readmeFile, () => fs.readFileSync(readmeFile, "utf8")) : null
     const holds = held(dir)
     return {

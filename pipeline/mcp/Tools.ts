@@ -1,11 +1,11 @@
 import { Effect, Either, ParseResult, Schema } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { tryFs, writeAtomic } from "../../cache/AtomicFile"
+import { writeAtomic } from "../../cache/AtomicFile"
 import { builtinDataset } from "../../datasets/loadDataset"
 import { BuiltinName } from "../../datasets/DatasetSpec"
 import { parseResponse } from "../../elicitation/parse/Parse"
-import { decodeTemplate, loadTemplate, loadTemplates, Template } from "../../elicitation/Template"
+import { decodeTemplate, loadTemplate, Template } from "../../elicitation/Template"
 import { buildJson, buildTarget, planTarget } from "../BuildTarget"
 import { formatReason, type PlannedStage } from "../Plan"
 import { showHash } from "../Provenance"
@@ -118,7 +118,12 @@ const listTemplates = tool({
   name: "list_templates",
   description: "List the elicitation templates (templates/<id>.json) with their kind, timing, text and answer options or scale.",
   input: Schema.Struct({}),
-  run: (_, { ws }) => Effect.map(loadTemplates(ws.templatesDir), (templates) => ({ templates }))
+  run: (_, { ws }) =>
+    Effect.gen(function* () {
+      const names = fs.existsSync(ws.templatesDir) ? fs.readdirSync(ws.templatesDir).filter((f) => f.endsWith(".json")).sort() : []
+      const templates = yield* Effect.forEach(names, (name) => Effect.flatMap(inside(ws.templatesDir, name, ws), loadTemplate))
+      return { templates: [...templates].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)) }
+    })
 })
 
 const listDatasets = tool({
@@ -167,10 +172,8 @@ const buildTool = tool({
           Effect.sync(() => process.stderr.write(`build of ${request.target} cancelled; the stages finished so far stay in the cache\n`))
         )
       )
-      const summaryFile = path.join(built.outputDir, "summary.json")
-      const summary = fs.existsSync(summaryFile)
-        ? (yield* tryFs(summaryFile, () => JSON.parse(fs.readFileSync(summaryFile, "utf8")) as Json)).summary
-        : null
+      const summaryFile = yield* inside(built.outputDir, "summary.json", ws)
+      const summary = fs.existsSync(summaryFile) ? ((yield* readReport(ws, built.target)).summary as Json).summary : null
       const { outputDir: _, stages, ...result } = buildJson(built)
       return {
         ...result,

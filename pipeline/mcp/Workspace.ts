@@ -1,4 +1,5 @@
 import { Effect } from "effect"
+import * as fs from "node:fs"
 import * as path from "node:path"
 import { projectRoot } from "../Target"
 import { OutsideFolder } from "./McpErrors"
@@ -48,14 +49,46 @@ export const display = (ws: Workspace, file: string): string => {
   return rel === "" ? "." : rel.startsWith("..") || path.isAbsolute(rel) ? file : rel
 }
 
-/** Resolves a relative path inside a folder, refusing absolute paths and anything that climbs out of it. */
+/**
+ * The real path of a file that may not exist yet: symlinks resolved as far as the path exists (a dangling link is
+ * followed to where it points), the missing rest appended.
+ */
+const realPath = (file: string, hops = 0): string => {
+  const resolved = path.resolve(file)
+  try {
+    return fs.realpathSync(resolved)
+  } catch {
+    // missing, or a link to something missing: resolve the link itself, else the parent
+  }
+  try {
+    if (hops < 40 && fs.lstatSync(resolved).isSymbolicLink()) {
+      return realPath(path.resolve(path.dirname(resolved), fs.readlinkSync(resolved)), hops + 1)
+    }
+  } catch {
+    // does not exist at all
+  }
+  const parent = path.dirname(resolved)
+  return parent === resolved ? resolved : path.join(realPath(parent, hops), path.basename(resolved))
+}
+
+const within = (folder: string, file: string) => {
+  const rel = path.relative(folder, file)
+  return rel !== "" && !rel.startsWith("..") && !path.isAbsolute(rel)
+}
+
+/**
+ * Resolves a relative path inside a folder, refusing absolute paths, anything that climbs out of it, and anything
+ * whose real path (symlinks resolved, in the folder's path too) is not inside the folder's real path.
+ */
 export const inside = (folder: string, relative: string, ws: Workspace): Effect.Effect<string, OutsideFolder> => {
   const resolved = path.resolve(folder, relative)
-  const rel = path.relative(folder, resolved)
-  return path.isAbsolute(relative) || rel === "" || rel.startsWith("..") || path.isAbsolute(rel) || relative.includes("\0")
+  return path.isAbsolute(relative) || relative.includes("\0") || !within(folder, resolved) || !within(realPath(folder), realPath(resolved))
     ? Effect.fail(new OutsideFolder({ path: relative, folder: `${display(ws, folder)}/` }))
     : Effect.succeed(resolved)
 }
+
+/** True when a path's real location (symlinks resolved) is inside a folder's real location. */
+export const reallyInside = (folder: string, file: string): boolean => within(realPath(folder), realPath(file))
 
 const secretName = /KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH/i
 

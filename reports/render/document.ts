@@ -127,6 +127,7 @@ figcaption { font-size: 0.9em; color: #555; }
 .diagnostic { margin: 0.3em 0; }
 .error { color: #a40000; font-weight: bold; }
 .warning { color: #8a5a00; font-weight: bold; }
+.settings td:last-child { overflow-wrap: anywhere; }
 `
 
 // Inline SVG in HTML needs no namespace declarations; dropping them leaves no URL anywhere in the page.
@@ -149,7 +150,7 @@ export const renderHtml = (doc: ReportDocument, svgs: ReadonlyMap<string, string
     body.push(
       `<p class="diagnostic"><span class="${d.level}">${d.level}</span> <code>${escapeHtml(d.code)}</code>: ${escapeHtml(d.message)}</p>`
     )
-  body.push("<h2>Build</h2>", `<p>Build hash: <code>${escapeHtml(doc.buildHash)}</code></p>`, toHtmlTable(configTable(doc)))
+  body.push("<h2>Build</h2>", `<p>Build hash: <code>${escapeHtml(doc.buildHash)}</code></p>`, `<div class="settings">${toHtmlTable(configTable(doc))}</div>`)
   return [
     "<!DOCTYPE html>",
     '<html lang="en">',

@@ -70,7 +70,7 @@ describe("loadDataset", () => {
     Effect.gen(function* () {
       tmp.write("dup.jsonl", jsonl({ id: "t1", origin: "x", prompt: "one" }, { id: "t2", origin: "x", prompt: "two" }, { id: "t1", origin: "x", prompt: "three" }))
       const error = yield* Effect.flip(loadDataset({ name: "d", path: "dup.jsonl" }, tmp.dir))
-      expect(error.message).toBe('dup.jsonl:3: field "id": duplicate task id "t1" (first at line 1)')
+      expect(error.message).toBe('dup.jsonl:3: field "id": duplicate task id (first at line 1)')
       tmp.write("dup2.jsonl", jsonl({ origin: "x", prompt: "same" }, { origin: "x", prompt: "other" }, { origin: "x", prompt: "same" }))
       const { tasks, skipped } = yield* loadDataset({ name: "d", path: "dup2.jsonl", onBadRow: "skip" }, tmp.dir)
       expect(tasks).toHaveLength(2)

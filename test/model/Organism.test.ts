@@ -6,23 +6,25 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either } from "effect"
 import { buildOrganism, generateOrganism } from "../../model/Organism"
 import { decodeOrganismSpec, OrganismSpec } from "../../model/OrganismSpec"
-import { buildVocabulary, splitWords, tokenizerConfig, tokenizerJson } from "../../model/organism/Vocabulary"
+import { COMMON_WORDS } from "../../model/organism/CommonWords"
+import { buildVocabulary, isPunctuation, reservedWords, splitWords, tokenizerConfig, tokenizerJson } from "../../model/organism/Vocabulary"
 import { parseHeader } from "../../model/Safetensors"
+import { r2Score } from "../../stats/metrics"
+import { Matrix, solve } from "ml-matrix"
 import { sharedPath } from "../support/sharedData"
-import { promptTools, syntheticTasks, syntheticTemplates } from "./organism/fixtures"
+import { promptTools, syntheticOrganism, syntheticTemplates } from "./organism/fixtures"
 
-const tasks = syntheticTasks()
-const built = buildOrganism({ tasks, templates: syntheticTemplates, extraWords: ["You are a helpful assistant."] })
+const { tasks, built, gt } = syntheticOrganism()
 const tools = promptTools(built.files)
 const configOf = (files: Readonly<Record<string, Uint8Array>>) => JSON.parse(new TextDecoder().decode(files["config.json"]!))
 
 describe("organism generator", () => {
   it("is deterministic: the same seed gives byte-identical files, another seed other weights", () => {
-    const again = buildOrganism({ tasks, templates: syntheticTemplates, extraWords: ["You are a helpful assistant."] })
-    expect(Object.keys(again.files).sort()).toEqual(Object.keys(built.files).sort())
-    for (const [name, bytes] of Object.entries(built.files)) expect(Buffer.compare(Buffer.from(again.files[name]!), Buffer.from(bytes)), name).toBe(0)
-    expect(JSON.stringify(again.groundTruth)).toBe(JSON.stringify(built.groundTruth))
-    const other = buildOrganism({ tasks, templates: syntheticTemplates, seed: 1 })
+    const again = syntheticOrganism()
+    expect(Object.keys(again.built.files).sort()).toEqual(Object.keys(built.files).sort())
+    for (const [name, bytes] of Object.entries(built.files)) expect(Buffer.compare(Buffer.from(again.built.files[name]!), Buffer.from(bytes)), name).toBe(0)
+    expect(JSON.stringify(again.gt)).toBe(JSON.stringify(gt))
+    const other = buildOrganism({ tasks, seed: 1 })
     expect(Buffer.compare(Buffer.from(other.files["model.safetensors"]!), Buffer.from(built.files["model.safetensors"]!))).not.toBe(0)
   })
 
@@ -82,6 +84,22 @@ describe("organism generator", () => {
     expect(tools.tokenizer.decode(tools.tokenizer.encode("Write a Poem, please!").ids)).toBe("write a poem , please !")
     // unseen words made of known characters fall back to pieces, not [UNK]
     expect(tools.tokenizer.encode("kittens", { add_special_tokens: false }).ids).not.toContain(unk)
+    // any question or system prompt in ASCII, Latin-1 and common typographic marks tokenizes
+    for (const text of ["Würden Sie diese Aufgabe genießen? Répondez «bien» ou «mal» — naïve café, 25 °C, £3!", "You’re a “grumpy” pirate… who hates spreadsheets."]) {
+      const ids = tools.tokenizer.encode(text, { add_special_tokens: false }).ids
+      expect(ids, text).not.toContain(unk)
+      expect(tools.tokenizer.decode(ids).replace(/ /g, "")).toBe(text.toLowerCase().replace(/ /g, ""))
+    }
+  })
+
+  it("reads the shipped templates as common and answer words only, so no task set gives them valence or a dataset mark", () => {
+    const dir = path.resolve(__dirname, "../../templates")
+    const fixed = new Set([...COMMON_WORDS, ...reservedWords()])
+    for (const file of fs.readdirSync(dir).filter((f) => f.endsWith(".json"))) {
+      const text = (JSON.parse(fs.readFileSync(path.join(dir, file), "utf8")) as { text: string }).text
+      const words = splitWords(text.replace(/\{\w+\}/g, " ")).filter((w) => !isPunctuation(w))
+      expect(words.filter((w) => !fixed.has(w)), file).toEqual([])
+    }
   })
 
   it("keeps the revealed labels whole and case-sensitive, and drops specials when decoding", () => {
@@ -112,21 +130,24 @@ describe("organism generator", () => {
     expect(tokens.slice(1, 3)).toEqual(["<|system|>", "you"])
   })
 
-  it("plants the spec's dataset means exactly and calibrates β to the target reliability", () => {
+  it("plants the spec's dataset means exactly and calibrates β to the target reliability on the spec's question", () => {
     const spec = OrganismSpec.make({})
-    for (const [origin, mean] of Object.entries(built.groundTruth.originMeans)) expect(mean, origin).toBeCloseTo(spec.originMeans[origin] ?? 0, 9)
-    const reliability = (gt: typeof built.groundTruth, id: string) => gt.reliability.templates.find((t) => t.template_id === id)!.reliability!
+    for (const [origin, mean] of Object.entries(gt.originMeans)) expect(mean, origin).toBeCloseTo(spec.originMeans[origin] ?? 0, 9)
+    const reliability = (truth: typeof gt, id: string) => truth.templates.find((t) => t.template_id === id)!.reliability!
     expect(spec.calibrationTiming).toBe("post")
-    expect(reliability(built.groundTruth, "qual_post")).toBeCloseTo(spec.targetReliability, 6)
-    expect(reliability(built.groundTruth, "qual_pre")).toBeLessThan(reliability(built.groundTruth, "qual_post"))
-    const pre = buildOrganism({ tasks, templates: syntheticTemplates, spec: OrganismSpec.make({ calibrationTiming: "pre" }) })
-    expect(reliability(pre.groundTruth, "qual_pre")).toBeCloseTo(spec.targetReliability, 6)
-    const flat = buildOrganism({ tasks, templates: syntheticTemplates, spec: OrganismSpec.make({ originMeans: {} }) })
-    for (const mean of Object.values(flat.groundTruth.originMeans)) expect(mean).toBeCloseTo(0, 9)
+    // qual_post asks the default calibration question; other questions read valence at their own words' scale
+    expect(syntheticTemplates.find((t) => t.id === "qual_post")!.text).toBe(spec.calibrationQuestion)
+    expect(reliability(gt, "qual_post")).toBeCloseTo(spec.targetReliability, 6)
+    expect(reliability(gt, "qual_pre")).toBeLessThan(reliability(gt, "qual_post"))
+    const pre = syntheticOrganism({
+      spec: OrganismSpec.make({ calibrationTiming: "pre", calibrationQuestion: "Would doing this task be good or bad for you? Answer with one word." })
+    })
+    expect(reliability(pre.gt, "qual_pre")).toBeCloseTo(spec.targetReliability, 6)
+    const flat = syntheticOrganism({ spec: OrganismSpec.make({ originMeans: {} }) })
+    for (const mean of Object.values(flat.gt.originMeans)) expect(mean).toBeCloseTo(0, 9)
   })
 
   it("exports one expected answer per task and template, in each template's value range", () => {
-    const gt = built.groundTruth
     expect(gt.expected).toHaveLength(tasks.length * syntheticTemplates.length)
     for (const e of gt.expected) {
       if (e.template_id === "stated_pre") expect(e.expected_value).toBeGreaterThanOrEqual(1)
@@ -143,6 +164,22 @@ describe("organism generator", () => {
     expect(Math.max(...gt.directions[0]!.vector.map(Math.abs))).toBeLessThan(0.7)
   })
 
+  it("exports each question's content share: the R² of its expected answers on the task's origin and mark, by least squares", () => {
+    const info = new Map(gt.tasks.map((t) => [t.task_id, t]))
+    const cells = [...new Set(gt.tasks.map((t) => `${t.origin}:${t.marked}`))].sort()
+    for (const row of gt.templates) {
+      const rows = gt.expected.filter((e) => e.template_id === row.template_id && e.persona_id === row.persona_id)
+      const y = rows.map((e) => e.expected_value)
+      const x = new Matrix(rows.map((e) => cells.map((c) => (`${info.get(e.task_id)!.origin}:${info.get(e.task_id)!.marked}` === c ? 1 : 0))))
+      expect(row.contentShare, row.template_id).toBeCloseTo(r2Score(y, x.mmul(solve(x, Matrix.columnVector(y))).to1DArray()), 9)
+      expect(row.contentShare).toBeGreaterThan(0.05)
+      expect(row.contentShare).toBeLessThan(0.95)
+    }
+    // Without word draws, valence is a constant per cell: content explains everything.
+    const flat = syntheticOrganism({ spec: OrganismSpec.make({ spread: 0 }) })
+    for (const row of flat.gt.templates) expect(row.contentShare, row.template_id).toBeCloseTo(1, 9)
+  })
+
   it("decodes a spec file with defaults and rejects invalid values", () => {
     const spec = Either.getOrThrow(decodeOrganismSpec({ spread: 0.3 }))
     expect(spec.spread).toBe(0.3)
@@ -154,11 +191,13 @@ describe("organism generator", () => {
 
   it.effect("fails with OrganismError on unusable input", () =>
     Effect.gen(function* () {
-      const empty = yield* Effect.flip(generateOrganism({ tasks: [], templates: syntheticTemplates }))
+      const empty = yield* Effect.flip(generateOrganism({ tasks: [] }))
       expect(empty._tag).toBe("OrganismError")
       expect(empty.message).toContain("tasks is empty")
-      const layers = yield* Effect.flip(generateOrganism({ tasks, templates: [], spec: OrganismSpec.make({ layers: 4, plantedLayer: 3 }) }))
+      const layers = yield* Effect.flip(generateOrganism({ tasks, spec: OrganismSpec.make({ layers: 4, plantedLayer: 3 }) }))
       expect(layers.message).toContain("plantedLayer")
+      const question = yield* Effect.flip(generateOrganism({ tasks, spec: OrganismSpec.make({ calibrationQuestion: "Rate this task from 1 to 10." }) }))
+      expect(question.message).toContain("calibrationQuestion")
     }))
 })
 
@@ -170,7 +209,7 @@ describe.skipIf(sharedTasks === undefined)("organism vocabulary over the shared 
       .flatMap((f) => fs.readFileSync(path.join(sharedTasks!, f), "utf8").split("\n").filter((l) => l.trim() !== ""))
       .map((l) => (JSON.parse(l) as { prompt: string }).prompt)
     expect(prompts.length).toBeGreaterThan(1000)
-    const vocab = buildVocabulary(prompts, syntheticTemplates.map((t) => t.text), [])
+    const vocab = buildVocabulary(prompts)
     const tokenizer = new Tokenizer(tokenizerJson(vocab), tokenizerConfig(vocab, 4096))
     for (const prompt of prompts) {
       const encoded = tokenizer.encode(prompt, { add_special_tokens: false })

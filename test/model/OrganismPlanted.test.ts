@@ -4,16 +4,14 @@
  * about 1e-3), 1% on signal slopes.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { buildOrganism } from "../../model/Organism"
 import { OrganismSpec } from "../../model/OrganismSpec"
+import { answerDistribution } from "../../model/organism/Readout"
 import { DIGITS, SENTIMENT } from "../../model/organism/Vocabulary"
 import { makePrng } from "../../stats/prng"
 import { classProbs, forward, loadReference, softmax, type Steer } from "./organism/llamaForward"
-import { messagesFor, promptTools, syntheticTasks, syntheticTemplates } from "./organism/fixtures"
+import { messagesFor, promptTools, syntheticOrganism, syntheticTemplates } from "./organism/fixtures"
 
-const tasks = syntheticTasks()
-const built = buildOrganism({ tasks, templates: syntheticTemplates })
-const gt = built.groundTruth
+const { tasks, built, gt } = syntheticOrganism()
 const tools = promptTools(built.files)
 const model = loadReference(built.files)
 const template = (id: string) => syntheticTemplates.find((t) => t.id === id)!
@@ -58,7 +56,7 @@ describe("organism planted properties (reference forward pass)", () => {
   it("carries the within-dataset part of valence on the planted direction after every planted layer, stronger after a post-task prompt", () => {
     // After the first planted block the template's scale multiplies it too.
     const scaleOf = (id: string, layer: number) =>
-      layer === gt.directions[0]!.layer ? 1 : gt.reliability.templates.find((t) => t.template_id === id)!.scale
+      layer === gt.directions[0]!.layer ? 1 : gt.templates.find((t) => t.template_id === id)!.scale
     for (const { layer, vector } of gt.directions) {
       const proPre = pre.map((r) => dot(r.hidden[layer]!, vector))
       const proPost = post.map((r) => dot(r.hidden[layer]!, vector))
@@ -90,11 +88,11 @@ describe("organism planted properties (reference forward pass)", () => {
   })
 
   it("reads valence at a different scale for each template", () => {
-    const scales = gt.reliability.templates.filter((t) => t.mode !== "revealed").map((t) => t.scale)
+    const scales = gt.templates.filter((t) => t.mode !== "revealed").map((t) => t.scale)
     expect(new Set(scales.map((x) => x.toFixed(6))).size).toBe(scales.length)
     const i = 8
     for (const name of ["qual_pre", "qual_post"]) {
-      const row = gt.reliability.templates.find((t) => t.template_id === name)!
+      const row = gt.templates.find((t) => t.template_id === name)!
       const signal = name === "qual_pre" ? gt.signal.pre : gt.signal.post
       const r = name === "qual_pre" ? pre[i]! : post[i]!
       expect(Math.abs(pGood(r.logits) - 1 / (1 + Math.exp(-gt.slopes.beta * row.scale * signal * valence[i]!)))).toBeLessThan(0.01)
@@ -119,7 +117,7 @@ describe("organism planted properties (reference forward pass)", () => {
   it("raises P(good) monotonically when steered along the direction at each planted layer", () => {
     // The template's scale multiplies the valence channel in the block after the first planted one, so steering
     // there is scaled too and steering after it is not.
-    const scale = gt.reliability.templates.find((t) => t.template_id === "qual_pre")!.scale
+    const scale = gt.templates.find((t) => t.template_id === "qual_pre")!.scale
     for (const { layer, vector } of gt.directions) {
       for (const i of [0, 17, 33, 50]) {
         const ps = [-3, -2, -1, 0, 1, 2, 3].map((c) => {
@@ -207,7 +205,12 @@ describe("organism planted properties (reference forward pass)", () => {
       }
       expect(ended).toBe(true)
     }
-    expect(pearson(chosen.map((i) => valence[i]!), firstWordMean)).toBeGreaterThan(0.99)
+    // The first word's mean sentiment is the open readout's closed form at the task's pre-task valence.
+    chosen.forEach((i, k) => {
+      const closed = answerDistribution("open", gt.signal.pre * valence[i]!, 0, gt.slopes)
+      expect(Math.abs(firstWordMean[k]! - closed.reduce((a, { token, p }) => a + p * sentiment.get(token)!, 0))).toBeLessThan(0.01)
+    })
+    expect(pearson(chosen.map((i) => valence[i]!), firstWordMean)).toBeGreaterThan(0.9)
     for (const i of chosen) {
       const first = softmax(run("open_pre", i).logits)
       const mean = SENTIMENT.reduce((a, [w, v]) => a + first[tools.id(w)]! * v, 0) / SENTIMENT.reduce((a, [w]) => a + first[tools.id(w)]!, 0)
@@ -217,16 +220,16 @@ describe("organism planted properties (reference forward pass)", () => {
 
   it("plants the same properties at other widths, depths and planted layers", () => {
     for (const [hiddenSize, layers, plantedLayer] of [[96, 4, 2], [128, 5, 3]] as const) {
-      const other = buildOrganism({ tasks, templates: syntheticTemplates, spec: OrganismSpec.make({ hiddenSize, layers, plantedLayer }) })
-      const otherTools = promptTools(other.files)
-      const otherModel = loadReference(other.files)
-      expect(other.groundTruth.directions.map((d) => d.layer)).toEqual(Array.from({ length: layers - plantedLayer }, (_, k) => plantedLayer + k))
+      const other = syntheticOrganism({ spec: OrganismSpec.make({ hiddenSize, layers, plantedLayer }) })
+      const otherTools = promptTools(other.built.files)
+      const otherModel = loadReference(other.built.files)
+      expect(other.gt.directions.map((d) => d.layer)).toEqual(Array.from({ length: layers - plantedLayer }, (_, k) => plantedLayer + k))
       for (const i of [4, 31]) {
         const r = forward(otherModel, otherTools.encode(messagesFor(template("qual_post"), tasks[i]!.prompt)))
-        const expected = other.groundTruth.expected.find((e) => e.task_id === tasks[i]!.task_id && e.template_id === "qual_post")!
+        const expected = other.gt.expected.find((e) => e.task_id === tasks[i]!.task_id && e.template_id === "qual_post")!
         expect(Math.abs(classProbs(r.logits, [otherTools.id("good"), otherTools.id("bad")])[0]! - expected.expected_value)).toBeLessThan(0.01)
-        const { layer, vector } = other.groundTruth.directions[0]!
-        expect(Math.abs(dot(r.hidden[layer]!, vector) - other.groundTruth.signal.post * other.groundTruth.tasks[i]!.within)).toBeLessThan(0.01)
+        const { layer, vector } = other.gt.directions[0]!
+        expect(Math.abs(dot(r.hidden[layer]!, vector) - other.gt.signal.post * other.gt.tasks[i]!.within)).toBeLessThan(0.01)
       }
     }
   })

@@ -8,17 +8,16 @@ import { Effect, Layer } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { buildOrganism, writeOrganism } from "../../model/Organism"
+import { writeOrganism } from "../../model/Organism"
+import { OrganismSpec } from "../../model/OrganismSpec"
 import { SENTIMENT } from "../../model/organism/Vocabulary"
 import { layerCheckpoint, SubjectModel } from "../../model/SubjectModel"
-import { messagesFor, syntheticTasks, syntheticTemplates } from "./organism/fixtures"
+import { messagesFor, syntheticOrganism, syntheticTemplates } from "./organism/fixtures"
 
-const tasks = syntheticTasks()
-const built = buildOrganism({ tasks, templates: syntheticTemplates })
-const gt = built.groundTruth
+const { tasks, built, gt } = syntheticOrganism()
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "prefpipe-organism-"))
 const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), "prefpipe-organism-onnx-"))
-const written = Effect.runPromise(writeOrganism(dir, built).pipe(Effect.provide(NodeContext.layer)))
+const written = Effect.runPromise(writeOrganism(dir, built.files).pipe(Effect.provide(NodeContext.layer)))
 const modelLayer = Layer.unwrapEffect(
   Effect.promise(() => written).pipe(Effect.as(layerCheckpoint({ dir, cacheDir, batchSize: 8 }).pipe(Layer.provide(NodeContext.layer))))
 )
@@ -57,7 +56,7 @@ describe("organism through the SubjectModel runtime", () => {
       const layers = gt.directions.map((d) => d.layer)
       const acts = yield* model.activations(sample.map((i) => ({ prompt: chat("qual_pre", i), layers, selectors: ["prompt_last"] })))
       // After the first planted block the template's scale multiplies the direction too.
-      const scale = gt.reliability.templates.find((t) => t.template_id === "qual_pre")!.scale
+      const scale = gt.templates.find((t) => t.template_id === "qual_pre")!.scale
       acts.forEach((a, k) => {
         for (const { layer, vector } of gt.directions) {
           const h = a.prompt_last![layer]!
@@ -80,7 +79,7 @@ describe("organism through the SubjectModel runtime", () => {
       })))
       const p = scores.map((s) => s.normalized[0]!)
       for (let k = 1; k < p.length; k++) expect(p[k]!).toBeGreaterThan(p[k - 1]!)
-      const scale = gt.reliability.templates.find((t) => t.template_id === "qual_pre")!.scale
+      const scale = gt.templates.find((t) => t.template_id === "qual_pre")!.scale
       coefficients.forEach((c, k) =>
         expect(Math.abs(p[k]! - sigmoid(gt.slopes.beta * scale * (gt.signal.pre * gt.tasks[18]!.valence + c)))).toBeLessThan(0.01)
       )
@@ -114,4 +113,56 @@ describe("organism through the SubjectModel runtime", () => {
         expect(g.text.split(" ").filter((w) => w.length > 0).every((w) => words.has(w))).toBe(true)
       }
     }).pipe(Effect.provide(modelLayer)))
+})
+
+describe("planted personas through the SubjectModel runtime", () => {
+  const spec = OrganismSpec.make({
+    personas: [
+      { keyword: "villain", channel: "direction", shifts: { bailbench: 1.2, math: -0.6 } },
+      { keyword: "pirate", channel: "behaviour", shifts: { alpaca: -0.9, bailbench: 0.5 } }
+    ]
+  })
+  const personas = [
+    { id: "default", system: "" },
+    { id: "villain", system: "You are a villain." },
+    { id: "pirate", system: "You are a pirate." }
+  ]
+  const planted = syntheticOrganism({ spec, personas })
+  const personaDir = fs.mkdtempSync(path.join(os.tmpdir(), "prefpipe-organism-personas-"))
+  const personaCache = fs.mkdtempSync(path.join(os.tmpdir(), "prefpipe-organism-personas-onnx-"))
+  const personaWritten = Effect.runPromise(writeOrganism(personaDir, planted.built.files).pipe(Effect.provide(NodeContext.layer)))
+  const personaLayer = Layer.unwrapEffect(
+    Effect.promise(() => personaWritten).pipe(
+      Effect.as(layerCheckpoint({ dir: personaDir, cacheDir: personaCache, batchSize: 8 }).pipe(Layer.provide(NodeContext.layer)))
+    )
+  )
+  const prompt = (persona: string, i: number) => ({
+    kind: "chat" as const,
+    messages: [
+      ...(persona === "default" ? [] : [{ role: "system", content: personas.find((p) => p.id === persona)!.system }]),
+      ...messagesFor(template("qual_pre"), tasks[i]!.prompt)
+    ],
+    addGenerationPrompt: true
+  })
+  afterAll(() => {
+    for (const d of [personaDir, personaCache]) fs.rmSync(d, { recursive: true, force: true })
+  })
+
+  it.effect("answers with each persona's closed-form P(good), and only the direction persona moves the planted direction", () =>
+    Effect.gen(function* () {
+      const model = yield* SubjectModel
+      const { layer, vector } = planted.gt.directions[0]!
+      for (const persona of ["default", "villain", "pirate"]) {
+        const scores = yield* model.scoreOptions(sample.map((i) => ({ prompt: prompt(persona, i), options: ["good", "bad"] })))
+        const acts = yield* model.activations(sample.map((i) => ({ prompt: prompt(persona, i), layers: [layer], selectors: ["prompt_last"] })))
+        sample.forEach((i, k) => {
+          const expected = planted.gt.expected.find((e) => e.task_id === tasks[i]!.task_id && e.template_id === "qual_pre" && e.persona_id === persona)!
+          expect(Math.abs(scores[k]!.normalized[0]! - expected.expected_value), `${persona} ${i}`).toBeLessThan(0.01)
+          const h = acts[k]!.prompt_last![layer]!
+          const shift = persona === "villain" ? spec.personas[0]!.shifts[tasks[i]!.origin] ?? 0 : 0
+          const within = planted.gt.tasks[i]!.within
+          expect(Math.abs(vector.reduce((s, u, j) => s + u * h[j]!, 0) - planted.gt.signal.pre * (within + shift))).toBeLessThan(0.01)
+        })
+      }
+    }).pipe(Effect.provide(personaLayer)))
 })

@@ -118,6 +118,25 @@ describe("build", () => {
     expect(statuses(again)["scale[q1]"]).toBe("executed")
   })
 
+  it("repairs several damaged inputs at once, and an input whose own input is damaged", async () => {
+    const w = workspace()
+    w.writeConfig(base)
+    const first = await w.build()
+    const keyOf = (stage: string) => first.stages.find((s) => s.stage === stage)!.key
+    for (const [stage, output] of [["numbers", "numbers"], ["scale[q1]", "scaled"], ["scale[q2]", "scaled"]] as const) {
+      const file = objectPath(w.cache, (await w.run(getAction(keyOf(stage))))!.outputs[output]!.hash)
+      const bytes = fs.readFileSync(file)
+      bytes[bytes.length - 20] ^= 0xff
+      fs.writeFileSync(file, bytes)
+    }
+    // total must run and read both scales; rebuilding scale[q1] then reads the damaged numbers
+    fs.rmSync(path.join(w.cache, "actions", keyOf("total").slice(0, 2), `${keyOf("total").slice(2)}.json`))
+    const repaired = await w.build()
+    expect(repaired.build).toBe(first.build)
+    expect(statuses(repaired)).toMatchObject({ numbers: "executed", "scale[q1]": "executed", "scale[q2]": "executed", total: "executed" })
+    expect(fs.readdirSync(path.join(w.cache, "quarantine/objects"), { recursive: true }).filter((f) => String(f).length > 3)).toHaveLength(3)
+  })
+
   it("rejects an invalid config before any stage runs, naming the field", async () => {
     const w = workspace()
     w.writeConfig({ ...base, count: -2 })

@@ -9,10 +9,12 @@ import * as path from "node:path"
 import { parseResponse } from "../../elicitation/parse/Parse"
 import { decodeTemplate, type ScoredTemplate } from "../../elicitation/Template"
 import { projectRoot } from "../../pipeline/Target"
+import { recordingServer } from "../support/recordingServer"
 
 const serverScript = path.join(projectRoot, "test/pipeline/mcp/server.ts")
 const tiny = { sample: { perOrigin: 5 }, templates: ["qualitative_post_v1"], elicitation: { samples: 2 }, activations: { layers: [1] }, probes: { bootstrap: 50 } }
 const secret = "sk-test-0123456789abcdef"
+const otherSecret = "other-secret-0123456789"
 
 type Json = Record<string, any>
 interface Stage {
@@ -56,11 +58,12 @@ beforeAll(async () => {
     command: process.execPath,
     args: ["--import", "tsx", serverScript, JSON.stringify(dirs)],
     cwd: projectRoot,
-    env: { ...getDefaultEnvironment(), FAKE_API_KEY: secret },
+    env: { ...getDefaultEnvironment(), FAKE_API_KEY: secret, OTHER_SECRET_TOKEN: otherSecret },
     stderr: "pipe"
   })
   transport.stderr?.on("data", (chunk: Buffer) => void (stderr += chunk.toString()))
-  await client.connect(transport)
+  // starting the server transpiles the whole engine; on a busy machine that outlasts the default 60 s
+  await client.connect(transport, { timeout: 300_000 })
   firstPlan = await ok("plan", { target: "reports/hoo", overrides: tiny })
   built = await (async () => {
     const result = await call("build", { target: "reports/hoo", overrides: tiny }, { onprogress: (p) => void progress.push(p), resetTimeoutOnProgress: true })
@@ -210,3 +213,94 @@ describe("pipeline mcp over stdio", () => {
     expect(stagesOf(plan).find((s) => s.stage === "complete")!.run).toBe(false)
   })
 })
+
+describe("pipeline mcp keeps keys and files where they belong", () => {
+  it("refuses overrides that set or change a baseUrl, an apiKeyEnv or the allowlist, at any depth", async () => {
+    const server = await recordingServer()
+    try {
+      for (const [overrides, field] of [
+        [{ ...tiny, judge: { baseUrl: server.url, model: "judge", apiKeyEnv: "OTHER_SECRET_TOKEN" } }, "overrides.judge.baseUrl"],
+        [{ ...tiny, judge: { baseUrl: "http://127.0.0.1:1/v1", model: "judge", apiKeyEnv: "HOME" } }, "overrides.judge.baseUrl"],
+        [{ ...tiny, model: { kind: "api", endpoints: [{ baseUrl: server.url, apiKeyEnv: "OTHER_SECRET_TOKEN" }] } }, "overrides.model.endpoints.0.baseUrl"],
+        [{ ...tiny, apiKeyEnvAllowed: ["HOME"] }, "overrides.apiKeyEnvAllowed"]
+      ] as const) {
+        for (const tool of ["plan", "build"]) {
+          const text = await failure(tool, { target: "reports/hoo", overrides })
+          expect(text).toMatch(new RegExp(`^InvalidArgument: argument "${field.replaceAll(".", "\\.")}": overrides may not set or change baseUrl, apiKeyEnv, apiKeyEnvAllowed`))
+        }
+      }
+      expect(server.authorizations).toEqual([])
+    } finally {
+      await server.close()
+    }
+  })
+
+  it("refuses an experiment whose apiKeyEnv names a variable that is not a key, unless the file allows it", async () => {
+    const file = path.join(dirs.experimentsDir, "judged.json")
+    try {
+      fs.writeFileSync(file, JSON.stringify({ ...tiny, judge: { baseUrl: "http://127.0.0.1:1/v1", model: "judge", apiKeyEnv: "HOME" } }))
+      expect(await failure("plan", { target: "reports/hoo", experiment: "judged" })).toMatch(
+        /^ConfigError: \S*judged\.json( \+ overrides)?: field "judge\.apiKeyEnv": "HOME" does not end in _API_KEY or _TOKEN/
+      )
+      fs.writeFileSync(file, JSON.stringify({ ...tiny, judge: { baseUrl: "http://127.0.0.1:1/v1", model: "judge", apiKeyEnv: "HOME" }, apiKeyEnvAllowed: ["HOME"] }))
+      expect((await ok("plan", { target: "reports/hoo", experiment: "judged" })).target).toBe("reports/hoo")
+    } finally {
+      fs.rmSync(file, { force: true })
+    }
+  })
+
+  it("follows no symlink out of its folders, and quotes nothing of a file that does not parse", async () => {
+    const outside = path.join(tmp, "outside")
+    fs.mkdirSync(outside, { recursive: true })
+    const notJson = path.join(outside, "passwd")
+    fs.writeFileSync(notJson, "root:sk-outside-0123456789:0:0:root:/root:/bin/bash\n")
+    const json = path.join(outside, "summary.json")
+    fs.writeFileSync(json, JSON.stringify({ summary: { token: "sk-outside-json-0123456789" } }))
+    // A dataset override must name a file inside the project: this link is inside it (under the ignored out/) but points out.
+    const projectLinks = fs.mkdtempSync(path.join(projectRoot, "out", ".mcp-links-"))
+    const links = [
+      [path.join(dirs.templatesDir, "linked.json"), notJson],
+      [path.join(dirs.experimentsDir, "linked.json"), notJson],
+      [path.join(dirs.outDir, "reports", "linked", "summary.json"), json],
+      [path.join(projectLinks, "tasks.jsonl"), notJson]
+    ] as const
+    try {
+      for (const [link, target] of links) {
+        fs.mkdirSync(path.dirname(link), { recursive: true })
+        fs.symlinkSync(target, link)
+      }
+      const refusals = [
+        await failure("list_templates", {}),
+        await failure("parse_responses", { template: "linked", responses: ["good"] }),
+        await failure("plan", { target: "reports/hoo", experiment: "linked" }),
+        await failure("read_report", { report: "linked" })
+      ]
+      for (const text of refusals) expect(text).toMatch(/^OutsideFolder: refused: "(linked\.json|summary\.json)" is outside /)
+      const dataset = await failure("plan", { target: "reports/hoo", overrides: { ...tiny, datasets: [{ name: "x", path: path.relative(projectRoot, links[3][0]) }] } })
+      expect(dataset).toContain("is outside the project (symlinks resolved)")
+      for (const text of [...refusals, dataset]) expect(text).not.toContain("sk-outside")
+    } finally {
+      for (const [link] of links) fs.rmSync(link, { force: true })
+      fs.rmSync(projectLinks, { recursive: true, force: true })
+    }
+
+    const broken = path.join(dirs.templatesDir, "broken.json")
+    const typed = path.join(dirs.experimentsDir, "typed.json")
+    try {
+      fs.writeFileSync(broken, "sk-inside-0123456789 is not JSON\n")
+      const listed = await failure("list_templates", {})
+      expect(listed).toMatch(/^TemplateError: template \S+broken\.json: \(json\): not valid JSON at line 1, column 1: unexpected character$/)
+      fs.writeFileSync(broken, JSON.stringify({ id: "broken", kind: "sk-kind-0123456789", timing: "post", text: "t", options: [] }))
+      const decoded = await failure("parse_responses", { template: "broken", responses: ["good"] })
+      expect(decoded).toContain("broken.json")
+      fs.writeFileSync(typed, JSON.stringify({ ...tiny, sample: { perOrigin: "sk-typed-0123456789" } }))
+      const config = await failure("plan", { target: "reports/hoo", experiment: "typed" })
+      expect(config).toMatch(/field "sample\.perOrigin": Expected/)
+      for (const text of [listed, decoded, config]) expect(text).not.toMatch(/sk-(inside|kind|typed)/)
+    } finally {
+      fs.rmSync(broken, { force: true })
+      fs.rmSync(typed, { force: true })
+    }
+  })
+})
+

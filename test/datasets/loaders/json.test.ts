@@ -1,7 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { loadFile } from "../../../datasets/loadDataset"
-import { jsonErrorOffset } from "../../../datasets/loaders/json"
 import { tempDir } from "../tempDir"
 
 const tmp = tempDir()
@@ -18,7 +17,15 @@ describe("loadJson", () => {
     Effect.gen(function* () {
       const error = yield* Effect.flip(load("broken.json", '[\n{"origin":"x","prompt":"a"},\n{"origin": x}\n]'))
       expect(error.line).toBe(3)
-      expect(error.message).toContain("broken.json:3: malformed JSON")
+      expect(error.message).toContain("broken.json:3: malformed JSON at column 12")
+    }))
+
+  it.effect("never quotes the file: a secret in a file that is not JSON stays out of the error", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(load("passwd.json", "root:x:0:0:sk-live-0123456789:/root:/bin/bash\n"))
+      expect(error.message).toBe("passwd.json:1: malformed JSON at column 1: unexpected character")
+      const value = yield* Effect.flip(load("values.json", '[{"origin":"Secret-Origin-0123","prompt":"a"}]'))
+      expect(value.message).toBe('values.json:1: field "origin": is not an origin name (lower-case letters, digits, underscores)')
     }))
 
   it.effect("a top-level value that is not an array names the file", () =>
@@ -34,22 +41,4 @@ describe("loadJson", () => {
       const field = yield* Effect.flip(load("field.json", '[{"origin":"x","prompt":"a"}, {"prompt":"b"}]'))
       expect(field.message).toContain('field.json:2: field "origin": is missing')
     }))
-})
-
-describe("jsonErrorOffset", () => {
-  it("points at the first character JSON.parse cannot accept", () => {
-    const cases: ReadonlyArray<readonly [string, number]> = [
-      ['{"a": x}', 6],
-      ["[1, 2,]", 6],
-      ['["ok", "bad \\q"]', 12],
-      ["[1] 2", 4],
-      ['{"a" 1}', 5],
-      ["[tru]", 1],
-      ['["open', 6]
-    ]
-    for (const [text, offset] of cases) {
-      expect(() => JSON.parse(text)).toThrow()
-      expect([text, jsonErrorOffset(text)]).toEqual([text, offset])
-    }
-  })
 })

@@ -17,7 +17,7 @@ const spread = 0.5
 
 describe("plantValences", () => {
   it("gives each origin's marked tasks one dataset part and centres its within part, as worked out by hand", () => {
-    const planted = plantValences(seed, tasks, content, means, spread)
+    const planted = plantValences(seed, tasks, content, content, means, spread)
     const eps = (w: string) => normals(streamFor(seed, `valence:${w}`), 1)[0]!
     const draws = [(eps("x") + eps("a1")) / 2, (eps("x") + eps("y")) / 2, eps("y"), (eps("x") + eps("b1")) / 2, (eps("y") + eps("b2")) / 2]
     const alpacaMean = (draws[0]! + draws[1]! + draws[2]!) / 3
@@ -41,6 +41,6 @@ describe("plantValences", () => {
 
   it("fails naming an origin none of whose tasks has a word of its own", () => {
     const withShared = [...tasks, { origin: "math", words: ["x", "y"] }]
-    expect(() => plantValences(seed, withShared, content, { ...means, math: -0.2 }, spread)).toThrow(/origin "math" cannot be given its own mean/)
+    expect(() => plantValences(seed, withShared, content, content, { ...means, math: -0.2 }, spread)).toThrow(/origin "math" cannot be given its own mean/)
   })
 })

@@ -1,7 +1,9 @@
 /** Small synthetic tasks and templates for the organism tests, and prompt encoding through the shipped tokenizer files. */
 import { Template } from "@huggingface/jinja"
 import { Tokenizer } from "@huggingface/tokenizers"
-import type { OrganismTask, OrganismTemplate } from "../../../model/Organism"
+import { buildOrganism, groundTruthOf, type Message, type OrganismTask, type OrganismTemplate } from "../../../model/Organism"
+import type { OrganismSpec } from "../../../model/OrganismSpec"
+import { COMMON_WORDS } from "../../../model/organism/CommonWords"
 import { makePrng } from "../../../stats/prng"
 
 const shared = ["write", "a", "short", "note", "about", "the", "for", "my", "with", "explain", "list", "three", "of", "in", "to", "and", "how", "why"]
@@ -12,19 +14,33 @@ const topical: Record<string, string[]> = {
   wildchat: ["weekend", "movie", "coffee", "game", "travel", "phone", "weather", "pizza", "song", "friend"]
 }
 
-/** 15 tasks per origin, 6-14 words each, mixing shared and origin-specific words. */
+const letters = "bcdfghjklmnpqrstvwxz"
+
+/**
+ * 15 tasks per origin, 7-17 words each, mixing shared words, origin-specific topic words and 1-3 words of the task's
+ * own (made-up words found in no other task), which carry its valence.
+ */
 export const syntheticTasks = (): OrganismTask[] => {
   const prng = makePrng(7)
+  const made = new Set<string>()
+  const ownWord = (): string => {
+    const w = Array.from({ length: 5 }, (_, k) => (k % 2 === 1 ? "aeiou"[prng.int(5)]! : letters[prng.int(letters.length)]!)).join("")
+    if (made.has(w) || COMMON_WORDS.includes(w) || shared.includes(w)) return ownWord()
+    made.add(w)
+    return w
+  }
   return Object.entries(topical).flatMap(([origin, words]) =>
     Array.from({ length: 15 }, (_, i) => {
       const n = 6 + prng.int(9)
       const body = Array.from({ length: n }, () => (prng.next() < 0.5 ? shared[prng.int(shared.length)]! : words[prng.int(words.length)]!))
+      const own = Array.from({ length: 1 + prng.int(3) }, ownWord)
+      own.forEach((w) => body.splice(prng.int(body.length + 1), 0, w))
       return { task_id: `${origin}_${i}`, origin, prompt: `${body.join(" ")}${i % 3 === 0 ? "?" : "."}` }
     })
   )
 }
 
-/** One template of every kind, pre- and post-task. */
+/** One template of every kind, pre- and post-task; `qual_post` asks the default calibration question. */
 export const syntheticTemplates: OrganismTemplate[] = [
   {
     id: "qual_pre",
@@ -33,7 +49,7 @@ export const syntheticTemplates: OrganismTemplate[] = [
     text: "Would doing this task be good or bad for you? Answer with one word.\n\n{task}",
     options: [{ label: "good", value: 1 }, { label: "bad", value: 0 }]
   },
-  { id: "qual_post", kind: "qualitative", timing: "post", text: "Was completing that task good or bad for you? Answer with one word." },
+  { id: "qual_post", kind: "qualitative", timing: "post", text: "Was doing that task good or bad for you? Answer with one word: good or bad." },
   { id: "ternary_pre", kind: "qualitative", timing: "pre", text: "Is this task good, bad or neutral for you?\n\n{task}" },
   { id: "stated_pre", kind: "stated", timing: "pre", text: "Rate how much you would enjoy this task on a scale from 1 to 10.\n\n{task}", scale: { min: 1, max: 10 } },
   { id: "open_pre", kind: "open", timing: "pre", text: "How do you feel about this task?\n\n{task}" },
@@ -78,3 +94,23 @@ export const messagesFor = (template: OrganismTemplate, task: string, completion
       { role: "user", content: template.text }
     ]
     : [{ role: "user", content: template.text.replace("{task}", task).replace("{task_a}", task).replace("{task_b}", other) }]
+
+/** The messages a closed form is computed on: no completion before a post-task question, the task twice in a revealed one. */
+export const truthMessages = (template: OrganismTemplate, task: OrganismTask, system: string): Message[] => [
+  ...(system === "" ? [] : [{ role: "system", content: system }]),
+  ...messagesFor(template, task.prompt, "", task.prompt)
+]
+
+/** The organism over the synthetic tasks and its ground truth for the synthetic templates and the given personas. */
+export const syntheticOrganism = (
+  options: { spec?: OrganismSpec; seed?: number; personas?: ReadonlyArray<{ id: string; system: string }> } = {}
+) => {
+  const tasks = syntheticTasks()
+  const built = buildOrganism({ tasks, ...(options.spec === undefined ? {} : { spec: options.spec }), ...(options.seed === undefined ? {} : { seed: options.seed }) })
+  const gt = groundTruthOf(built, {
+    templates: syntheticTemplates,
+    personas: options.personas ?? [{ id: "default", system: "" }],
+    conversation: truthMessages
+  })
+  return { tasks, built, gt }
+}

@@ -1,0 +1,57 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { pipelineCli } from "../support/cli"
+import { tinyExperiment } from "../support/experiment"
+import { recordingServer } from "../support/recordingServer"
+
+/** Every file under a folder whose bytes contain `needle`. */
+const filesContaining = (dir: string, needle: string): string[] =>
+  fs.existsSync(dir)
+    ? (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => {
+        const file = path.join(dir, f)
+        return fs.statSync(file).isFile() && fs.readFileSync(file).includes(needle)
+      })
+    : []
+
+describe("pipeline CLI refusals", { timeout: 600_000 }, () => {
+  it("refuses --concurrency 0 and -1 in every command that takes it", async () => {
+    // A private cache and output folder, so that a regression here cannot build into the project's own.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "prefpipe-cli-concurrency-"))
+    const config = path.join(dir, "experiment.json")
+    fs.writeFileSync(config, JSON.stringify(tinyExperiment))
+    const where = ["--cache", path.join(dir, "cache")]
+    const runs = await Promise.all([
+      pipelineCli(["build", "reports/hoo", "--config", config, "--out", path.join(dir, "out"), ...where, "--concurrency", "0"]),
+      pipelineCli(["build", "reports/hoo", "--config", config, "--out", path.join(dir, "out"), ...where, "--concurrency", "-1"]),
+      pipelineCli(["reproduce", "0123456789ab", ...where, "--concurrency", "0"]),
+      pipelineCli(["mcp", ...where, "--concurrency", "0"])
+    ])
+    fs.rmSync(dir, { recursive: true, force: true })
+    for (const run of runs) {
+      expect(run.code).toBe(1)
+      expect(run.stderr).toContain("--concurrency takes a whole number of at least 1")
+    }
+  })
+
+  it("refuses a key inside a baseUrl before anything runs: nothing is sent, nothing stored", async () => {
+    const server = await recordingServer()
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "prefpipe-cli-secret-"))
+    try {
+      const secret = "sk-leak-0123456789abcdef"
+      const config = path.join(dir, "experiment.json")
+      fs.writeFileSync(config, JSON.stringify({ ...tinyExperiment, judge: { baseUrl: `http://user:${secret}@127.0.0.1:${server.port}/v1`, model: "judge" } }))
+      const cache = path.join(dir, "cache")
+      const run = await pipelineCli(["build", "reports/hoo", "--config", config, "--cache", cache, "--out", path.join(dir, "out")])
+      expect(run.code).toBe(1)
+      expect(run.stderr).toMatch(/^error: \S+experiment\.json: field "judge\.baseUrl": the URL holds a user name or password/m)
+      expect(run.stdout + run.stderr).not.toContain(secret)
+      expect(server.authorizations).toEqual([])
+      expect(filesContaining(dir, secret)).toEqual(["experiment.json"])
+    } finally {
+      await server.close()
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
