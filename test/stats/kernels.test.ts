@@ -4,6 +4,9 @@ import { forms, product, rotate, solveSpd, standardized, type Steps, tridiagonal
 import { makePrng } from "../../stats/prng"
 import { runSync, runWith } from "../../stats/runKernels"
 import { factorShifted, quadraticShifted } from "../../stats/tridiagonal"
+import { kernelBackend } from "../../stats/kernelBackend"
+import { nativeKernelsMissing } from "../../stats/nativeKernels"
+import { openBlasAbsent } from "../support/externalTools"
 import { kernelBackends } from "../support/kernelBackends"
 
 const random = (rows: number, cols: number, seed: number) => {
@@ -146,6 +149,27 @@ describe("kernel backends (one contract, every backend built here, 1e-10)", () =
       for (const b of kernelBackends()) {
         await expect(runWith(solveSpd(a.slice(), 2, Float64Array.from([1, 1]), 1), b.backend), b.name).rejects.toThrow(/not positive definite/)
         await b.release()
+      }
+    })
+  )
+})
+
+describe("the backend probe stages get", () => {
+  it.effect("is OpenBLAS when the addon loads, else onnxruntime's Gemm with the reason and how to build the addon", () =>
+    Effect.promise(async () => {
+      const chosen = kernelBackend(1)
+      try {
+        const why = nativeKernelsMissing()
+        if (why === undefined) {
+          expect(chosen.backend.name).toBe("openblas")
+          expect(chosen.fallback).toBeUndefined()
+        } else {
+          openBlasAbsent(why)
+          expect(chosen.backend.name).toBe("onnxruntime")
+          expect(chosen.fallback).toMatch(/did not load .*npm run build:native.*libopenblas-dev/)
+        }
+      } finally {
+        await chosen.release()
       }
     })
   )
