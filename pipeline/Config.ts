@@ -92,7 +92,9 @@ export const ProbesConfig = Schema.Struct({
   groupBy: withDefault(Schema.NonEmptyString, () => "origin"),
   /** Task columns (origin, or meta fields such as topic) whose group means are removed from the target before training. */
   demean: withDefault(Schema.Array(Schema.NonEmptyString), () => []),
-  bootstrap: withDefault(PositiveInt, () => 1000)
+  bootstrap: withDefault(PositiveInt, () => 1000),
+  /** The persona whose answers and activations probes are trained on (the first persona when absent); every other persona's are the test set. */
+  trainPersona: Schema.optional(Schema.NonEmptyString)
 })
 
 /** The steering experiment (reports/steering): what is steered, along which probe, where, and how hard. */
@@ -119,8 +121,32 @@ export const SteeringConfig = Schema.Struct({
   controlSeed: withDefault(Schema.Int, () => 1)
 })
 
+/** The id of the one persona of a config without `personas`. */
+export const defaultPersonaId = "default"
+
+/** A persona: the system prompt every conversation of its column of the graph starts with ("" for none). */
+export const Persona = Schema.Struct({
+  /** Names the persona in node labels (`elicit[qualitative_post_v1|villain]`), tables and file names. */
+  id: Schema.String.pipe(
+    Schema.pattern(/^[A-Za-z0-9_.-]+$/, { message: () => "a persona id is one or more of A-Z a-z 0-9 _ . - (it names graph nodes and files)" })
+  ),
+  system: Schema.String
+})
+
+/** A decoded persona. */
+export type Persona = typeof Persona.Type
+
+const PersonaList = Schema.Array(Persona).pipe(
+  Schema.minItems(1, { message: () => "needs at least one persona (omit the field for one persona made of `system`)" }),
+  Schema.filter((personas) => {
+    const ids = personas.map((p) => p.id)
+    const twice = ids.findIndex((id, i) => ids.indexOf(id) !== i)
+    return twice < 0 || { path: [twice, "id"], message: `persona "${ids[twice]}" is listed twice; persona ids must be unique` }
+  })
+)
+
 /** The experiment config: every field has a default, so `{}` is the embedded default experiment. */
-export const ExperimentConfig = Schema.Struct({
+const ExperimentFields = Schema.Struct({
   name: withDefault(Schema.NonEmptyString, () => "default"),
   /** Every seed is derived from this and the row's identity. */
   seed: withDefault(Schema.Int, () => 20251127),
@@ -130,8 +156,14 @@ export const ExperimentConfig = Schema.Struct({
   sample: withDefault(Schema.Struct({ perOrigin: withDefault(PositiveInt, () => 50) }), () => ({ perOrigin: 50 })),
   model: withDefault(ModelConfig, () => ({ kind: "organism" as const, spec: {} })),
   runtime: withDefault(RuntimeConfig, () => ({ provider: "cpu" as const, dtype: "float32" as const, batchSize: 32 })),
-  /** The system prompt (persona) of every conversation; part of every key it affects. */
+  /** The system prompt of every conversation when `personas` is absent (one persona, id "default"); part of every key it affects. */
   system: withDefault(Schema.String, () => ""),
+  /**
+   * Personas as an axis of the experiment: completion, elicitation, parsing, activations and revealed choices run once
+   * per persona, each with its own system prompt. Absent: one persona "default" whose system prompt is `system`, with
+   * node ids and keys as without the axis.
+   */
+  personas: Schema.optional(PersonaList),
   completion: withDefault(CompletionConfig, () => ({ samples: 1, maxTokens: 48, temperature: 1, topP: 1 })),
   /** Templates by id (read from templates/<id>.json) or inline; a recorded snapshot holds their full content. */
   templates: Schema.Array(Template).pipe(Schema.minItems(1)),
@@ -145,8 +177,29 @@ export const ExperimentConfig = Schema.Struct({
   apiKeyEnvAllowed: Schema.optional(Schema.Array(Schema.String.pipe(Schema.pattern(/^[A-Za-z_][A-Za-z0-9_]*$/))))
 })
 
+/** The experiment config: every field has a default, so `{}` is the embedded default experiment. */
+export const ExperimentConfig = ExperimentFields.pipe(
+  Schema.filter((c) => {
+    const ids = (c.personas ?? [{ id: defaultPersonaId }]).map((p) => p.id)
+    const train = c.probes.trainPersona
+    return train === undefined || ids.includes(train) || {
+      path: ["probes", "trainPersona"],
+      message: `no persona "${train}"; the personas are ${ids.map((id) => `"${id}"`).join(", ")}`
+    }
+  })
+)
+
 /** A decoded experiment config. */
 export type ExperimentConfig = typeof ExperimentConfig.Type
+
+/** The personas of an experiment, in config order: `personas`, or one persona "default" made of `system`. */
+export const personasOf = (config: ExperimentConfig): ReadonlyArray<Persona> => config.personas ?? [{ id: defaultPersonaId, system: config.system }]
+
+/** The persona probes are trained under: `probes.trainPersona`, else the first persona. */
+export const trainedPersona = (config: ExperimentConfig): Persona => {
+  const personas = personasOf(config)
+  return personas.find((p) => p.id === config.probes.trainPersona) ?? personas[0]!
+}
 
 /** The templates an experiment uses when its config names none. */
 export const defaultTemplateIds = ["qualitative_post_v1", "stated_pre_v1"] as const
@@ -195,6 +248,13 @@ const expandTemplates = (raw: unknown, file: string, templatesDir: string): Effe
     const ids = templates.map((t) => (t as { id?: unknown }).id)
     const duplicate = ids.find((id, i) => ids.indexOf(id) !== i)
     if (duplicate !== undefined) return yield* new ConfigError({ file, field: "templates", reason: `template "${String(duplicate)}" is listed twice` })
+    if (record.personas !== undefined && record.system !== undefined) {
+      return yield* new ConfigError({
+        file,
+        field: "system",
+        reason: "is given together with personas; with personas, each persona's system prompt is its `system` (personas[].system), so drop the top-level `system`"
+      })
+    }
     const datasets = Array.isArray(record.datasets)
       ? record.datasets.map((d: unknown) =>
           typeof d === "object" && d !== null && typeof (d as { path?: unknown }).path === "string"

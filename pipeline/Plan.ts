@@ -23,6 +23,24 @@ export interface PlannedStage {
   readonly reasons: ReadonlyArray<Reason>
 }
 
+const segments = (p: string): string[] => p.match(/\[\d+\]|[^.[\]]+/g) ?? []
+const segmentName = (segment: string) => (segment.startsWith("[") ? segment.slice(1, -1) : segment)
+
+/**
+ * Where a changed parameter sits in the config: the longest `configPaths` key (a parameter path such as `template` or
+ * `personas.0.system`) that the parameter's path starts with is replaced by its config path, the rest kept as it is;
+ * unmapped paths stay as they are.
+ */
+export const configPathOf = (configPaths: Readonly<Record<string, string>> | undefined, paramPath: string): string => {
+  const path = segments(paramPath)
+  const best = Object.entries(configPaths ?? {})
+    .map(([key, mapped]) => ({ names: segments(key).map(segmentName), mapped }))
+    .filter(({ names }) => names.length <= path.length && names.every((n, i) => segmentName(path[i]!) === n))
+    .sort((a, b) => b.names.length - a.names.length)[0]
+  if (best === undefined) return paramPath
+  return best.mapped + path.slice(best.names.length).map((s) => (s.startsWith("[") ? s : `.${s}`)).join("")
+}
+
 /** Compares the current key components with the ones recorded last time for the same stage instance. */
 const explain = (
   configPaths: Readonly<Record<string, string>> | undefined,
@@ -34,10 +52,7 @@ const explain = (
   const reasons: Reason[] = []
   if (before.version !== after.version) reasons.push({ kind: "version", before: before.version, after: after.version })
   for (const change of diffValues(before.params, after.params)) {
-    const head = change.path.split(/[.[]/)[0]!
-    const mapped = configPaths?.[head]
-    const p = mapped === undefined ? change.path : mapped + change.path.slice(head.length)
-    reasons.push({ kind: "param", path: p, before: change.before, after: change.after })
+    reasons.push({ kind: "param", path: configPathOf(configPaths, change.path), before: change.before, after: change.after })
   }
   for (const name of [...new Set([...Object.keys(before.inputs), ...Object.keys(after.inputs)])].sort()) {
     const upstream = inputNodes[name] ?? "(removed)"

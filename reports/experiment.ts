@@ -1,4 +1,4 @@
-import type { ExperimentConfig } from "../pipeline/Config"
+import { type ExperimentConfig, type Persona, personasOf, trainedPersona } from "../pipeline/Config"
 import * as Stage from "../pipeline/Stage"
 import { activations } from "../stages/activations"
 import { checkpoint } from "../stages/checkpoint"
@@ -11,18 +11,31 @@ import { sample } from "../stages/sample"
 import { tasksNode } from "../stages/tasks"
 import type { ScoredTemplate, Template } from "../elicitation/Template"
 
-/** The measurement graph of an experiment, fanned out per template (and per layer for probes). */
-export interface ExperimentGraph {
-  readonly config: ExperimentConfig
-  readonly tasks: Stage.Node
-  readonly model: Stage.Node
-  /** The organism's planted truth; undefined for a real checkpoint. */
+/** The measurement nodes of one persona: its completions and, per template (and layer), everything read from its answers. */
+export interface PersonaGraph {
+  readonly persona: Persona
+  /** Where the persona's system prompt sits in the config (`system`, or `personas.1.system`). */
+  readonly systemPath: string
+  /** The label of a node of this persona's column: `name`, or `name|persona` when the config lists personas. */
+  readonly label: (name: string) => string
+  /** The organism's planted truth about this persona's answers (`organism_truth[<persona>]`); undefined for a real checkpoint. */
   readonly truth: Stage.Node | undefined
   readonly completions: Stage.Node
   readonly elicitations: (t: Template) => Stage.Node
   readonly scores: (t: Template) => Stage.Node
   readonly activations: (t: Template) => Stage.Node
   readonly probeEval: (t: Template, layer: number) => Stage.Node
+}
+
+/**
+ * The measurement graph of an experiment, fanned out per persona and template (and per layer for probes). Its own
+ * persona nodes are the trained persona's (`probes.trainPersona`), which every single-persona report reads.
+ */
+export interface ExperimentGraph extends PersonaGraph {
+  readonly config: ExperimentConfig
+  readonly tasks: Stage.Node
+  readonly model: Stage.Node
+  readonly personas: ReadonlyArray<PersonaGraph>
 }
 
 /** Builds the nodes of an experiment from its config; report targets pick the ones they need. */
@@ -35,53 +48,73 @@ export const experimentGraph = (config: ExperimentConfig): ExperimentGraph => {
     config.model.kind === "organism"
       ? Stage.node(organism, { params: organismParams, inputs: byDataset, configPaths: { spec: "model.spec", seed: "seed" } })
       : Stage.node(checkpoint, { params: { path: config.model.path, fingerprint: config.model.fingerprint ?? "" }, configPaths: { fingerprint: "model" } })
-  const truth =
-    organismParams === undefined
-      ? undefined
-      : Stage.node(organismTruth, {
-        params: { ...organismParams, templates: config.templates, personas: [{ id: "default", system: config.system }] },
-        inputs: { ...byDataset, sample: tasks },
-        configPaths: { spec: "model.spec", seed: "seed", templates: "templates", personas: "system" }
-      })
   const runtime = config.model.kind === "checkpoint" ? { ...config.runtime, checkpoint: config.model.path } : config.runtime
-  const completions = Stage.node(complete, {
-    params: { completion: config.completion, system: config.system, seed: config.seed, runtime },
-    inputs: { model, tasks },
-    configPaths: { completion: "completion", system: "system", runtime: "runtime" }
-  })
   const templatePath = (t: Template) => `templates.${config.templates.indexOf(t)}`
-  const elicitations = (t: Template) =>
-    Stage.node(elicit, {
-      label: t.id,
-      params: { template: t, system: config.system, elicitation: config.elicitation, seed: config.seed, runtime },
-      inputs: { model, tasks, ...(t.timing === "post" ? { completions } : {}) },
-      configPaths: { template: templatePath(t), elicitation: "elicitation", system: "system" }
+  // Without a `personas` field the one persona leaves labels as they were before personas existed.
+  const personaGraph = (persona: Persona, index: number): PersonaGraph => {
+    const system = persona.system
+    const systemPath = config.personas === undefined ? "system" : `personas.${index}.system`
+    const label = (name: string) => (config.personas === undefined ? name : `${name}|${persona.id}`)
+    const truth =
+      organismParams === undefined
+        ? undefined
+        : Stage.node(organismTruth, {
+            ...(config.personas === undefined ? {} : { label: persona.id }),
+            params: { ...organismParams, templates: config.templates, personas: [persona] },
+            inputs: { ...byDataset, sample: tasks },
+            configPaths: {
+              spec: "model.spec", seed: "seed", templates: "templates",
+              ...(config.personas === undefined ? { "personas.0.system": "system" } : { "personas.0": `personas.${index}` })
+            }
+          })
+    const completions = Stage.node(complete, {
+      ...(config.personas === undefined ? {} : { label: persona.id }),
+      params: { completion: config.completion, system, seed: config.seed, runtime },
+      inputs: { model, tasks },
+      configPaths: { completion: "completion", system: systemPath, runtime: "runtime" }
     })
-  const scores = (t: Template) =>
-    Stage.node(parse, {
-      label: t.id,
-      params: { template: t, ...(config.judge === undefined ? {} : { judge: config.judge }) },
-      inputs: { elicitations: elicitations(t), tasks },
-      configPaths: { template: templatePath(t), judge: "judge" }
-    })
-  const acts = (t: Template) =>
-    Stage.node(activations, {
-      label: t.id,
-      params: { template: t, system: config.system, activations: config.activations, runtime },
-      inputs: { model, tasks, ...(t.timing === "post" ? { completions } : {}) },
-      configPaths: { template: templatePath(t), activations: "activations", system: "system" }
-    })
-  const evaluation = (t: Template, layer: number) =>
-    Stage.node(probeEval, {
-      label: `${t.id}@${layer}`,
-      params: {
-        template_id: t.id, layer, position: config.activations.selectors[0]!, probes: config.probes, seed: config.seed,
-        ...(config.runtime.threads === undefined ? {} : { threads: config.runtime.threads })
-      },
-      inputs: { scores: scores(t), activations: acts(t), tasks },
-      configPaths: { probes: "probes" }
-    })
-  return { config, tasks, model, truth, completions, elicitations, scores, activations: acts, probeEval: evaluation }
+    const elicitations = (t: Template) =>
+      Stage.node(elicit, {
+        label: label(t.id),
+        params: { template: t, system, elicitation: config.elicitation, seed: config.seed, runtime },
+        inputs: { model, tasks, ...(t.timing === "post" ? { completions } : {}) },
+        configPaths: { template: templatePath(t), elicitation: "elicitation", system: systemPath }
+      })
+    const scores = (t: Template) =>
+      Stage.node(parse, {
+        label: label(t.id),
+        params: { template: t, ...(config.judge === undefined ? {} : { judge: config.judge }) },
+        inputs: { elicitations: elicitations(t), tasks },
+        configPaths: { template: templatePath(t), judge: "judge" }
+      })
+    const acts = (t: Template) =>
+      Stage.node(activations, {
+        label: label(t.id),
+        params: { template: t, system, activations: config.activations, runtime },
+        inputs: { model, tasks, ...(t.timing === "post" ? { completions } : {}) },
+        configPaths: { template: templatePath(t), activations: "activations", system: systemPath }
+      })
+    const evaluation = (t: Template, layer: number) =>
+      Stage.node(probeEval, {
+        label: `${label(t.id)}@${layer}`,
+        params: {
+          template_id: t.id, layer, position: config.activations.selectors[0]!, probes: probesParams(config), seed: config.seed,
+          ...(config.runtime.threads === undefined ? {} : { threads: config.runtime.threads })
+        },
+        inputs: { scores: scores(t), activations: acts(t), tasks },
+        configPaths: { probes: "probes" }
+      })
+    return { persona, systemPath, label, truth, completions, elicitations, scores, activations: acts, probeEval: evaluation }
+  }
+  const personas = personasOf(config).map(personaGraph)
+  const trained = personas.find((p) => p.persona.id === trainedPersona(config).id)!
+  return { config, tasks, model, personas, ...trained }
+}
+
+/** The probe settings stages read: the config's, without the choice of training persona (which the graph applies). */
+export const probesParams = (config: ExperimentConfig): Omit<ExperimentConfig["probes"], "trainPersona"> => {
+  const { trainPersona: _, ...probes } = config.probes
+  return probes
 }
 
 /** The templates whose answers are one score per task (not revealed pairs or rankings): the ones probes are trained on. */

@@ -213,14 +213,14 @@ export const target = reportTarget("dose-response of steering along the probe, a
       label: `${template.id}@${layer}`,
       params: {
         template, probe_template_id: probe.id, layer, position: config.activations.selectors[0]!, steering: config.steering,
-        elicitation: config.elicitation, system: config.system, seed: config.seed, runtime
+        elicitation: config.elicitation, system: g.persona.system, seed: config.seed, runtime
       },
       inputs: {
         model: g.model, tasks: g.tasks, eval: g.probeEval(probe, layer), scores: g.scores(probe), activations: g.activations(probe),
         ...(template.timing === "post" ? { completions: g.completions } : {}),
         ...(g.truth === undefined ? {} : { truth: g.truth })
       },
-      configPaths: { template: `templates.${config.templates.indexOf(template)}`, steering: "steering", elicitation: "elicitation", system: "system" }
+      configPaths: { template: `templates.${config.templates.indexOf(template)}`, steering: "steering", elicitation: "elicitation", system: g.systemPath }
     })
   }
   return Stage.node(steeringReport, { label: "steering", params: { config: summaryOfConfig }, inputs })

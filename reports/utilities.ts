@@ -36,7 +36,7 @@ import type { Comparison } from "../stats/ranking/pairCounts"
 import { wilson } from "../stats/regression"
 import { fitBradleyTerry } from "../stats/bradleyTerry"
 import { fitRidge } from "../stats/ridge"
-import { type ExperimentGraph, experimentGraph } from "./experiment"
+import { type ExperimentGraph, experimentGraph, type PersonaGraph } from "./experiment"
 import { type Diagnostic, fewTasks, parseFailures, positionBias } from "./render/diagnostics"
 import { type Figure, intervalBarChart, scatterWithFit } from "./render/figures"
 import type { Table } from "./render/tables"
@@ -65,12 +65,12 @@ export interface TaskUtility {
 const heldOutFraction = 0.2
 const muPriorSd = 5
 
-/** The `utilities[<template>]` node of a revealed template. */
-export const utilitiesNode = (g: ExperimentGraph, t: Template): Stage.Node =>
+/** The `utilities[<template>]` node of a revealed template, for the trained persona or the given one (`utilities[<template>|<persona>]`). */
+export const utilitiesNode = (g: ExperimentGraph, t: Template, persona: PersonaGraph = g): Stage.Node =>
   Stage.node(utilities, {
-    label: t.id,
+    label: persona.label(t.id),
     params: { template_id: t.id, seed: g.config.seed, heldOutFraction, muPriorSd },
-    inputs: { scores: g.scores(t), tasks: g.tasks },
+    inputs: { scores: persona.scores(t), tasks: g.tasks },
     configPaths: { seed: "seed" }
   })
 

@@ -517,3 +517,77 @@ export const categoryBarChart = (options: {
   }
   return { name: options.name, title: options.title, spec }
 }
+
+/** One point of a faceted scatter: the panel it is drawn in, its coordinates and its colour group. */
+export interface PanelPoint {
+  readonly panel: string
+  readonly x: number
+  readonly y: number
+  readonly group: string
+}
+
+/**
+ * Small multiples of scatters on shared axes, one panel per `panel` (e.g. predicted against measured shift, one panel
+ * per persona): points coloured by group, each panel's own OLS fit with its 95% band (when its x varies), and a dashed
+ * y = x reference.
+ */
+export const facetedScatter = (options: {
+  readonly name: string
+  readonly title: string
+  readonly subtitle?: string
+  readonly points: ReadonlyArray<PanelPoint>
+  readonly xTitle: string
+  readonly yTitle: string
+  readonly panelTitle: string
+  readonly groupTitle: string
+}): Figure => {
+  const { points } = options
+  checkNonEmpty("facetedScatter", "points", points)
+  checkFinite("facetedScatter", "points.x", points.map((p) => p.x))
+  checkFinite("facetedScatter", "points.y", points.map((p) => p.y))
+  const panels = uniqueInOrder(points.map((p) => p.panel))
+  const groups = uniqueInOrder(points.map((p) => p.group)).sort()
+  const rows: Array<Record<string, unknown>> = points.map((p) => ({ ...p, kind: "point" }))
+  for (const panel of panels) {
+    const own = points.filter((p) => p.panel === panel)
+    const xs = own.map((p) => p.x)
+    const ys = own.map((p) => p.y)
+    // y = x over the overlap of the panel's x and y ranges only, so the reference never widens an axis.
+    const lo = Math.max(Math.min(...xs), Math.min(...ys))
+    const hi = Math.min(Math.max(...xs), Math.max(...ys))
+    if (lo < hi) rows.push({ panel, kind: "identity", x: lo, y: lo }, { panel, kind: "identity", x: hi, y: hi })
+    if (own.length >= 3 && Math.max(...xs) > Math.min(...xs)) {
+      for (const point of olsBand(xs, ys).line) rows.push({ panel, kind: "fit", ...point })
+    }
+  }
+  const columns = Math.min(panels.length, 3)
+  // Panels share the figure's width: about 220px go to the y axis, the legend and padding, 27px to each gap between panels.
+  const width = Math.floor((FIGURE_WIDTH - 220 - 27 * (columns - 1)) / columns)
+  const x = { field: "x", type: "quantitative", title: options.xTitle, scale: { zero: false, nice: true } } as const
+  const y = (field: string) => ({ field, type: "quantitative", title: options.yTitle, scale: { zero: false, nice: true } }) as const
+  const only = (kind: string) => [{ filter: `datum.kind === '${kind}'` }]
+  const spec: TopLevelSpec = {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    // Without autosize "fit" (facets lack it) a title widens the figure by its estimated width: keep both lines short.
+    title: { ...heading(options.title, options.subtitle), subtitle: [...(options.subtitle === undefined ? [] : [options.subtitle]), "Red: OLS fit, 95% band; dashed: y = x"] },
+    config,
+    data: { values: rows },
+    columns,
+    facet: { field: "panel", type: "nominal", title: options.panelTitle, sort: panels },
+    spec: {
+      width,
+      height: width,
+      layer: [
+        { transform: only("fit"), mark: { type: "area", opacity: 0.18, color: "#e45756" }, encoding: { x, y: y("lo"), y2: { field: "hi" } } },
+        { transform: only("fit"), mark: { type: "line", strokeWidth: 2, color: "#e45756" }, encoding: { x, y: y("y") } },
+        { transform: only("identity"), mark: { type: "line", strokeDash: [6, 4], strokeWidth: 1.5, color: "#888888" }, encoding: { x, y: y("y") } },
+        {
+          transform: only("point"),
+          mark: { type: "point", filled: true, size: 40, opacity: 0.8 },
+          encoding: { x, y: y("y"), color: { field: "group", type: "nominal", title: options.groupTitle, sort: groups, scale: { scheme: "tableau10" } } }
+        }
+      ]
+    }
+  }
+  return { name: options.name, title: options.title, spec }
+}

@@ -3,6 +3,7 @@ import { Effect } from "effect"
 import {
   categoryBarChart,
   doseResponse,
+  facetedScatter,
   type Figure,
   FIGURE_WIDTH,
   heatmap,
@@ -110,6 +111,21 @@ const figures: ReadonlyArray<{ figure: Figure; texts: ReadonlyArray<string>; fit
     }),
     texts: ["task category", "dataset", "mean normalized rating (0-1)", "wildchat"],
     fitted: true
+  },
+  {
+    figure: facetedScatter({
+      name: "shifts",
+      title: "Predicted vs measured shift",
+      points: ["villain", "poet", "flat"].flatMap((panel, p) =>
+        datasets.flatMap((group, g) => [0, 1, 2].map((i) => ({ panel, group, x: p === 2 ? 0 : g / 10 + i / 50, y: g / 8 - i / 40 })))
+      ),
+      xTitle: "predicted shift",
+      yTitle: "measured shift",
+      panelTitle: "persona",
+      groupTitle: "dataset"
+    }),
+    texts: ["predicted shift", "measured shift", "persona", "villain", "flat", "dataset", "wildchat", "OLS fit"],
+    fitted: false
   }
 ]
 
