@@ -1,4 +1,4 @@
-// Dense linear algebra from the system's OpenBLAS (BLAS and LAPACK) for stats/linalgNative.ts. Every call runs on
+// Dense linear algebra from the system's OpenBLAS (BLAS and LAPACK) for stats/nativeKernels.ts. Every call runs on
 // libuv's thread pool and settles a promise, so the event loop (progress lines, Ctrl-C) stays free during long
 // factorizations. Matrices are column-major, as LAPACK wants them; the TypeScript side maps row-major onto that.
 #include <node_api.h>

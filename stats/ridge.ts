@@ -336,7 +336,7 @@ const ridgeSteps = (x: MatrixLike, ys: ReadonlyArray<ArrayLike<number>>, options
  */
 export const fitRidge = (x: MatrixLike, y: ArrayLike<number>, options: RidgeOptions): RidgeFit => runSync(ridgeSteps(x, [y], options), options.trace)[0]!
 
-/** `fitRidge` with its dense kernels on a backend (`linalgBackend()`: OpenBLAS when built, else onnxruntime). */
+/** `fitRidge` with its dense kernels on a backend (`kernelBackend()`: OpenBLAS when built, else onnxruntime). */
 export const fitRidgeWith = async (backend: Backend, x: MatrixLike, y: ArrayLike<number>, options: RidgeOptions): Promise<RidgeFit> =>
   (await runWith(ridgeSteps(x, [y], options), backend, options.trace))[0]!
 
