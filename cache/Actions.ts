@@ -35,6 +35,8 @@ export interface ActionRecord {
   readonly outputsHash: string
   readonly seconds: number
   readonly rows: number
+  /** Counts the stage recorded while it ran (tokens, requests, retries); absent when it recorded none. */
+  readonly counters?: Readonly<Record<string, number>>
   readonly tool: { readonly prefpipe: string; readonly node: string }
 }
 

@@ -1,6 +1,6 @@
-import { HttpClient, HttpClientRequest } from "@effect/platform"
-import { Clock, Config, Context, Duration, Effect, Layer, Option, Random, Redacted, Ref, Schema } from "effect"
+import { Context, Deferred, Effect, Either, Layer, Option, Redacted, Schema } from "effect"
 import { hashValue, toKeyable } from "../core/Key"
+import { EndpointConfig, makeTransport, RetryFields, type TransportError } from "./api/Transport"
 
 /** One chat turn as OpenAI-compatible servers take it. */
 export const ChatMessage = Schema.Struct({
@@ -30,17 +30,16 @@ export interface ChatCompletion {
   readonly text: string
 }
 
-/** Why a chat call failed; `retryAfterMs` carries a server's Retry-After when it sent one. */
+/** Why a chat call failed; `failure` is the short reason a failed row is counted under (`HTTP 500`, `timeout`). */
 export class ChatClientError extends Schema.TaggedError<ChatClientError>()("ChatClientError", {
   model: Schema.String,
   kind: Schema.Literal("unconfigured", "config", "rate_limited", "server", "timeout", "network", "http", "malformed"),
   status: Schema.optional(Schema.Number),
-  retryAfterMs: Schema.optional(Schema.Number),
+  failure: Schema.String,
   reason: Schema.String
 }) {
   get message() {
-    const status = this.status === undefined ? "" : ` (HTTP ${this.status})`
-    return `chat model ${this.model}: ${this.kind}${status}: ${this.reason}`
+    return `chat model ${this.model}: ${this.reason}`
   }
 }
 
@@ -68,20 +67,16 @@ export class RequestMemo extends Context.Tag("prefpipe/RequestMemo")<RequestMemo
 /** Connection and pacing settings of an OpenAI-compatible endpoint (vLLM, llama.cpp server, Ollama, hosted APIs). */
 export const ChatClientConfig = Schema.Struct({
   /** Base URL up to and including the API version, e.g. `http://127.0.0.1:8000/v1`; `/chat/completions` is appended. */
-  baseUrl: Schema.String,
+  baseUrl: EndpointConfig.fields.baseUrl,
   model: Schema.String,
   apiKey: Schema.optional(Schema.Redacted(Schema.String)),
   /** Name of an environment variable holding the API key, used when `apiKey` is absent. */
   apiKeyEnv: Schema.optional(Schema.String),
   maxConcurrency: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 4 }),
-  timeoutMs: Schema.optionalWith(Schema.Number.pipe(Schema.positive()), { default: () => 60_000 }),
-  maxRetries: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 4 }),
-  /** First retry delay; later ones double, each scaled by a random factor in [0.5, 1.5). */
-  backoffMs: Schema.optionalWith(Schema.Number.pipe(Schema.nonNegative()), { default: () => 500 })
+  ...RetryFields
 })
 /** Connection and pacing settings of an OpenAI-compatible endpoint. */
 export type ChatClientConfig = typeof ChatClientConfig.Type
-
 
 /** The memo key of a request: sha256 over a canonical encoding of the model, the messages and the sampling parameters. */
 export const chatRequestKey = (model: string, request: ChatRequest): string =>
@@ -96,121 +91,55 @@ export const chatRequestKey = (model: string, request: ChatRequest): string =>
     })
   )
 
-const CompletionBody = Schema.Struct({
-  choices: Schema.NonEmptyArray(Schema.Struct({
-    message: Schema.Struct({ content: Schema.NullOr(Schema.String) })
-  }))
-})
-const decodeCompletionBody = Schema.decodeUnknownEither(Schema.parseJson(CompletionBody))
-
-const retryable = new Set<ChatClientError["kind"]>(["rate_limited", "server", "timeout", "network"])
-
-/** Parses a Retry-After header (delta-seconds or an HTTP date) into milliseconds from `now`. */
-const retryAfterMs = (header: string | undefined, now: number): number | undefined => {
-  if (header === undefined) return undefined
-  const seconds = Number(header)
-  if (header.trim() !== "" && Number.isFinite(seconds)) return Math.max(0, seconds * 1000)
-  const date = Date.parse(header)
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now)
+/** The first choice's text of a chat completion, or what is malformed about the reply. */
+export const decodeChatText = (json: unknown): Either.Either<string, string> => {
+  const choices = (json as { choices?: unknown } | null)?.choices
+  if (!Array.isArray(choices)) return Either.left("no choices")
+  if (choices.length === 0) return Either.left("choices is empty")
+  const content = (choices[0] as { message?: { content?: unknown } } | null)?.message?.content
+  if (content === null) return Either.right("")
+  return typeof content === "string" ? Either.right(content) : Either.left("choices[0].message.content is not a string")
 }
 
-const resolveApiKey = (config: ChatClientConfig): Effect.Effect<Option.Option<Redacted.Redacted<string>>, ChatClientError> => {
-  if (config.apiKey !== undefined) return Effect.succeed(Option.some(config.apiKey))
-  const env = config.apiKeyEnv
-  if (env === undefined) return Effect.succeed(Option.none())
-  return Config.redacted(env).pipe(
-    Effect.map(Option.some),
-    Effect.mapError(() =>
-      new ChatClientError({ model: config.model, kind: "config", reason: `environment variable ${env} (named by apiKeyEnv) is not set` })
-    )
-  )
-}
+/** A ChatClientError from a transport failure (the key is already redacted there). */
+export const fromTransport = (model: string) => (e: TransportError): ChatClientError =>
+  new ChatClientError({ model, kind: e.kind, ...(e.status === undefined ? {} : { status: e.status }), failure: e.failure, reason: e.message })
 
 /**
- * A ChatClient over an OpenAI-compatible `/chat/completions` endpoint: at most `maxConcurrency` requests in flight,
- * a shared pause after a 429 (honouring Retry-After), jittered exponential retries on 5xx, timeouts and network
- * errors, answers memoized in `RequestMemo`.
+ * A ChatClient over an OpenAI-compatible `/chat/completions` endpoint through the shared transport (adaptive
+ * concurrency up to `maxConcurrency`, Retry-After, jittered retries of 408/409/429/5xx, timeouts, network errors and
+ * malformed replies), answers memoized in `RequestMemo` as soon as they arrive.
  */
 export const layerOpenAI = (config: ChatClientConfig): Layer.Layer<ChatClient, ChatClientError, RequestMemo> =>
-  Layer.effect(
+  Layer.scoped(
     ChatClient,
     Effect.gen(function*() {
-      const apiKey = yield* resolveApiKey(config)
-      const http = yield* HttpClient.HttpClient
-      const memo = yield* RequestMemo
-      const permits = yield* Effect.makeSemaphore(config.maxConcurrency)
-      const pausedUntil = yield* Ref.make(0)
-      const url = `${config.baseUrl.replace(/\/+$/, "")}/chat/completions`
       const model = config.model
-      // Servers may echo request headers into error bodies; nothing we report may carry the key.
-      const redact = (text: string): string =>
-        Option.match(apiKey, {
-          onNone: () => text,
-          onSome: (key) => (Redacted.value(key) === "" ? text : text.split(Redacted.value(key)).join("[redacted]"))
-        })
-      const fail = (kind: ChatClientError["kind"], reason: string, extra: { status?: number; retryAfterMs?: number } = {}) =>
-        new ChatClientError({ model, kind, reason: redact(reason), ...extra })
-
-      const waitForPause = Effect.gen(function*() {
-        const until = yield* Ref.get(pausedUntil)
-        const now = yield* Clock.currentTimeMillis
-        if (until > now) yield* Effect.sleep(Duration.millis(until - now))
-      })
-
-      const attempt = (body: unknown): Effect.Effect<ChatCompletion, ChatClientError> =>
-        Effect.gen(function*() {
-          const base = HttpClientRequest.post(url).pipe(HttpClientRequest.bodyUnsafeJson(body))
-          const request = Option.match(apiKey, {
-            onNone: () => base,
-            onSome: (key) => HttpClientRequest.bearerToken(base, Redacted.value(key))
-          })
-          const response = yield* http.execute(request).pipe(
-            Effect.mapError((e) => fail("network", e.message))
-          )
-          const text = yield* response.text.pipe(Effect.mapError((e) => fail("network", e.message)))
-          const status = response.status
-          if (status === 429) {
-            const now = yield* Clock.currentTimeMillis
-            const after = retryAfterMs(response.headers["retry-after"], now)
-            return yield* fail("rate_limited", "too many requests", after === undefined ? { status } : { status, retryAfterMs: after })
-          }
-          if (status >= 500) return yield* fail("server", text.slice(0, 200), { status })
-          if (status < 200 || status >= 300) return yield* fail("http", text.slice(0, 200), { status })
-          const decoded = decodeCompletionBody(text)
-          if (decoded._tag === "Left") return yield* fail("malformed", `response is not a chat completion: ${text.slice(0, 120)}`, { status })
-          return { text: decoded.right.choices[0].message.content ?? "" }
-        }).pipe(
-          Effect.timeoutFail({
-            duration: Duration.millis(config.timeoutMs),
-            onTimeout: () => fail("timeout", `no complete answer within ${config.timeoutMs} ms`)
-          }),
-          permits.withPermits(1)
-        )
-
-      const withRetries = (body: unknown, done: number): Effect.Effect<ChatCompletion, ChatClientError> =>
-        waitForPause.pipe(
-          Effect.zipRight(attempt(body)),
-          Effect.catchIf(
-            (e) => retryable.has(e.kind) && done < config.maxRetries,
-            (e) =>
-              Effect.gen(function*() {
-                const jitter = 0.5 + (yield* Random.next)
-                const delay = e.retryAfterMs ?? config.backoffMs * 2 ** done * jitter
-                if (e.kind === "rate_limited") {
-                  const now = yield* Clock.currentTimeMillis
-                  yield* Ref.update(pausedUntil, (until) => Math.max(until, now + delay))
-                }
-                yield* Effect.sleep(Duration.millis(delay))
-                return yield* withRetries(body, done + 1)
-              })
-          )
-        )
+      const apiKey = config.apiKey === undefined ? undefined : Option.some(config.apiKey)
+      const transport = yield* makeTransport(
+        [{ baseUrl: config.baseUrl, ...(config.apiKeyEnv === undefined ? {} : { apiKeyEnv: config.apiKeyEnv }), maxConcurrency: config.maxConcurrency, ...(apiKey === undefined ? {} : { apiKey: Redacted.value(config.apiKey!) }) }],
+        config
+      ).pipe(Effect.mapError(fromTransport(model)))
+      const memo = yield* RequestMemo
+      // Identical requests in flight at once (many rows share a short answer) are asked once.
+      const inflight = new Map<string, Deferred.Deferred<ChatCompletion, ChatClientError>>()
 
       const complete = (request: ChatRequest): Effect.Effect<ChatCompletion, ChatClientError> =>
         Effect.gen(function*() {
           const key = chatRequestKey(model, request)
           const hit = yield* memo.get(key)
           if (hit !== undefined) return { text: hit }
+          const pending = inflight.get(key)
+          if (pending !== undefined) return yield* Deferred.await(pending)
+          const deferred = yield* Deferred.make<ChatCompletion, ChatClientError>()
+          inflight.set(key, deferred)
+          return yield* ask(key, request).pipe(
+            Effect.onExit((exit) => Effect.zipRight(Effect.sync(() => inflight.delete(key)), Deferred.done(deferred, exit)))
+          )
+        })
+
+      const ask = (key: string, request: ChatRequest): Effect.Effect<ChatCompletion, ChatClientError> =>
+        Effect.gen(function*() {
           const body = {
             model,
             messages: request.messages,
@@ -219,15 +148,14 @@ export const layerOpenAI = (config: ChatClientConfig): Layer.Layer<ChatClient, C
             ...(request.responseFormat === undefined ? {} : { response_format: request.responseFormat }),
             ...(request.seed === undefined ? {} : { seed: request.seed })
           }
-          const answer = yield* withRetries(body, 0)
-          yield* memo.set(key, answer.text)
-          return answer
+          const answer = yield* transport.post("chat/completions", body, decodeChatText).pipe(Effect.mapError(fromTransport(model)))
+          yield* memo.set(key, answer.value)
+          return { text: answer.value }
         })
 
       return { model, complete }
     })
-  // undici loads with the first judge client, not with every stage that could use one.
-  ).pipe(Layer.provide(Layer.unwrapEffect(Effect.promise(() => import("@effect/platform-node/NodeHttpClient")).pipe(Effect.map((m) => m.layerUndici)))))
+  )
 
 /** A ChatClient for when no model is configured: every call fails, naming the config field to set. */
 export const layerUnconfigured = (configField: string): Layer.Layer<ChatClient> =>
@@ -237,6 +165,7 @@ export const layerUnconfigured = (configField: string): Layer.Layer<ChatClient> 
       Effect.fail(new ChatClientError({
         model: "unconfigured",
         kind: "unconfigured",
+        failure: "no judge configured",
         reason: `no chat model is configured; set ${configField} (baseUrl and model) in the experiment config`
       }))
   })

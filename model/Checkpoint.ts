@@ -6,7 +6,7 @@ import { formatJsonSyntaxError, parseJson } from "../core/JsonText"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { type FloatTensor, parseHeader, readTensors } from "./Safetensors"
+import { decodeTensor, type FloatTensor, parseHeader, readTensors, type SafetensorsDtype } from "./Safetensors"
 
 /** Llama-3 style frequency-dependent RoPE scaling. */
 export const Llama3RopeScaling = Schema.Struct({
@@ -137,6 +137,60 @@ const requiredWeights = (dims: Dimensions, tied: boolean): string[] => {
   return names
 }
 
+/** The text side of a checkpoint: tokenizer, chat template and end-of-sequence ids, read without touching the weights. */
+export interface TextSide {
+  readonly tokenizerJson: unknown
+  readonly tokenizerConfig: Record<string, unknown>
+  readonly generationConfig: Record<string, unknown>
+  readonly chatTemplate: string | undefined
+  readonly eosTokenIds: ReadonlyArray<number>
+}
+
+const jsonReader = (dir: string) => (fs: FileSystem.FileSystem) => (name: string, optional: boolean) =>
+  fs.exists(path.join(dir, name)).pipe(
+    Effect.orElseSucceed(() => false),
+    Effect.flatMap((exists) =>
+      !exists
+        ? optional ? Effect.succeed(undefined) : Effect.fail(new CheckpointError({ dir, field: name, reason: "file missing" }))
+        : fs.readFileString(path.join(dir, name)).pipe(
+          Effect.mapError((e) => new CheckpointError({ dir, field: name, reason: `cannot read: ${e.message}` })),
+          Effect.flatMap((text) =>
+            Either.match(parseJson(text), {
+              onLeft: (e) => Effect.fail(new CheckpointError({ dir, field: name, reason: formatJsonSyntaxError(e) })),
+              onRight: Effect.succeed
+            })
+          )
+        )
+    )
+  )
+
+/**
+ * Reads a checkpoint's tokenizer files and chat template (`tokenizer_config.json`'s `chat_template`, or the
+ * `chat_template.jinja` file newer exports write beside it) without loading its weights.
+ */
+export const loadTextSide = (dir: string, config?: ModelConfig): Effect.Effect<TextSide, CheckpointError, FileSystem.FileSystem> =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const readJson = jsonReader(dir)(fs)
+    const modelConfig = config ?? (yield* Effect.flatMap(readJson("config.json", false), (json) => decodeConfig(dir, json)))
+    const tokenizerJson = yield* readJson("tokenizer.json", false)
+    const tokenizerConfig = ((yield* readJson("tokenizer_config.json", true)) ?? {}) as Record<string, unknown>
+    const generationConfig = ((yield* readJson("generation_config.json", true)) ?? {}) as Record<string, unknown>
+    const template = tokenizerConfig.chat_template
+    const inline = typeof template === "string"
+      ? template
+      : Array.isArray(template)
+      ? (template as Array<{ name: string; template: string }>).find((t) => t.name === "default")?.template
+      : undefined
+    const jinja = path.join(dir, "chat_template.jinja")
+    const chatTemplate = inline ?? ((yield* fs.exists(jinja).pipe(Effect.orElseSucceed(() => false)))
+      ? yield* fs.readFileString(jinja).pipe(Effect.mapError((e) => new CheckpointError({ dir, field: "chat_template.jinja", reason: `cannot read: ${e.message}` })))
+      : undefined)
+    const eosSource = generationConfig.eos_token_id ?? modelConfig.eos_token_id
+    const eosTokenIds = eosSource === undefined || eosSource === null ? [] : Array.isArray(eosSource) ? eosSource as number[] : [eosSource as number]
+    return { tokenizerJson, tokenizerConfig, generationConfig, chatTemplate, eosTokenIds }
+  })
+
 // Files are hashed in pieces of this size, so opening a checkpoint holds no weight file in memory.
 const HASH_CHUNK = 16 << 20
 
@@ -172,20 +226,7 @@ export const openCheckpoint = (dir: string): Effect.Effect<CheckpointFiles, Chec
   Effect.gen(function* () {
     const fsx = yield* FileSystem.FileSystem
     const fail = (field: string, reason: string) => new CheckpointError({ dir, field, reason })
-    const readJson = (name: string, optional: boolean) =>
-      fsx.exists(path.join(dir, name)).pipe(
-        Effect.orElseSucceed(() => false),
-        Effect.flatMap((exists) =>
-          !exists
-            ? optional ? Effect.succeed(undefined) : Effect.fail(fail(name, "file missing"))
-            : fsx.readFileString(path.join(dir, name)).pipe(
-              Effect.mapError((e) => fail(name, `cannot read: ${e.message}`)),
-              Effect.flatMap((text) =>
-                Either.match(parseJson(text), { onLeft: (e) => Effect.fail(fail(name, formatJsonSyntaxError(e))), onRight: Effect.succeed })
-              )
-            )
-        )
-      )
+    const readJson = jsonReader(dir)(fsx)
     const config = yield* Effect.flatMap(readJson("config.json", false), (json) => decodeConfig(dir, json))
     const dims = dimensionsOf(config)
     const index = (yield* readJson("model.safetensors.index.json", true)) as { weight_map?: Record<string, string> } | undefined
@@ -205,30 +246,42 @@ export const openCheckpoint = (dir: string): Effect.Effect<CheckpointFiles, Chec
     const tied = config.tie_word_embeddings ?? !names.has("lm_head.weight")
     for (const name of requiredWeights(dims, tied))
       if (!names.has(name)) return yield* Effect.fail(fail(name, "weight missing from the safetensors files"))
-    const tokenizerJson = yield* readJson("tokenizer.json", false)
-    const tokenizerConfig = ((yield* readJson("tokenizer_config.json", true)) ?? {}) as Record<string, unknown>
-    const generationConfig = ((yield* readJson("generation_config.json", true)) ?? {}) as Record<string, unknown>
-    const template = tokenizerConfig.chat_template
-    const chatTemplate = typeof template === "string"
-      ? template
-      : Array.isArray(template)
-      ? (template as Array<{ name: string; template: string }>).find((t) => t.name === "default")?.template
-      : undefined
-    const eosSource = generationConfig.eos_token_id ?? config.eos_token_id
-    const eosTokenIds = eosSource === undefined || eosSource === null ? [] : Array.isArray(eosSource) ? eosSource as number[] : [eosSource as number]
+    const text = yield* loadTextSide(dir, config)
     return {
       dir,
       config: { ...config, tie_word_embeddings: tied },
       dims,
       files,
       weightsHash: hash.digest("hex"),
-      tokenizerJson,
-      tokenizerConfig,
-      generationConfig,
-      chatTemplate,
-      eosTokenIds
+      ...text
     }
   })
+
+/** One tensor of an opened checkpoint decoded to float32, reading only its header and its own bytes; undefined when no file holds it. */
+export const readTensor = (checkpoint: CheckpointFiles, name: string): Effect.Effect<FloatTensor | undefined, CheckpointError> =>
+  Effect.forEach(checkpoint.files, (file) =>
+    Effect.try({
+      try: () => {
+        const fd = fs.openSync(path.join(checkpoint.dir, file), "r")
+        try {
+          const length = Buffer.alloc(8)
+          fs.readSync(fd, length, 0, 8, 0)
+          const header = new Uint8Array(8 + Number(length.readBigUInt64LE(0)))
+          fs.readSync(fd, header, 0, header.length, 0)
+          const { entries, dataStart } = parseHeader(header)
+          const entry = entries[name]
+          if (entry === undefined) return undefined
+          const [begin, end] = entry.data_offsets
+          const raw = new Uint8Array(end - begin)
+          if (fs.readSync(fd, raw, 0, raw.length, dataStart + begin) !== raw.length) throw new Error(`tensor ${name} runs past the end of the file`)
+          const data = decodeTensor(entry.dtype, raw, entry.shape.reduce((a, b) => a * b, 1))
+          return { dtype: entry.dtype as SafetensorsDtype, shape: entry.shape, data }
+        } finally {
+          fs.closeSync(fd)
+        }
+      },
+      catch: (e) => new CheckpointError({ dir: checkpoint.dir, field: file, reason: `cannot read ${name}: ${e instanceof Error ? e.message : String(e)}` })
+    })).pipe(Effect.map((found) => found.find((t) => t !== undefined)))
 
 /** Decodes every tensor of an opened checkpoint's weight files to float32 (each file read once). */
 export const readWeights = (checkpoint: CheckpointFiles): Effect.Effect<ReadonlyMap<string, FloatTensor>, CheckpointError, FileSystem.FileSystem> =>

@@ -8,7 +8,7 @@ import { hashFile } from "../cache/Folders"
 const identityFiles = (dir: string): string[] =>
   fs
     .readdirSync(dir)
-    .filter((f) => f.endsWith(".safetensors") || ["config.json", "model.safetensors.index.json", "tokenizer.json", "tokenizer_config.json", "generation_config.json"].includes(f))
+    .filter((f) => f.endsWith(".safetensors") || ["config.json", "model.safetensors.index.json", "tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "generation_config.json"].includes(f))
     .sort()
 
 const memoFile = () => path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "prefpipe", "file-hashes.json")

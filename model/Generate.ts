@@ -5,7 +5,7 @@ import type { ChatRenderer } from "./ChatTemplate"
 import { stackedLayers } from "./Compile"
 import { type EncodedPrompt, encodePrompt, type Prompt, selectorIndices } from "./Prompt"
 import { logProbability, sampleToken, seededRandom } from "./Sampling"
-import { type DecoderSession, emptyCache, forward, selectRows } from "./Session"
+import { type DecoderSession, emptyCache, forward, type KvCache, selectRows, stackCaches } from "./Session"
 import { planSteering, type Steering, type SteeringPlan, type SteeringRecord, steeringTensor } from "./Steering"
 import type { TextTokenizer } from "./Tokenizer"
 
@@ -33,19 +33,41 @@ export interface GenerateRequest {
   readonly seed: number
   readonly stop?: ReadonlyArray<string>
   readonly steering?: Steering
+  /** Option labels whose probabilities (renormalised over the options) come back with the generation. */
+  readonly options?: ReadonlyArray<string>
+  /** Log-probabilities of each generated token (EOS included) and of the `logprobs` most likely tokens at its step. */
+  readonly logprobs?: number
 }
 
-/** Why generation ended. */
-export type FinishReason = "stop" | "eos" | "length"
+/** Why generation ended: a stop string, the end-of-sequence token, the token limit, or a server's content filter. */
+export type FinishReason = "stop" | "eos" | "length" | "filtered"
 
-/** A generation: text (cut before any stop string), generated token ids (EOS excluded), finish reason, prompt length. */
+/** One generated token's log-probability and the most likely tokens at its step, all from the unscaled logits. */
+export interface TokenLogprob {
+  readonly token: number
+  readonly logprob: number
+  readonly top: ReadonlyArray<{ readonly token: number; readonly logprob: number }>
+}
+
+/**
+ * A generation: text (cut before any stop string), generated token ids (EOS excluded; empty from an API model),
+ * finish reason, prompt and completion lengths in tokens, and what the request asked for besides.
+ */
 export interface Generation {
   readonly text: string
   readonly tokenIds: ReadonlyArray<number>
   readonly promptIds: ReadonlyArray<number>
   readonly finish: FinishReason
   readonly promptTokens: number
+  readonly completionTokens: number
   readonly steering?: SteeringRecord
+  /** Each requested option's probability renormalised over the options; null when the model could not give them. */
+  readonly optionProbs?: ReadonlyArray<number> | null
+  /** Why `optionProbs` is null (`no logprobs in the reply`). */
+  readonly optionNote?: string
+  /** The model name the server says answered (API models). */
+  readonly servedModel?: string
+  readonly logprobs?: ReadonlyArray<TokenLogprob>
 }
 
 /** An option-scoring request. */
@@ -111,6 +133,25 @@ const steerFeeds = (plans: ReadonlyArray<SteeringPlan | undefined>, layers: Read
 
 const layersOf = (plans: ReadonlyArray<SteeringPlan | undefined>) => [...new Set(plans.flatMap((p) => (p === undefined ? [] : [p.layer])))].sort((a, b) => a - b)
 
+/** Log-softmax of one row of logits at `token`, and the `k` most likely tokens (highest first, ties by id). */
+export const tokenLogprobs = (logits: Float32Array, offset: number, vocab: number, token: number, k: number): TokenLogprob => {
+  let max = -Infinity
+  for (let i = 0; i < vocab; i++) max = Math.max(max, logits[offset + i]!)
+  let sum = 0
+  for (let i = 0; i < vocab; i++) sum += Math.exp(logits[offset + i]! - max)
+  const logZ = max + Math.log(sum)
+  const top: number[] = []
+  for (let i = 0; i < vocab && k > 0; i++) {
+    const v = logits[offset + i]!
+    if (top.length === k && v <= logits[offset + top[k - 1]!]!) continue
+    let at = top.length
+    while (at > 0 && logits[offset + top[at - 1]!]! < v) at--
+    top.splice(at, 0, i)
+    if (top.length > k) top.pop()
+  }
+  return { token, logprob: logits[offset + token]! - logZ, top: top.map((t) => ({ token: t, logprob: logits[offset + t]! - logZ })) }
+}
+
 const firstStop = (text: string, stops: ReadonlyArray<string>): number => {
   let cut = -1
   for (const s of stops) {
@@ -120,7 +161,38 @@ const firstStop = (text: string, stops: ReadonlyArray<string>): number => {
   return cut
 }
 
-/** Generates for one batch with left padding and the KV cache. */
+/**
+ * Runs each prompt alone (batch 1, its own length) and returns the logits at each prompt's last token, one row per
+ * prompt, and one cache holding every prompt. Alone, a prompt's logits do not depend on what shares its batch: float32
+ * kernels sum in an order that depends on the batch's shape, which moves the log-probabilities of a model with large
+ * activations (the organism) by up to 1e-3 between batch compositions; the prompt's own length already gives the
+ * prefill's matrix products their rows, so running it alone costs one call per prompt, not throughput.
+ */
+const prefillAlone = (rt: Runtime, session: DecoderSession, prompts: ReadonlyArray<ReadonlyArray<number>>, plans: ReadonlyArray<SteeringPlan | undefined>, steerLayers: ReadonlyArray<number>) =>
+  Effect.gen(function* () {
+    const { dims } = rt
+    const logits = new Float32Array(prompts.length * dims.vocab)
+    const caches = yield* Effect.forEach(prompts, (ids, b) =>
+      Effect.map(
+        forward(session, {
+          batch: 1,
+          seq: ids.length,
+          inputIds: BigInt64Array.from(ids, BigInt),
+          positionIds: BigInt64Array.from(ids, (_, i) => BigInt(i)),
+          attentionMask: new BigInt64Array(ids.length).fill(1n),
+          cache: emptyCache(dims, 1, ids.length),
+          steer: steerFeeds([plans[b]], steerLayers, ids.length, dims.hidden, [0])
+        }, []),
+        (out) => {
+          logits.set(out.logits.subarray(0, dims.vocab), b * dims.vocab)
+          return out.cache
+        }
+      )
+    )
+    return { logits, cache: stackCaches(dims, caches) }
+  })
+
+/** Generates for one batch: each prompt prefilled alone (see `prefillAlone`), then decoded together with the KV cache. */
 export const generateBatch = (rt: Runtime, requests: ReadonlyArray<GenerateRequest>): Effect.Effect<Generation[], string> =>
   Effect.gen(function* () {
     const { dims, tokenizer: tok } = rt
@@ -132,9 +204,9 @@ export const generateBatch = (rt: Runtime, requests: ReadonlyArray<GenerateReque
     const steerLayers = layersOf(plans)
     const session = yield* rt.session({ logits: "last", hiddenLayers: [], steerLayers })
     const batch = requests.length
-    const padded = leftPad(encoded.map((e) => e.ids), tok.padId)
     const randoms = requests.map((r) => seededRandom(r.seed))
     const generated: number[][] = requests.map(() => [])
+    const logprobs: TokenLogprob[][] = requests.map(() => [])
     const finish: Array<FinishReason | undefined> = limits.map((n) => (n <= 0 ? "length" : undefined))
     const texts: Array<string | undefined> = requests.map(() => undefined)
     const promptTexts = encoded.map((e) => tok.decode(e.ids))
@@ -144,15 +216,7 @@ export const generateBatch = (rt: Runtime, requests: ReadonlyArray<GenerateReque
       return full.startsWith(promptTexts[b]!) ? full.slice(promptTexts[b]!.length) : tok.decode(generated[b]!)
     }
     const decodeMask = new BigInt64Array(batch).fill(1n)
-    let step = yield* forward(session, {
-      batch,
-      seq: padded.seq,
-      inputIds: padded.ids,
-      positionIds: padded.positions,
-      attentionMask: padded.mask,
-      cache: emptyCache(dims, batch, padded.seq),
-      steer: steerFeeds(plans, steerLayers, padded.seq, dims.hidden, padded.pads.map((p) => -p))
-    }, [])
+    let step: { readonly logits: Float32Array; readonly cache: KvCache } = yield* prefillAlone(rt, session, encoded.map((e) => e.ids), plans, steerLayers)
     const maxSteps = Math.max(0, ...limits)
     for (let t = 0; t < maxSteps; t++) {
       const next = new BigInt64Array(batch)
@@ -163,6 +227,7 @@ export const generateBatch = (rt: Runtime, requests: ReadonlyArray<GenerateReque
         }
         const r = requests[b]!
         const token = sampleToken(step.logits, b * dims.vocab, dims.vocab, r.temperature, r.topP, randoms[b]!)
+        if (r.logprobs !== undefined) logprobs[b]!.push(tokenLogprobs(step.logits, b * dims.vocab, dims.vocab, token, r.logprobs))
         next[b] = BigInt(token)
         if (tok.eosIds.includes(token)) {
           finish[b] = "eos"
@@ -193,7 +258,9 @@ export const generateBatch = (rt: Runtime, requests: ReadonlyArray<GenerateReque
       promptIds: encoded[b]!.ids,
       finish: finish[b] ?? "length",
       promptTokens: encoded[b]!.ids.length,
-      ...(plans[b] === undefined ? {} : { steering: plans[b]!.record })
+      completionTokens: generated[b]!.length,
+      ...(plans[b] === undefined ? {} : { steering: plans[b]!.record }),
+      ...(requests[b]!.logprobs === undefined ? {} : { logprobs: logprobs[b]! })
     }))
   })
 
@@ -204,83 +271,69 @@ const commonPrefix = (a: ReadonlyArray<number>, b: ReadonlyArray<number>): numbe
 }
 
 /**
- * Scores each request's options. A request's prompt runs once: the tokens its options share with it (every option is
- * tokenized together with the prompt, so a boundary that merges differently still scores right) are prefilled, and
- * every option row continues from a copy of that cache with only its own tokens, right-padded.
+ * Scores each request's options. A request's prompt runs once, alone (see `prefillAlone`: its scores do not depend on
+ * what else is scored with it): the tokens its options share with it (every option is tokenized together with the
+ * prompt, so a boundary that merges differently still scores right) are prefilled, and every option row continues
+ * from a copy of that cache with only its own tokens, right-padded.
  */
 export const scoreBatch = (rt: Runtime, requests: ReadonlyArray<ScoreRequest>): Effect.Effect<OptionScores[], string> =>
   Effect.gen(function* () {
     const { dims, tokenizer: tok } = rt
     const encoded = requests.map((r) => encodePrompt(tok, rt.chat, r.prompt))
     const plans = yield* plansFor(rt, encoded, requests.map((r) => r.steering))
-    const rows: Array<{ request: number; ids: number[]; start: number }> = []
-    requests.forEach((r, q) => {
-      const e = encoded[q]!
-      for (const option of r.options) {
-        const ids = tok.encode(e.text + option, e.addSpecialTokens)
-        rows.push({ request: q, ids, start: Math.max(1, Math.min(commonPrefix(ids, e.ids), ids.length - 1)) })
-      }
-    })
-    if (rows.length === 0) return requests.map(() => ({ probs: [], normalized: [] }))
-    const active = [...new Set(rows.map((r) => r.request))]
-    const slot = new Map(active.map((q, i) => [q, i]))
-    // The prompt tokens every option row repeats, leaving each row at least the tokens it scores.
-    const shared = active.map((q) => Math.min(...rows.filter((r) => r.request === q).map((r) => Math.min(r.start, commonPrefix(r.ids, encoded[q]!.ids)))))
-    const unshared = shared.findIndex((n) => n === 0)
-    if (unshared >= 0) return yield* Effect.fail(`score: an option of request ${active[unshared]} shares no token with its prompt (a prompt is expected to start with BOS or a fixed template prefix)`)
-    const prefixOf = (q: number) => shared[slot.get(q)!]!
     const steerLayers = layersOf(plans)
-    const prompts = leftPad(active.map((q, i) => encoded[q]!.ids.slice(0, shared[i])), tok.padId)
-    const prefill = yield* forward(yield* rt.session({ logits: "last", hiddenLayers: [], steerLayers }), {
-      batch: active.length,
-      seq: prompts.seq,
-      inputIds: prompts.ids,
-      positionIds: prompts.positions,
-      attentionMask: prompts.mask,
-      cache: emptyCache(dims, active.length, prompts.seq),
-      steer: steerFeeds(active.map((q) => plans[q]), steerLayers, prompts.seq, dims.hidden, prompts.pads.map((p) => -p))
-    }, [])
-    const rests = rows.map((r) => r.ids.slice(prefixOf(r.request)))
-    const width = Math.max(...rests.map((x) => x.length))
-    const ids = new BigInt64Array(rows.length * width).fill(BigInt(tok.padId))
-    const mask = new BigInt64Array(rows.length * width)
-    const positions = new BigInt64Array(rows.length * width)
-    rests.forEach((rest, b) => {
-      const first = prefixOf(rows[b]!.request)
-      for (let j = 0; j < width; j++) positions[b * width + j] = BigInt(first + j)
-      rest.forEach((id, j) => {
-        ids[b * width + j] = BigInt(id)
-        mask[b * width + j] = 1n
+    const prefillSession = yield* rt.session({ logits: "last", hiddenLayers: [], steerLayers })
+    const continueSession = yield* rt.session({ logits: "all", hiddenLayers: [], steerLayers })
+    return yield* Effect.forEach(requests, (r, q) =>
+      Effect.gen(function* () {
+        const e = encoded[q]!
+        const plan = plans[q]
+        const record = plan === undefined ? {} : { steering: plan.record }
+        if (r.options.length === 0) return { probs: [], normalized: [], ...record }
+        const rows = r.options.map((option) => {
+          const ids = tok.encode(e.text + option, e.addSpecialTokens)
+          return { ids, start: Math.max(1, Math.min(commonPrefix(ids, e.ids), ids.length - 1)) }
+        })
+        // The prompt tokens every option row repeats, leaving each row at least the tokens it scores.
+        const first = Math.min(...rows.map((row) => Math.min(row.start, commonPrefix(row.ids, e.ids))))
+        if (first === 0) return yield* Effect.fail(`score: an option of request ${q} shares no token with its prompt (a prompt is expected to start with BOS or a fixed template prefix)`)
+        const prefill = yield* prefillAlone(rt, prefillSession, [e.ids.slice(0, first)], [plan], steerLayers)
+        const rests = rows.map((row) => row.ids.slice(first))
+        const width = Math.max(...rests.map((x) => x.length))
+        const ids = new BigInt64Array(rows.length * width).fill(BigInt(tok.padId))
+        const mask = new BigInt64Array(rows.length * width)
+        const positions = new BigInt64Array(rows.length * width)
+        rests.forEach((rest, b) => {
+          for (let j = 0; j < width; j++) positions[b * width + j] = BigInt(first + j)
+          rest.forEach((id, j) => {
+            ids[b * width + j] = BigInt(id)
+            mask[b * width + j] = 1n
+          })
+        })
+        // Single-token options are scored from the prefill alone; longer ones continue from copies of its cache.
+        const out = width <= 1 ? undefined : yield* forward(continueSession, {
+          batch: rows.length,
+          seq: width,
+          inputIds: ids,
+          positionIds: positions,
+          attentionMask: mask,
+          cache: selectRows(dims, prefill.cache, rows.map(() => 0), prefill.cache.length + width),
+          steer: steerFeeds(rows.map(() => plan), steerLayers, width, dims.hidden, rows.map(() => first))
+        }, [])
+        const probs = rows.map((row, b) => {
+          let logp = 0
+          for (let i = row.start; i < row.ids.length; i++) {
+            // Token i follows position i − 1: the prefill's last position, or column i − 1 − first of the continuation.
+            logp += i === first
+              ? logProbability(prefill.logits, 0, dims.vocab, row.ids[i]!)
+              : logProbability(out!.logits, (b * width + i - 1 - first) * dims.vocab, dims.vocab, row.ids[i]!)
+          }
+          return Math.exp(logp)
+        })
+        const sum = probs.reduce((a, b) => a + b, 0)
+        return { probs, normalized: probs.map((x) => (sum > 0 ? x / sum : 0)), ...record }
       })
-    })
-    const rowPlans = rows.map((row) => plans[row.request])
-    const out = yield* forward(yield* rt.session({ logits: "all", hiddenLayers: [], steerLayers }), {
-      batch: rows.length,
-      seq: width,
-      inputIds: ids,
-      positionIds: positions,
-      attentionMask: mask,
-      cache: selectRows(dims, prefill.cache, rows.map((r) => slot.get(r.request)!), prefill.cache.length + width),
-      steer: steerFeeds(rowPlans, steerLayers, width, dims.hidden, rows.map((r) => prefixOf(r.request)))
-    }, [])
-    const probs = rows.map((row, b) => {
-      const first = prefixOf(row.request)
-      let logp = 0
-      for (let i = row.start; i < row.ids.length; i++) {
-        // Token i follows position i − 1: the prefill's last position, or column i − 1 − first of the continuation.
-        logp += i === first
-          ? logProbability(prefill.logits, slot.get(row.request)! * dims.vocab, dims.vocab, row.ids[i]!)
-          : logProbability(out.logits, (b * width + i - 1 - first) * dims.vocab, dims.vocab, row.ids[i]!)
-      }
-      return Math.exp(logp)
-    })
-    let at = 0
-    return requests.map((r, q) => {
-      const p = probs.slice(at, at + r.options.length)
-      at += r.options.length
-      const sum = p.reduce((a, b) => a + b, 0)
-      return { probs: p, normalized: p.map((x) => (sum > 0 ? x / sum : 0)), ...(plans[q] === undefined ? {} : { steering: plans[q]!.record }) }
-    })
+    )
   })
 
 /** Runs prompts once (no steering) and returns the encodings and the residual after each layer. */

@@ -1,8 +1,10 @@
 import { FileSystem } from "@effect/platform"
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Layer, Scope } from "effect"
 import * as path from "node:path"
 import { CacheDir, cachePaths } from "../cache/CacheDir"
+import { type ApiModelConfig, makeApiModel } from "./api/ApiModel"
+import type { Transport } from "./api/Transport"
 import { layerCheckpoint, type ModelError, SubjectModel } from "./SubjectModel"
 
 /** How a pooled model runs (provider, weight dtype, batch size, threads). */
@@ -17,7 +19,8 @@ type Model = Context.Tag.Service<SubjectModel>
 
 /**
  * Loaded subject models by checkpoint folder, kept open for the whole process so that stages sharing a model load
- * and compile it once; compiled graphs are cached under the cache folder's `compiled/`.
+ * and compile it once (compiled graphs are cached under the cache folder's `compiled/`), and API models by config,
+ * so that every stage of a process shares one transport and its pacing.
  */
 export class ModelPool extends Effect.Service<ModelPool>()("prefpipe/ModelPool", {
   scoped: Effect.gen(function* () {
@@ -56,7 +59,22 @@ export class ModelPool extends Effect.Service<ModelPool>()("prefpipe/ModelPool",
           })
         )
         .pipe(Effect.flatten)
-    return { get } as const
+    const apis = new Map<string, Effect.Effect<{ readonly model: Model; readonly transport: Transport }, ModelError>>()
+    /** The model behind an API config and its transport, made on first use. */
+    const api = (config: ApiModelConfig): Effect.Effect<{ readonly model: Model; readonly transport: Transport }, ModelError> =>
+      lock
+        .withPermits(1)(
+          Effect.gen(function* () {
+            const key = JSON.stringify(config)
+            const existing = apis.get(key)
+            if (existing !== undefined) return existing
+            const once = yield* Effect.cached(makeApiModel(config).pipe(Scope.extend(scope)))
+            apis.set(key, once)
+            return once
+          })
+        )
+        .pipe(Effect.flatten)
+    return { get, api } as const
   }),
   dependencies: [NodeContext.layer]
 }) {}

@@ -93,6 +93,31 @@ export const selectRows = (dims: Dimensions, cache: KvCache, rows: ReadonlyArray
   return { ...out, length }
 }
 
+/**
+ * One cache holding the rows of several (row r a copy of `caches[r]`'s row `rows[r]`, default 0), each row's slots from
+ * slot 0: a shorter row's slots past its own length are masked off, so it attends over its own tokens only.
+ */
+export const stackCaches = (dims: Dimensions, caches: ReadonlyArray<KvCache>, rows: ReadonlyArray<number> = caches.map(() => 0)): KvCache => {
+  const length = Math.max(0, ...caches.map((c) => c.length))
+  const out = emptyCache(dims, caches.length, length)
+  const D = dims.headDim
+  caches.forEach((cache, r) => {
+    const row = rows[r]!
+    for (let l = 0; l < dims.layers; l++) {
+      for (const [from, to] of [[cache.keys[l]!, out.keys[l]!], [cache.values[l]!, out.values[l]!]] as const) {
+        const src = from.data as Float32Array
+        const dst = to.data as Float32Array
+        for (let h = 0; h < dims.kvHeads; h++) {
+          const at = (row * dims.kvHeads + h) * cache.capacity * D
+          dst.set(src.subarray(at, at + cache.length * D), (r * dims.kvHeads + h) * out.capacity * D)
+        }
+      }
+    }
+    ;(out.mask.data as BigInt64Array).set((cache.mask.data as BigInt64Array).subarray(row * cache.capacity, row * cache.capacity + cache.length), r * out.capacity)
+  })
+  return { ...out, length }
+}
+
 /** The cache with room for `needed` slots: itself, or a larger copy. */
 const reserve = (dims: Dimensions, cache: KvCache, needed: number): KvCache =>
   needed <= cache.capacity ? cache : selectRows(dims, cache, Array.from({ length: cache.batch }, (_, b) => b), Math.max(needed, 1.5 * cache.capacity))

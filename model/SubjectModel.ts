@@ -24,18 +24,21 @@ import { type DecoderSession, openSession, type Provider } from "./Session"
 import { seededRandom } from "./Sampling"
 import { makeTokenizer } from "./Tokenizer"
 
-/** A subject-model operation failed; `model` names the checkpoint. */
+/** A subject-model operation failed; `model` names the checkpoint or served model, `failure` is the short reason failed rows are counted by. */
 export class ModelError extends Schema.TaggedError<ModelError>()("ModelError", {
   model: Schema.String,
-  reason: Schema.String
+  reason: Schema.String,
+  failure: Schema.optional(Schema.String)
 }) {
   get message() {
     return `${this.model}: ${this.reason}`
   }
 }
 
-/** What the model is. */
+/** What the model is; a model served over HTTP knows only its name (the sizes are 0, the weights hash empty). */
 export interface SubjectModelInfo {
+  /** What row memos are namespaced by: the weights hash of a local model, `api:<name>` for a served one. */
+  readonly id: string
   readonly weightsHash: string
   readonly architecture: string
   readonly numLayers: number
@@ -72,9 +75,27 @@ export interface CheckpointModelOptions {
   readonly spin?: boolean
 }
 
-/** The subject model: every operation takes many requests and runs them in batches of `batchSize`. */
+/** What a model can be asked besides text: a model served over HTTP can give neither activations nor steering. */
+export interface ModelCapabilities {
+  readonly activations: boolean
+  readonly steering: boolean
+}
+
+/** How stages should feed a model: requests per call, and calls at once. */
+export interface Parallelism {
+  readonly batchSize: number
+  readonly concurrency: number
+}
+
+/**
+ * The subject model: every operation takes many requests (a local model runs them in batches of `batchSize`). Text
+ * generation, with option probabilities when a request names options, is what every implementation gives; the rest
+ * is what `capabilities` says.
+ */
 export class SubjectModel extends Context.Tag("prefpipe/SubjectModel")<SubjectModel, {
   readonly info: SubjectModelInfo
+  readonly capabilities: ModelCapabilities
+  readonly parallelism: Parallelism
   readonly generate: (requests: ReadonlyArray<GenerateRequest>) => Effect.Effect<Generation[], ModelError>
   readonly scoreOptions: (requests: ReadonlyArray<ScoreRequest>) => Effect.Effect<OptionScores[], ModelError>
   readonly activations: (requests: ReadonlyArray<ActivationRequest>) => Effect.Effect<Activations[], ModelError>
@@ -132,6 +153,7 @@ export const layerCheckpoint = (options: CheckpointModelOptions): Layer.Layer<Su
         Effect.forEach(chunks(requests, size), (batch) => run(runtime, batch)).pipe(Effect.map((r) => r.flat()), Effect.mapError(fail))
       return {
         info: {
+          id: checkpoint.weightsHash,
           weightsHash: checkpoint.weightsHash,
           architecture: checkpoint.config.architectures[0],
           numLayers: checkpoint.dims.layers,
@@ -139,7 +161,9 @@ export const layerCheckpoint = (options: CheckpointModelOptions): Layer.Layer<Su
           vocabSize: checkpoint.dims.vocab,
           hasChatTemplate: runtime.chat.hasTemplate
         },
-        generate: batched(generateBatch),
+        capabilities: { activations: true, steering: true },
+        parallelism: { batchSize: size, concurrency: 1 },
+        generate: batched(withOptionProbs(generateBatch, scoreBatch)),
         scoreOptions: batched(scoreBatch),
         activations: batched(activationsBatch),
         residualNorm: (prompts, layer) =>
@@ -154,6 +178,23 @@ export const layerCheckpoint = (options: CheckpointModelOptions): Layer.Layer<Su
       }
     })
   )
+
+/**
+ * Generation that also answers the requests naming options: their options are scored on the same prompt and the
+ * probabilities, renormalised over the options, come back with the generation.
+ */
+export const withOptionProbs =
+  (generate: (rt: Runtime, batch: ReadonlyArray<GenerateRequest>) => Effect.Effect<Generation[], string>, score: (rt: Runtime, batch: ReadonlyArray<ScoreRequest>) => Effect.Effect<OptionScores[], string>) =>
+  (rt: Runtime, batch: ReadonlyArray<GenerateRequest>): Effect.Effect<Generation[], string> =>
+    Effect.gen(function* () {
+      const generations = yield* generate(rt, batch)
+      const asking = batch.flatMap((r, i) => (r.options === undefined || r.options.length === 0 ? [] : [i]))
+      if (asking.length === 0) return generations
+      const scores = yield* score(rt, asking.map((i) => ({ prompt: batch[i]!.prompt, options: batch[i]!.options!, ...(batch[i]!.steering === undefined ? {} : { steering: batch[i]!.steering! }) })))
+      const out = [...generations]
+      asking.forEach((i, k) => (out[i] = { ...out[i]!, optionProbs: scores[k]!.normalized }))
+      return out
+    })
 
 const promptKey = (prompt: Prompt): string =>
   prompt.kind === "text" ? prompt.text : prompt.messages.map((m) => `${m.role}: ${m.content}`).join("\n") + (prompt.addGenerationPrompt ? "\nassistant:" : "")
@@ -178,8 +219,15 @@ export const layerTest = (options: { readonly numLayers?: number; readonly hidde
     const random = seededRandom(hashSeed(key))
     return Float32Array.from({ length: hiddenSize }, () => random() * 2 - 1)
   }
+  const scoreOne = (r: ScoreRequest) => {
+    const raw = r.options.map((o) => 0.5 * seededRandom(hashSeed(`${promptKey(r.prompt)}\u0000${o}`))() / Math.max(1, r.options.length))
+    const sum = raw.reduce((a, b) => a + b, 0)
+    return { probs: raw, normalized: raw.map((p) => (sum > 0 ? p / sum : 0)) }
+  }
   return Layer.succeed(SubjectModel, {
-    info: { weightsHash: "0".repeat(64), architecture: "TestModel", numLayers, hiddenSize, vocabSize: words.length + 1, hasChatTemplate: false },
+    info: { id: "0".repeat(64), weightsHash: "0".repeat(64), architecture: "TestModel", numLayers, hiddenSize, vocabSize: words.length + 1, hasChatTemplate: false },
+    capabilities: { activations: true, steering: true },
+    parallelism: { batchSize: 8, concurrency: 1 },
     generate: (requests) =>
       Effect.succeed(requests.map((r): Generation => {
         const random = seededRandom(hashSeed(`${promptKey(r.prompt)}\u0000${r.seed}`))
@@ -187,14 +235,12 @@ export const layerTest = (options: { readonly numLayers?: number; readonly hidde
         const full = tokenIds.map((t) => words[t - 1]).join(" ")
         const cut = Math.min(...(r.stop ?? []).map((s) => (s === "" ? -1 : full.indexOf(s))).filter((i) => i >= 0), Infinity)
         const text = Number.isFinite(cut) ? full.slice(0, cut) : full
-        return { text, tokenIds, promptIds: [0], finish: Number.isFinite(cut) ? "stop" : "length", promptTokens: 1 }
+        return {
+          text, tokenIds, promptIds: [0], finish: Number.isFinite(cut) ? "stop" : "length", promptTokens: 1, completionTokens: tokenIds.length,
+          ...(r.options === undefined || r.options.length === 0 ? {} : { optionProbs: scoreOne({ prompt: r.prompt, options: r.options }).normalized })
+        }
       })),
-    scoreOptions: (requests) =>
-      Effect.succeed(requests.map((r) => {
-        const raw = r.options.map((o) => 0.5 * seededRandom(hashSeed(`${promptKey(r.prompt)}\u0000${o}`))() / Math.max(1, r.options.length))
-        const sum = raw.reduce((a, b) => a + b, 0)
-        return { probs: raw, normalized: raw.map((p) => (sum > 0 ? p / sum : 0)) }
-      })),
+    scoreOptions: (requests) => Effect.succeed(requests.map(scoreOne)),
     activations: (requests) =>
       Effect.forEach(requests, (r) => {
         const bad = r.layers.find((l) => !Number.isInteger(l) || l < 0 || l >= numLayers)

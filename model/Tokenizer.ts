@@ -12,10 +12,19 @@ export interface TextTokenizer {
   readonly eosIds: ReadonlyArray<number>
   readonly padId: number
   readonly vocabSize: number
+  /** A token's vocabulary entry as stored (`##ing`, `Ġthe`, `▁the`). */
+  readonly piece: (id: number) => string | undefined
+  /** The prefix a WordPiece vocabulary marks word-continuing pieces with (`##`); undefined for other models. */
+  readonly continuingPrefix: string | undefined
 }
 
 const tokenText = (value: unknown): string | undefined =>
   typeof value === "string" ? value : typeof value === "object" && value !== null && "content" in value ? String((value as { content: unknown }).content) : undefined
+
+const wordPiecePrefix = (json: unknown): string | undefined => {
+  const model = (json as { model?: { type?: unknown; continuing_subword_prefix?: unknown } } | null)?.model
+  return model?.type === "WordPiece" ? (typeof model.continuing_subword_prefix === "string" ? model.continuing_subword_prefix : "##") : undefined
+}
 
 /** Builds a tokenizer from parsed `tokenizer.json` and `tokenizer_config.json`; any model type the library supports. */
 export const makeTokenizer = (tokenizerJson: unknown, tokenizerConfig: Record<string, unknown>, extraEosIds: ReadonlyArray<number> = []): TextTokenizer => {
@@ -33,7 +42,9 @@ export const makeTokenizer = (tokenizerJson: unknown, tokenizerConfig: Record<st
     eosToken,
     eosIds,
     padId,
-    vocabSize: tokenizer.get_vocab(true).size
+    vocabSize: tokenizer.get_vocab(true).size,
+    piece: (id) => tokenizer.id_to_token(id),
+    continuingPrefix: wordPiecePrefix(tokenizerJson)
   }
 }
 

@@ -172,8 +172,10 @@ export const build = (
         const handle = yield* progress.start(id)
         const started = Date.now()
         const inputs = yield* loadInputs(resolved)
+        const counters: Record<string, number> = {}
+        const count = (values: Readonly<Record<string, number>>) => Effect.sync(() => void Object.assign(counters, values))
         const artifacts = yield* resolved.node.stage
-          .run({ node: id, key, params: resolved.params, inputs, progress: handle })
+          .run({ node: id, key, params: resolved.params, inputs, progress: handle, count })
           .pipe(
             Effect.provideService(StoreNotices, { note: (line) => progress.note(line.replace(/^! /, `! ${id}: `)) }),
             Effect.catchAllCause((cause) =>
@@ -199,6 +201,7 @@ export const build = (
           outputsHash,
           seconds,
           rows,
+          ...(Object.keys(counters).length === 0 ? {} : { counters: Object.fromEntries(Object.entries(counters).sort(([a], [b]) => (a < b ? -1 : 1))) }),
           tool: toolVersion
         })
         const status: StageStatus =

@@ -8,9 +8,9 @@ import { getObject } from "../cache/Objects"
 import type { Loaded } from "./Artifact"
 import { loadedOutputs } from "./Artifact"
 import { build, type BuildResult, loadOutput, type NodeResult } from "./Build"
-import type { ConfigError, GraphError, StageError } from "./Errors"
+import type { GraphError, StageError } from "./Errors"
 import type { CorruptObject, StoreError } from "../cache/StoreErrors"
-import { TargetError } from "./Errors"
+import { ConfigError, TargetError } from "./Errors"
 import { resolve, type Graph } from "./Graph"
 import { hashValue, sha256, toKeyable } from "../core/Key"
 import { plan, type PlannedStage } from "./Plan"
@@ -63,7 +63,15 @@ export const prepare = <C>(
       "snapshot" in request.config
         ? { config: yield* request.spec.fromSnapshot(request.config.snapshot), snapshot: request.config.snapshot }
         : yield* request.spec.load(request.config.file)
-    const graph = yield* resolve(target.graph(config))
+    // A target's graph refuses a config it cannot serve (a stage the model cannot give) by throwing a ConfigError.
+    const root = yield* Effect.try({
+      try: () => target.graph(config),
+      catch: (e) =>
+        e instanceof ConfigError
+          ? new ConfigError({ file: e.file === "" ? request.config.file : e.file, field: e.field, reason: e.reason })
+          : new TargetError({ target: name, reason: `building its graph: ${e instanceof Error ? e.message : String(e)}` })
+    })
+    const graph = yield* resolve(root)
     return { graph, snapshot, name, target, config }
   })
 

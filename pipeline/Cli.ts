@@ -9,6 +9,7 @@ import { mcpCommand } from "./McpCommand"
 import { modelCommand } from "./ModelCommand"
 import { organismCommand } from "./OrganismCommand"
 import { parseCommand } from "./ParseCommand"
+import { serveCommand } from "./ServeCommand"
 import { positiveConcurrency } from "./CliOptions"
 import { projectRoot } from "./ProjectRoot"
 
@@ -208,5 +209,5 @@ const cacheCommand = Command.make("cache").pipe(
 
 /** The `pipeline` command and its subcommands. */
 export const pipelineCommand = Command.make("pipeline").pipe(
-  Command.withSubcommands([buildCommand, planCommand, showCommand, reproduceCommand, exportCommand, gcCommand, cacheCommand, modelCommand, parseCommand, organismCommand, mcpCommand])
+  Command.withSubcommands([buildCommand, planCommand, showCommand, reproduceCommand, exportCommand, gcCommand, cacheCommand, modelCommand, parseCommand, organismCommand, mcpCommand, serveCommand])
 )

@@ -3,9 +3,11 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { DatasetSpec } from "../datasets/DatasetSpec"
 import { decodeTemplate, Template } from "../elicitation/Template"
+import { ApiModelConfig } from "../model/api/ApiModel"
 import { ChatClientConfig } from "../model/ChatClient"
 import { checkpointFingerprint } from "../model/Fingerprint"
 import { OrganismSpec } from "../model/OrganismSpec"
+import { FailOnError } from "../stages/rowFailures"
 import type { ConfigSpec } from "./BuildTarget"
 import { checkSecrets } from "./ConfigSecrets"
 import { ConfigError } from "./Errors"
@@ -22,8 +24,8 @@ const withDefault = <A, I>(schema: Schema.Schema<A, I, never>, value: () => NoIn
  */
 const OrganismSpecOverrides = Schema.encodedBoundSchema(Schema.Struct(OrganismSpec.fields))
 
-/** The subject model: the planted-preference organism (built into the cache) or a Hugging Face checkpoint folder. */
-export const ModelConfig = Schema.Union(
+/** A model run in-process: the planted-preference organism (built into the cache) or a Hugging Face checkpoint folder. */
+export const LocalModelConfig = Schema.Union(
   Schema.Struct({
     kind: Schema.Literal("organism"),
     /** Organism spec overrides (see model/OrganismSpec.ts); omitted fields take the spec's defaults. */
@@ -37,6 +39,14 @@ export const ModelConfig = Schema.Union(
     fingerprint: Schema.optional(Schema.String)
   })
 )
+/** A model run in-process. */
+export type LocalModelConfig = typeof LocalModelConfig.Type
+
+/**
+ * The subject model: run in-process (organism or checkpoint), or served by OpenAI-compatible servers (`api`), which
+ * give text and option probabilities only; activations and steering then read `activations.model`.
+ */
+export const ModelConfig = Schema.Union(...LocalModelConfig.members, ApiModelConfig)
 
 /** How the subject model runs. */
 export const RuntimeConfig = Schema.Struct({
@@ -67,11 +77,20 @@ export const ElicitationConfig = Schema.Struct({
   pairsPerTask: withDefault(PositiveInt, () => 4)
 })
 
-/** Residual-stream activations the probes read. */
-export const ActivationsConfig = Schema.Struct({
+/** Residual-stream activations the probes read: layers and position selectors. */
+export const ActivationLayers = Schema.Struct({
   layers: withDefault(Schema.Array(Schema.Int.pipe(Schema.nonNegative())).pipe(Schema.minItems(1)), () => [0, 1, 2]),
   /** Position selectors (last, prompt_last, eot, turn_boundary:N, task_last, task_mean, mean, first); the first is probed. */
   selectors: withDefault(Schema.Array(Schema.NonEmptyString).pipe(Schema.minItems(1)), () => ["prompt_last"])
+})
+
+/**
+ * Residual-stream activations the probes read, and, when the subject model is served over HTTP, the local copy of
+ * its weights that reads them (and steers): it re-reads the served completions through its own chat template.
+ */
+export const ActivationsConfig = Schema.Struct({
+  ...ActivationLayers.fields,
+  model: Schema.optional(LocalModelConfig)
 })
 
 /** Ridge probes and their evaluation. */
@@ -173,6 +192,11 @@ const ExperimentFields = Schema.Struct({
   steering: withDefault(SteeringConfig, () => Schema.decodeSync(SteeringConfig)({})),
   /** An OpenAI-compatible judge and parsing model; without one, parsing uses patterns and documented heuristics. */
   judge: Schema.optional(ChatClientConfig),
+  /**
+   * The share of a stage's rows whose requests may still fail after their retries (each then a failed row, tier
+   * `failed`, with its reason) before the stage fails, as inspect_ai's `fail_on_error`.
+   */
+  failOnError: withDefault(FailOnError, () => 0.1),
   /** Environment variables an `apiKeyEnv` may name besides those ending in `_API_KEY` or `_TOKEN`. */
   apiKeyEnvAllowed: Schema.optional(Schema.Array(Schema.String.pipe(Schema.pattern(/^[A-Za-z_][A-Za-z0-9_]*$/))))
 })
@@ -204,15 +228,15 @@ export const trainedPersona = (config: ExperimentConfig): Persona => {
 /** The templates an experiment uses when its config names none. */
 export const defaultTemplateIds = ["qualitative_post_v1", "stated_pre_v1"] as const
 
-/** Resolves a checkpoint model's path against the config's folder and fingerprints its files. */
-const resolveCheckpoint = (model: unknown, file: string): Effect.Effect<unknown, ConfigError> => {
+/** Resolves a checkpoint model's path against the config's folder and fingerprints its files; `field` names it in errors. */
+const resolveCheckpoint = (model: unknown, file: string, field = "model"): Effect.Effect<unknown, ConfigError> => {
   if (typeof model !== "object" || model === null || (model as { kind?: unknown }).kind !== "checkpoint") return Effect.succeed(model)
   const raw = (model as { path?: unknown }).path
   if (typeof raw !== "string") return Effect.succeed(model)
   const dir = path.resolve(path.dirname(file), raw)
   return Effect.try({
     try: () => ({ ...model, path: dir, fingerprint: checkpointFingerprint(dir) }),
-    catch: (e) => new ConfigError({ file, field: "model.path", reason: e instanceof Error ? e.message : String(e) })
+    catch: (e) => new ConfigError({ file, field: `${field}.path`, reason: e instanceof Error ? e.message : String(e) })
   })
 }
 
@@ -263,7 +287,15 @@ const expandTemplates = (raw: unknown, file: string, templatesDir: string): Effe
         )
       : record.datasets
     const model = yield* resolveCheckpoint(record.model, file)
-    return { ...record, templates, ...(datasets === undefined ? {} : { datasets }), ...(model === undefined ? {} : { model }) }
+    const activations = record.activations as Record<string, unknown> | undefined
+    const activationModel = typeof activations === "object" && activations !== null ? yield* resolveCheckpoint(activations.model, file, "activations.model") : undefined
+    return {
+      ...record,
+      templates,
+      ...(datasets === undefined ? {} : { datasets }),
+      ...(model === undefined ? {} : { model }),
+      ...(activationModel === undefined ? {} : { activations: { ...activations, model: activationModel } })
+    }
   })
 
 /** Loads experiment configs from JSON files; the snapshot is the fully decoded config (templates included) in encoded form. */

@@ -37,12 +37,17 @@ const fmtParams = (params: unknown): string => {
   return s.length > 160 ? `${s.slice(0, 157)}...` : s
 }
 
+/** `name value` pairs of a stage's counters, thousands separated. */
+const formatCounters = (counters: Readonly<Record<string, number>>): string =>
+  Object.entries(counters).map(([k, v]) => `${k} ${Number.isInteger(v) ? v.toLocaleString("en-US") : v.toFixed(2)}`).join(", ")
+
 /** A stage's provenance as an indented tree: stage, parameters, outputs, inputs recursively. */
 const actionTree = (record: ActionRecord, indent: string, seen: Set<string>): Effect.Effect<string[], StoreError, CacheDir> =>
   Effect.gen(function* () {
     const lines = [
       `${indent}${record.node}  key ${record.key.slice(0, 16)}  ${record.rows} rows  ${record.seconds.toFixed(2)}s  (${record.components.stage} v${record.components.version}, prefpipe ${record.tool.prefpipe}, node ${record.tool.node})`,
       `${indent}  params ${fmtParams(record.components.params)}`,
+      ...(record.counters === undefined ? [] : [`${indent}  counts ${formatCounters(record.counters)}`]),
       ...Object.entries(record.outputs).map(
         ([n, o]) => `${indent}  output ${n}: ${o.kind} ${o.hash.slice(0, 16)} ${o.size} bytes${o.rows === null ? "" : `, ${o.rows} rows`}`
       )
@@ -65,9 +70,13 @@ export const showHash = (hash: string) =>
     if ("build" in found) {
       const b = found.build
       const root = yield* getAction(b.root.key)
+      const records = yield* Effect.forEach(b.stages, (s) => getAction(s.key))
+      const sum = (name: string) => records.reduce((a, r) => a + (r?.counters?.[name] ?? 0), 0)
+      const counted = records.filter((r) => r?.counters?.prompt_tokens !== undefined).length
       const head = [
         `build ${b.build}`,
-        `  target ${b.target}  (config ${b.configFile}, ${b.stages.length} stages, prefpipe ${b.tool.prefpipe}, node ${b.tool.node})`
+        `  target ${b.target}  (config ${b.configFile}, ${b.stages.length} stages, prefpipe ${b.tool.prefpipe}, node ${b.tool.node})`,
+        ...(counted === 0 ? [] : [`  tokens ${formatCounters({ prompt_tokens: sum("prompt_tokens"), completion_tokens: sum("completion_tokens") })} over ${counted} model stages`])
       ]
       return [...head, ...(root === undefined ? ["  (root stage no longer in the cache)"] : yield* actionTree(root, "  ", new Set()))].join("\n")
     }

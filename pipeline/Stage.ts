@@ -17,6 +17,12 @@ export interface StageContext<P> {
   readonly params: P
   readonly inputs: Readonly<Record<string, LoadedOutputs>>
   readonly progress: StageProgress
+  /**
+   * Records named counts of this run (tokens, requests, retries): kept with the stage's record and shown by
+   * `pipeline show`, never part of its outputs or key. Later values of a name replace earlier ones. The engine always
+   * gives it; a test calling `run` directly may not.
+   */
+  readonly count?: (counters: Readonly<Record<string, number>>) => Effect.Effect<void>
 }
 
 /** A stage: a named, versioned computation from input stages' outputs and parameters to output artifacts. */

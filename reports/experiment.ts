@@ -1,6 +1,8 @@
-import { type ExperimentConfig, type Persona, personasOf, trainedPersona } from "../pipeline/Config"
+import { ConfigError } from "../pipeline/Errors"
+import { type ExperimentConfig, type LocalModelConfig, type Persona, personasOf, trainedPersona } from "../pipeline/Config"
 import * as Stage from "../pipeline/Stage"
 import { activations } from "../stages/activations"
+import { apiChecks, apiModel } from "../stages/apiModel"
 import { checkpoint } from "../stages/checkpoint"
 import { complete } from "../stages/complete"
 import { elicit } from "../stages/elicit"
@@ -23,6 +25,7 @@ export interface PersonaGraph {
   readonly completions: Stage.Node
   readonly elicitations: (t: Template) => Stage.Node
   readonly scores: (t: Template) => Stage.Node
+  /** Refuses (a ConfigError naming `activations.model`) when the model is served over HTTP and no local copy is configured. */
   readonly activations: (t: Template) => Stage.Node
   readonly probeEval: (t: Template, layer: number) => Stage.Node
 }
@@ -34,66 +37,115 @@ export interface PersonaGraph {
 export interface ExperimentGraph extends PersonaGraph {
   readonly config: ExperimentConfig
   readonly tasks: Stage.Node
+  /** The model that answers: the local model, or the `api_model` node of a model served over HTTP. */
   readonly model: Stage.Node
+  /** The model whose weights are read (activations, steering): the local model, or `activations.model`; undefined without one. */
+  readonly localModel: Stage.Node | undefined
+  /** The runtime parameters of the local model (its folder when it is a checkpoint outside the cache). */
+  readonly localRuntime: Record<string, unknown> | undefined
   readonly personas: ReadonlyArray<PersonaGraph>
 }
+
+/** The node of a local model, where a checkpoint outside the cache lives, and the organism's params (for its truth). */
+const localNodes = (model: LocalModelConfig, config: ExperimentConfig, byDataset: Record<string, Stage.Node>, field: string) => {
+  if (model.kind === "checkpoint") {
+    return {
+      node: Stage.node(checkpoint, { params: { path: model.path, fingerprint: model.fingerprint ?? "" }, configPaths: { fingerprint: field } }),
+      organism: undefined,
+      runtime: { ...config.runtime, checkpoint: model.path }
+    }
+  }
+  const params = { spec: model.spec, seed: config.seed }
+  return {
+    node: Stage.node(organism, { params, inputs: byDataset, configPaths: { spec: `${field}.spec`, seed: "seed" } }),
+    organism: { params, specPath: `${field}.spec` },
+    runtime: { ...config.runtime }
+  }
+}
+
+/** A graph asks for what the configured model cannot give: refused when the graph is built, before anything runs. */
+const refuse = (what: string) =>
+  new ConfigError({
+    file: "",
+    field: "activations.model",
+    reason:
+      `${what} needs the model's weights in-process, and model.kind "api" serves only text; ` +
+      `set activations.model to a local checkpoint of the same model, e.g. { "kind": "checkpoint", "path": "/models/Llama-3.1-8B-Instruct" }`
+  })
 
 /** Builds the nodes of an experiment from its config; report targets pick the ones they need. */
 export const experimentGraph = (config: ExperimentConfig): ExperimentGraph => {
   const datasets = config.datasets.map((d, i) => tasksNode(d, i))
   const byDataset = Object.fromEntries(datasets.map((n) => [n.id, n]))
   const tasks = Stage.node(sample, { params: { perOrigin: config.sample.perOrigin, seed: config.seed }, inputs: byDataset, configPaths: { perOrigin: "sample.perOrigin", seed: "seed" } })
-  const organismParams = config.model.kind === "organism" ? { spec: config.model.spec, seed: config.seed } : undefined
-  const model =
-    config.model.kind === "organism"
-      ? Stage.node(organism, { params: organismParams, inputs: byDataset, configPaths: { spec: "model.spec", seed: "seed" } })
-      : Stage.node(checkpoint, { params: { path: config.model.path, fingerprint: config.model.fingerprint ?? "" }, configPaths: { fingerprint: "model" } })
-  const runtime = config.model.kind === "checkpoint" ? { ...config.runtime, checkpoint: config.model.path } : config.runtime
+  const api = config.model.kind === "api" ? config.model : undefined
+  const local =
+    config.model.kind !== "api"
+      ? localNodes(config.model, config, byDataset, "model")
+      : config.activations.model === undefined
+        ? undefined
+        : localNodes(config.activations.model, config, byDataset, "activations.model")
+  const personaIndex = personasOf(config).findIndex((p) => p.id === trainedPersona(config).id)
+  const systemPathOf = (index: number) => (config.personas === undefined ? "system" : `personas.${index}.system`)
+  const checks =
+    api === undefined
+      ? undefined
+      : Stage.node(apiChecks, {
+          params: { model: api, system: trainedPersona(config).system, ...(local !== undefined && "checkpoint" in local.runtime ? { checkpoint: local.runtime.checkpoint } : {}) },
+          inputs: local === undefined ? {} : { local: local.node },
+          configPaths: { model: "model", system: systemPathOf(personaIndex) }
+        })
+  const model = api === undefined ? local!.node : Stage.node(apiModel, { params: { model: api.model }, inputs: { checks: checks! }, configPaths: { model: "model.model" } })
+  const runtime = api === undefined ? local!.runtime : { ...config.runtime, api }
+  const failOnError = config.failOnError
   const templatePath = (t: Template) => `templates.${config.templates.indexOf(t)}`
+  const { model: _model, ...layers } = config.activations
   // Without a `personas` field the one persona leaves labels as they were before personas existed.
   const personaGraph = (persona: Persona, index: number): PersonaGraph => {
     const system = persona.system
-    const systemPath = config.personas === undefined ? "system" : `personas.${index}.system`
+    const systemPath = systemPathOf(index)
     const label = (name: string) => (config.personas === undefined ? name : `${name}|${persona.id}`)
     const truth =
-      organismParams === undefined
+      local?.organism === undefined
         ? undefined
         : Stage.node(organismTruth, {
             ...(config.personas === undefined ? {} : { label: persona.id }),
-            params: { ...organismParams, templates: config.templates, personas: [persona] },
+            params: { ...local.organism.params, templates: config.templates, personas: [persona] },
             inputs: { ...byDataset, sample: tasks },
             configPaths: {
-              spec: "model.spec", seed: "seed", templates: "templates",
+              spec: local.organism.specPath, seed: "seed", templates: "templates",
               ...(config.personas === undefined ? { "personas.0.system": "system" } : { "personas.0": `personas.${index}` })
             }
           })
     const completions = Stage.node(complete, {
       ...(config.personas === undefined ? {} : { label: persona.id }),
-      params: { completion: config.completion, system, seed: config.seed, runtime },
+      params: { completion: config.completion, system, seed: config.seed, runtime, failOnError },
       inputs: { model, tasks },
-      configPaths: { completion: "completion", system: systemPath, runtime: "runtime" }
+      configPaths: { completion: "completion", system: systemPath, runtime: "runtime", failOnError: "failOnError" }
     })
     const elicitations = (t: Template) =>
       Stage.node(elicit, {
         label: label(t.id),
-        params: { template: t, system, elicitation: config.elicitation, seed: config.seed, runtime },
+        params: { template: t, system, elicitation: config.elicitation, seed: config.seed, runtime, failOnError },
         inputs: { model, tasks, ...(t.timing === "post" ? { completions } : {}) },
-        configPaths: { template: templatePath(t), elicitation: "elicitation", system: systemPath }
+        configPaths: { template: templatePath(t), elicitation: "elicitation", system: systemPath, failOnError: "failOnError" }
       })
     const scores = (t: Template) =>
       Stage.node(parse, {
         label: label(t.id),
-        params: { template: t, ...(config.judge === undefined ? {} : { judge: config.judge }) },
-        inputs: { elicitations: elicitations(t), tasks },
-        configPaths: { template: templatePath(t), judge: "judge" }
+        params: { template: t, ...(config.judge === undefined ? {} : { judge: config.judge }), failOnError },
+        inputs: { elicitations: elicitations(t), tasks, ...(checks === undefined ? {} : { checks }) },
+        configPaths: { template: templatePath(t), judge: "judge", failOnError: "failOnError" }
       })
-    const acts = (t: Template) =>
-      Stage.node(activations, {
+    const acts = (t: Template) => {
+      if (local === undefined) throw refuse(`activations[${label(t.id)}]`)
+      return Stage.node(activations, {
         label: label(t.id),
-        params: { template: t, system, activations: config.activations, runtime },
-        inputs: { model, tasks, ...(t.timing === "post" ? { completions } : {}) },
+        params: { template: t, system, activations: layers, runtime: local.runtime },
+        inputs: { model: local.node, tasks, ...(t.timing === "post" ? { completions } : {}) },
         configPaths: { template: templatePath(t), activations: "activations", system: systemPath }
       })
+    }
     const evaluation = (t: Template, layer: number) =>
       Stage.node(probeEval, {
         label: `${label(t.id)}@${layer}`,
@@ -107,8 +159,14 @@ export const experimentGraph = (config: ExperimentConfig): ExperimentGraph => {
     return { persona, systemPath, label, truth, completions, elicitations, scores, activations: acts, probeEval: evaluation }
   }
   const personas = personasOf(config).map(personaGraph)
-  const trained = personas.find((p) => p.persona.id === trainedPersona(config).id)!
-  return { config, tasks, model, personas, ...trained }
+  const trained = personas[personaIndex]!
+  return { config, tasks, model, localModel: local?.node, localRuntime: local?.runtime, personas, ...trained }
+}
+
+/** The local model's node and runtime for a stage that reads weights (steering), refused as `activations` is without one. */
+export const localModelOf = (g: ExperimentGraph, what: string): { readonly node: Stage.Node; readonly runtime: Record<string, unknown> } => {
+  if (g.localModel === undefined || g.localRuntime === undefined) throw refuse(what)
+  return { node: g.localModel, runtime: g.localRuntime }
 }
 
 /** The probe settings stages read: the config's, without the choice of training persona (which the graph applies). */

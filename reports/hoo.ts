@@ -6,7 +6,7 @@ import type { ProbeEvaluation } from "../stages/probeEval"
 import { fromTable } from "../stages/tables"
 import { cosine } from "../stats/metrics"
 import { experimentGraph, scoredTemplates } from "./experiment"
-import { collapse, fewTasks, parseFailures, type Diagnostic } from "./render/diagnostics"
+import { collapse, fewTasks, parseFailures, type Diagnostic, modelDiagnostics } from "./render/diagnostics"
 import { intervalBarChart, scatterWithFit } from "./render/figures"
 import type { Table } from "./render/tables"
 import { configSummary, type ReportBody, reportTarget } from "./reportTarget"
@@ -100,7 +100,8 @@ export const hooReport = Stage.make({
       const diagnostics: Diagnostic[] = [
         ...fewTasks(hooRows.map((r) => ({ label: `${r.template} layer ${r.layer}, held-out ${r.held_out}`, n: r.n }))),
         ...parseFailures(scores.map((t) => ({ templateId: t.templateId, failed: t.rows.filter((r) => r.tier === "failed").length, total: t.rows.length }))),
-        ...collapse(scores.map((t) => ({ templateId: t.templateId, values: t.rows.map((r) => r.value) })))
+        ...collapse(scores.map((t) => ({ templateId: t.templateId, values: t.rows.map((r) => r.value) }))),
+        ...modelDiagnostics(inputs)
       ]
       const summary = {
         group_by: params.groupBy,

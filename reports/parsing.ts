@@ -19,7 +19,7 @@ import * as Stage from "../pipeline/Stage"
 import { fromTable } from "../stages/tables"
 import { wilson } from "../stats/regression"
 import { experimentGraph } from "./experiment"
-import { collapse, type Diagnostic, parseFailures, positionBias } from "./render/diagnostics"
+import { collapse, type Diagnostic, parseFailures, positionBias, modelDiagnostics } from "./render/diagnostics"
 import { categoryBarChart, type Figure } from "./render/figures"
 import type { Column, Table } from "./render/tables"
 import { configSummary, type ReportBody, reportTarget } from "./reportTarget"
@@ -112,6 +112,7 @@ export const parsingReport = Stage.make({
           })]
       const revealed = scores.filter((t) => kindOf(t.template) === "revealed")
       const diagnostics: Diagnostic[] = [
+        ...modelDiagnostics(inputs),
         ...parseFailures(templates.map((t) => ({ templateId: t.template, failed: t.tiers.failed, total: t.total }))),
         ...collapse(scores.filter((t) => kindOf(t.template) !== "revealed").map((t) => ({ templateId: t.template, values: t.rows.map((r) => r.value) }))),
         // A revealed row's value is 1 when its own task was chosen; it was shown first when the order is "ab".

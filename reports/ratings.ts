@@ -18,7 +18,7 @@ import { taskRows } from "../stages/taskRows"
 import { bootstrapByTask } from "../stats/bootstrap"
 import { normalizedMeans } from "../stats/templateScales"
 import { experimentGraph } from "./experiment"
-import { collapse, type Diagnostic, parseFailures } from "./render/diagnostics"
+import { collapse, type Diagnostic, parseFailures, modelDiagnostics } from "./render/diagnostics"
 import { categoryBarChart, type Figure } from "./render/figures"
 import type { Table } from "./render/tables"
 import { configSummary, type ReportBody, reportTarget } from "./reportTarget"
@@ -139,7 +139,8 @@ export const ratingsReport = Stage.make({
           })]
       const diagnostics: Diagnostic[] = [
         ...collapse(loaded.map(({ template, rows }) => ({ templateId: template.id, values: rows.map((r) => r.value) }))),
-        ...parseFailures(templates.map((t) => ({ templateId: t.template, failed: t.failed, total: t.answers })))
+        ...parseFailures(templates.map((t) => ({ templateId: t.template, failed: t.failed, total: t.answers }))),
+        ...modelDiagnostics(inputs)
       ]
       const body: ReportBody = {
         title: "Ratings by category and dataset",

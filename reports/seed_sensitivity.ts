@@ -22,7 +22,7 @@ import { taskTargets } from "../stages/probeEval"
 import { fromTable } from "../stages/tables"
 import { noiseCeiling, seedSensitivity } from "../stats/reliability"
 import { experimentGraph, scoredTemplates } from "./experiment"
-import { type Diagnostic, fewTasks } from "./render/diagnostics"
+import { type Diagnostic, fewTasks, modelDiagnostics } from "./render/diagnostics"
 import { type BandPoint, type Figure, lineWithBand } from "./render/figures"
 import type { Column, Table } from "./render/tables"
 import { configSummary, type ReportBody, reportTarget } from "./reportTarget"
@@ -113,6 +113,7 @@ export const seedSensitivityReport = Stage.make({
             })]
       })
       const diagnostics: Diagnostic[] = [
+        ...modelDiagnostics(inputs),
         ...fewTasks(results.map((t) => ({ label: `${t.template} cross-seed r`, n: t.n_tasks }))),
         ...skipped.map((t): Diagnostic => ({
           level: "warning",

@@ -28,7 +28,7 @@ import * as Artifact from "../pipeline/Artifact"
 import type { ExperimentConfig } from "../pipeline/Config"
 import * as Stage from "../pipeline/Stage"
 import { steer, SteeringError, type SteeringSummary } from "../stages/steer"
-import { experimentGraph } from "./experiment"
+import { experimentGraph, localModelOf } from "./experiment"
 import { type Diagnostic, fewTasks, missingControl, parseFailures } from "./render/diagnostics"
 import { doseResponse, type DosePoint } from "./render/figures"
 import type { Table } from "./render/tables"
@@ -206,7 +206,7 @@ export const target = reportTarget("dose-response of steering along the probe, a
   if (typeof chosen === "string") return Stage.node(steeringReport, { label: "steering", params: { config: summaryOfConfig, problem: chosen } })
   const { template, probe } = chosen
   const g = experimentGraph(config)
-  const runtime = config.model.kind === "checkpoint" ? { ...config.runtime, checkpoint: config.model.path } : config.runtime
+  const { node: model, runtime } = localModelOf(g, "steering")
   const inputs: Record<string, Stage.Node> = {}
   for (const layer of config.steering.layers) {
     inputs[`steer:${layer}`] = Stage.node(steer, {
@@ -216,7 +216,7 @@ export const target = reportTarget("dose-response of steering along the probe, a
         elicitation: config.elicitation, system: g.persona.system, seed: config.seed, runtime
       },
       inputs: {
-        model: g.model, tasks: g.tasks, eval: g.probeEval(probe, layer), scores: g.scores(probe), activations: g.activations(probe),
+        model, tasks: g.tasks, eval: g.probeEval(probe, layer), scores: g.scores(probe), activations: g.activations(probe),
         ...(template.timing === "post" ? { completions: g.completions } : {}),
         ...(g.truth === undefined ? {} : { truth: g.truth })
       },

@@ -20,7 +20,7 @@ import { pearson } from "../stats/metrics"
 import { ols } from "../stats/regression"
 import { templatePairs } from "../stats/templateScales"
 import { experimentGraph } from "./experiment"
-import { type Diagnostic, fewTasks, orientation } from "./render/diagnostics"
+import { type Diagnostic, fewTasks, orientation, modelDiagnostics } from "./render/diagnostics"
 import { type Figure, heatmap, scatterWithFit } from "./render/figures"
 import type { Table } from "./render/tables"
 import { configSummary, type ReportBody, reportTarget } from "./reportTarget"
@@ -138,7 +138,8 @@ export const templateScalesReport = Stage.make({
       // Every scored template claims the same construct: higher means better for the model.
       const diagnostics: Diagnostic[] = [
         ...orientation(means.map((m) => ({ templateId: m.template.id, construct: "valence", taskMeans: new Map(m.means.map((x) => [x.task_id, x.normalized])) }))),
-        ...fewTasks(pairRows.map((p) => ({ label: `${p.a} vs ${p.b}`, n: p.n })))
+        ...fewTasks(pairRows.map((p) => ({ label: `${p.a} vs ${p.b}`, n: p.n }))),
+        ...modelDiagnostics(inputs)
       ]
       const summary = {
         templates: means.map((m) => ({ template: m.template.id, kind: m.template.kind, range: { min: m.template.min, max: m.template.max }, n_tasks: m.means.length })),

@@ -395,7 +395,8 @@ export const target = reportTarget("utilities from revealed choices: fits, held-
   const inputs: Record<string, Stage.Node> = {}
   for (const t of config.templates) if (t.kind === "revealed") inputs[`utilities:${t.id}`] = utilitiesNode(g, t)
   const probe = probeTemplate(config)
-  if (probe !== undefined) inputs.activations = g.activations(probe)
+  // Probes on utilities read activations, which a model served over HTTP gives only through activations.model.
+  if (probe !== undefined && g.localModel !== undefined) inputs.activations = g.activations(probe)
   if (g.truth !== undefined) inputs.truth = g.truth
   const params = {
     layers: [...config.activations.layers],

@@ -4,11 +4,11 @@ import { conversationFor } from "../elicitation/Conversation"
 import { Template } from "../elicitation/Template"
 import type { Prompt } from "../model/Prompt"
 import * as Artifact from "../pipeline/Artifact"
-import { ActivationsConfig } from "../pipeline/Config"
+import { ActivationLayers } from "../pipeline/Config"
 import * as Stage from "../pipeline/Stage"
 import { RuntimeParams, runtimeKey, subjectModel } from "./modelInput"
 import { toMatrixTable } from "./tables"
-import { firstCompletions, taskRows } from "./taskRows"
+import { failedCompletions, firstCompletions, taskRows } from "./taskRows"
 
 const toBase64 = (v: Float32Array) => Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("base64")
 const fromBase64 = (s: string) => {
@@ -17,22 +17,26 @@ const fromBase64 = (s: string) => {
 }
 
 /**
- * Residual-stream activations of the subject model on each task's elicitation prompt for one template (the question
- * included; post-task prompts hold the model's own completion), at every configured layer and position selector.
+ * Residual-stream activations of the subject model (or, for a model served over HTTP, of the local checkpoint of its
+ * weights, through that checkpoint's chat template) on each task's elicitation prompt for one template (the question
+ * included; post-task prompts hold the model's own completion), at every configured layer and position selector. A
+ * task whose completion failed has no post-task prompt and no activations.
  */
 export const activations = Stage.make({
   name: "activations",
   version: 2,
-  params: Schema.Struct({ template: Template, system: Schema.String, activations: ActivationsConfig, runtime: RuntimeParams }),
+  params: Schema.Struct({ template: Template, system: Schema.String, activations: ActivationLayers, runtime: RuntimeParams }),
   keyOf: (p) => ({ ...p, runtime: runtimeKey(p.runtime) }),
   run: ({ inputs, params, progress }) =>
     Effect.gen(function* () {
       const model = yield* subjectModel(inputs.model!, params.runtime)
       const tasks = taskRows(inputs.tasks!.table("tasks"))
       const completions = firstCompletions(inputs.completions)
+      const failed = params.template.timing === "post" ? failedCompletions(inputs.completions) : new Map<string, string>()
       const system = params.system === "" ? {} : { system: params.system }
       const items: Array<{ task_id: string; prompt: Prompt }> = []
       for (const task of tasks) {
+        if (failed.has(task.task_id)) continue
         const completion = completions.get(task.task_id)
         const conversation = conversationFor(params.template, { ...system, task, ...(completion === undefined ? {} : { completion }) })
         if (Either.isLeft(conversation)) return yield* Effect.fail(conversation.left)
@@ -44,7 +48,7 @@ export const activations = Stage.make({
       const { layers, selectors } = params.activations
       yield* progress.total(items.length)
       const captured = yield* memoMap({
-        namespace: `activations/1/${model.info.weightsHash}`,
+        namespace: `activations/1/${model.info.id}`,
         items,
         key: (i) => [i.prompt as never, [...layers], [...selectors], runtimeKey(params.runtime)],
         batchSize: params.runtime.batchSize,

@@ -1,19 +1,32 @@
 import { Effect, Layer } from "effect"
-import { RowMemo } from "../cache/Memo"
+import { memoWriter, RowMemo } from "../cache/Memo"
 import type { ParseTools } from "../elicitation/parse/Parse"
 import { ChatClient, type ChatClientConfig, type ChatClientError, layerOpenAI, RequestMemo } from "../model/ChatClient"
 
-/** The request memo of the judge client, kept in the cache's row memo so reruns resend only failed requests. */
-const requestMemoFromRowMemo = Layer.effect(
+const namespace = "chat/1"
+
+/**
+ * The request memo of the judge client, kept in the cache's row memo (written in groups, committed whatever fails
+ * after an answer arrives), so reruns resend only the requests that failed.
+ */
+const requestMemoFromRowMemo = Layer.scoped(
   RequestMemo,
-  Effect.map(RowMemo, (memo) => ({
-    get: (key: string) =>
-      memo.getMany("chat/1", [key]).pipe(
-        Effect.map((m) => m.get(key)),
-        Effect.orElseSucceed(() => undefined)
-      ),
-    set: (key: string, value: string) => memo.putMany("chat/1", [[key, value]]).pipe(Effect.ignore)
-  }))
+  Effect.gen(function* () {
+    const memo = yield* RowMemo
+    const writer = yield* memoWriter(namespace)
+    return {
+      get: (key: string) => {
+        const pending = writer.pending(key)
+        return pending !== undefined
+          ? Effect.succeed(pending)
+          : memo.getMany(namespace, [key]).pipe(
+              Effect.map((m) => m.get(key)),
+              Effect.orElseSucceed(() => undefined)
+            )
+      },
+      set: (key: string, value: string) => writer.put([[key, value]]).pipe(Effect.ignore)
+    }
+  })
 )
 
 /** Runs `use` with the experiment's judge as refusal judge and parser when one is configured, else with no models. */

@@ -1,5 +1,4 @@
 import { Effect, Either, Schema } from "effect"
-import { memoMap } from "../cache/Memo"
 import { conversationFor } from "../elicitation/Conversation"
 import { parseResponse } from "../elicitation/parse/Parse"
 import { RevealedTemplate } from "../elicitation/Template"
@@ -9,7 +8,9 @@ import { ElicitationConfig } from "../pipeline/Config"
 import * as Stage from "../pipeline/Stage"
 import { activeLearningRounds } from "../stats/ranking/activeLearning"
 import type { Comparison } from "../stats/ranking/pairCounts"
-import { RuntimeParams, runtimeKey, subjectModel } from "./modelInput"
+import { modelTransport, RuntimeParams, runtimeKey, subjectModel } from "./modelInput"
+import { askRows, type FailedRow, isFailedRow, recordUse } from "./modelRows"
+import { checkFailedRows, FailOnErrorParam } from "./rowFailures"
 import { deriveSeed } from "./seeds"
 import { toTable } from "./tables"
 import { taskRows } from "./taskRows"
@@ -26,28 +27,33 @@ export const ActiveLearningParams = Schema.Struct({
  * Revealed preferences collected by active learning: a connected first round, then each round the pairs whose
  * outcome the current Case V fit is least sure of (never all O(n²) pairs), asked of the model in the order the
  * proposal shows them (random, so position bias averages out), until consecutive fits agree. A refusal or an
- * unparseable answer is recorded as a refusal and never counted as a choice.
+ * unparseable answer is recorded as a refusal and never counted as a choice; so is a request that still fails after
+ * its retries (its response empty, the reason in `error`), unless more than `failOnError` of the requests fail.
  */
 export const revealedActive = Stage.make({
   name: "revealed_active",
-  version: 1,
+  version: 2,
   params: Schema.Struct({
     template: RevealedTemplate,
     system: Schema.String,
     elicitation: ElicitationConfig,
     active: ActiveLearningParams,
     seed: Schema.Int,
-    runtime: RuntimeParams
+    runtime: RuntimeParams,
+    failOnError: FailOnErrorParam
   }),
   keyOf: (p) => ({ ...p, runtime: runtimeKey(p.runtime) }),
-  run: ({ inputs, params, progress }) =>
+  run: ({ inputs, params, progress, count }) =>
     Effect.gen(function* () {
       const model = yield* subjectModel(inputs.model!, params.runtime)
+      const transport = yield* modelTransport(params.runtime)
+      const before = transport?.counters()
+      const asked: Array<{ readonly prompt_tokens: number; readonly completion_tokens: number } | FailedRow> = []
       const tasks = new Map(taskRows(inputs.tasks!.table("tasks")).map((t) => [t.task_id, t]))
       const ids = [...tasks.keys()].sort()
       const system = params.system === "" ? {} : { system: params.system }
       const sampling = { maxTokens: params.elicitation.maxTokens, temperature: params.elicitation.temperature, topP: params.elicitation.topP }
-      const rows: Array<{ round: number; task_a: string; task_b: string; choice: Comparison["choice"]; response: string }> = []
+      const rows: Array<{ round: number; task_a: string; task_b: string; choice: Comparison["choice"]; response: string; error: string | null }> = []
       const rounds = activeLearningRounds({ tasks: ids, ...params.active, seed: params.seed })
       const timesAsked = new Map<string, number>()
       let step = rounds.next()
@@ -66,28 +72,36 @@ export const revealedActive = Stage.make({
             offered: [tasks.get(a)!.prompt, tasks.get(b)!.prompt]
           })
         }
-        const responses = yield* memoMap({
-          namespace: `revealed_active/1/${model.info.weightsHash}`,
+        const responses = yield* askRows<(typeof items)[number], { text: string; prompt_tokens: number; completion_tokens: number }, never>({
+          parallelism: model.parallelism,
+          namespace: `revealed_active/2/${model.info.id}`,
           items,
           key: (i) => [i.prompt as never, i.seed, sampling, runtimeKey(params.runtime)],
-          batchSize: params.runtime.batchSize,
-          compute: (batch) => Effect.map(model.generate(batch.map((i) => ({ prompt: i.prompt, seed: i.seed, ...sampling }))), (g) => g.map((x) => x.text))
+          call: (batch) =>
+            Effect.map(model.generate(batch.map((i) => ({ prompt: i.prompt, seed: i.seed, ...sampling }))), (g) =>
+              g.map((x) => ({ text: x.text, prompt_tokens: x.promptTokens, completion_tokens: x.completionTokens }))
+            )
         })
+        asked.push(...responses)
         const choices: Array<Comparison["choice"]> = []
         for (const [k, [a, b]] of pairs.entries()) {
-          const parsed = yield* parseResponse(params.template, responses[k]!, {}, { offered: items[k]!.offered })
-          const choice = parsed.value === null ? "refusal" : parsed.value === 1 ? "a" : "b"
+          const answer = responses[k]!
+          const text = isFailedRow(answer) ? "" : answer.text
+          const parsed = yield* parseResponse(params.template, text, {}, { offered: items[k]!.offered })
+          const choice = isFailedRow(answer) || parsed.value === null ? "refusal" : parsed.value === 1 ? "a" : "b"
           choices.push(choice)
-          rows.push({ round, task_a: a, task_b: b, choice, response: responses[k]! })
+          rows.push({ round, task_a: a, task_b: b, choice, response: text, error: isFailedRow(answer) ? answer.failed : null })
         }
         round++
         yield* progress.done(rows.length)
         step = rounds.next(choices)
       }
       const result = step.value
+      yield* recordUse({ count }, asked, before, transport?.counters())
+      yield* checkFailedRows(asked.flatMap((r) => (isFailedRow(r) ? [r.failed] : [])), asked.length, params.failOnError)
       return {
         comparisons: Artifact.table(
-          toTable({ round: ["int32", false], task_a: ["utf8", false], task_b: ["utf8", false], choice: ["utf8", false], response: ["utf8", false] }, rows)
+          toTable({ round: ["int32", false], task_a: ["utf8", false], task_b: ["utf8", false], choice: ["utf8", false], response: ["utf8", false], error: ["utf8", true] }, rows)
         ),
         fit: Artifact.json({
           rounds: result.rounds,

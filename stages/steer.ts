@@ -20,7 +20,7 @@ import { taskTargets } from "./probeEval"
 import { deriveSeed } from "./seeds"
 import { analyseDirections, type DirectionResult, type OptionPoint, type SteeredSample } from "./steerAnalysis"
 import { fromTable, matrixOf, toTable } from "./tables"
-import { firstCompletions, taskRows } from "./taskRows"
+import { failedCompletions, firstCompletions, taskRows } from "./taskRows"
 
 /** A steering run that cannot be set up: an unusable template, positions mode, layer or direction. */
 export class SteeringError extends Schema.TaggedError<SteeringError>()("SteeringError", {
@@ -197,8 +197,9 @@ export const steer = Stage.make({
       const directions: Direction[] = named.map(([name, vector]) => ({ name, vector, hash: hashValue(Array.from(vector)) }))
 
       // Questions.
-      const tasks = seededSubset(taskRows(inputs.tasks!.table("tasks")), steering.tasks, params.seed)
       const completions = firstCompletions(inputs.completions)
+      const failed = template.timing === "post" ? failedCompletions(inputs.completions) : new Map<string, string>()
+      const tasks = seededSubset(taskRows(inputs.tasks!.table("tasks")).filter((t) => !failed.has(t.task_id)), steering.tasks, params.seed)
       const system = params.system === "" ? {} : { system: params.system }
       const units: Unit[] = []
       const pending =
@@ -244,7 +245,7 @@ export const steer = Stage.make({
       )
       const scored = runs.flatMap((run) => units.map((_, u) => ({ run, u })))
       yield* progress.total(items.length + scored.length)
-      const namespace = `steer/1/${model.info.weightsHash}`
+      const namespace = `steer/1/${model.info.id}`
       const generations = yield* memoMap({
         namespace,
         items,

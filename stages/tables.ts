@@ -12,14 +12,24 @@ const opt = (t: ColumnType): Column => [t, true]
 
 /** tasks: task_id, origin, prompt, meta (JSON). */
 export const TasksSchema = { task_id: req("utf8"), origin: req("utf8"), prompt: req("utf8"), meta: req("utf8") } satisfies TableSchema
-/** completions: one row per task and sample. */
+/**
+ * completions: one row per task and sample; `n_tokens` are the completion's tokens (an API server counts the
+ * end-of-sequence token too, as vLLM does; the local runtime does not), `prompt_tokens` the prompt's, `served_model`
+ * the name an API server answered under; a row whose request failed has `finish` "error", empty text and the reason
+ * in `error`.
+ */
 export const CompletionsSchema = {
-  task_id: req("utf8"), sample: req("int32"), seed: req("int64"), text: req("utf8"), n_tokens: req("int32"), finish: req("utf8")
+  task_id: req("utf8"), sample: req("int32"), seed: req("int64"), text: req("utf8"), n_tokens: req("int32"), finish: req("utf8"),
+  prompt_tokens: opt("int32"), served_model: opt("utf8"), error: opt("utf8")
 } satisfies TableSchema
-/** elicitations: the raw answer to a template (and, for local models, each option's probability). */
+/**
+ * elicitations: the raw answer to a template and each option's probability (null where the model could not give
+ * them), with the request's token usage and served model name; a failed row has an empty response and its reason.
+ */
 export const ElicitationsSchema = {
   task_id: req("utf8"), template_id: req("utf8"), sample: req("int32"), seed: req("int64"), prompt_hash: req("utf8"),
-  response: req("utf8"), option_probs: opt("list<float64>"), pair_task_id: opt("utf8"), order: opt("utf8")
+  response: req("utf8"), option_probs: opt("list<float64>"), pair_task_id: opt("utf8"), order: opt("utf8"),
+  prompt_tokens: opt("int32"), completion_tokens: opt("int32"), served_model: opt("utf8"), error: opt("utf8")
 } satisfies TableSchema
 /** scores: parsed values on the template's own scale, normalized to 0-1 by its declared range. */
 export const ScoresSchema = {

@@ -12,12 +12,18 @@ export const taskRows = (table: arrow.Table): Task[] =>
     meta: JSON.parse(r.meta) as Record<string, unknown>
   }))
 
-/** Each task's first completion (sample 0), which post-task questions follow; empty without a completions input. */
+const sampleZero = (completions: LoadedOutputs | undefined) =>
+  completions === undefined
+    ? []
+    : fromTable<{ task_id: string; sample: number; text: string; error?: string | null }>(completions.table("completions")).filter((c) => c.sample === 0)
+
+/**
+ * Each task's first completion (sample 0), which post-task questions follow; empty without a completions input. A
+ * completion whose request failed is not here (see `failedCompletions`).
+ */
 export const firstCompletions = (completions: LoadedOutputs | undefined): ReadonlyMap<string, string> =>
-  new Map(
-    completions === undefined
-      ? []
-      : fromTable<{ task_id: string; sample: number; text: string }>(completions.table("completions"))
-          .filter((c) => c.sample === 0)
-          .map((c) => [c.task_id, c.text] as const)
-  )
+  new Map(sampleZero(completions).flatMap((c) => ((c.error ?? null) === null ? [[c.task_id, c.text] as const] : [])))
+
+/** The tasks whose first completion failed, with the reason: their post-task questions cannot be asked. */
+export const failedCompletions = (completions: LoadedOutputs | undefined): ReadonlyMap<string, string> =>
+  new Map(sampleZero(completions).flatMap((c) => ((c.error ?? null) === null ? [] : [[c.task_id, c.error!] as const])))

@@ -1,3 +1,7 @@
+import type { LoadedOutputs } from "../../pipeline/Artifact"
+import { formatReasons } from "../../stages/rowFailures"
+import { stageDiagnostics } from "../../stages/stageDiagnostics"
+import { fromTable } from "../../stages/tables"
 import { pearson } from "../../stats/metrics"
 import { wilson } from "../../stats/regression"
 
@@ -128,3 +132,25 @@ export const missingControl = (
       code: "missing-control",
       message: `${r.label}: steering along ${r.directions.join(", ") || "no direction"} has no control direction, so an effect cannot be told from generic perturbation`
     }))
+
+/** True for a failed row whose request failed after its retries (the subject's or the judge's), not an unparseable answer. */
+export const isRequestFailure = (reason: string | null): boolean => reason !== null && /^(subject|judge): /.test(reason)
+
+/**
+ * What the stages a report reads passed on (a server that ignores seeds, answers without option probabilities, see
+ * stages/stageDiagnostics.ts), and, per template of its `scores:<id>` inputs, the rows whose requests failed by reason.
+ */
+export const modelDiagnostics = (inputs: Readonly<Record<string, LoadedOutputs>>): ReadonlyArray<Diagnostic> => {
+  const failures = Object.entries(inputs).flatMap(([name, loaded]): Diagnostic[] => {
+    if (!name.startsWith("scores:")) return []
+    const rows = fromTable<{ reason: string | null }>(loaded.table("scores").select(["reason"]))
+    const reasons = rows.flatMap((r) => (isRequestFailure(r.reason) ? [r.reason!] : []))
+    if (reasons.length === 0) return []
+    return [{
+      level: "warning",
+      code: "failed-requests",
+      message: `${name.slice("scores:".length)}: ${reasons.length} of ${rows.length} answers are missing because their requests failed after retries: ${formatReasons(reasons)}`
+    }]
+  })
+  return [...failures, ...stageDiagnostics(inputs)]
+}

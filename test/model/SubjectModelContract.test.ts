@@ -40,13 +40,22 @@ for (const [name, layer] of implementations)
         }
       }).pipe(Effect.provide(layer)))
 
-    it.effect("option scores are probabilities and their renormalisation", () =>
+    it.effect("option scores are probabilities and their renormalisation, the same whatever else is in the batch", () =>
       Effect.gen(function* () {
         const model = yield* SubjectModel
-        const [s] = yield* model.scoreOptions([{ prompt: chat("the cat"), options: ["yes", "no", "the"] }])
+        const request = { prompt: chat("the cat"), options: ["yes", "no", "the"] }
+        const [s] = yield* model.scoreOptions([request])
         expect(s!.probs.length).toBe(3)
         for (const p of s!.probs) expect(p >= 0 && p <= 1).toBe(true)
         expect(s!.normalized.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 10)
+        const mixed = yield* model.scoreOptions([{ prompt: chat("a dog on the red mat"), options: ["no", "a"] }, request, { prompt: text("yes"), options: ["the"] }])
+        expect(mixed[1]).toEqual(s)
+        // Generation asked for the options gives the same probabilities, alone or in a batch.
+        const asked = { prompt: chat("the cat"), maxTokens: 2, temperature: 1, topP: 1, seed: 3, options: request.options }
+        const [g] = yield* model.generate([asked])
+        const [, h] = yield* model.generate([{ ...asked, prompt: chat("a much longer prompt about the red dog"), seed: 9 }, asked])
+        expect(g!.optionProbs).toEqual(s!.normalized)
+        expect(h!.optionProbs).toEqual(s!.normalized)
       }).pipe(Effect.provide(layer)))
 
     it.effect("activations have one hidden-size row per selector and layer; bad layers fail with ModelError", () =>
