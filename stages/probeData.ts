@@ -5,6 +5,7 @@ import type { ProbesConfig } from "../pipeline/Config"
 import { demean } from "../stats/demean"
 import type { Dense } from "../stats/dense"
 import type { EvaluationOptions, HeldOut, ProbeSetup } from "../stats/evaluation"
+import { sharedKernelBackend } from "../stats/kernelBackend"
 import { fromTable, matrixOf } from "./tables"
 import { taskRows } from "./taskRows"
 
@@ -37,6 +38,8 @@ export interface ProbeParams {
   readonly position: string
   readonly probes: typeof ProbesConfig.Type
   readonly seed: number
+  /** OpenBLAS threads (every core when absent). */
+  readonly threads?: number | undefined
 }
 
 /** What every probe of one template × layer is trained on, row i being task `ids[i]`. */
@@ -44,7 +47,7 @@ export interface ProbeData {
   readonly tasks: ReadonlyMap<string, Task>
   readonly targets: ReturnType<typeof taskTargets>
   readonly ids: ReadonlyArray<string>
-  readonly x: Dense & { readonly data: Float64Array }
+  readonly x: Dense & { readonly data: Float32Array }
   /** Each task's mean parsed score. */
   readonly means: Float64Array
   /** The training target: `means` with the group means of `probes.demean` columns removed. */
@@ -77,10 +80,9 @@ export const probeData = (
       return yield* Effect.fail(new Error(`only ${picked.length} tasks have both a parsed score and an activation at layer ${params.layer}, ${params.position}; a probe needs at least 10`))
     }
     const dim = matrix.dim
-    const x = { rows: picked.length, cols: dim, data: new Float64Array(picked.length * dim) }
-    picked.forEach((p, i) => {
-      for (let j = 0; j < dim; j++) x.data[i * dim + j] = matrix.data[p.row * dim + j]!
-    })
+    // Float32 like the activations: the probes standardize blocks of rows into float64 as they go.
+    const x = { rows: picked.length, cols: dim, data: new Float32Array(picked.length * dim) }
+    picked.forEach((p, i) => x.data.set(matrix.data.subarray(p.row * dim, (p.row + 1) * dim), i * dim))
     const ids = picked.map((p) => p.task_id)
     const columnOf = (column: string) => (id: string): string => {
       const task = tasks.get(id)!
@@ -93,7 +95,9 @@ export const probeData = (
     })
     const y = params.probes.demean.length === 0 ? means : demean(means, params.probes.demean.map((c: string) => ids.map(columnOf(c))))
     const labels = ids.map(columnOf(params.probes.groupBy))
-    const setup: ProbeSetup = { alphas: params.probes.alphas, groups: ids, k: params.probes.folds, seed: params.seed, cv: params.probes.alphaSelection, rule: params.probes.alphaRule }
+    const setup: ProbeSetup = { alphas: params.probes.alphas, groups: ids, k: params.probes.folds, seed: params.seed, cv: params.probes.alphaSelection, rule: params.probes.alphaRule,
+      kernels: sharedKernelBackend(params.threads).backend
+    }
     const options: EvaluationOptions = { tasks: ids, bootstrap: { resamples: params.probes.bootstrap, seed: params.seed } }
     return { tasks, targets, ids, x, means, y, labels, setup, options }
   })
@@ -105,7 +109,7 @@ export const probeData = (
 export const keepRows = (data: ProbeData, keep: ReadonlyArray<boolean>): ProbeData => {
   const rows = data.ids.flatMap((_, i) => (keep[i] ? [i] : []))
   const d = data.x.cols
-  const x = { rows: rows.length, cols: d, data: new Float64Array(rows.length * d) }
+  const x = { rows: rows.length, cols: d, data: new Float32Array(rows.length * d) }
   rows.forEach((r, i) => x.data.set(data.x.data.subarray(r * d, (r + 1) * d), i * d))
   const ids = rows.map((r) => data.ids[r]!)
   return {

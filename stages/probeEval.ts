@@ -46,15 +46,27 @@ export interface ProbeEvaluation {
 export const probeEval = Stage.make({
   name: "probe_eval",
   version: 2,
-  params: Schema.Struct({ template_id: Schema.String, layer: Schema.Int, position: Schema.String, probes: ProbesConfig, seed: Schema.Int }),
-  run: ({ inputs, params }) =>
+  params: Schema.Struct({
+    template_id: Schema.String, layer: Schema.Int, position: Schema.String, probes: ProbesConfig, seed: Schema.Int,
+    /** OpenBLAS threads (runtime.threads; every core when absent): rounding only, so not part of the key. */
+    threads: Schema.optional(Schema.Int.pipe(Schema.positive()))
+  }),
+  keyOf: ({ threads: _, ...rest }) => rest,
+  run: ({ inputs, params, progress }) =>
     Effect.gen(function* () {
       const { tasks, targets, ids, x, means, y, labels, setup, options } = yield* probeData(inputs, params)
-      const byGroup = r2ByLabel(x, y, labels, setup, options)
       const distinct = [...new Set(labels)]
-      const hoo = distinct.length >= 2 ? heldOneOut(x, y, labels, setup, options) : {}
-      const t2 = distinct.length === 4 ? trainTwoTestTwo(x, y, labels, setup, options) : null
-      const similarity = probeSimilarity(x, y, labels, setup)
+      // Progress counts probes: one on every task, one per held-out group, six train-2-test-2 splits, one per group alone.
+      const probes = 1 + (distinct.length >= 2 ? distinct.length : 0) + (distinct.length === 4 ? 6 : 0) + distinct.length
+      yield* progress.total(probes)
+      const byGroup = yield* Effect.promise(() => r2ByLabel(x, y, labels, setup, options))
+      yield* progress.done(1)
+      const hoo = distinct.length >= 2 ? yield* Effect.promise(() => heldOneOut(x, y, labels, setup, options)) : {}
+      yield* progress.done(1 + Object.keys(hoo).length)
+      const t2 = distinct.length === 4 ? yield* Effect.promise(() => trainTwoTestTwo(x, y, labels, setup, options)) : null
+      yield* progress.done(1 + Object.keys(hoo).length + (t2 === null ? 0 : 6))
+      const similarity = yield* Effect.promise(() => probeSimilarity(x, y, labels, setup))
+      yield* progress.done(probes)
       // Reliability needs the same samples for every task: use the tasks with the most parsed samples.
       const m = Math.max(...ids.map((id) => targets.get(id)!.size))
       const complete = ids.filter((id) => targets.get(id)!.size === m).map((id) => [...targets.get(id)!.entries()].sort((a, b) => a[0] - b[0]).map(([, v]) => v))

@@ -1,6 +1,7 @@
 import { type Dense, type MatrixLike, toDense } from "./dense"
-import { type GemmSteps, runWithGemm } from "./gemm"
-import { factorShifted, solveShifted, timesQ, type Tridiagonal, tridiagonalize } from "./tridiagonal"
+import { product, rotate, type Steps } from "./kernels"
+import { runSync } from "./runKernels"
+import { factorShifted, solveShifted, type Tridiagonal, tridiagonalize } from "./tridiagonal"
 
 /** How the covariate model is fitted: its penalty grid and the folds that choose among it. */
 export interface ResidualizeOptions {
@@ -86,8 +87,8 @@ const transpose = (x: Dense): Float64Array => {
 export const makeResidualizer = (covariates: MatrixLike): Residualizer => {
   const c = toDense(covariates, "residualize", "covariates")
   let gram: Float64Array | undefined
-  const fullGram = function* (): GemmSteps<Float64Array> {
-    if (gram === undefined) gram = yield { a: c, b: c, options: { transB: true, symmetric: true } }
+  const fullGram = function* (): Steps<Float64Array> {
+    if (gram === undefined) gram = yield* product(c, c, { transB: true, symmetric: true })
     return gram
   }
 
@@ -101,20 +102,20 @@ export const makeResidualizer = (covariates: MatrixLike): Residualizer => {
     return Math.max(count, 1)
   }
 
-  function* solve(a: Dense, fit: Int32Array, predict: Int32Array): GemmSteps<Solved> {
+  function* solve(a: Dense, fit: Int32Array, predict: Int32Array): Steps<Solved> {
     const p = c.cols, m = fit.length, d = a.cols
     const mean = columnMeans(a, fit)
     const ac = centred(a, fit, mean)
     if (p <= m) {
       const mu = columnMeans(c, fit)
       const z = centred(c, fit, mu)
-      const gramP = yield { a: z, b: z, options: { transA: true, symmetric: true } }
+      const gramP = yield* product(z, z, { transA: true, symmetric: true })
       const scale = traceOf(gramP, p) / (m * varying(fit))
       const tri = tridiagonalize(gramP, p)
-      const right = yield { a: ac, b: z, options: { transA: true } }
-      yield* timesQ(tri, right, d)
+      const right = yield* product(ac, z, { transA: true })
+      yield* rotate(tri, right, d, true)
       const left = centred(c, predict, mu).data
-      yield* timesQ(tri, left, predict.length)
+      yield* rotate(tri, left, predict.length, true)
       return { tri, left, right, mean, predict, scale }
     }
     const g = yield* fullGram()
@@ -132,25 +133,25 @@ export const makeResidualizer = (covariates: MatrixLike): Residualizer => {
     const scale = traceOf(kernel, m) / (m * varying(fit))
     const tri = tridiagonalize(kernel, m)
     const right = transpose(ac)
-    yield* timesQ(tri, right, d)
+    yield* rotate(tri, right, d, true)
     const left = new Float64Array(predict.length * m)
     predict.forEach((v, i) => {
       const q = rowMean(v)
       for (let j = 0; j < m; j++) left[i * m + j] = g[v * n + fit[j]!]! - q - r[j]! + rBar
     })
-    yield* timesQ(tri, left, predict.length)
+    yield* rotate(tri, left, predict.length, true)
     return { tri, left, right, mean, predict, scale }
   }
 
   // Predictions of the solved fit's `predict` rows at each alpha, |predict| × d each, from one product for the grid.
-  function* predictAt(s: Solved, alphas: ReadonlyArray<number>, d: number): GemmSteps<Float64Array[]> {
+  function* predictAt(s: Solved, alphas: ReadonlyArray<number>, d: number): Steps<Float64Array[]> {
     const size = s.tri.n, rows = s.predict.length
     const solved = new Float64Array(alphas.length * d * size)
     alphas.forEach((alpha, k) => {
       const factor = factorShifted(s.tri, alpha * (s.scale > 0 ? s.scale : 1))
       for (let j = 0; j < d; j++) solved.set(solveShifted(factor, s.right.subarray(j * size, (j + 1) * size)), (k * d + j) * size)
     })
-    const all = yield { a: { data: s.left, rows, cols: size }, b: { data: solved, rows: alphas.length * d, cols: size }, options: { transB: true } }
+    const all = yield* product({ data: s.left, rows, cols: size }, { data: solved, rows: alphas.length * d, cols: size }, { transB: true })
     return alphas.map((_, k) => {
       const out = new Float64Array(rows * d)
       for (let i = 0; i < rows; i++) for (let j = 0; j < d; j++) out[i * d + j] = all[i * alphas.length * d + k * d + j]! + s.mean[j]!
@@ -158,7 +159,7 @@ export const makeResidualizer = (covariates: MatrixLike): Residualizer => {
     })
   }
 
-  function* steps(targets: MatrixLike, trainRows: ArrayLike<number>, applyRows: ArrayLike<number>, options: ResidualizeOptions): GemmSteps<Residualized> {
+  function* steps(targets: MatrixLike, trainRows: ArrayLike<number>, applyRows: ArrayLike<number>, options: ResidualizeOptions): Steps<Residualized> {
     const a = toDense(targets, "residualize", "targets")
     const n = c.rows, d = a.cols
     if (a.rows !== n) throw new Error(`residualize: targets has ${a.rows} rows but covariates has ${n}`)
@@ -211,5 +212,5 @@ export const makeResidualizer = (covariates: MatrixLike): Residualizer => {
     return { alpha, cvR2ByAlpha, cvR2: cvR2ByAlpha[chosen]!, residuals: { data: residuals, rows: n, cols: d } }
   }
 
-  return { rows: c.rows, residualize: (targets, train, apply, options) => runWithGemm(steps(targets, train, apply, options)) }
+  return { rows: c.rows, residualize: (targets, train, apply, options) => runSync(steps(targets, train, apply, options)) }
 }

@@ -44,9 +44,9 @@ describe("covariate-only and covariate-orthogonal probes", () => {
   // −(ȳ − c)²/s² in the full sample and in every bootstrap resample: its interval reaches up to 0 only as far as the
   // gap between the training and test means allows, about −(z − 2)²/n_test for a gap of z standard errors (z > 2).
   // "Contains 0" is therefore asserted up to 1/n_test, the cost of a gap of three standard errors.
-  it("a target that is a pure function of content: the residualized probe's held-out R² intervals contain 0", () => {
+  it("a target that is a pure function of content: the residualized probe's held-out R² intervals contain 0", async () => {
     const t = planted(1, 0)
-    const plain = heldOneOut(t.x, t.y, t.labels, t.setup, t.options)
+    const plain = await heldOneOut(t.x, t.y, t.labels, t.setup, t.options)
     const contentOnly = heldOneOutCovariates(t.residualizer, t.y, t.labels, t.setup, t.options)
     const orthogonal = heldOneOutOrthogonal(t.x, t.residualizer, t.y, t.labels, t.setup, t.options)
     for (const label of ["a", "b", "c", "d"]) {
@@ -75,7 +75,7 @@ describe("covariate-only and covariate-orthogonal probes", () => {
     for (const label of ["a", "b", "c", "d"]) expect(cv.byLabel[label]!.n).toBe(60)
   })
 
-  it("a mixed target: the residualized probe does as well as one given the non-content part itself", () => {
+  it("a mixed target: the residualized probe does as well as one given the non-content part itself", async () => {
     const t = planted(1, 2)
     const variance = (xs: ReadonlyArray<number>) => {
       const m = xs.reduce((a, b) => a + b, 0) / xs.length
@@ -86,12 +86,12 @@ describe("covariate-only and covariate-orthogonal probes", () => {
     const cv = crossValidatedOrthogonal(t.x, t.residualizer, t.y, t.labels, t.setup, t.options)
     // The oracle knows what residualization only estimates: e, the part of the activations content cannot predict,
     // and the content part of the target. Its probe of e is fitted to the target without that part, on the same folds.
-    const oracle = r2ByLabel(t.e, t.y.map((v, i) => v - t.contentPart[i]!), t.labels, t.setup, t.options).probe
+    const oracle = (await r2ByLabel(t.e, t.y.map((v, i) => v - t.contentPart[i]!), t.labels, t.setup, t.options)).probe
     const contentMean = t.contentPart.reduce((a, b) => a + b, 0) / t.y.length
     const oracleR2 = r2Score(Array.from(oracle.oofRows, (r) => t.y[r]!), Array.from(oracle.oofPredictions, (p) => p + contentMean))
     expect(Math.abs(cv.r2.estimate - oracleR2)).toBeLessThan(0.05)
     expect(cv.r2.estimate).toBeLessThan(share)
-    expect(r2ByLabel(t.x, t.y, t.labels, t.setup, t.options).probe.cvR2).toBeGreaterThan(0.7)
+    expect((await r2ByLabel(t.x, t.y, t.labels, t.setup, t.options)).probe.cvR2).toBeGreaterThan(0.7)
   })
 
   it("never lets a test row into the covariate model: moving test rows' covariates changes nothing on training rows", () => {
