@@ -53,6 +53,7 @@ export const RuntimeConfig = Schema.Struct({
   provider: withDefault(Schema.Literal("cpu", "cuda"), () => "cpu" as const),
   dtype: withDefault(Schema.Literal("float32", "float16"), () => "float32" as const),
   batchSize: withDefault(PositiveInt, () => 32),
+  /** Threads of onnxruntime and of the probes' OpenBLAS kernels (default: see the README). */
   threads: Schema.optional(PositiveInt)
 })
 

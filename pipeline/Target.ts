@@ -6,6 +6,7 @@ import * as path from "node:path"
 import { pathToFileURL } from "node:url"
 import { ConfigError, TargetError } from "./Errors"
 import type { LoadedOutputs } from "./Artifact"
+import { projectRoot } from "./ProjectRoot"
 import type { Node } from "./Stage"
 
 /** A build target: a module under the project (e.g. `reports/hoo.ts`) exporting `target`. */
@@ -23,8 +24,7 @@ export interface Target<C> {
   ) => Effect.Effect<void, { readonly message: string }, any>
 }
 
-/** The project root: the folder holding this checkout's package.json. */
-export const projectRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..")
+export { projectRoot } from "./ProjectRoot"
 
 /** Normalizes a target name (`reports/hoo`, `reports/hoo.ts`, `./reports/hoo`) to its canonical form. */
 export const targetName = (target: string): string =>
@@ -34,7 +34,8 @@ export const targetName = (target: string): string =>
 export const loadTarget = <C>(target: string, root = projectRoot): Effect.Effect<Target<C>, TargetError> =>
   Effect.gen(function* () {
     const name = targetName(target)
-    const bundled = (globalThis as { __prefpipeTargets?: Record<string, { target?: Target<C> }> }).__prefpipeTargets?.[name]
+    const registered = (globalThis as { __prefpipeTargets?: Record<string, () => Promise<{ target?: Target<C> }>> }).__prefpipeTargets?.[name]
+    const bundled = registered === undefined ? undefined : yield* Effect.promise(registered)
     if (bundled?.target !== undefined) return bundled.target
     const file = path.join(root, `${name}.ts`)
     if (name.startsWith("..") || path.isAbsolute(name) || !fs.existsSync(file)) {

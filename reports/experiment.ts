@@ -149,7 +149,10 @@ export const experimentGraph = (config: ExperimentConfig): ExperimentGraph => {
     const evaluation = (t: Template, layer: number) =>
       Stage.node(probeEval, {
         label: `${label(t.id)}@${layer}`,
-        params: { template_id: t.id, layer, position: config.activations.selectors[0]!, probes: probesParams(config), seed: config.seed },
+        params: {
+          template_id: t.id, layer, position: config.activations.selectors[0]!, probes: probesParams(config), seed: config.seed,
+          ...(config.runtime.threads === undefined ? {} : { threads: config.runtime.threads })
+        },
         inputs: { scores: scores(t), activations: acts(t), tasks },
         configPaths: { probes: "probes" }
       })

@@ -9,6 +9,7 @@ import { demean } from "../stats/demean"
 import { fitLogisticProbe } from "../stats/logisticProbe"
 import { bootstrapByTask } from "../stats/bootstrap"
 import { meanPairwiseR, noiseCeiling } from "../stats/reliability"
+import { sharedKernelBackend } from "../stats/kernelBackend"
 import { deriveSeed } from "./seeds"
 import { fromTable, matrixOf, toTable } from "./tables"
 import { taskRows } from "./taskRows"
@@ -71,8 +72,13 @@ export interface ProbeEvaluation {
 export const probeEval = Stage.make({
   name: "probe_eval",
   version: 2,
-  params: Schema.Struct({ template_id: Schema.String, layer: Schema.Int, position: Schema.String, probes: ProbesConfig, seed: Schema.Int }),
-  run: ({ inputs, params }) =>
+  params: Schema.Struct({
+    template_id: Schema.String, layer: Schema.Int, position: Schema.String, probes: ProbesConfig, seed: Schema.Int,
+    /** OpenBLAS threads (runtime.threads; every core when absent): rounding only, so not part of the key. */
+    threads: Schema.optional(Schema.Int.pipe(Schema.positive()))
+  }),
+  keyOf: ({ threads: _, ...rest }) => rest,
+  run: ({ inputs, params, progress }) =>
     Effect.gen(function* () {
       const tasks = new Map(taskRows(inputs.tasks!.table("tasks")).map((t) => [t.task_id, t]))
       const targets = taskTargets(fromTable(inputs.scores!.table("scores")))
@@ -86,10 +92,9 @@ export const probeEval = Stage.make({
         return yield* Effect.fail(new Error(`only ${picked.length} tasks have both a parsed score and an activation at layer ${params.layer}, ${params.position}; a probe needs at least 10`))
       }
       const dim = matrix.dim
-      const x = { rows: picked.length, cols: dim, data: new Float64Array(picked.length * dim) }
-      picked.forEach((p, i) => {
-        for (let j = 0; j < dim; j++) x.data[i * dim + j] = matrix.data[p.row * dim + j]!
-      })
+      // Float32 like the activations: the probes standardize blocks of rows into float64 as they go.
+      const x = { rows: picked.length, cols: dim, data: new Float32Array(picked.length * dim) }
+      picked.forEach((p, i) => x.data.set(matrix.data.subarray(p.row * dim, (p.row + 1) * dim), i * dim))
       const ids = picked.map((p) => p.task_id)
       const columnOf = (column: string) => (id: string): string => {
         const task = tasks.get(id)!
@@ -102,13 +107,23 @@ export const probeEval = Stage.make({
       })
       const y = params.probes.demean.length === 0 ? means : demean(means, params.probes.demean.map((c) => ids.map(columnOf(c))))
       const labels = ids.map(columnOf(params.probes.groupBy))
-      const setup = { alphas: params.probes.alphas, groups: ids, k: params.probes.folds, seed: params.seed, cv: params.probes.alphaSelection, rule: params.probes.alphaRule }
+      const setup = {
+        alphas: params.probes.alphas, groups: ids, k: params.probes.folds, seed: params.seed, cv: params.probes.alphaSelection, rule: params.probes.alphaRule,
+        kernels: sharedKernelBackend(params.threads).backend
+      }
       const options = { tasks: ids, bootstrap: { resamples: params.probes.bootstrap, seed: params.seed } }
-      const byGroup = r2ByLabel(x, y, labels, setup, options)
       const distinct = [...new Set(labels)]
-      const hoo = distinct.length >= 2 ? heldOneOut(x, y, labels, setup, options) : {}
-      const t2 = distinct.length === 4 ? trainTwoTestTwo(x, y, labels, setup, options) : null
-      const similarity = probeSimilarity(x, y, labels, setup)
+      // Progress counts probes: one on every task, one per held-out group, six train-2-test-2 splits, one per group alone.
+      const probes = 1 + (distinct.length >= 2 ? distinct.length : 0) + (distinct.length === 4 ? 6 : 0) + distinct.length
+      yield* progress.total(probes)
+      const byGroup = yield* Effect.promise(() => r2ByLabel(x, y, labels, setup, options))
+      yield* progress.done(1)
+      const hoo = distinct.length >= 2 ? yield* Effect.promise(() => heldOneOut(x, y, labels, setup, options)) : {}
+      yield* progress.done(1 + Object.keys(hoo).length)
+      const t2 = distinct.length === 4 ? yield* Effect.promise(() => trainTwoTestTwo(x, y, labels, setup, options)) : null
+      yield* progress.done(1 + Object.keys(hoo).length + (t2 === null ? 0 : 6))
+      const similarity = yield* Effect.promise(() => probeSimilarity(x, y, labels, setup))
+      yield* progress.done(probes)
       // Reliability needs the same samples for every task: use the tasks with the most parsed samples.
       const m = Math.max(...ids.map((id) => targets.get(id)!.size))
       const complete = ids.filter((id) => targets.get(id)!.size === m).map((id) => [...targets.get(id)!.entries()].sort((a, b) => a[0] - b[0]).map(([, v]) => v))

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { decodeIpc, decodeParquet, encodeIpc, encodeParquet } from "../../cache/Artifacts"
+import { decodeIpc, decodeParquet, encodeIpc, encodeParquet } from "../../cache/TableCodecs"
 import { ElicitationsSchema, fromTable, matrixOf, toMatrixTable, toTable } from "../../stages/tables"
 
 describe("contract tables", () => {
