@@ -2,7 +2,7 @@
 // encode time and read time (bytes to the row-major Float32Array the probes use), plus the .npz export, at
 // probe widths. The store keeps Arrow IPC unless Parquet costs at most 10% more in both size and read time.
 // Run: npm run bench:artifacts [-- ROWS WIDTH]
-import { decodeIpc, decodeParquet, encodeIpc, encodeParquet } from "../cache/Artifacts"
+import { decodeIpc, decodeParquet, encodeIpc, encodeParquet } from "../cache/TableCodecs"
 import * as Artifact from "../pipeline/Artifact"
 import { matrixArrays } from "../pipeline/export/Export"
 import { npyData, npyHeader } from "../pipeline/export/Numpy"

@@ -1,23 +1,32 @@
 /**
- * Ridge probe benchmark: 20 alphas on 5,000 × 4,096 and 2,000 × 1,024 float32 activations, 5-fold CV and
- * efficient leave-one-out, beside scikit-learn (GridSearchCV over StandardScaler+Ridge with KFold(5), and
- * RidgeCV) run as a python3 subprocess when scikit-learn imports. Also times the Gram product X·Xᵀ of the
- * blocked GEMM against onnxruntime's Gemm at 5,000 × 4,096.
+ * Ridge probe benchmark at the width of real models: n ∈ {1,000, 5,000, 20,000} tasks × d ∈ {1,024, 4,096, 8,192}
+ * float32 activations, 20 alphas, 5-fold CV (one row per task, the same five contiguous folds on both sides) and
+ * efficient leave-one-out, each beside scikit-learn run in the same session on the same data: GridSearchCV over
+ * StandardScaler+Ridge with KFold(5), and StandardScaler+RidgeCV. Every prefpipe fit runs in a fresh child process,
+ * which reports its time, its peak resident memory against the activation matrix, and the largest product left to
+ * the JavaScript GEMM. The fallback kernels (onnxruntime's Gemm, the rest in JavaScript) are timed where they finish
+ * in reasonable time. Sizes: `npm run bench:probes -- 1000x4096 5000x8192` (default: every size that fits in memory);
+ * `--threads=N` gives both sides' OpenBLAS N threads (default: every core; on a busy machine 1 is faster for both).
+ * scikit-learn comes from the system Python (Debian: apt-get install python3-sklearn); without it its columns are
+ * skipped and the bench says so.
  */
 import { execFileSync, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import * as ort from "onnxruntime-node"
-import onnxProto from "onnx-proto"
-import { gemm } from "../stats/gemm"
-import { makePrng } from "../stats/prng"
+import { fileURLToPath } from "node:url"
+import { kernelTrace } from "../stats/kernels"
+import { nativeKernels, nativeKernelsInfo, nativeKernelsMissing } from "../stats/nativeKernels"
 import { makeOnnxGemm } from "../stats/onnxGemm"
-import { fitRidge, fitRidgeWith, type RidgeFit } from "../stats/ridge"
+import { makePrng } from "../stats/prng"
+import { fitRidgeWith } from "../stats/ridge"
 
 const alphas = Array.from({ length: 20 }, (_, i) => 10 ** (-2 + (7 * i) / 19))
-const only = process.argv.slice(2)
+const folds = 5
+const allSizes: [number, number][] = [1000, 5000, 20000].flatMap((n) => [1024, 4096, 8192].map((d): [number, number] => [n, d]))
+const self = fileURLToPath(import.meta.url)
 
+/** Activations with a planted linear read-out: uniform noise, a shared slow signal on every seventh feature. */
 const synthetic = (n: number, d: number, seed: number) => {
   const prng = makePrng(seed)
   const data = new Float32Array(n * d)
@@ -35,108 +44,177 @@ const synthetic = (n: number, d: number, seed: number) => {
   return { x: { data, rows: n, cols: d }, y }
 }
 
-const seconds = async <A>(f: () => A | Promise<A>): Promise<[A, number]> => {
-  const t = performance.now()
-  const out = await f()
-  return [out, (performance.now() - t) / 1000]
+// The same five contiguous folds as scikit-learn's KFold(5) without shuffling (the first n mod 5 one row longer).
+const kfoldLabels = (n: number) => {
+  const labels = new Int32Array(n)
+  let start = 0
+  for (let f = 0; f < folds; f++) {
+    const size = Math.floor(n / folds) + (f < n % folds ? 1 : 0)
+    labels.fill(f, start, start + size)
+    start += size
+  }
+  return labels
 }
 
-const describeFit = (fit: RidgeFit) => `alpha ${fit.alpha.toPrecision(3)}, cv R² ${fit.cvR2.toFixed(4)}`
+const statusKb = (field: string) => Number(/(\d+)\s*kB/.exec(fs.readFileSync("/proc/self/status", "utf8").split("\n").find((l) => l.startsWith(field)) ?? "")?.[1] ?? NaN) * 1024
+
+interface ChildResult {
+  readonly seconds: number
+  readonly alpha: number
+  readonly cvR2: number
+  readonly weightsStd: number[]
+  readonly dataBytes: number
+  readonly rssBeforeData: number
+  readonly peakRss: number
+  readonly largestJsProduct: number
+  readonly backend: string
+  readonly kernelSeconds: Record<string, number>
+}
+
+/** Child mode: one fit on freshly generated data, reported as one JSON line. */
+const child = async (n: number, d: number, cv: "kfold" | "loo", kernels: "native" | "fallback", threads: number) => {
+  const onnx = kernels === "fallback" ? makeOnnxGemm(threads) : undefined
+  const backend = onnx?.backend ?? nativeKernels({ threads })
+  if (backend === undefined) throw new Error(nativeKernelsMissing())
+  const rssBeforeData = statusKb("VmRSS:")
+  const { x, y } = synthetic(n, d, n + d)
+  const trace = kernelTrace()
+  const t = performance.now()
+  const fit = await fitRidgeWith(backend, x, y, cv === "loo" ? { alphas, cv, trace } : { alphas, folds: kfoldLabels(n), trace })
+  const seconds = (performance.now() - t) / 1000
+  await onnx?.release()
+  const result: ChildResult = {
+    seconds, alpha: fit.alpha, cvR2: fit.cvR2, weightsStd: Array.from(fit.weightsStd), dataBytes: x.data.byteLength,
+    rssBeforeData, peakRss: statusKb("VmHWM:"), largestJsProduct: trace.largestJsProduct, backend: backend.name,
+    kernelSeconds: trace.seconds
+  }
+  process.stdout.write(JSON.stringify(result) + "\n")
+}
+
+const runChild = (n: number, d: number, cv: "kfold" | "loo", kernels: "native" | "fallback", threads: number): ChildResult => {
+  const out = execFileSync(process.execPath, [...process.execArgv, self, "--child", String(n), String(d), cv, kernels, String(threads)], { encoding: "utf8", maxBuffer: 1 << 28, stdio: ["ignore", "pipe", "inherit"] })
+  return JSON.parse(out.trim().split("\n").pop()!) as ChildResult
+}
 
 const findPython = (): string | undefined =>
-  ["python3", "/usr/bin/python3"].find((exe) => spawnSync(exe, ["-c", "import sklearn"], { stdio: "ignore" }).status === 0)
+  ["/usr/bin/python3", "python3"].find((exe) => spawnSync(exe, ["-c", "import sklearn"], { stdio: "ignore" }).status === 0)
 
 const sklearnScript = `
-import sys, time, numpy as np
+import sys, time, json, numpy as np
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.linear_model import Ridge, RidgeCV
 from sklearn.model_selection import GridSearchCV, KFold
-n, d, xpath, ypath = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+n, d, xpath, ypath, what = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[6]
 alphas = [float(a) for a in sys.argv[5].split(",")]
 X = np.fromfile(xpath, dtype=np.float32).reshape(n, d)
 y = np.fromfile(ypath, dtype=np.float64)
-t = time.perf_counter()
-GridSearchCV(make_pipeline(StandardScaler(), Ridge()), {"ridge__alpha": alphas}, cv=KFold(5), scoring="r2").fit(X, y)
-kfold = time.perf_counter() - t
-t = time.perf_counter()
-make_pipeline(StandardScaler(), RidgeCV(alphas=alphas)).fit(X, y)
-loo = time.perf_counter() - t
-print(f"{kfold} {loo}")
+out = {}
+if "kfold" in what:
+    t = time.perf_counter()
+    g = GridSearchCV(make_pipeline(StandardScaler(), Ridge()), {"ridge__alpha": alphas}, cv=KFold(5), scoring="r2").fit(X, y)
+    out["kfold"] = {"seconds": time.perf_counter() - t, "alpha": g.best_params_["ridge__alpha"]}
+if "loo" in what:
+    t = time.perf_counter()
+    p = make_pipeline(StandardScaler(), RidgeCV(alphas=alphas)).fit(X, y)
+    r = p[-1]
+    out["loo"] = {"seconds": time.perf_counter() - t, "alpha": r.alpha_, "r2": 1 + r.best_score_ / np.var(y), "coef": r.coef_.tolist()}
+print(json.dumps(out))
 `
 
-const runSklearn = (python: string, x: { data: Float32Array; rows: number; cols: number }, y: Float64Array) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-probes-"))
-  try {
-    const xp = path.join(dir, "x.f32"), yp = path.join(dir, "y.f64"), sp = path.join(dir, "run.py")
-    fs.writeFileSync(xp, Buffer.from(x.data.buffer, x.data.byteOffset, x.data.byteLength))
-    fs.writeFileSync(yp, Buffer.from(y.buffer, y.byteOffset, y.byteLength))
-    fs.writeFileSync(sp, sklearnScript)
-    const out = execFileSync(python, [sp, String(x.rows), String(x.cols), xp, yp, alphas.join(",")], { encoding: "utf8" })
-    const [kfold, loo] = out.trim().split(/\s+/).map(Number)
-    return { kfold: kfold!, loo: loo! }
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true })
-  }
+interface SklearnResult {
+  kfold?: { seconds: number; alpha: number }
+  loo?: { seconds: number; alpha: number; r2: number; coef: number[] }
 }
 
-// One Gemm node computing op(A)·op(B) with transA = 1 (AᵀA from the row-major activations).
-const gramModel = (elem: number, n: number, d: number): Uint8Array => {
-  const { onnx } = onnxProto
-  const info = (name: string, dims: number[]) => onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType: elem, shape: { dim: dims.map((v) => ({ dimValue: v })) } } } })
-  const graph = onnx.GraphProto.create({
-    name: "gram",
-    node: [onnx.NodeProto.create({ opType: "Gemm", input: ["A", "B"], output: ["C"], attribute: [onnx.AttributeProto.create({ name: "transA", type: onnx.AttributeProto.AttributeType.INT, i: 1 })] })],
-    input: [info("A", [n, d]), info("B", [n, d])],
-    output: [info("C", [d, d])]
+// scikit-learn's OpenBLAS gets the same thread count as prefpipe's.
+const runSklearn = (python: string, dir: string, n: number, d: number, what: string, threads: number): SklearnResult => {
+  const out = execFileSync(python, [path.join(dir, "run.py"), String(n), String(d), path.join(dir, "x.f32"), path.join(dir, "y.f64"), alphas.join(","), what], {
+    encoding: "utf8", maxBuffer: 1 << 28, env: { ...process.env, OPENBLAS_NUM_THREADS: String(threads) }, stdio: ["ignore", "pipe", "pipe"]
   })
-  return onnx.ModelProto.encode(onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: "", version: 13 }], graph })).finish()
+  return JSON.parse(out.trim().split("\n").pop()!) as SklearnResult
 }
 
-const ortGram = async (x: { data: Float32Array; rows: number; cols: number }, double: boolean) => {
-  const session = await ort.InferenceSession.create(gramModel(double ? 11 : 1, x.rows, x.cols), { intraOpNumThreads: 2 })
-  const data = double ? Float64Array.from(x.data) : x.data
-  const tensor = new ort.Tensor(double ? "float64" : "float32", data, [x.rows, x.cols])
-  const t = performance.now()
-  await session.run({ A: tensor, B: tensor })
-  const s = (performance.now() - t) / 1000
-  await session.release()
-  return s
+const memAvailable = () => Number(/MemAvailable:\s+(\d+)/.exec(fs.readFileSync("/proc/meminfo", "utf8"))?.[1] ?? 0) * 1024
+const gb = (bytes: number) => `${(bytes / 2 ** 30).toFixed(2)} GiB`
+const maxRelative = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+  let worst = 0, scale = 0
+  for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]!))
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!) / scale)
+  return worst
 }
+
+const describe = (r: ChildResult) =>
+  `${r.seconds.toFixed(2)} s, alpha ${r.alpha.toPrecision(3)}, cv R² ${r.cvR2.toFixed(4)}, peak RSS ${gb(r.peakRss)} = ${((r.peakRss - r.rssBeforeData) / r.dataBytes).toFixed(2)}× the ${gb(r.dataBytes)} activations above the process's ${gb(r.rssBeforeData)} before them; largest JavaScript product ${(r.largestJsProduct / 1e6).toFixed(1)}M multiply-adds`
 
 const main = async () => {
+  const args = process.argv.slice(2)
+  const threads = Number(args.find((a) => a.startsWith("--threads="))?.slice(10) ?? os.availableParallelism())
+  if (!(Number.isInteger(threads) && threads >= 1)) throw new Error(`--threads must be a positive integer, got ${threads}`)
+  const picked = args.filter((a) => !a.startsWith("--"))
+  const sizes = picked.length === 0 ? allSizes : allSizes.filter(([n, d]) => picked.includes(`${n}x${d}`))
+  if (sizes.length === 0) throw new Error(`no size matches ${picked.join(" ")}; sizes are ${allSizes.map(([n, d]) => `${n}x${d}`).join(" ")}`)
+  const info = nativeKernelsInfo()
+  console.log(info === undefined ? `native kernels missing: ${nativeKernelsMissing()}` : `kernels: OpenBLAS (${info.config.trim()}); ${threads} thread${threads === 1 ? "" : "s"} on both sides`)
   const python = findPython()
-  console.log(python === undefined ? "scikit-learn not importable: its timings are skipped" : `scikit-learn via ${python}`)
-  const sizes: [number, number][] = [[2000, 1024], [5000, 4096]]
+  console.log(python === undefined ? "scikit-learn not importable: its timings are skipped (Debian: apt-get install python3-sklearn)" : `scikit-learn via ${python}`)
+  console.log(`load average ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}, ${os.availableParallelism()} cores`)
+  const rows: string[] = []
   for (const [n, d] of sizes) {
-    if (only.length > 0 && !only.includes(`${n}x${d}`)) continue
-    const { x, y } = synthetic(n, d, n + d)
-    const groups = Array.from({ length: n }, (_, i) => i)
-    console.log(`\n${n} × ${d}, ${alphas.length} alphas`)
-    if (n === 5000) {
-      const [, js] = await seconds(() => gemm(x, x, { transA: true, symmetric: true }))
-      console.log(`  XᵀX (${d}×${d} from ${n} rows): blocked JS GEMM ${js.toFixed(2)} s, onnxruntime Gemm float64 ${(await ortGram(x, true)).toFixed(2)} s, float32 ${(await ortGram(x, false)).toFixed(2)} s`)
+    console.log(`\n${n} × ${d} (${n < d ? "n < d: dual" : "n ≥ d: primal"}), ${alphas.length} alphas`)
+    // scikit-learn's RidgeCV holds a float64 copy, its SVD (or Gram and eigenvectors) and the scaled float32 input.
+    const need = 24 * n * d + 16 * Math.min(n, d) ** 2
+    if (need > memAvailable() * 0.6) {
+      console.log(`  skipped: scikit-learn's leave-one-out needs about ${gb(need)}, ${gb(memAvailable())} is available`)
+      rows.push(`| ${n} × ${d} | skipped: needs about ${gb(need)} |`)
+      continue
     }
-    const backend = makeOnnxGemm(2)
-    const [kf, tk] = await seconds(() => fitRidgeWith(backend.gemm, x, y, { alphas, groups, k: 5 }))
-    console.log(`  prefpipe 5-fold CV (onnxruntime products): ${tk.toFixed(2)} s (${describeFit(kf)})`)
-    const [lo, tl] = await seconds(() => fitRidgeWith(backend.gemm, x, y, { alphas, cv: "loo" }))
-    console.log(`  prefpipe leave-one-out (onnxruntime products): ${tl.toFixed(2)} s (${describeFit(lo)})`)
-    await backend.release()
-    if (n * d <= 2000 * 1024) {
-      const [, jk] = await seconds(() => fitRidge(x, y, { alphas, groups, k: 5 }))
-      const [, jl] = await seconds(() => fitRidge(x, y, { alphas, cv: "loo" }))
-      console.log(`  prefpipe with the JavaScript GEMM only: 5-fold ${jk.toFixed(2)} s, leave-one-out ${jl.toFixed(2)} s`)
-    }
-    if (python !== undefined) {
-      const sk = runSklearn(python, x, y)
-      console.log(`  scikit-learn GridSearchCV KFold(5): ${sk.kfold.toFixed(2)} s  → ratio ${(tk / sk.kfold).toFixed(2)}×`)
-      console.log(`  scikit-learn RidgeCV (LOO): ${sk.loo.toFixed(2)} s  → ratio ${(tl / sk.loo).toFixed(2)}×`)
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-probes-"))
+    try {
+      let sk: SklearnResult = {}
+      if (python !== undefined) {
+        const { x, y } = synthetic(n, d, n + d)
+        fs.writeFileSync(path.join(dir, "x.f32"), Buffer.from(x.data.buffer, x.data.byteOffset, x.data.byteLength))
+        fs.writeFileSync(path.join(dir, "y.f64"), Buffer.from(y.buffer, y.byteOffset, y.byteLength))
+        fs.writeFileSync(path.join(dir, "run.py"), sklearnScript)
+      }
+      const fits: Record<string, ChildResult> = {}
+      for (const cv of ["kfold", "loo"] as const) {
+        if (python !== undefined) Object.assign(sk, runSklearn(python, dir, n, d, cv, threads))
+        if (info !== undefined) {
+          fits[cv] = runChild(n, d, cv, "native", threads)
+          console.log(`  prefpipe ${cv === "kfold" ? "5-fold" : "leave-one-out"}: ${describe(fits[cv]!)}`)
+        }
+        const reference = sk[cv]
+        // GridSearchCV picks alpha by the mean of per-fold R², prefpipe by pooled out-of-fold R²: their alphas may differ.
+        if (reference !== undefined) console.log(`  scikit-learn ${cv === "kfold" ? "GridSearchCV KFold(5)" : "RidgeCV"}: ${reference.seconds.toFixed(2)} s, alpha ${reference.alpha.toPrecision(3)}${fits[cv] === undefined ? "" : `  → ratio ${(fits[cv]!.seconds / reference.seconds).toFixed(2)}×`}`)
+        if (cv === "loo" && sk.loo !== undefined && fits.loo !== undefined) {
+          console.log(`  agreement with RidgeCV: alpha ${fits.loo.alpha === sk.loo.alpha ? "same" : "DIFFERENT"}, LOO R² ${fits.loo.cvR2.toFixed(6)} vs ${sk.loo.r2.toFixed(6)}, weights max |Δ|/max|w| ${maxRelative(fits.loo.weightsStd, sk.loo.coef).toExponential(1)} (scikit-learn scales the float32 input in float32)`)
+        }
+        // The fallback's JavaScript tridiagonalization is O(size³) at about 1 GFlop/s: timed up to size 1,024.
+        if (Math.min(n - Math.floor(n / folds), d) <= 1024) {
+          const fallback = runChild(n, d, cv, "fallback", threads)
+          console.log(`  fallback (onnxruntime Gemm + JavaScript) ${cv}: ${fallback.seconds.toFixed(2)} s`)
+          fits[`${cv}-fallback`] = fallback
+        }
+      }
+      const ratio = (cv: "kfold" | "loo") => (fits[cv] !== undefined && sk[cv] !== undefined ? (fits[cv]!.seconds / sk[cv]!.seconds).toFixed(2) : "–")
+      const secs = (r: { seconds: number } | undefined) => (r === undefined ? "–" : r.seconds.toFixed(1))
+      const peak = Math.max(...["kfold", "loo"].map((k) => (fits[k] === undefined ? 0 : (fits[k]!.peakRss - fits[k]!.rssBeforeData) / fits[k]!.dataBytes)))
+      const js = Math.max(...["kfold", "loo"].map((k) => fits[k]?.largestJsProduct ?? 0))
+      rows.push(`| ${n} × ${d} | ${secs(fits.kfold)} | ${secs(sk.kfold)} | ${ratio("kfold")} | ${secs(fits.loo)} | ${secs(sk.loo)} | ${ratio("loo")} | ${peak.toFixed(2)}× | ${(js / 1e6).toFixed(1)}M | ${secs(fits["kfold-fallback"])} / ${secs(fits["loo-fallback"])} |`)
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
     }
   }
+  console.log("\n| n × d | 5-fold s | GridSearchCV s | ratio | LOO s | RidgeCV s | ratio | peak memory / activations | largest JS product | fallback 5-fold / LOO s |")
+  console.log("|---|---|---|---|---|---|---|---|---|---|")
+  for (const r of rows) console.log(r)
+  console.log(`\nload average at the end ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`)
 }
 
-main().catch((e) => {
+const [flag, n, d, cv, kernels, threads] = process.argv.slice(2)
+;(flag === "--child" ? child(Number(n), Number(d), cv as "kfold" | "loo", kernels as "native" | "fallback", Number(threads)) : main()).catch((e) => {
   console.error(e)
   process.exit(1)
 })

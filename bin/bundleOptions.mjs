@@ -2,13 +2,20 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 
-/** Options bundling project sources into `outfile`, with native and wasm packages left external. */
+/**
+ * Options bundling project sources into `outfile`, with native and wasm packages left external; dynamic imports
+ * become chunks beside it, loaded when first imported.
+ */
 export const bundleOptions = (outfile) => ({
   bundle: true,
   platform: "node",
   format: "esm",
   target: "node20",
-  outfile,
+  outdir: path.dirname(outfile),
+  entryNames: path.basename(outfile, ".mjs"),
+  outExtension: { ".js": ".mjs" },
+  splitting: true,
+  chunkNames: "chunk-[hash]",
   logLevel: "warning",
   external: ["onnxruntime-node", "better-sqlite3", "@resvg/resvg-js", "parquet-wasm", "canvas", "esbuild"],
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },

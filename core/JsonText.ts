@@ -1,4 +1,4 @@
-import { Either } from "effect"
+import * as Either from "effect/Either"
 
 /**
  * The offset of the first JSON syntax error in text that JSON.parse rejected (Node 20's messages do not

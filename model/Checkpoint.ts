@@ -4,8 +4,9 @@ import { Effect, Either, Schema } from "effect"
 import { decodeIssues } from "../core/DecodeIssue"
 import { formatJsonSyntaxError, parseJson } from "../core/JsonText"
 import { createHash } from "node:crypto"
+import * as fs from "node:fs"
 import * as path from "node:path"
-import { type FloatTensor, readTensors } from "./Safetensors"
+import { decodeTensor, type FloatTensor, parseHeader, readTensors, type SafetensorsDtype } from "./Safetensors"
 
 /** Llama-3 style frequency-dependent RoPE scaling. */
 export const Llama3RopeScaling = Schema.Struct({
@@ -72,11 +73,17 @@ export interface Dimensions {
 }
 
 /** A loaded checkpoint. */
-export interface Checkpoint {
+export interface Checkpoint extends CheckpointFiles {
+  readonly weights: ReadonlyMap<string, FloatTensor>
+}
+
+/** A checkpoint opened without decoding its weights: everything but the tensors, and the weight files to read them from. */
+export interface CheckpointFiles {
   readonly dir: string
   readonly config: ModelConfig
   readonly dims: Dimensions
-  readonly weights: ReadonlyMap<string, FloatTensor>
+  /** The safetensors files, in file-name order. */
+  readonly files: ReadonlyArray<string>
   /** sha256 over the weight files' bytes, in file-name order; the model's identity for cache keys. */
   readonly weightsHash: string
   readonly tokenizerJson: unknown
@@ -184,12 +191,42 @@ export const loadTextSide = (dir: string, config?: ModelConfig): Effect.Effect<T
     return { tokenizerJson, tokenizerConfig, generationConfig, chatTemplate, eosTokenIds }
   })
 
-/** Loads and validates a Hugging Face checkpoint folder. */
-export const loadCheckpoint = (dir: string): Effect.Effect<Checkpoint, CheckpointError, FileSystem.FileSystem> =>
+// Files are hashed in pieces of this size, so opening a checkpoint holds no weight file in memory.
+const HASH_CHUNK = 16 << 20
+
+/** The safetensors header of a file and the sha256 of all its bytes, read in pieces. */
+const headerAndHash = (file: string, hash: ReturnType<typeof createHash>): Record<string, unknown> => {
+  const fd = fs.openSync(file, "r")
+  try {
+    const size = fs.fstatSync(fd).size
+    const buffer = Buffer.allocUnsafe(Math.min(HASH_CHUNK, Math.max(size, 8)))
+    let header: Uint8Array | undefined
+    for (let at = 0; at < size; ) {
+      const read = fs.readSync(fd, buffer, 0, Math.min(buffer.length, size - at), at)
+      if (read <= 0) throw new Error(`read stopped at byte ${at} of ${size}`)
+      hash.update(buffer.subarray(0, read))
+      if (at === 0) {
+        const length = size < 8 ? 0 : Number(buffer.readBigUInt64LE(0))
+        header = new Uint8Array(8 + length)
+        fs.readSync(fd, header, 0, Math.min(header.length, size), 0)
+      }
+      at += read
+    }
+    return parseHeader(header ?? new Uint8Array(0)).entries
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+/**
+ * Opens and validates a Hugging Face checkpoint folder without decoding its weights: the weight files are hashed in
+ * pieces and their headers checked for every tensor the model needs (`readWeights` decodes them when a model is compiled).
+ */
+export const openCheckpoint = (dir: string): Effect.Effect<CheckpointFiles, CheckpointError, FileSystem.FileSystem> =>
   Effect.gen(function* () {
-    const fs = yield* FileSystem.FileSystem
+    const fsx = yield* FileSystem.FileSystem
     const fail = (field: string, reason: string) => new CheckpointError({ dir, field, reason })
-    const readJson = jsonReader(dir)(fs)
+    const readJson = jsonReader(dir)(fsx)
     const config = yield* Effect.flatMap(readJson("config.json", false), (json) => decodeConfig(dir, json))
     const dims = dimensionsOf(config)
     const index = (yield* readJson("model.safetensors.index.json", true)) as { weight_map?: Record<string, string> } | undefined
@@ -198,23 +235,68 @@ export const loadCheckpoint = (dir: string): Effect.Effect<Checkpoint, Checkpoin
       : [...new Set(Object.values(index.weight_map ?? {}))].sort()
     if (files.length === 0) return yield* Effect.fail(fail("model.safetensors.index.json", "weight_map is empty"))
     const hash = createHash("sha256")
-    const weights = new Map<string, FloatTensor>()
+    const names = new Set<string>()
     for (const file of files) {
-      const bytes = yield* fs.readFile(path.join(dir, file)).pipe(Effect.mapError((e) => fail(file, `cannot read: ${e.message}`)))
-      hash.update(bytes)
-      const tensors = yield* Effect.try({ try: () => readTensors(bytes), catch: (e) => fail(file, e instanceof Error ? e.message : String(e)) })
-      for (const [name, tensor] of tensors) weights.set(name, tensor)
+      const entries = yield* Effect.try({
+        try: () => headerAndHash(path.join(dir, file), hash),
+        catch: (e) => fail(file, `cannot read: ${e instanceof Error ? e.message : String(e)}`)
+      })
+      for (const name of Object.keys(entries)) names.add(name)
     }
-    const tied = config.tie_word_embeddings ?? !weights.has("lm_head.weight")
+    const tied = config.tie_word_embeddings ?? !names.has("lm_head.weight")
     for (const name of requiredWeights(dims, tied))
-      if (!weights.has(name)) return yield* Effect.fail(fail(name, "weight missing from the safetensors files"))
+      if (!names.has(name)) return yield* Effect.fail(fail(name, "weight missing from the safetensors files"))
     const text = yield* loadTextSide(dir, config)
     return {
       dir,
       config: { ...config, tie_word_embeddings: tied },
       dims,
-      weights,
+      files,
       weightsHash: hash.digest("hex"),
       ...text
     }
   })
+
+/** One tensor of an opened checkpoint decoded to float32, reading only its header and its own bytes; undefined when no file holds it. */
+export const readTensor = (checkpoint: CheckpointFiles, name: string): Effect.Effect<FloatTensor | undefined, CheckpointError> =>
+  Effect.forEach(checkpoint.files, (file) =>
+    Effect.try({
+      try: () => {
+        const fd = fs.openSync(path.join(checkpoint.dir, file), "r")
+        try {
+          const length = Buffer.alloc(8)
+          fs.readSync(fd, length, 0, 8, 0)
+          const header = new Uint8Array(8 + Number(length.readBigUInt64LE(0)))
+          fs.readSync(fd, header, 0, header.length, 0)
+          const { entries, dataStart } = parseHeader(header)
+          const entry = entries[name]
+          if (entry === undefined) return undefined
+          const [begin, end] = entry.data_offsets
+          const raw = new Uint8Array(end - begin)
+          if (fs.readSync(fd, raw, 0, raw.length, dataStart + begin) !== raw.length) throw new Error(`tensor ${name} runs past the end of the file`)
+          const data = decodeTensor(entry.dtype, raw, entry.shape.reduce((a, b) => a * b, 1))
+          return { dtype: entry.dtype as SafetensorsDtype, shape: entry.shape, data }
+        } finally {
+          fs.closeSync(fd)
+        }
+      },
+      catch: (e) => new CheckpointError({ dir: checkpoint.dir, field: file, reason: `cannot read ${name}: ${e instanceof Error ? e.message : String(e)}` })
+    })).pipe(Effect.map((found) => found.find((t) => t !== undefined)))
+
+/** Decodes every tensor of an opened checkpoint's weight files to float32 (each file read once). */
+export const readWeights = (checkpoint: CheckpointFiles): Effect.Effect<ReadonlyMap<string, FloatTensor>, CheckpointError, FileSystem.FileSystem> =>
+  Effect.gen(function* () {
+    const fsx = yield* FileSystem.FileSystem
+    const weights = new Map<string, FloatTensor>()
+    for (const file of checkpoint.files) {
+      const fail = (reason: string) => new CheckpointError({ dir: checkpoint.dir, field: file, reason })
+      const bytes = yield* fsx.readFile(path.join(checkpoint.dir, file)).pipe(Effect.mapError((e) => fail(`cannot read: ${e.message}`)))
+      const tensors = yield* Effect.try({ try: () => readTensors(bytes), catch: (e) => fail(e instanceof Error ? e.message : String(e)) })
+      for (const [name, tensor] of tensors) weights.set(name, tensor)
+    }
+    return weights
+  })
+
+/** Loads and validates a Hugging Face checkpoint folder, weights decoded. */
+export const loadCheckpoint = (dir: string): Effect.Effect<Checkpoint, CheckpointError, FileSystem.FileSystem> =>
+  Effect.flatMap(openCheckpoint(dir), (checkpoint) => Effect.map(readWeights(checkpoint), (weights) => ({ ...checkpoint, weights })))

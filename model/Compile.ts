@@ -7,7 +7,7 @@ import { writeFileAtomic } from "../cache/AtomicFile"
 import { checkManifest, stampFiles } from "../cache/Folders"
 import { setAsideIn } from "../cache/Quarantine"
 import { recordText } from "../cache/Records"
-import type { Checkpoint, Dimensions, ModelConfig } from "./Checkpoint"
+import { type Checkpoint, type CheckpointFiles, type Dimensions, type ModelConfig, readWeights } from "./Checkpoint"
 import { ElemType, type GraphBuilder, graphBuilder } from "./Graph"
 import { floatToHalf } from "./Safetensors"
 
@@ -309,9 +309,10 @@ export const compileKey = (weightsHash: string, options: CompileOptions): string
  * Compiles the checkpoint into `cacheDir` unless a model with the same key is already there and checks out against
  * its manifest (`<key>.json`: each file's hash, size and modification time; contents are rehashed when a time
  * changed). A damaged or unlisted graph is moved to the quarantine of `quarantineRoot` with one line and compiled
- * again. The manifest is written before the graph is renamed into place, so a graph never appears without it.
+ * again. The manifest is written before the graph is renamed into place, so a graph never appears without it. The
+ * weights are decoded only to compile, and dropped with the graph once it is written.
  */
-export const compileCached = (checkpoint: Checkpoint, options: CompileOptions, cacheDir: string, quarantineRoot = cacheDir) =>
+export const compileCached = (checkpoint: CheckpointFiles | Checkpoint, options: CompileOptions, cacheDir: string, quarantineRoot = cacheDir) =>
   Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const key = compileKey(checkpoint.weightsHash, options)
@@ -324,9 +325,10 @@ export const compileCached = (checkpoint: Checkpoint, options: CompileOptions, c
       yield* setAsideIn(quarantineRoot, [target, dataFile, manifest], problem, "compiling it again")
     }
     yield* fs.makeDirectory(cacheDir, { recursive: true })
-    const g = buildDecoder(checkpoint, options)
+    const weights = "weights" in checkpoint ? checkpoint.weights : yield* readWeights(checkpoint)
+    const g = buildDecoder({ config: checkpoint.config, dims: checkpoint.dims, weights }, options)
     let weightBytes = 0
-    for (const t of checkpoint.weights.values()) weightBytes += t.data.length * (options.dtype === "float16" ? 2 : 4)
+    for (const t of weights.values()) weightBytes += t.data.length * (options.dtype === "float16" ? 2 : 4)
     const external = weightBytes > externalDataThreshold ? `${key}.onnx.data` : undefined
     const { model, data } = g.encode(`decoder_${key}`, external)
     const suffix = `.tmp-${process.pid}-${Date.now()}`

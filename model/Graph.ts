@@ -1,7 +1,8 @@
 /** A small builder of ONNX graphs over onnx-proto: nodes, initializers, inputs and outputs by name. */
-import onnxProto from "onnx-proto"
+import type OnnxProto from "onnx-proto"
+import { onnxProto } from "./onnxModules"
 
-const { onnx } = onnxProto
+type Onnx = (typeof OnnxProto)["onnx"]
 
 /** ONNX element types used by the decoder graphs. */
 export const ElemType = { float: 1, int32: 6, int64: 7, bool: 9, float16: 10 } as const
@@ -30,7 +31,7 @@ export interface GraphBuilder {
 }
 
 const valueInfo = (name: string, elem: number, dims: ReadonlyArray<number | string>) =>
-  onnx.ValueInfoProto.create({
+  onnxProto().ValueInfoProto.create({
     name,
     type: {
       tensorType: {
@@ -40,12 +41,14 @@ const valueInfo = (name: string, elem: number, dims: ReadonlyArray<number | stri
     }
   })
 
-const toAttribute = (name: string, value: Attr) =>
-  "i" in value
+const toAttribute = (name: string, value: Attr) => {
+  const onnx = onnxProto()
+  return "i" in value
     ? onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INT, i: value.i })
     : "f" in value
     ? onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.FLOAT, f: value.f })
     : onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INTS, ints: [...value.ints] })
+}
 
 const toHalfBytes = (data: Float32Array, convert: (x: number) => number): Uint8Array => {
   const out = new Uint16Array(data.length)
@@ -55,10 +58,11 @@ const toHalfBytes = (data: Float32Array, convert: (x: number) => number): Uint8A
 
 /** Starts a graph; with `halfWeights` every `weight` is stored as float16 and cast to float32 in the graph. */
 export const graphBuilder = (halfWeights?: (x: number) => number): GraphBuilder => {
-  const nodes: Array<ReturnType<typeof onnx.NodeProto.create>> = []
-  const initializers: Array<ReturnType<typeof onnx.TensorProto.create>> = []
-  const inputs: Array<ReturnType<typeof onnx.ValueInfoProto.create>> = []
-  const outputs: Array<ReturnType<typeof onnx.ValueInfoProto.create>> = []
+  const onnx = onnxProto()
+  const nodes: Array<ReturnType<Onnx["NodeProto"]["create"]>> = []
+  const initializers: Array<ReturnType<Onnx["TensorProto"]["create"]>> = []
+  const inputs: Array<ReturnType<Onnx["ValueInfoProto"]["create"]>> = []
+  const outputs: Array<ReturnType<Onnx["ValueInfoProto"]["create"]>> = []
   let counter = 0
   const node: GraphBuilder["node"] = (op, ins, attrs = {}, options = {}) => {
     const outs = options.outputs ? [...options.outputs] : Array.from({ length: options.count ?? 1 }, () => `${op}_${counter++}`)

@@ -1,5 +1,5 @@
 import { FileSystem } from "@effect/platform"
-import { NodeContext } from "@effect/platform-node"
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Context, Effect, Layer, Scope } from "effect"
 import * as path from "node:path"
 import { CacheDir, cachePaths } from "../cache/CacheDir"

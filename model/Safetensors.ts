@@ -78,11 +78,15 @@ export const floatToBfloat16 = (value: number): number => {
   return ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) & 0xffff
 }
 
-/** Decodes one tensor's raw little-endian bytes to float32. */
+const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
+
+/** Decodes one tensor's raw little-endian bytes to float32 (aligned float32 bytes as a view, not a copy). */
 export const decodeTensor = (dtype: string, raw: Uint8Array, count: number): Float32Array => {
   if (!(dtype in bytesPerElement)) throw new Error(`decodeTensor: unsupported dtype ${dtype} (supported: F32, F16, BF16)`)
   const width = bytesPerElement[dtype as SafetensorsDtype]
   if (raw.length !== count * width) throw new Error(`decodeTensor: ${raw.length} bytes for ${count} ${dtype} elements`)
+  // Aligned float32 on a little-endian host is used where it lies: the file's bytes are the tensors, held once.
+  if (dtype === "F32" && littleEndian && raw.byteOffset % 4 === 0) return new Float32Array(raw.buffer, raw.byteOffset, count)
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength)
   const out = new Float32Array(count)
   if (dtype === "F32") for (let i = 0; i < count; i++) out[i] = view.getFloat32(i * 4, true)

@@ -1,15 +1,16 @@
 /** onnxruntime sessions over compiled decoders, and one forward call with its feeds and outputs as typed arrays. */
 import { Effect } from "effect"
-import * as ort from "onnxruntime-node"
+import type * as Ort from "onnxruntime-node"
 import type { Dimensions } from "./Checkpoint"
 import { stackedLayers } from "./Compile"
+import { onnxRuntime } from "./onnxModules"
 
 /** Execution providers a session can run on. */
 export type Provider = "cpu" | "cuda"
 
 /** A live decoder session with the dimensions its feeds need. */
 export interface DecoderSession {
-  readonly session: ort.InferenceSession
+  readonly session: Ort.InferenceSession
   readonly dims: Dimensions
 }
 
@@ -21,7 +22,7 @@ export interface DecoderSession {
 export const openSession = (modelPath: string, dims: Dimensions, provider: Provider, threads = 1, spin = false) =>
   Effect.tryPromise({
     try: () =>
-      ort.InferenceSession.create(modelPath, {
+      onnxRuntime().InferenceSession.create(modelPath, {
         executionProviders: provider === "cuda" ? ["cuda", "cpu"] : ["cpu"],
         graphOptimizationLevel: "all",
         intraOpNumThreads: threads,
@@ -41,9 +42,9 @@ export interface KvCache {
   readonly batch: number
   readonly length: number
   readonly capacity: number
-  readonly keys: ReadonlyArray<ort.Tensor>
-  readonly values: ReadonlyArray<ort.Tensor>
-  readonly mask: ort.Tensor
+  readonly keys: ReadonlyArray<Ort.Tensor>
+  readonly values: ReadonlyArray<Ort.Tensor>
+  readonly mask: Ort.Tensor
 }
 
 /**
@@ -53,11 +54,11 @@ export interface KvCache {
 const slotChunk = 32
 
 const slotTensors = (dims: Dimensions, batch: number, capacity: number) => {
-  const tensor = () => new ort.Tensor("float32", new Float32Array(batch * dims.kvHeads * capacity * dims.headDim), [batch, dims.kvHeads, capacity, dims.headDim])
+  const tensor = () => new (onnxRuntime().Tensor)("float32", new Float32Array(batch * dims.kvHeads * capacity * dims.headDim), [batch, dims.kvHeads, capacity, dims.headDim])
   return {
     keys: Array.from({ length: dims.layers }, tensor),
     values: Array.from({ length: dims.layers }, tensor),
-    mask: new ort.Tensor("int64", new BigInt64Array(batch * capacity), [batch, capacity])
+    mask: new (onnxRuntime().Tensor)("int64", new BigInt64Array(batch * capacity), [batch, capacity])
   }
 }
 
@@ -72,7 +73,7 @@ export const selectRows = (dims: Dimensions, cache: KvCache, rows: ReadonlyArray
   const { length, capacity: old } = cache
   const out = emptyCache(dims, rows.length, needed)
   const span = old * dims.headDim
-  const copyRows = (from: ort.Tensor, to: ort.Tensor) => {
+  const copyRows = (from: Ort.Tensor, to: Ort.Tensor) => {
     const src = from.data as Float32Array
     const dst = to.data as Float32Array
     rows.forEach((row, r) => {
@@ -173,17 +174,17 @@ export const forward = (s: DecoderSession, input: ForwardInput, hiddenLayers: Re
         const cache = reserve(s.dims, input.cache, input.cache.length + seq)
         // An empty cache goes in as zero slots, so a prefill attends over its own tokens only.
         const past = cache.length === 0 ? slotTensors(s.dims, batch, 0) : cache
-        const feeds: Record<string, ort.Tensor> = {
-          input_ids: new ort.Tensor("int64", input.inputIds, [batch, seq]),
-          position_ids: new ort.Tensor("int64", input.positionIds, [batch, seq]),
-          attention_mask: new ort.Tensor("int64", input.attentionMask, [batch, seq]),
+        const feeds: Record<string, Ort.Tensor> = {
+          input_ids: new (onnxRuntime().Tensor)("int64", input.inputIds, [batch, seq]),
+          position_ids: new (onnxRuntime().Tensor)("int64", input.positionIds, [batch, seq]),
+          attention_mask: new (onnxRuntime().Tensor)("int64", input.attentionMask, [batch, seq]),
           past_mask: past.mask
         }
         for (let l = 0; l < s.dims.layers; l++) {
           feeds[`past.${l}.key`] = past.keys[l]!
           feeds[`past.${l}.value`] = past.values[l]!
         }
-        for (const [l, data] of input.steer ?? []) feeds[`steer.${l}`] = new ort.Tensor("float32", data, [batch, seq, s.dims.hidden])
+        for (const [l, data] of input.steer ?? []) feeds[`steer.${l}`] = new (onnxRuntime().Tensor)("float32", data, [batch, seq, s.dims.hidden])
         const layers = stackedLayers(hiddenLayers)
         const out = await s.session.run(feeds, layers.length === 0 ? ["logits", "present"] : ["logits", "present", "hidden"])
         const hidden = new Map<number, Float32Array>()

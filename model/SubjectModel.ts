@@ -2,7 +2,7 @@
 import { FileSystem } from "@effect/platform"
 import { Context, Effect, Layer, Schema } from "effect"
 import * as os from "node:os"
-import { type Dimensions, loadCheckpoint } from "./Checkpoint"
+import { type Dimensions, openCheckpoint } from "./Checkpoint"
 import { makeChatRenderer } from "./ChatTemplate"
 import { allFusions, compileCached, type Fusion } from "./Compile"
 import {
@@ -113,7 +113,7 @@ const chunks = <A>(items: ReadonlyArray<A>, size: number): A[][] => {
 export const makeRuntime = (options: CheckpointModelOptions) =>
   Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
-    const checkpoint = yield* loadCheckpoint(options.dir)
+    const checkpoint = yield* openCheckpoint(options.dir)
     const tokenizer = makeTokenizer(checkpoint.tokenizerJson, checkpoint.tokenizerConfig, checkpoint.eosTokenIds)
     const chat = makeChatRenderer(checkpoint.chatTemplate, tokenizer.bosToken, tokenizer.eosToken)
     const sessions = new Map<string, Effect.Effect<DecoderSession, string>>()

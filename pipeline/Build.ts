@@ -1,7 +1,7 @@
 import { Cause, Deferred, Effect, Exit, Option } from "effect"
 import type { ActionRecord, KeyComponents, OutputRecord } from "../cache/Actions"
 import { deleteAction, getAction, getNodeState, putAction, putNodeState } from "../cache/Actions"
-import { decodeIpc, decodeParquet, encodeIpc, encodeParquet, stableJson } from "../cache/Artifacts"
+import { stableJson } from "../cache/Artifacts"
 import type { CacheDir } from "../cache/CacheDir"
 import { materializeFolder } from "../cache/Folders"
 import { lockKey } from "../cache/Lock"
@@ -51,6 +51,9 @@ export const stageKey = (components: KeyComponents): string => hashValue(["prefp
 export const outputsHashOf = (outputs: Readonly<Record<string, OutputRecord>>): string =>
   hashValue(Object.fromEntries(Object.entries(outputs).map(([k, o]) => [k, [o.kind, o.hash]])))
 
+// Arrow and Parquet load with the first table a build stores or reads: a build that finds every stage cached never needs them.
+const tableCodecs = Effect.promise(() => import("../cache/TableCodecs"))
+
 const rowsOf = (a: Artifact): number | null => (a._tag === "Table" || a._tag === "Matrix" ? a.table.numRows : null)
 
 const storeArtifact = (artifact: Artifact): Effect.Effect<OutputRecord, StoreError, CacheDir> =>
@@ -66,9 +69,9 @@ const storeArtifact = (artifact: Artifact): Effect.Effect<OutputRecord, StoreErr
     }
     const bytes =
       artifact._tag === "Table"
-        ? encodeParquet(artifact.table)
+        ? (yield* tableCodecs).encodeParquet(artifact.table)
         : artifact._tag === "Matrix"
-          ? encodeIpc(artifact.table)
+          ? (yield* tableCodecs).encodeIpc(artifact.table)
           : new TextEncoder().encode(stableJson(artifact.value))
     return { kind: artifact._tag, hash: yield* putObject(bytes), size: bytes.byteLength, rows: rowsOf(artifact) }
   })
@@ -82,9 +85,9 @@ export const loadOutput = (output: OutputRecord): Effect.Effect<Loaded, CorruptO
     const bytes = yield* getObject(output.hash)
     switch (output.kind) {
       case "Table":
-        return { _tag: "Table", table: decodeParquet(bytes) } as const
+        return { _tag: "Table", table: (yield* tableCodecs).decodeParquet(bytes) } as const
       case "Matrix":
-        return { _tag: "Matrix", table: decodeIpc(bytes) } as const
+        return { _tag: "Matrix", table: (yield* tableCodecs).decodeIpc(bytes) } as const
       case "Json":
         return { _tag: "Json", value: JSON.parse(new TextDecoder().decode(bytes)) as unknown } as const
     }

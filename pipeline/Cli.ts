@@ -1,24 +1,21 @@
-import { Args, Command, Options } from "@effect/cli"
-import { Console, Effect, Layer, Option } from "effect"
+import * as Args from "@effect/cli/Args"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as path from "node:path"
-import { CacheDir } from "../cache/CacheDir"
-import { cacheStats, collectGarbage } from "../cache/Gc"
-import { verifyCache } from "../cache/Verify"
-import { RowMemo } from "../cache/Memo"
-import { ModelPool } from "../model/ModelPool"
-import { buildJson, buildTarget, planTarget } from "./BuildTarget"
-import { experimentConfig } from "./Config"
-import { exportOutputs } from "./export/Export"
 import { mcpCommand } from "./McpCommand"
 import { modelCommand } from "./ModelCommand"
 import { organismCommand } from "./OrganismCommand"
 import { parseCommand } from "./ParseCommand"
-import { formatReason } from "./Plan"
-import { Progress } from "./Progress"
-import { reproduce, showHash } from "./Provenance"
 import { serveCommand } from "./ServeCommand"
-import { projectRoot, targetNames } from "./Target"
+import { targetNames } from "./Target"
 import { positiveConcurrency } from "./CliOptions"
+import { projectRoot } from "./ProjectRoot"
+
+// The engine, the store and the model load when a command runs: `pipeline --help` parses the command definitions alone.
+const engine = Effect.promise(() => import("./CliEngine"))
 
 const cacheOption = Options.directory("cache").pipe(
   Options.withDescription("cache folder (default: $PIPELINE_CACHE or .pipeline/ in the project)"),
@@ -33,19 +30,6 @@ const concurrencyOption = positiveConcurrency(Options.integer("concurrency").pip
 const targetArg = Args.text({ name: "target" }).pipe(
   Args.withDescription(`a report target, defined in <target>.ts: ${targetNames().join(", ")}`)
 )
-
-const cacheRoot = (cache: Option.Option<string>) => Option.getOrElse(cache, () => process.env.PIPELINE_CACHE ?? path.join(projectRoot, ".pipeline"))
-
-/** The cache, row memo and progress layers for a command, from its `--cache` option. */
-const cacheLayer = (cache: Option.Option<string>, quiet: boolean) => {
-  const dir = CacheDir.layer(cacheRoot(cache))
-  return Layer.mergeAll(
-    dir,
-    RowMemo.layerSqlite.pipe(Layer.provide(dir)),
-    ModelPool.Default.pipe(Layer.provide(dir)),
-    quiet ? Progress.layerSilent : Progress.layerAuto
-  )
-}
 
 const configFile = (config: Option.Option<string>) =>
   path.resolve(Option.getOrElse(config, () => path.join(projectRoot, "experiments", "default.json")))
@@ -63,50 +47,50 @@ const buildCommand = Command.make(
     concurrency: concurrencyOption
   },
   ({ target, config, cache, out, json, concurrency }) =>
-    Effect.gen(function* () {
-      const built = yield* buildTarget({
+    Effect.flatMap(engine, (e) => Effect.gen(function* () {
+      const built = yield* e.buildTarget({
         target,
-        spec: experimentConfig,
+        spec: e.experimentConfig,
         config: { file: configFile(config) },
         concurrency,
         outRoot: path.resolve(Option.getOrElse(out, () => path.join(projectRoot, "out")))
       })
-      const summary = buildJson(built)
+      const summary = e.buildJson(built)
       if (json) return yield* printJson(summary)
       yield* Console.log(
         `${summary.target}: ${summary.executed} executed, ${summary.cached} cached, ${summary.cutoff} cut off\n` +
           `build ${summary.build}\noutputs ${path.relative(process.cwd(), summary.outputDir) || "."}`
       )
-    }).pipe(Effect.provide(cacheLayer(cache, false)))
+    }).pipe(Effect.provide(e.cacheLayer(cache, false))))
 ).pipe(Command.withDescription("build a target, running only the stages whose inputs changed"))
 
 const planCommand = Command.make(
   "plan",
   { target: targetArg, config: configOption, cache: cacheOption, json: jsonOption },
   ({ target, config, cache, json }) =>
-    Effect.gen(function* () {
-      const planned = yield* planTarget({ target, spec: experimentConfig, config: { file: configFile(config) } })
+    Effect.flatMap(engine, (e) => Effect.gen(function* () {
+      const planned = yield* e.planTarget({ target, spec: e.experimentConfig, config: { file: configFile(config) } })
       const running = planned.stages.filter((s) => s.run).length
       if (json) {
         return yield* printJson({
           target: planned.target,
           run: running,
           cached: planned.stages.length - running,
-          stages: planned.stages.map((s) => ({ ...s, why: s.reasons.map(formatReason) }))
+          stages: planned.stages.map((s) => ({ ...s, why: s.reasons.map(e.formatReason) }))
         })
       }
       yield* Console.log(`${planned.target}: ${running} of ${planned.stages.length} stages would run`)
       for (const s of planned.stages) {
         yield* Console.log(`${s.run ? "run " : "ok  "} ${s.stage}${s.run ? "" : "  (cached)"}`)
-        for (const r of s.reasons) yield* Console.log(`       ${formatReason(r)}`)
+        for (const r of s.reasons) yield* Console.log(`       ${e.formatReason(r)}`)
       }
-    }).pipe(Effect.provide(cacheLayer(cache, true)))
+    }).pipe(Effect.provide(e.cacheLayer(cache, true))))
 ).pipe(Command.withDescription("show what a build would run, and why, without running anything"))
 
 const showCommand = Command.make(
   "show",
   { hash: Args.text({ name: "hash" }), cache: cacheOption },
-  ({ hash, cache }) => Effect.flatMap(showHash(hash), Console.log).pipe(Effect.provide(cacheLayer(cache, true)))
+  ({ hash, cache }) => Effect.flatMap(engine, (e) => Effect.flatMap(e.showHash(hash), Console.log).pipe(Effect.provide(e.cacheLayer(cache, true))))
 ).pipe(Command.withDescription("provenance of a build or stage as a tree"))
 
 const reproduceCommand = Command.make(
@@ -121,8 +105,8 @@ const reproduceCommand = Command.make(
     )
   },
   ({ build, cache, json, concurrency, reuseCache }) =>
-    Effect.gen(function* () {
-      const report = yield* reproduce(build, experimentConfig, { concurrency, reuseCache })
+    Effect.flatMap(engine, (e) => Effect.gen(function* () {
+      const report = yield* e.reproduce(build, e.experimentConfig, { concurrency, reuseCache })
       if (json) return yield* printJson(report)
       for (const s of report.stages) yield* Console.log(`${s.match ? "same" : "DIFF"}  ${s.stage}`)
       yield* Console.log(
@@ -131,7 +115,7 @@ const reproduceCommand = Command.make(
           : `build ${report.build} NOT reproduced: ${report.stages.filter((s) => !s.match).length} stage outputs differ`
       )
       if (!report.identical) process.exitCode = 1
-    }).pipe(Effect.provide(cacheLayer(cache, false)))
+    }).pipe(Effect.provide(e.cacheLayer(cache, false))))
 ).pipe(Command.withDescription("rebuild a recorded build from its config snapshot and compare every output hash"))
 
 const exportCommand = Command.make(
@@ -147,7 +131,8 @@ const exportCommand = Command.make(
     json: jsonOption
   },
   ({ hash, to, format, cache, json }) =>
-    Effect.gen(function* () {
+    Effect.flatMap(engine, (e) => Effect.gen(function* () {
+      const { exportOutputs } = yield* Effect.promise(() => import("./export/Export"))
       const started = Date.now()
       let written = 0
       const manifest = yield* exportOutputs({
@@ -166,20 +151,20 @@ const exportCommand = Command.make(
       const bytes = manifest.files.reduce((n, f) => n + f.bytes, 0)
       const from = "build" in manifest.source ? `build ${manifest.source.build}` : `stage ${manifest.source.node} ${manifest.source.stage}`
       yield* Console.log(`exported ${manifest.files.length} files (${(bytes / 1e6).toFixed(1)} MB) of ${from} to ${to} (manifest.json lists them)`)
-    }).pipe(Effect.provide(cacheLayer(cache, true)))
+    }).pipe(Effect.provide(e.cacheLayer(cache, true))))
 ).pipe(Command.withDescription("write a build's or a stage's outputs under readable names, for numpy, pandas, polars and DuckDB"))
 
 const gcCommand = Command.make(
   "gc",
   { cache: cacheOption, keepBuilds: Options.integer("keep-builds").pipe(Options.optional) },
   ({ cache, keepBuilds }) =>
-    Effect.gen(function* () {
-      const report = yield* collectGarbage(Option.getOrUndefined(keepBuilds))
+    Effect.flatMap(engine, (e) => Effect.gen(function* () {
+      const report = yield* e.collectGarbage(Option.getOrUndefined(keepBuilds))
       yield* Console.log(
         `kept ${report.keptBuilds} builds; removed ${report.removedBuilds} builds, ${report.removedActions} stage records, ` +
           `${report.removedObjects} objects (${(report.removedBytes / 1e6).toFixed(1)} MB)`
       )
-    }).pipe(Effect.provide(cacheLayer(cache, true)))
+    }).pipe(Effect.provide(e.cacheLayer(cache, true))))
 ).pipe(Command.withDescription("remove everything not reachable from the kept builds"))
 
 const verifyCommand = Command.make(
@@ -190,8 +175,8 @@ const verifyCommand = Command.make(
     repair: Options.boolean("repair").pipe(Options.withDescription("move every damaged entry to quarantine/ so the next build recomputes it"))
   },
   ({ cache, json, repair }) =>
-    Effect.gen(function* () {
-      const report = yield* verifyCache(repair)
+    Effect.flatMap(engine, (e) => Effect.gen(function* () {
+      const report = yield* e.verifyCache(repair)
       if (report.damaged.length > 0 && !repair) process.exitCode = 1
       if (json) return yield* printJson(report)
       for (const d of report.damaged) yield* Console.log(`damaged ${d.kind} ${d.path}: ${d.reason}`)
@@ -204,20 +189,20 @@ const verifyCommand = Command.make(
             ? "all intact"
             : `${report.damaged.length} damaged${repair ? ", moved to quarantine/" : " (pipeline cache verify --repair moves them to quarantine/)"}`)
       )
-    }).pipe(Effect.provide(CacheDir.layer(cacheRoot(cache))))
+    }).pipe(Effect.provide(e.CacheDir.layer(e.cacheRoot(cache)))))
 ).pipe(Command.withDescription("rehash every object, stage record, folder, compiled graph and memo row; --repair quarantines the damage"))
 
 const statsCommand = Command.make("stats", { cache: cacheOption, json: jsonOption }, ({ cache, json }) =>
-  Effect.gen(function* () {
-    const stats = yield* cacheStats()
-    const memo = yield* (yield* RowMemo).count()
+  Effect.flatMap(engine, (e) => Effect.gen(function* () {
+    const stats = yield* e.cacheStats()
+    const memo = yield* (yield* e.RowMemo).count()
     const all = { ...stats, memoRows: memo.rows, memoNamespaces: memo.namespaces }
     if (json) return yield* printJson(all)
     yield* Console.log(
       `${all.builds} builds, ${all.actions} stage records, ${all.objects} objects (${(all.bytes / 1e6).toFixed(1)} MB), ` +
         `${all.memoRows} memo rows in ${all.memoNamespaces} namespaces`
     )
-  }).pipe(Effect.provide(cacheLayer(cache, true)))
+  }).pipe(Effect.provide(e.cacheLayer(cache, true))))
 ).pipe(Command.withDescription("what the cache holds: builds, stage records, objects and their size, memo rows"))
 
 const cacheCommand = Command.make("cache").pipe(

@@ -1,5 +1,5 @@
-import { Options } from "@effect/cli"
-import { Option } from "effect"
+import * as Options from "@effect/cli/Options"
+import * as Option from "effect/Option"
 
 /** A `--concurrency N` option (default 1) that refuses 0 and negative numbers with a message saying what it takes. */
 export const positiveConcurrency = (option: Options.Options<number>): Options.Options<number> =>

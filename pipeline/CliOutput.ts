@@ -1,5 +1,9 @@
-import { CliConfig, Command, HelpDoc, ValidationError } from "@effect/cli"
-import { Console, Effect } from "effect"
+import * as CliConfig from "@effect/cli/CliConfig"
+import * as Command from "@effect/cli/Command"
+import * as HelpDoc from "@effect/cli/HelpDoc"
+import * as ValidationError from "@effect/cli/ValidationError"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
 
 /** Removes ANSI escape sequences (colours, bold) from text. */
 export const stripAnsi = (text: string): string => text.replace(/\x1b\[[0-9;]*[A-Za-z]/g, "")

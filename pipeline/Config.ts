@@ -3,6 +3,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { DatasetSpec } from "../datasets/DatasetSpec"
 import { decodeTemplate, Template } from "../elicitation/Template"
+import { EmbeddingsConfig } from "../model/api/Embeddings"
 import { ApiModelConfig } from "../model/api/ApiModel"
 import { ChatClientConfig } from "../model/ChatClient"
 import { checkpointFingerprint } from "../model/Fingerprint"
@@ -53,6 +54,7 @@ export const RuntimeConfig = Schema.Struct({
   provider: withDefault(Schema.Literal("cpu", "cuda"), () => "cpu" as const),
   dtype: withDefault(Schema.Literal("float32", "float16"), () => "float32" as const),
   batchSize: withDefault(PositiveInt, () => 32),
+  /** Threads of onnxruntime and of the probes' OpenBLAS kernels (default: see the README). */
   threads: Schema.optional(PositiveInt)
 })
 
@@ -114,6 +116,50 @@ export const ProbesConfig = Schema.Struct({
   /** The persona whose answers and activations probes are trained on (the first persona when absent); every other persona's are the test set. */
   trainPersona: Schema.optional(Schema.NonEmptyString)
 })
+
+/** Hashed tf-idf of the task text (see stats/tfidf.ts). */
+export const TfidfConfig = Schema.Struct({
+  /** Hashed columns: the fixed width of every task's vector (terms beyond it share columns, signed). */
+  width: withDefault(PositiveInt, () => 4096),
+  /** Longest n-gram: 1 words, 2 words and adjacent word pairs. */
+  ngrams: withDefault(Schema.Int.pipe(Schema.between(1, 3)), () => 2),
+  /**
+   * Terms found in fewer sampled tasks are left out. A term of one task cannot carry anything from one task to another;
+   * it only dilutes that task's vector (rows are unit length), so the default is 2.
+   */
+  minDf: withDefault(PositiveInt, () => 2)
+})
+
+/** An OpenAI-compatible embeddings model for content features, and how many of the tasks may fail to embed. */
+export const ContentEmbeddingsConfig = Schema.Struct({
+  ...EmbeddingsConfig.fields,
+  /** Share of tasks that may fail to embed (left out of the content probes, named in the stage's info) before the stage fails. */
+  failOnError: withDefault(Probability, () => 0.1)
+})
+
+/** Content features: what a task is about, probed beside every activation probe as a baseline. */
+export const ContentConfig = Schema.Struct({
+  /**
+   * Feature sets, each giving a content-only and a content-orthogonal probe beside every activation probe: `tfidf`
+   * (the task text's hashed tf-idf), `model` (the subject model's input embeddings of the task's tokens,
+   * mean-pooled) and `embeddings` (an OpenAI-compatible /v1/embeddings model, set in `embeddings`). An empty list
+   * turns the baselines off.
+   */
+  providers: withDefault(
+    Schema.Array(Schema.Literal("tfidf", "model", "embeddings")).pipe(
+      Schema.filter((ps) => new Set(ps).size === ps.length || `lists a provider twice: ${ps.join(", ")}`)
+    ),
+    () => ["tfidf" as const]
+  ),
+  tfidf: withDefault(TfidfConfig, () => Schema.decodeSync(TfidfConfig)({})),
+  embeddings: Schema.optional(ContentEmbeddingsConfig)
+}).pipe(
+  Schema.filter((c) =>
+    c.providers.includes("embeddings") && c.embeddings === undefined
+      ? { path: ["embeddings"], message: "providers lists \"embeddings\": set content.embeddings (model and endpoints: [{ baseUrl, apiKeyEnv }])" }
+      : undefined
+  )
+)
 
 /** The steering experiment (reports/steering): what is steered, along which probe, where, and how hard. */
 export const SteeringConfig = Schema.Struct({
@@ -193,6 +239,7 @@ const ExperimentFields = Schema.Struct({
   activations: withDefault(ActivationsConfig, () => Schema.decodeSync(ActivationsConfig)({})),
   probes: withDefault(ProbesConfig, () => Schema.decodeSync(ProbesConfig)({})),
   steering: withDefault(SteeringConfig, () => Schema.decodeSync(SteeringConfig)({})),
+  content: withDefault(ContentConfig, () => Schema.decodeSync(ContentConfig)({})),
   /** An OpenAI-compatible judge and parsing model; without one, parsing uses patterns and documented heuristics. */
   judge: Schema.optional(ChatClientConfig),
   /**

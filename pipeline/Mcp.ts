@@ -10,7 +10,7 @@ import {
   McpError,
   ReadResourceRequestSchema
 } from "@modelcontextprotocol/sdk/types.js"
-import { NodeContext } from "@effect/platform-node"
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Cause, Effect, Exit, Layer, Logger, ManagedRuntime, Option } from "effect"
 import { CacheDir } from "../cache/CacheDir"
 import { RowMemo } from "../cache/Memo"

@@ -1,8 +1,10 @@
-import { Args, Command, Options } from "@effect/cli"
-import { Console, Effect, Stream } from "effect"
+import * as Args from "@effect/cli/Args"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 import * as readline from "node:readline"
-import { parseResponse } from "../elicitation/parse/Parse"
-import { loadTemplates, templateById, TemplateError } from "../elicitation/Template"
 
 const templateArg = Args.text({ name: "TEMPLATE_ID" }).pipe(Args.withDescription("the template the responses answer"))
 const templatesOption = Options.text("templates").pipe(
@@ -27,6 +29,10 @@ const responseOf = (line: string): string => {
  */
 export const parseCommand = Command.make("parse", { templateId: templateArg, templates: templatesOption }, ({ templateId, templates }) =>
   Effect.gen(function*() {
+    // Templates and parsers load when the command runs, not with every command.
+    const [{ parseResponse }, { loadTemplates, templateById, TemplateError }] = yield* Effect.promise(() =>
+      Promise.all([import("../elicitation/parse/Parse"), import("../elicitation/Template")])
+    )
     const template = yield* Effect.flatMap(loadTemplates(templates), (all) => templateById(all, templateId))
     if (template.kind === "ranking") {
       return yield* new TemplateError({ file: `${templateId}.json`, field: "kind", reason: "ranking answers need their task count; the rankings stage parses them" })

@@ -6,6 +6,7 @@ import * as path from "node:path"
 import { pathToFileURL } from "node:url"
 import { ConfigError, TargetError } from "./Errors"
 import type { LoadedOutputs } from "./Artifact"
+import { projectRoot } from "./ProjectRoot"
 import type { Node } from "./Stage"
 
 /** A build target: a module under the project (e.g. `reports/hoo.ts`) exporting `target`. */
@@ -34,26 +35,25 @@ export interface ConfigProblem {
   readonly reason: string
 }
 
-/** The project root: the folder holding this checkout's package.json. */
-export const projectRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..")
+export { projectRoot } from "./ProjectRoot"
 
 /** Normalizes a target name (`reports/hoo`, `reports/hoo.ts`, `./reports/hoo`) to its canonical form. */
 export const targetName = (target: string): string =>
   path.posix.normalize(target.replaceAll("\\", "/")).replace(/^\.\//, "").replace(/\.ts$/, "")
 
-const bundledTargets = () => (globalThis as { __prefpipeTargets?: Record<string, { target?: Target<any> }> }).__prefpipeTargets
+/** The bundle's registry (bin/bundle.mjs): every target's module, loaded on first use; undefined when run from sources. */
+const bundledTargets = () => (globalThis as { __prefpipeTargets?: Record<string, () => Promise<{ target?: Target<any> }>> }).__prefpipeTargets
 
 /**
- * The targets a project defines: every `reports/*.ts` that exports a `target` (read as text, so nothing is loaded),
- * or the bundle's registry when the CLI runs bundled; sorted.
+ * The targets a project defines: every `reports/*.ts` that exports a `target` (read as text, so nothing is loaded);
+ * without the sources, the modules of the bundle's registry. Sorted.
  */
 export const targetNames = (root = projectRoot): ReadonlyArray<string> => {
-  const bundled = bundledTargets()
-  if (bundled !== undefined && root === projectRoot) {
-    return Object.keys(bundled).filter((name) => bundled[name]?.target !== undefined).sort()
-  }
   const dir = path.join(root, "reports")
-  if (!fs.existsSync(dir)) return []
+  if (!fs.existsSync(dir)) {
+    const bundled = bundledTargets()
+    return bundled !== undefined && root === projectRoot ? Object.keys(bundled).sort() : []
+  }
   return fs
     .readdirSync(dir)
     .filter((f) => f.endsWith(".ts") && /^export const target\b/m.test(fs.readFileSync(path.join(dir, f), "utf8")))
@@ -95,7 +95,8 @@ const unknownTarget = (name: string, root: string): string => {
 export const loadTarget = <C>(target: string, root = projectRoot): Effect.Effect<Target<C>, TargetError> =>
   Effect.gen(function* () {
     const name = targetName(target)
-    const bundled = bundledTargets()?.[name]
+    const registered = bundledTargets()?.[name]
+    const bundled = registered === undefined ? undefined : yield* Effect.promise(registered)
     if (bundled?.target !== undefined) return bundled.target as Target<C>
     const file = path.join(root, `${name}.ts`)
     if (name.startsWith("..") || path.isAbsolute(name) || !fs.existsSync(file)) {

@@ -6,6 +6,10 @@ import { activations } from "../stages/activations"
 import { apiChecks, apiModel } from "../stages/apiModel"
 import { checkpoint } from "../stages/checkpoint"
 import { complete } from "../stages/complete"
+import { contentEmbeddings } from "../stages/contentEmbeddings"
+import { contentModel } from "../stages/contentModel"
+import { contentProbe } from "../stages/contentProbe"
+import { contentTfidf } from "../stages/contentTfidf"
 import { elicit } from "../stages/elicit"
 import { organism, organismTruth } from "../stages/organism"
 import { parse } from "../stages/parse"
@@ -51,7 +55,14 @@ export interface ExperimentGraph extends PersonaGraph {
   /** The runtime parameters of the local model (its folder when it is a checkpoint outside the cache). */
   readonly localRuntime: Record<string, unknown> | undefined
   readonly personas: ReadonlyArray<PersonaGraph>
+  /** Content features of the sampled tasks from one provider: one node per experiment, independent of templates and personas. */
+  readonly content: (provider: ContentProvider) => Stage.Node
+  /** The content-only and content-orthogonal probes beside the trained persona's `probeEval(t, layer)` for one provider. */
+  readonly contentProbe: (t: Template, layer: number, provider: ContentProvider) => Stage.Node
 }
+
+/** A content feature provider an experiment can list (`content.providers`). */
+export type ContentProvider = ExperimentConfig["content"]["providers"][number]
 
 /** The node of a local model, where a checkpoint outside the cache lives, and the organism's params (for its truth). */
 const localNodes = (model: LocalModelConfig, config: ExperimentConfig, byDataset: Record<string, Stage.Node>, field: string) => {
@@ -156,7 +167,10 @@ export const experimentGraph = (config: ExperimentConfig): ExperimentGraph => {
     const evaluation = (t: Template, layer: number) =>
       Stage.node(probeEval, {
         label: `${label(t.id)}@${layer}`,
-        params: { template_id: t.id, layer, position: config.activations.selectors[0]!, probes: probesParams(config), seed: config.seed },
+        params: {
+          template_id: t.id, layer, position: config.activations.selectors[0]!, probes: probesParams(config), seed: config.seed,
+          ...(config.runtime.threads === undefined ? {} : { threads: config.runtime.threads })
+        },
         inputs: { scores: scores(t), activations: acts(t), tasks },
         configPaths: { probes: "probes" }
       })
@@ -171,7 +185,28 @@ export const experimentGraph = (config: ExperimentConfig): ExperimentGraph => {
   }
   const personas = personasOf(config).map(personaGraph)
   const trained = personas[personaIndex]!
-  return { config, tasks, model, localModel: local?.node, localRuntime: local?.runtime, personas, ...trained }
+  const content = (provider: ContentProvider): Stage.Node => {
+    switch (provider) {
+      case "tfidf":
+        return Stage.node(contentTfidf, { params: config.content.tfidf, inputs: { tasks }, configPaths: { width: "content.tfidf.width", ngrams: "content.tfidf.ngrams", minDf: "content.tfidf.minDf" } })
+      case "model": {
+        if (local === undefined) throw refuse("content_model (content.providers \"model\")")
+        return Stage.node(contentModel, { params: "checkpoint" in local.runtime ? { checkpoint: local.runtime.checkpoint } : {}, inputs: { model: local.node, tasks } })
+      }
+      case "embeddings": {
+        const { failOnError, ...embeddings } = config.content.embeddings!
+        return Stage.node(contentEmbeddings, { params: { embeddings, failOnError }, inputs: { tasks }, configPaths: { embeddings: "content.embeddings" } })
+      }
+    }
+  }
+  const probe = (t: Template, layer: number, provider: ContentProvider) =>
+    Stage.node(contentProbe, {
+      label: `${trained.label(t.id)}@${layer}|${provider}`,
+      params: { template_id: t.id, layer, position: config.activations.selectors[0]!, provider, probes: probesParams(config), seed: config.seed },
+      inputs: { scores: trained.scores(t), activations: trained.activations(t), tasks, features: content(provider) },
+      configPaths: { probes: "probes" }
+    })
+  return { config, tasks, model, localModel: local?.node, localRuntime: local?.runtime, personas, ...trained, content, contentProbe: probe }
 }
 
 /** The local model's node and runtime for a stage that reads weights (steering), refused as `activations` is without one. */

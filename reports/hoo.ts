@@ -24,8 +24,9 @@ import type { TemplateReliability } from "../stages/reliability"
 import { fromTable } from "../stages/tables"
 import { type EstimateMean, meanOfEstimates } from "../stats/meanOfEstimates"
 import { cosine } from "../stats/metrics"
+import { baselineCells, baselineColumns, baselineFigure, baselinesText, contentEvaluations, contentInputs } from "./contentBaselines"
 import { experimentGraph, scoredTemplates } from "./experiment"
-import { collapse, fewTasks, modelDiagnostics, parseFailures, parseNotice, type Diagnostic } from "./render/diagnostics"
+import { collapse, contentExplains, fewTasks, modelDiagnostics, parseFailures, parseNotice, type Diagnostic } from "./render/diagnostics"
 import { intervalBarChart, scatterWithFit } from "./render/figures"
 import { aWord, count, num, side, withInterval } from "./render/prose"
 import type { Table } from "./render/tables"
@@ -54,8 +55,13 @@ const interval = (x: { estimate: number; lo: number; hi: number }) => ({ value: 
 /** The held-one-out report: findings, standard vs mean-adjusted R² and Pearson r, train vs test, train-2-test-2, noise ceiling, diagnostics. */
 export const hooReport = Stage.make({
   name: "report_hoo",
-  version: 2,
-  params: Schema.Struct({ config: Schema.Record({ key: Schema.String, value: Schema.Unknown }), groupBy: Schema.String }),
+  version: 3,
+  params: Schema.Struct({
+    config: Schema.Record({ key: Schema.String, value: Schema.Unknown }),
+    groupBy: Schema.String,
+    /** Content providers, in config order; the first one's baselines fill the held-out table's content columns. */
+    providers: Schema.Array(Schema.String)
+  }),
   run: ({ inputs, params }) =>
     Effect.sync(() => {
       const evaluations = Object.entries(inputs)
@@ -68,8 +74,28 @@ export const hooReport = Stage.make({
           .map((r) => [r.template_id, r])
       )
       const truth = inputs.truth?.json<{ directions: Array<{ layer: number; vector: number[] }> }>("truth")
-      const hooRows = evaluations.flatMap((e) =>
-        Object.entries(e.hoo).map(([group, h]) => ({ template: e.template_id, layer: e.layer, held_out: group, ...heldOutRow(h) }))
+      const content = contentEvaluations(inputs, params.providers)
+      const hooRows = evaluations.flatMap((e) => {
+        const baseline = content.of(e.template_id, e.layer, content.primary)
+        return Object.entries(e.hoo).map(([group, h]) => ({
+          template: e.template_id, layer: e.layer, held_out: group, ...heldOutRow(h),
+          ...(baseline === undefined ? {} : baselineCells(baseline.content_only.hoo[group]?.r2, baseline.content_orthogonal.hoo[group]?.r2))
+        }))
+      })
+      const meanOf = (xs: ReadonlyArray<number>) => xs.reduce((a, b) => a + b, 0) / xs.length
+      const baselineRows = evaluations.flatMap((e) =>
+        content.providers.flatMap((provider) => {
+          const c = content.of(e.template_id, e.layer, provider)
+          return c === undefined
+            ? []
+            : Object.entries(e.hoo).map(([group, h]) => ({
+                template: e.template_id, layer: e.layer, provider, held_out: group, n: h.n_test, r2: h.r2.estimate, r2_lo: h.r2.lo, r2_hi: h.r2.hi,
+                ...baselineCells(c.content_only.hoo[group]?.r2, c.content_orthogonal.hoo[group]?.r2),
+                content_only_alpha: c.content_only.hoo[group]?.alpha ?? null,
+                content_orthogonal_alpha: c.content_orthogonal.hoo[group]?.alpha ?? null,
+                residual_cv_r2: c.content_orthogonal.hoo[group]?.residual_cv_r2 ?? null
+              }))
+        })
       )
       const t2Rows = evaluations.flatMap((e) =>
         Object.entries(e.train2test2 ?? {}).map(([train, h]) => ({ template: e.template_id, layer: e.layer, train, ...heldOutRow(h) }))
@@ -104,14 +130,40 @@ export const hooReport = Stage.make({
         }))
       }
       const tables: Table[] = [
-        { name: "hoo", columns: [s("template"), i("layer"), s("held_out"), i("n"), ...heldOutColumns], rows: hooRows },
+        { name: "hoo", columns: [s("template"), i("layer"), s("held_out"), i("n"), ...heldOutColumns, ...(content.primary === undefined ? [] : baselineColumns)], rows: hooRows },
         { name: "train2test2", columns: [s("template"), i("layer"), s("train"), i("n"), ...heldOutColumns], rows: t2Rows },
         {
           name: "probes",
           columns: [s("template"), i("layer"), i("n"), f("alpha"), f("cv_r2"), f("noise_ceiling"), f("single_sample_r"), f("single_sample_r_lo"), f("single_sample_r_hi"), ...(truth === undefined ? [] : [f("cosine_planted")])],
           rows: probeRows
+        },
+        {
+          name: "content_baselines",
+          columns: [
+            s("template"), i("layer"), s("provider"), s("held_out"), i("n"), f("r2"), f("r2_lo"), f("r2_hi"), ...baselineColumns,
+            f("content_only_alpha"), f("content_orthogonal_alpha"), f("residual_cv_r2")
+          ],
+          rows: baselineRows
         }
       ]
+      const baselineFigures = evaluations.flatMap((e) =>
+        baselineFigure({
+          name: `content_baselines_${e.template_id}_L${e.layer}`,
+          title: `Content baselines, held-one-${params.groupBy}-out: ${e.template_id}, layer ${e.layer}`,
+          subtitle: "Activation probe vs content-only vs content-orthogonal, trained on the other groups; whiskers: 95% interval",
+          categoryTitle: `held-out ${params.groupBy}`,
+          valueTitle: "R² on held-out tasks",
+          categories: Object.entries(e.hoo).map(([group, h]) => ({
+            category: group,
+            activation: h.r2,
+            baselines: content.providers.flatMap((provider) => {
+              const c = content.of(e.template_id, e.layer, provider)
+              const only = c?.content_only.hoo[group]?.r2, orthogonal = c?.content_orthogonal.hoo[group]?.r2
+              return only === undefined || orthogonal === undefined ? [] : [{ provider, contentOnly: only, contentOrthogonal: orthogonal }]
+            })
+          }))
+        })
+      )
       const figures = evaluations.flatMap((e) => {
         const rows = Object.entries(e.hoo).flatMap(([group, h]) =>
           [
@@ -173,6 +225,18 @@ export const hooReport = Stage.make({
         ...fewTasks(t2Rows.map((r) => ({ label: `${r.template} layer ${r.layer}, train-2-test-2 trained on ${r.train}`, n: r.n }))),
         ...parseFailures(parseCounts),
         ...collapse(scores.map((t) => ({ templateId: t.templateId, values: t.rows.map((r) => r.value) }))),
+        ...contentExplains(evaluations.flatMap((e) =>
+          content.providers.flatMap((provider) => {
+            const rows = baselineRows.filter((b) => b.template === e.template_id && b.layer === e.layer && b.provider === provider)
+            const mean = (pick: (b: (typeof rows)[number]) => number | null) => meanOf(rows.map((b) => pick(b) ?? NaN))
+            return rows.length === 0
+              ? []
+              : [{
+                  label: `${e.template_id} layer ${e.layer} (${provider}, held-out R² averaged over ${rows.length} held-out ${params.groupBy} groups)`,
+                  activation: mean((b) => b.r2), contentOnly: mean((b) => b.content_only_r2), contentOrthogonal: mean((b) => b.content_orthogonal_r2)
+                }]
+          })
+        )),
         ...modelDiagnostics(inputs)
       ]
       const heldOutSummary = (h: HeldOutJson) => ({ r2: h.r2, r2_mean_adjusted: h.r2_mean_adjusted, pearson_r: h.pearson_r, train_cv_r2: h.train_cv_r2, n: h.n_test })
@@ -186,7 +250,18 @@ export const hooReport = Stage.make({
           single_sample_r: reliability.get(e.template_id)?.r1 ?? null,
           mean_held_out: { r2: means[k]!.r2, r2_mean_adjusted: means[k]!.r2_mean_adjusted, pearson_r: means[k]!.pearson_r },
           held_out: Object.fromEntries(Object.entries(e.hoo).map(([g, h]) => [g, heldOutSummary(h)])),
-          train2test2: e.train2test2 === null ? null : Object.fromEntries(Object.entries(e.train2test2).map(([g, h]) => [g, heldOutSummary(h)]))
+          train2test2: e.train2test2 === null ? null : Object.fromEntries(Object.entries(e.train2test2).map(([g, h]) => [g, heldOutSummary(h)])),
+          content: Object.fromEntries(content.providers.flatMap((provider) => {
+            const c = content.of(e.template_id, e.layer, provider)
+            const heldOut = (hoo: Record<string, HeldOutJson>) =>
+              Object.fromEntries(Object.entries(hoo).map(([g, h]) => [g, { r2: h.r2, r2_mean_adjusted: h.r2_mean_adjusted, pearson_r: h.pearson_r, n: h.n_test }]))
+            return c === undefined
+              ? []
+              : [[provider, {
+                  content_only: { cv_r2: c.content_only.r2, held_out: heldOut(c.content_only.hoo) },
+                  content_orthogonal: { cv_r2: c.content_orthogonal.r2, held_out: heldOut(c.content_orthogonal.hoo), residual_cv_r2: c.content_orthogonal.residual.cv_r2 }
+                }]]
+          }))
         }))
       }
       const notice = parseNotice(parseCounts)
@@ -223,7 +298,17 @@ export const hooReport = Stage.make({
               "the noise ceiling is its Spearman-Brown reliability for the mean of all samples, the training target: the highest R² any probe of it can reach. Both come from one stage and are the same in every report." +
               (truth === undefined ? "" : " For the planted-preference organism, `cosine_planted` is the absolute cosine between the probe's raw-space weights and the planted valence direction at that layer."),
             tables: [tables[2]!]
-          }
+          },
+          ...(content.providers.length === 0
+            ? []
+            : [{
+                heading: "Content baselines",
+                text:
+                  `${baselinesText(content.providers)} The held-out table's \`content_*\` columns show the first provider (${content.primary}); ` +
+                  `this table shows every provider, each baseline trained on the other ${params.groupBy} groups and tested on the held-out one as the activation probe is.`,
+                tables: [tables[3]!],
+                figures: baselineFigures
+              }])
         ],
         diagnostics,
         summary
@@ -278,6 +363,12 @@ export const target = reportTarget("held-one-out probe generalization, train-2-t
     inputs[`reliability:${t.id}`] = g.reliability(t)
     for (const layer of config.activations.layers) inputs[`eval:${t.id}@${layer}`] = g.probeEval(t, layer)
   }
+  Object.assign(inputs, contentInputs(g, config, scoredTemplates(config)))
   if (g.truth !== undefined) inputs.truth = g.truth
-  return Stage.node(hooReport, { label: "hoo", params: { config: configSummary(config) as Record<string, unknown>, groupBy: config.probes.groupBy }, inputs })
+  return Stage.node(hooReport, {
+    label: "hoo",
+    params: { config: configSummary(config) as Record<string, unknown>, groupBy: config.probes.groupBy, providers: config.content.providers },
+    inputs,
+    configPaths: { groupBy: "probes.groupBy", providers: "content.providers" }
+  })
 })

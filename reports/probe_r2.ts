@@ -8,6 +8,10 @@
  *     noise_ceiling: number | null,        // the template's noise ceiling (the reliability stage's, as in every report)
  *     mean_r2: { estimate: number, lo: number, hi: number, n: number },   // mean over groups, 95% interval (normal, from the groups' intervals)
  *     by_group: Record<group, { r2: number, lo: number, hi: number, n: number }>  // out-of-fold R² within the group, 95% bootstrap interval
+ *     content: Record<provider, {            // baselines on the same tasks (content.providers): see reports/contentBaselines.ts
+ *       content_only: { r2: Interval, by_group: Record<group, Interval & { n }> },        // Interval = { estimate, lo, hi, resamples }
+ *       content_orthogonal: { r2: Interval, by_group: Record<group, Interval & { n }>, residual_cv_r2: number }
+ *     }>
  *   }>
  * }
  */
@@ -18,8 +22,9 @@ import * as Stage from "../pipeline/Stage"
 import type { ProbeEvaluation } from "../stages/probeEval"
 import type { TemplateReliability } from "../stages/reliability"
 import { meanOfEstimates } from "../stats/meanOfEstimates"
+import { baselineCells, baselineColumns, baselineFigure, baselinesText, contentEvaluations, contentInputs } from "./contentBaselines"
 import { experimentGraph, scoredTemplates } from "./experiment"
-import { fewTasks, type Diagnostic } from "./render/diagnostics"
+import { contentExplains, fewTasks, type Diagnostic } from "./render/diagnostics"
 import { aWord, num, withInterval } from "./render/prose"
 import { type Figure, intervalBarChart } from "./render/figures"
 import type { Column, Table } from "./render/tables"
@@ -35,10 +40,12 @@ const finite = (...xs: ReadonlyArray<number>) => xs.every(Number.isFinite)
 /** Probe R² by task type: out-of-fold R² within each group of one probe trained on all groups, pre- and post-task side by side. */
 export const probeR2Report = Stage.make({
   name: "report_probe_r2",
-  version: 2,
+  version: 3,
   params: Schema.Struct({
     config: Schema.Record({ key: Schema.String, value: Schema.Unknown }),
-    timings: Schema.Record({ key: Schema.String, value: Schema.Literal("pre", "post") })
+    timings: Schema.Record({ key: Schema.String, value: Schema.Literal("pre", "post") }),
+    /** Content providers, in config order; the first one's baselines fill the main tables' content columns. */
+    providers: Schema.Array(Schema.String)
   }),
   run: ({ inputs, params }) =>
     Effect.sync(() => {
@@ -57,12 +64,15 @@ export const probeR2Report = Stage.make({
       )
       const ceiling = (template: string) => ceilings.get(template) ?? null
       const groupBy = evaluations[0]?.group_by ?? "origin"
-      const rows = evaluations.flatMap((e) =>
-        Object.entries(e.r2_by_group).map(([group, r]) => ({
+      const content = contentEvaluations(inputs, params.providers)
+      const rows = evaluations.flatMap((e) => {
+        const baseline = content.of(e.template_id, e.layer, content.primary)
+        return Object.entries(e.r2_by_group).map(([group, r]) => ({
           template: e.template_id, timing: timing(e.template_id), layer: e.layer, group, n: r.n,
-          r2: r.estimate, r2_lo: r.lo, r2_hi: r.hi, noise_ceiling: ceiling(e.template_id)
+          r2: r.estimate, r2_lo: r.lo, r2_hi: r.hi, noise_ceiling: ceiling(e.template_id),
+          ...baselineCells(baseline?.content_only.r2_by_group[group], baseline?.content_orthogonal.r2_by_group[group])
         }))
-      )
+      })
       const templates = [...new Set(evaluations.map((e) => e.template_id))]
       const layers = [...new Set(evaluations.map((e) => e.layer))].sort((a, b) => a - b)
       const groups = [...new Set(rows.map((r) => r.group))].sort()
@@ -76,14 +86,31 @@ export const probeR2Report = Stage.make({
           return row
         })
       )
-      const probes = evaluations.map((e) => ({
-        template: e.template_id, timing: timing(e.template_id), layer: e.layer, n: e.n_tasks, n_dropped: e.n_dropped,
-        alpha: e.probe.alpha, cv_r2: e.probe.cv_r2, noise_ceiling: ceiling(e.template_id)
-      }))
+      const probes = evaluations.map((e) => {
+        const baseline = content.of(e.template_id, e.layer, content.primary)
+        return {
+          template: e.template_id, timing: timing(e.template_id), layer: e.layer, n: e.n_tasks, n_dropped: e.n_dropped,
+          alpha: e.probe.alpha, cv_r2: e.probe.cv_r2, noise_ceiling: ceiling(e.template_id),
+          ...baselineCells(baseline?.content_only.r2, baseline?.content_orthogonal.r2)
+        }
+      })
+      const baselineRows = evaluations.flatMap((e) =>
+        content.providers.flatMap((provider) => {
+          const c = content.of(e.template_id, e.layer, provider)
+          return c === undefined
+            ? []
+            : [{
+                template: e.template_id, timing: timing(e.template_id), layer: e.layer, provider, n: c.n_tasks, features: c.features.dim,
+                activation_cv_r2: e.probe.cv_r2, ...baselineCells(c.content_only.r2, c.content_orthogonal.r2),
+                content_only_share: e.probe.cv_r2 > 0 ? c.content_only.r2.estimate / e.probe.cv_r2 : null,
+                residual_alpha: c.content_orthogonal.residual.alpha, residual_cv_r2: c.content_orthogonal.residual.cv_r2
+              }]
+        })
+      )
       const tables: Record<string, Table> = {
         byGroup: {
           name: "r2_by_group",
-          columns: [s("template"), s("timing"), i("layer"), s("group"), i("n"), f("r2"), f("r2_lo"), f("r2_hi"), f("noise_ceiling")],
+          columns: [s("template"), s("timing"), i("layer"), s("group"), i("n"), f("r2"), f("r2_lo"), f("r2_hi"), f("noise_ceiling"), ...(content.primary === undefined ? [] : baselineColumns)],
           rows
         },
         sideBySide: {
@@ -93,8 +120,16 @@ export const probeR2Report = Stage.make({
         },
         probes: {
           name: "probes",
-          columns: [s("template"), s("timing"), i("layer"), i("n"), i("n_dropped"), f("alpha"), f("cv_r2"), f("noise_ceiling")],
+          columns: [s("template"), s("timing"), i("layer"), i("n"), i("n_dropped"), f("alpha"), f("cv_r2"), f("noise_ceiling"), ...(content.primary === undefined ? [] : baselineColumns)],
           rows: probes
+        },
+        baselines: {
+          name: "content_baselines",
+          columns: [
+            s("template"), s("timing"), i("layer"), s("provider"), i("n"), i("features"), f("activation_cv_r2"), ...baselineColumns,
+            f("content_only_share"), f("residual_alpha"), f("residual_cv_r2")
+          ],
+          rows: baselineRows
         }
       }
       const unplotted = rows.filter((r) => !finite(r.r2, r.r2_lo, r.r2_hi))
@@ -114,13 +149,35 @@ export const probeR2Report = Stage.make({
               valueTitle: "R² within group"
             })]
       })
+      const baselineFigures = evaluations.flatMap((e) =>
+        baselineFigure({
+          name: `content_baselines_${e.template_id}_L${e.layer}`,
+          title: `Content baselines by ${groupBy}: ${e.template_id}, layer ${e.layer}`,
+          subtitle: "Activation probe vs content-only vs content-orthogonal, out of fold; whiskers: 95% interval",
+          categoryTitle: groupBy,
+          valueTitle: "R² within group",
+          categories: Object.entries(e.r2_by_group).map(([group, r]) => ({
+            category: group,
+            activation: r,
+            baselines: content.providers.flatMap((provider) => {
+              const c = content.of(e.template_id, e.layer, provider)
+              const only = c?.content_only.r2_by_group[group], orthogonal = c?.content_orthogonal.r2_by_group[group]
+              return only === undefined || orthogonal === undefined ? [] : [{ provider, contentOnly: only, contentOrthogonal: orthogonal }]
+            })
+          }))
+        })
+      )
       const diagnostics: Diagnostic[] = [
         ...fewTasks(rows.map((r) => ({ label: `${r.template} layer ${r.layer}, ${groupBy} ${r.group}`, n: r.n }))),
         ...unplotted.map((r): Diagnostic => ({
           level: "warning",
           code: "undefined-r2",
           message: `${r.template} layer ${r.layer}, ${groupBy} ${r.group}: R² or its interval is not finite (targets without spread in the group or its resamples); left out of the figure`
-        }))
+        })),
+        ...contentExplains(baselineRows.map((b) => ({
+          label: `${b.template} layer ${b.layer} (${b.provider}, out-of-fold over all tasks)`,
+          activation: b.activation_cv_r2, contentOnly: b.content_only_r2 ?? NaN, contentOrthogonal: b.content_orthogonal_r2 ?? NaN
+        })))
       ]
       const summary = {
         group_by: groupBy,
@@ -132,7 +189,16 @@ export const probeR2Report = Stage.make({
           cv_r2: e.probe.cv_r2,
           noise_ceiling: ceiling(e.template_id),
           mean_r2: meanOfEstimates(Object.values(e.r2_by_group)),
-          by_group: Object.fromEntries(Object.entries(e.r2_by_group).map(([g, r]) => [g, { r2: r.estimate, lo: r.lo, hi: r.hi, n: r.n }]))
+          by_group: Object.fromEntries(Object.entries(e.r2_by_group).map(([g, r]) => [g, { r2: r.estimate, lo: r.lo, hi: r.hi, n: r.n }])),
+          content: Object.fromEntries(content.providers.flatMap((provider) => {
+            const c = content.of(e.template_id, e.layer, provider)
+            return c === undefined
+              ? []
+              : [[provider, {
+                  content_only: { r2: c.content_only.r2, by_group: c.content_only.r2_by_group },
+                  content_orthogonal: { r2: c.content_orthogonal.r2, by_group: c.content_orthogonal.r2_by_group, residual_cv_r2: c.content_orthogonal.residual.cv_r2 }
+                }]]
+          }))
         }))
       }
       const body: ReportBody = {
@@ -154,7 +220,17 @@ export const probeR2Report = Stage.make({
             text: `The same R² with one column per template, pre-task templates first (${templates.map((t) => `${t}: ${timing(t)}`).join(", ")}).`,
             tables: [tables.sideBySide!]
           },
-          { heading: "Probes", text: "The probe behind each row: tasks used (and dropped for lacking a score or activation), chosen alpha, cross-validated R² over all tasks, noise ceiling.", tables: [tables.probes!] }
+          { heading: "Probes", text: "The probe behind each row: tasks used (and dropped for lacking a score or activation), chosen alpha, cross-validated R² over all tasks, noise ceiling.", tables: [tables.probes!] },
+          ...(content.providers.length === 0
+            ? []
+            : [{
+                heading: "Content baselines",
+                text:
+                  `${baselinesText(content.providers)} The main tables' \`content_*\` columns show the first provider (${content.primary}); ` +
+                  "this table shows every provider with R² out of fold over all tasks, `content_only_share` the content-only R² as a share of the activation probe's.",
+                tables: [tables.baselines!],
+                figures: baselineFigures
+              }])
         ],
         diagnostics,
         summary
@@ -218,7 +294,13 @@ export const probeR2Node = (config: ExperimentConfig): Stage.Node => {
     inputs[`reliability:${t.id}`] = g.reliability(t)
     for (const layer of config.activations.layers) inputs[`eval:${t.id}@${layer}`] = g.probeEval(t, layer)
   }
-  return Stage.node(probeR2Report, { label: "probe_r2", params: { config: configSummary(config), timings }, inputs })
+  Object.assign(inputs, contentInputs(g, config, scoredTemplates(config)))
+  return Stage.node(probeR2Report, {
+    label: "probe_r2",
+    params: { config: configSummary(config), timings, providers: config.content.providers },
+    inputs,
+    configPaths: { providers: "content.providers" }
+  })
 }
 
 /** `pipeline build reports/probe_r2`: probe R² within each task type by template and layer, with the noise ceiling. */

@@ -1,10 +1,10 @@
 import { Effect } from "effect"
-import { NodeContext } from "@effect/platform-node"
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import type { ExperimentConfig } from "../pipeline/Config"
 import type { Node } from "../pipeline/Stage"
 import type { ConfigProblem, Target } from "../pipeline/Target"
 import { experimentProblems } from "./experiment"
-import { type ReportDocument, writeReport } from "./render/document"
+import type { ReportDocument } from "./render/document"
 
 /** A report stage's output: the document without its build hash (known only once the whole build is keyed). */
 export type ReportBody = Omit<ReportDocument, "buildHash">
@@ -27,8 +27,10 @@ export const reportTarget = (
   description,
   graph,
   check: (config) => [...experimentProblems(config), ...needs(config)],
+  // The renderer (Vega, resvg, Arrow, Parquet) loads only when a report is written, not when the graph is built.
   write: (root, { build, outputDir }) =>
-    writeReport(outputDir, { ...root.json<ReportBody>("document"), buildHash: build }).pipe(
+    Effect.promise(() => import("./render/document")).pipe(
+      Effect.flatMap(({ writeReport }) => writeReport(outputDir, { ...root.json<ReportBody>("document"), buildHash: build })),
       Effect.asVoid,
       Effect.provide(NodeContext.layer)
     )

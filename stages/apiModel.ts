@@ -1,4 +1,4 @@
-import { NodeFileSystem } from "@effect/platform-node"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import { Effect, Either, Schema } from "effect"
 import { compareTemplate, seedHonoured, servedModels, type TemplateCheck } from "../model/api/ApiChecks"
 import { ApiModelConfig } from "../model/api/ApiModel"

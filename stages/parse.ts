@@ -46,7 +46,7 @@ const requestFailure = (source: "subject" | "judge", failure: string): ParsedSco
  */
 export const parse = Stage.make({
   name: "parse",
-  version: 2,
+  version: 3,
   params: Schema.Struct({ template: Template, judge: Schema.optional(ChatClientConfig), failOnError: FailOnErrorParam }),
   keyOf: (p) => ({ template: p.template, judge: p.judge === undefined ? null : { model: p.judge.model }, failOnError: p.failOnError }),
   run: ({ inputs, params, progress }) =>

@@ -3,36 +3,11 @@ import * as Artifact from "../pipeline/Artifact"
 import { ProbesConfig } from "../pipeline/Config"
 import * as Stage from "../pipeline/Stage"
 import type { Interval } from "../stats/bootstrap"
-import type { HeldOut } from "../stats/evaluation"
 import { heldOneOut, probeSimilarity, r2ByLabel, trainTwoTestTwo } from "../stats/evaluation"
-import { demean } from "../stats/demean"
 import { fitLogisticProbe } from "../stats/logisticProbe"
 import { deriveSeed } from "./seeds"
-import { fromTable, matrixOf, toTable } from "./tables"
-import { taskRows } from "./taskRows"
-
-/** A held-out result in the report's shape: metrics with intervals, the chosen alpha, and the held-out tasks. */
-const heldOutJson = (h: HeldOut, taskIds: ReadonlyArray<string>) => ({
-  r2: h.r2,
-  r2_mean_adjusted: h.r2MeanAdjusted,
-  pearson_r: h.pearsonR,
-  train_cv_r2: h.trainCvR2,
-  alpha: h.alpha,
-  n_test: h.testRows.length,
-  test_tasks: Array.from(h.testRows, (r) => taskIds[r]!)
-})
-
-/** Per task: the mean of its parsed, normalized scores over samples, and the per-sample values. */
-export const taskTargets = (scores: ReadonlyArray<{ task_id: string; sample: number; normalized: number | null }>) => {
-  const byTask = new Map<string, Map<number, number>>()
-  for (const s of scores) {
-    if (s.normalized === null) continue
-    const samples = byTask.get(s.task_id) ?? new Map<number, number>()
-    samples.set(s.sample, s.normalized)
-    byTask.set(s.task_id, samples)
-  }
-  return byTask
-}
+import { heldOutJson, probeData } from "./probeData"
+import { toTable } from "./tables"
 
 /** The evaluation of one template × layer probe, as the reports read it. */
 export interface ProbeEvaluation {
@@ -67,50 +42,26 @@ export interface ProbeEvaluation {
 export const probeEval = Stage.make({
   name: "probe_eval",
   version: 3,
-  params: Schema.Struct({ template_id: Schema.String, layer: Schema.Int, position: Schema.String, probes: ProbesConfig, seed: Schema.Int }),
+  params: Schema.Struct({
+    template_id: Schema.String, layer: Schema.Int, position: Schema.String, probes: ProbesConfig, seed: Schema.Int,
+    /** OpenBLAS threads (runtime.threads; every core when absent): rounding only, so not part of the key. */
+    threads: Schema.optional(Schema.Int.pipe(Schema.positive()))
+  }),
+  keyOf: ({ threads: _, ...rest }) => rest,
   run: ({ inputs, params, progress }) =>
     Effect.gen(function* () {
-      const tasks = new Map(taskRows(inputs.tasks!.table("tasks")).map((t) => [t.task_id, t]))
-      const targets = taskTargets(fromTable(inputs.scores!.table("scores")))
-      const table = inputs.activations!.table("activations")
-      const keys = fromTable<{ task_id: string; layer: number; position: string }>(table.select(["task_id", "layer", "position"]))
-      const matrix = matrixOf(table)
-      const picked = keys.flatMap((k, row) =>
-        k.layer === params.layer && k.position === params.position && targets.has(k.task_id) ? [{ task_id: k.task_id, row }] : []
-      )
-      if (picked.length < 10) {
-        return yield* Effect.fail(new Error(`only ${picked.length} tasks have both a parsed score and an activation at layer ${params.layer}, ${params.position}; a probe needs at least 10`))
-      }
-      const dim = matrix.dim
-      const x = { rows: picked.length, cols: dim, data: new Float64Array(picked.length * dim) }
-      picked.forEach((p, i) => {
-        for (let j = 0; j < dim; j++) x.data[i * dim + j] = matrix.data[p.row * dim + j]!
-      })
-      const ids = picked.map((p) => p.task_id)
-      const columnOf = (column: string) => (id: string): string => {
-        const task = tasks.get(id)!
-        const value = column === "origin" ? task.origin : task.meta[column]
-        return value === undefined || value === null ? "(none)" : String(value)
-      }
-      const means = Float64Array.from(ids, (id) => {
-        const values = [...targets.get(id)!.values()]
-        return values.reduce((a, b) => a + b, 0) / values.length
-      })
-      const y = params.probes.demean.length === 0 ? means : demean(means, params.probes.demean.map((c) => ids.map(columnOf(c))))
-      const labels = ids.map(columnOf(params.probes.groupBy))
-      const setup = { alphas: params.probes.alphas, groups: ids, k: params.probes.folds, seed: params.seed, cv: params.probes.alphaSelection, rule: params.probes.alphaRule }
-      const options = { tasks: ids, bootstrap: { resamples: params.probes.bootstrap, seed: params.seed } }
+      const { tasks, targets, ids, x, means, y, labels, setup, options } = yield* probeData(inputs, params)
+      const distinct = [...new Set(labels)]
       // Each of these fits many probes; they are the steps a person waits on.
       yield* progress.total(5, "steps")
       yield* progress.done(0, `probe on every ${params.probes.groupBy}, out-of-fold R² by ${params.probes.groupBy}`)
-      const byGroup = r2ByLabel(x, y, labels, setup, options)
-      const distinct = [...new Set(labels)]
+      const byGroup = yield* Effect.promise(() => r2ByLabel(x, y, labels, setup, options))
       yield* progress.done(1, `held-one-${params.probes.groupBy}-out (${distinct.length} probes)`)
-      const hoo = distinct.length >= 2 ? heldOneOut(x, y, labels, setup, options) : {}
+      const hoo = distinct.length >= 2 ? yield* Effect.promise(() => heldOneOut(x, y, labels, setup, options)) : {}
       yield* progress.done(2, "train-2-test-2")
-      const t2 = distinct.length === 4 ? trainTwoTestTwo(x, y, labels, setup, options) : null
+      const t2 = distinct.length === 4 ? yield* Effect.promise(() => trainTwoTestTwo(x, y, labels, setup, options)) : null
       yield* progress.done(3, `one probe per ${params.probes.groupBy} (similarity)`)
-      const similarity = probeSimilarity(x, y, labels, setup)
+      const similarity = yield* Effect.promise(() => probeSimilarity(x, y, labels, setup))
       yield* progress.done(4, "logistic probe")
       // Binary answers (every parsed value 0 or 1) also get a logistic probe of the task's majority answer.
       const binary = ids.every((id) => [...targets.get(id)!.values()].every((v) => v === 0 || v === 1))

@@ -4,7 +4,7 @@ import * as Artifact from "../pipeline/Artifact"
 import * as Stage from "../pipeline/Stage"
 import type { Interval } from "../stats/bootstrap"
 import { crossFit, type Fit, probeTransfer, shiftCeiling } from "../stats/probeTransfer"
-import { taskTargets } from "./probeEval"
+import { taskTargets } from "./probeData"
 import { fromTable, matrixOf, toTable } from "./tables"
 import { taskRows } from "./taskRows"
 

@@ -46,7 +46,18 @@ export const bootstrapByTask = (
   tasks: ReadonlyArray<string | number>,
   statistic: (rows: Int32Array) => number,
   options: BootstrapOptions = {}
-): Interval => {
+): Interval => bootstrapManyByTask(tasks, (rows) => [statistic(rows)], 1, options)[0]!
+
+/**
+ * `bootstrapByTask` for several statistics of the same resamples: `statistics` returns all of them for one set of
+ * rows. Each interval equals the one `bootstrapByTask` gives its statistic alone (same seed, same resamples).
+ */
+export const bootstrapManyByTask = (
+  tasks: ReadonlyArray<string | number>,
+  statistics: (rows: Int32Array) => ArrayLike<number>,
+  count: number,
+  options: BootstrapOptions = {}
+): Interval[] => {
   const resamples = options.resamples ?? 1000
   const level = options.level ?? 0.95
   if (tasks.length === 0) throw new Error("bootstrapByTask: tasks is empty")
@@ -55,9 +66,10 @@ export const bootstrapByTask = (
   const groups = groupRows(tasks)
   const all = new Int32Array(tasks.length)
   for (let i = 0; i < all.length; i++) all[i] = i
-  const estimate = statistic(all)
+  const estimates = Array.from(statistics(all))
+  if (estimates.length !== count) throw new Error(`bootstrapManyByTask: statistics gave ${estimates.length} values, expected ${count}`)
   const prng = makePrng(options.seed ?? 0)
-  const values: number[] = []
+  const values = estimates.map((): number[] => [])
   const buffer = new Int32Array(tasks.length * 4)
   for (let r = 0; r < resamples; r++) {
     let rows = buffer
@@ -72,10 +84,12 @@ export const bootstrapByTask = (
       rows.set(group, len)
       len += group.length
     }
-    const value = statistic(rows.subarray(0, len))
-    if (Number.isFinite(value)) values.push(value)
+    const value = statistics(rows.subarray(0, len))
+    for (let s = 0; s < count; s++) if (Number.isFinite(value[s]!)) values[s]!.push(value[s]!)
   }
-  values.sort((a, b) => a - b)
   const tail = (1 - level) / 2
-  return { estimate, lo: quantileSorted(values, tail), hi: quantileSorted(values, 1 - tail), resamples: values.length }
+  return estimates.map((estimate, s) => {
+    const sorted = values[s]!.sort((a, b) => a - b)
+    return { estimate, lo: quantileSorted(sorted, tail), hi: quantileSorted(sorted, 1 - tail), resamples: sorted.length }
+  })
 }

@@ -1,14 +1,16 @@
-import { type GemmSteps, runWithGemm } from "./gemm"
+import { product, type Steps } from "./kernels"
+import { runSync } from "./runKernels"
 
 const BLOCK = 128
 
 /**
- * Solves the symmetric positive definite system A·x = b (A row-major n×n, only its lower triangle read, not
- * modified) by a right-looking blocked Cholesky factorization whose trailing updates are yielded as products.
+ * Solves the symmetric positive definite system A·X = B (A row-major n×n, only its lower triangle read, not
+ * modified; B row-major n×nrhs) by a right-looking blocked Cholesky factorization whose trailing updates are
+ * yielded as products.
  */
-export function* choleskySteps(a: Float64Array, n: number, b: ArrayLike<number>): GemmSteps<Float64Array> {
+export function* choleskySteps(a: Float64Array, n: number, b: ArrayLike<number>, nrhs = 1): Steps<Float64Array> {
   if (a.length !== n * n) throw new Error(`choleskySolve: a has ${a.length} values, expected ${n}×${n}`)
-  if (b.length !== n) throw new Error(`choleskySolve: b has ${b.length} values, expected ${n}`)
+  if (b.length !== n * nrhs) throw new Error(`choleskySolve: b has ${b.length} values, expected ${n}×${nrhs}`)
   const l = Float64Array.from(a)
   for (let k0 = 0; k0 < n; k0 += BLOCK) {
     const k1 = Math.min(n, k0 + BLOCK)
@@ -41,25 +43,27 @@ export function* choleskySteps(a: Float64Array, n: number, b: ArrayLike<number>)
       }
     }
     const p = { data: panel, rows: below, cols: width }
-    const update = yield { a: p, b: p, options: { transB: true, symmetric: true } }
+    const update = yield* product(p, p, { transB: true, symmetric: true })
     for (let i = 0; i < below; i++) {
       const ri = (i + k1) * n + k1, ui = i * below
       for (let j = 0; j <= i; j++) l[ri + j] -= update[ui + j]!
     }
   }
   const x = Float64Array.from(b)
-  for (let i = 0; i < n; i++) {
-    let s = x[i]!
-    for (let k = 0; k < i; k++) s -= l[i * n + k]! * x[k]!
-    x[i] = s / l[i * n + i]!
-  }
-  for (let i = n - 1; i >= 0; i--) {
-    let s = x[i]!
-    for (let k = i + 1; k < n; k++) s -= l[k * n + i]! * x[k]!
-    x[i] = s / l[i * n + i]!
+  for (let c = 0; c < nrhs; c++) {
+    for (let i = 0; i < n; i++) {
+      let s = x[i * nrhs + c]!
+      for (let k = 0; k < i; k++) s -= l[i * n + k]! * x[k * nrhs + c]!
+      x[i * nrhs + c] = s / l[i * n + i]!
+    }
+    for (let i = n - 1; i >= 0; i--) {
+      let s = x[i * nrhs + c]!
+      for (let k = i + 1; k < n; k++) s -= l[k * n + i]! * x[k * nrhs + c]!
+      x[i * nrhs + c] = s / l[i * n + i]!
+    }
   }
   return x
 }
 
-/** `choleskySteps` with the blocked JavaScript GEMM. */
-export const choleskySolve = (a: Float64Array, n: number, b: ArrayLike<number>): Float64Array => runWithGemm(choleskySteps(a, n, b))
+/** `choleskySteps` on the JavaScript kernels. */
+export const choleskySolve = (a: Float64Array, n: number, b: ArrayLike<number>, nrhs = 1): Float64Array => runSync(choleskySteps(a, n, b, nrhs))

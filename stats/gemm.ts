@@ -1,10 +1,21 @@
 import type { Dense } from "./dense"
 
-/** Options of `gemm`: transpose either operand, or compute only the lower triangle of a symmetric product and mirror it. */
+/**
+ * Options of `gemm`: transpose either operand; `symmetric` promises op(A)·op(B) is symmetric, so only its lower
+ * triangle is computed (and mirrored into a new result; left alone in a caller's `GemmTarget`).
+ */
 export interface GemmOptions {
   readonly transA?: boolean
   readonly transB?: boolean
   readonly symmetric?: boolean
+}
+
+/** Where a product goes instead of a new array: the m×n block at `offset` of `data` with row stride `stride`, added to it when `accumulate`. */
+export interface GemmTarget {
+  readonly data: Float64Array
+  readonly offset: number
+  readonly stride: number
+  readonly accumulate: boolean
 }
 
 const MR = 4
@@ -56,7 +67,7 @@ const packB = (b: Dense, trans: boolean, p0: number, kc: number, j0: number, nc:
 // C[i0:i0+4, j0:j0+4] += packed A micro-panel × packed B micro-panel, sixteen accumulators in registers.
 const kernel = (
   pa: Float64Array, ao: number, pb: Float64Array, bo: number, kc: number,
-  c: Float64Array, ldc: number, i0: number, j0: number, mr: number, nr: number
+  c: Float64Array, c0: number, ldc: number, i0: number, j0: number, mr: number, nr: number
 ) => {
   let c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0
   let c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0
@@ -70,7 +81,7 @@ const kernel = (
     c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3
   }
   if (mr === 4 && nr === 4) {
-    let o = i0 * ldc + j0
+    let o = c0 + i0 * ldc + j0
     c[o] += c00; c[o + 1] += c01; c[o + 2] += c02; c[o + 3] += c03
     o += ldc
     c[o] += c10; c[o + 1] += c11; c[o + 2] += c12; c[o + 3] += c13
@@ -81,23 +92,40 @@ const kernel = (
     return
   }
   const tile = [c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33]
-  for (let r = 0; r < mr; r++) for (let s = 0; s < nr; s++) c[(i0 + r) * ldc + j0 + s] += tile[r * 4 + s]!
+  for (let r = 0; r < mr; r++) for (let s = 0; s < nr; s++) c[c0 + (i0 + r) * ldc + j0 + s] += tile[r * 4 + s]!
+}
+
+/** The m, n and k of op(A)·op(B), checked. */
+export const gemmShape = (a: Dense, b: Dense, options: GemmOptions, fn = "gemm"): { m: number; n: number; k: number } => {
+  const m = options.transA ? a.cols : a.rows, k = options.transA ? a.rows : a.cols
+  const kb = options.transB ? b.cols : b.rows, n = options.transB ? b.rows : b.cols
+  if (k !== kb) throw new Error(`${fn}: inner dimensions differ: op(a) is ${m}×${k}, op(b) is ${kb}×${n}`)
+  if (options.symmetric && m !== n) throw new Error(`${fn}: symmetric needs a square product, got ${m}×${n}`)
+  return { m, n, k }
+}
+
+/** Checks that a target holds an m×n block. */
+export const checkTarget = (into: GemmTarget, m: number, n: number, fn = "gemm"): void => {
+  if (into.stride < n || into.offset < 0 || (m > 0 && into.offset + (m - 1) * into.stride + n > into.data.length)) {
+    throw new Error(`${fn}: the target (offset ${into.offset}, stride ${into.stride}, ${into.data.length} values) cannot hold ${m}×${n}`)
+  }
 }
 
 /**
- * C = op(A)·op(B) as a new row-major float64 matrix (m×n), by a packed, cache-blocked product with 4×4
- * register tiles. With `symmetric` (the caller promises op(A)·op(B) is symmetric, e.g. X·Xᵀ) only tiles on or
- * below the diagonal are computed and the upper triangle is mirrored.
+ * C = op(A)·op(B) as a new row-major float64 matrix (m×n), or into a caller's target, by a packed, cache-blocked
+ * product with 4×4 register tiles. With `symmetric` only tiles on or below the diagonal are computed.
  */
-export const gemm = (a: Dense, b: Dense, options: GemmOptions = {}): Float64Array => {
+export const gemm = (a: Dense, b: Dense, options: GemmOptions = {}, into?: GemmTarget): Float64Array => {
   const transA = options.transA ?? false, transB = options.transB ?? false
-  const m = transA ? a.cols : a.rows, k = transA ? a.rows : a.cols
-  const kb = transB ? b.cols : b.rows, n = transB ? b.rows : b.cols
-  if (k !== kb) throw new Error(`gemm: inner dimensions differ: op(a) is ${m}×${k}, op(b) is ${kb}×${n}`)
-  if (options.symmetric && m !== n) throw new Error(`gemm: symmetric needs a square product, got ${m}×${n}`)
-  const c = new Float64Array(m * n)
-  const pa = new Float64Array(Math.ceil(MC / MR) * MR * KC)
-  const pb = new Float64Array(Math.ceil(NC / NR) * NR * KC)
+  const { m, n, k } = gemmShape(a, b, options)
+  if (into !== undefined) {
+    checkTarget(into, m, n)
+    if (!into.accumulate) for (let i = 0; i < m; i++) into.data.fill(0, into.offset + i * into.stride, into.offset + i * into.stride + n)
+  }
+  const c = into?.data ?? new Float64Array(m * n), c0 = into?.offset ?? 0, ldc = into?.stride ?? n
+  // Packing buffers sized to the product (a small product would otherwise clear megabytes it never uses).
+  const pa = new Float64Array(Math.ceil(Math.min(MC, m) / MR) * MR * Math.min(KC, k))
+  const pb = new Float64Array(Math.ceil(Math.min(NC, n) / NR) * NR * Math.min(KC, k))
   for (let j0 = 0; j0 < n; j0 += NC) {
     const nc = Math.min(NC, n - j0)
     for (let p0 = 0; p0 < k; p0 += KC) {
@@ -111,39 +139,12 @@ export const gemm = (a: Dense, b: Dense, options: GemmOptions = {}): Float64Arra
           const nr = Math.min(NR, nc - jr)
           for (let ir = 0; ir < mc; ir += MR) {
             if (options.symmetric && i0 + ir + MR - 1 < j0 + jr) continue
-            kernel(pa, (ir / MR) * kc * MR, pb, (jr / NR) * kc * NR, kc, c, n, i0 + ir, j0 + jr, Math.min(MR, mc - ir), nr)
+            kernel(pa, (ir / MR) * kc * MR, pb, (jr / NR) * kc * NR, kc, c, c0, ldc, i0 + ir, j0 + jr, Math.min(MR, mc - ir), nr)
           }
         }
       }
     }
   }
-  if (options.symmetric) for (let i = 0; i < m; i++) for (let j = i + 1; j < n; j++) c[i * n + j] = c[j * n + i]!
+  if (options.symmetric && into === undefined) for (let i = 0; i < m; i++) for (let j = i + 1; j < n; j++) c[i * n + j] = c[j * n + i]!
   return c
-}
-
-/** One matrix product requested by an algorithm written as a generator of products. */
-export interface GemmRequest {
-  readonly a: Dense
-  readonly b: Dense
-  readonly options: GemmOptions
-}
-
-/** An algorithm that yields each large matrix product it needs and receives the row-major result. */
-export type GemmSteps<A> = Generator<GemmRequest, A, Float64Array>
-
-/** A matrix-product backend that may run elsewhere (e.g. onnxruntime); same contract as `gemm`. */
-export type AsyncGemm = (a: Dense, b: Dense, options: GemmOptions) => Promise<Float64Array>
-
-/** Runs an algorithm with the products computed by the blocked JavaScript `gemm`. */
-export const runWithGemm = <A>(steps: GemmSteps<A>): A => {
-  let step = steps.next()
-  while (!step.done) step = steps.next(gemm(step.value.a, step.value.b, step.value.options))
-  return step.value
-}
-
-/** Runs an algorithm with the products computed by an asynchronous backend. */
-export const runWithAsyncGemm = async <A>(steps: GemmSteps<A>, backend: AsyncGemm): Promise<A> => {
-  let step = steps.next()
-  while (!step.done) step = steps.next(await backend(step.value.a, step.value.b, step.value.options))
-  return step.value
 }

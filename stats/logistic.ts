@@ -1,6 +1,8 @@
 import { type MatrixLike, toDense } from "./dense"
 import { normalTwoSided } from "./distributions"
-import { invertSymmetric } from "./regression"
+import { choleskySolve } from "./cholesky"
+import { gemm } from "./gemm"
+import { invertFlat } from "./regression"
 
 /** A logistic regression fit: coefficients (intercept first when fitted), Wald standard errors, z and two-sided p-values. */
 export interface LogisticFit {
@@ -23,47 +25,66 @@ export interface LogisticOptions {
 const sigmoid = (t: number) => (t >= 0 ? 1 / (1 + Math.exp(-t)) : Math.exp(t) / (1 + Math.exp(t)))
 const log1pExp = (t: number) => (t > 0 ? t + Math.log1p(Math.exp(-t)) : Math.log1p(Math.exp(t)))
 
-/**
- * Logistic regression by Newton-Raphson (IRLS) on binary targets. Without a penalty the standard errors are
- * those of statsmodels `Logit` (inverse observed information); with one they come from the penalized Hessian.
- */
-export const logistic = (x: MatrixLike | ArrayLike<number>, y: ArrayLike<number>, options: LogisticOptions = {}): LogisticFit => {
+// The design matrix with the intercept column first when fitted: row-major n×k.
+const designOf = (x: MatrixLike | ArrayLike<number>, intercept: boolean) => {
   const isVector = typeof (x as ArrayLike<number>)[0] === "number"
   const dense = isVector ? { data: Float64Array.from(x as ArrayLike<number>), rows: (x as ArrayLike<number>).length, cols: 1 } : toDense(x as MatrixLike, "logistic", "x")
-  const intercept = options.intercept ?? true, l2 = options.l2 ?? 0
-  const n = dense.rows, k = dense.cols + (intercept ? 1 : 0)
+  const n = dense.rows, k = dense.cols + (intercept ? 1 : 0), shift = intercept ? 1 : 0
+  const design = new Float64Array(n * k)
+  for (let i = 0; i < n; i++) {
+    if (intercept) design[i * k] = 1
+    for (let j = 0; j < dense.cols; j++) design[i * k + j + shift] = dense.data[i * dense.cols + j]!
+  }
+  return { design, n, k }
+}
+
+/** The fitted coefficients of `logistic` without the inference (what a predictive probe needs). */
+export const logisticCoefficients = (x: MatrixLike | ArrayLike<number>, y: ArrayLike<number>, options: LogisticOptions = {}): { coefficients: Float64Array; iterations: number } => {
+  const intercept = options.intercept ?? true
+  const { design, n, k } = designOf(x, intercept)
+  return newton(design, n, k, y, intercept, options)
+}
+
+const solveNewton = (hessian: Float64Array, k: number, grad: Float64Array): Float64Array => {
+  try {
+    return choleskySolve(hessian, k, grad)
+  } catch {
+    throw new Error("logistic: the information matrix is singular (collinear regressors, or perfect separation without an l2 penalty)")
+  }
+}
+
+// Newton-Raphson from zero on the design matrix; the penalty skips the intercept.
+const newton = (design: Float64Array, n: number, k: number, y: ArrayLike<number>, intercept: boolean, options: LogisticOptions) => {
+  const l2 = options.l2 ?? 0
   if (y.length !== n) throw new Error(`logistic: x has ${n} rows but y has ${y.length} values`)
   for (let i = 0; i < n; i++) if (y[i] !== 0 && y[i] !== 1) throw new Error(`logistic: y[${i}] is ${y[i]}, expected 0 or 1`)
   if (!(l2 >= 0)) throw new Error(`logistic: l2 must be non-negative, got ${l2}`)
-  const row = (i: number, a: number) => (intercept ? (a === 0 ? 1 : dense.data[i * dense.cols + a - 1]!) : dense.data[i * dense.cols + a]!)
-  const penalized = (a: number) => !(intercept && a === 0)
-  const beta = new Array<number>(k).fill(0)
+  const first = intercept ? 1 : 0
+  const beta = new Float64Array(k), grad = new Float64Array(k), weighted = new Float64Array(n * k)
+  const x = { data: design, rows: n, cols: k }, xw = { data: weighted, rows: n, cols: k }
   const maxIterations = options.maxIterations ?? 100, tolerance = options.tolerance ?? 1e-10
-  let hessian: number[][] = []
   let iterations = 0
-  const eta = (i: number) => {
-    let s = 0
-    for (let a = 0; a < k; a++) s += row(i, a) * beta[a]!
-    return s
-  }
   for (; iterations < maxIterations; iterations++) {
-    const grad = beta.map((b, a) => (penalized(a) ? -l2 * b : 0))
-    hessian = Array.from({ length: k }, (_, a) => Array.from({ length: k }, (_, b) => (a === b && penalized(a) ? l2 : 0)))
+    for (let a = 0; a < k; a++) grad[a] = a >= first ? -l2 * beta[a]! : 0
+    // The gradient Xᵀ(y − μ) − λβ, and X's rows weighted by μ(1 − μ) for the Hessian XᵀWX + λ.
     for (let i = 0; i < n; i++) {
-      const mu = sigmoid(eta(i)), wgt = mu * (1 - mu), r = y[i]! - mu
+      const o = i * k
+      let e = 0
+      for (let a = 0; a < k; a++) e += design[o + a]! * beta[a]!
+      const mu = sigmoid(e), wgt = mu * (1 - mu), r = y[i]! - mu
       for (let a = 0; a < k; a++) {
-        const xa = row(i, a)
-        grad[a]! += xa * r
-        for (let b = 0; b <= a; b++) hessian[a]![b]! += wgt * xa * row(i, b)
+        grad[a] += design[o + a]! * r
+        weighted[o + a] = wgt * design[o + a]!
       }
     }
-    for (let a = 0; a < k; a++) for (let b = a + 1; b < k; b++) hessian[a]![b] = hessian[b]![a]!
-    const inv = invertSymmetric(hessian)
+    const hessian = gemm(xw, x, { transA: true, symmetric: true })
+    for (let a = first; a < k; a++) hessian[a * k + a] += l2
+    // The Newton step solves H·step = grad by Cholesky (H is positive definite wherever the fit is identified).
+    const step = solveNewton(hessian, k, grad)
     let change = 0
     for (let a = 0; a < k; a++) {
-      const step = inv[a]!.reduce((s, v, b) => s + v * grad[b]!, 0)
-      beta[a]! += step
-      change = Math.max(change, Math.abs(step))
+      beta[a] += step[a]!
+      change = Math.max(change, Math.abs(step[a]!))
     }
     if (!beta.every(Number.isFinite)) throw new Error("logistic: Newton iterations diverged (perfect separation? add an l2 penalty)")
     if (change < tolerance) {
@@ -71,22 +92,42 @@ export const logistic = (x: MatrixLike | ArrayLike<number>, y: ArrayLike<number>
       break
     }
   }
+  return { coefficients: beta, iterations }
+}
+
+/**
+ * Logistic regression by Newton-Raphson (IRLS) on binary targets. Without a penalty the standard errors are
+ * those of statsmodels `Logit` (inverse observed information); with one they come from the penalized Hessian.
+ */
+export const logistic = (x: MatrixLike | ArrayLike<number>, y: ArrayLike<number>, options: LogisticOptions = {}): LogisticFit => {
+  const intercept = options.intercept ?? true, l2 = options.l2 ?? 0
+  const { design, n, k } = designOf(x, intercept)
+  const { coefficients: beta, iterations } = newton(design, n, k, y, intercept, options)
   // Information at the final coefficients.
-  hessian = Array.from({ length: k }, (_, a) => Array.from({ length: k }, (_, b) => (a === b && penalized(a) ? l2 : 0)))
+  const first = intercept ? 1 : 0
+  const hessian = new Float64Array(k * k)
+  for (let a = first; a < k; a++) hessian[a * k + a] = l2
   let logLikelihood = 0
   for (let i = 0; i < n; i++) {
-    const e = eta(i), mu = sigmoid(e), wgt = mu * (1 - mu)
+    const o = i * k
+    let e = 0
+    for (let a = 0; a < k; a++) e += design[o + a]! * beta[a]!
+    const mu = sigmoid(e), wgt = mu * (1 - mu)
     logLikelihood += y[i]! * e - log1pExp(e)
-    for (let a = 0; a < k; a++) for (let b = 0; b < k; b++) hessian[a]![b]! += wgt * row(i, a) * row(i, b)
+    for (let a = 0; a < k; a++) {
+      const wa = wgt * design[o + a]!
+      for (let b = 0; b < k; b++) hessian[a * k + b] += wa * design[o + b]!
+    }
   }
-  const cov = invertSymmetric(hessian)
-  const se = cov.map((r, a) => Math.sqrt(r[a]!))
-  const z = beta.map((b, a) => b / se[a]!)
-  return { coefficients: beta, se, z, p: z.map(normalTwoSided), iterations, logLikelihood }
+  const cov = invertFlat(hessian, k)
+  const se = Array.from({ length: k }, (_, a) => Math.sqrt(cov[a * k + a]!))
+  const coefficients = Array.from(beta)
+  const z = coefficients.map((b, a) => b / se[a]!)
+  return { coefficients, se, z, p: z.map(normalTwoSided), iterations, logLikelihood }
 }
 
 /** Predicted probabilities of a fit for the rows of x (same intercept convention as the fit). */
-export const predictLogistic = (fit: Pick<LogisticFit, "coefficients">, x: MatrixLike | ArrayLike<number>, intercept = true): Float64Array => {
+export const predictLogistic = (fit: { readonly coefficients: ArrayLike<number> }, x: MatrixLike | ArrayLike<number>, intercept = true): Float64Array => {
   const isVector = typeof (x as ArrayLike<number>)[0] === "number"
   const dense = isVector ? { data: Float64Array.from(x as ArrayLike<number>), rows: (x as ArrayLike<number>).length, cols: 1 } : toDense(x as MatrixLike, "predictLogistic", "x")
   const k = dense.cols + (intercept ? 1 : 0)

@@ -1,5 +1,5 @@
 import { type MatrixLike, toDense } from "./dense"
-import { logistic, predictLogistic } from "./logistic"
+import { logisticCoefficients, predictLogistic } from "./logistic"
 import { standardization } from "./ridge"
 
 /** A logistic probe for binary targets: L2 chosen by grouped k-fold log loss, weights in standardized and raw space. */
@@ -47,7 +47,7 @@ export const fitLogisticProbe = (
     const xTest = standardized(dense, test, mean, sd)
     const yTrain = Float64Array.from(train, (i) => y[i]!)
     options.l2s.forEach((l2, a) => {
-      const p = predictLogistic(logistic(xTrain, yTrain, { l2 }), xTest)
+      const p = predictLogistic(logisticCoefficients(xTrain, yTrain, { l2 }), xTest)
       test.forEach((i, k) => {
         const q = Math.min(1 - 1e-12, Math.max(1e-12, p[k]!))
         losses[a] -= y[i] === 1 ? Math.log(q) : Math.log(1 - q)
@@ -57,7 +57,7 @@ export const fitLogisticProbe = (
   }
   const best = losses.indexOf(Math.min(...losses))
   const { mean, sd } = standardization(dense, all)
-  const fit = logistic(standardized(dense, all, mean, sd), y, { l2: options.l2s[best]! })
+  const fit = logisticCoefficients(standardized(dense, all, mean, sd), y, { l2: options.l2s[best]! })
   const weightsStd = Float64Array.from(fit.coefficients.slice(1))
   const weightsRaw = weightsStd.map((w, j) => w / sd[j]!)
   return {

@@ -28,7 +28,9 @@ export const r2Score = (yTrue: ArrayLike<number>, yPred: ArrayLike<number>): num
 export const meanAdjustedR2 = (yTrue: ArrayLike<number>, yPred: ArrayLike<number>): number => {
   sameLength("meanAdjustedR2", yTrue, yPred, "yTrue", "yPred")
   const shift = mean(yTrue) - mean(yPred)
-  return r2Score(yTrue, Array.from(yPred, (v) => v + shift))
+  const shifted = new Float64Array(yPred.length)
+  for (let i = 0; i < yPred.length; i++) shifted[i] = yPred[i]! + shift
+  return r2Score(yTrue, shifted)
 }
 
 /** Pearson correlation coefficient (NaN when either side is constant). */

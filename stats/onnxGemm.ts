@@ -1,11 +1,11 @@
-import onnxProto from "onnx-proto"
-import * as ort from "onnxruntime-node"
+import type * as Ort from "onnxruntime-node"
 import type { Dense } from "./dense"
-import { type AsyncGemm, gemm, type GemmOptions } from "./gemm"
+import { checkTarget, gemmShape } from "./gemm"
+import type { Backend, KernelRequest } from "./kernels"
 
 /** A float64 matrix-product backend on onnxruntime's CPU provider and the means to free its sessions. */
 export interface OnnxGemm {
-  readonly gemm: AsyncGemm
+  readonly backend: Backend
   readonly release: () => Promise<void>
 }
 
@@ -14,8 +14,8 @@ const DOUBLE = 11
 const SMALL = 4_000_000
 
 // One Gemm node with symbolic dimensions, so a single session serves every shape of one transpose combination.
-const gemmModel = (transA: boolean, transB: boolean): Uint8Array => {
-  const { onnx } = onnxProto
+const gemmModel = async (transA: boolean, transB: boolean): Promise<Uint8Array> => {
+  const { onnx } = (await import("onnx-proto")).default
   const info = (name: string, dims: string[]) =>
     onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType: DOUBLE, shape: { dim: dims.map((d) => ({ dimParam: d })) } } } })
   const flag = (name: string, on: boolean) => onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INT, i: on ? 1 : 0 })
@@ -30,35 +30,50 @@ const gemmModel = (transA: boolean, transB: boolean): Uint8Array => {
 
 const asDouble = (x: Dense) => (x.data instanceof Float64Array ? x.data : Float64Array.from(x.data))
 
-/** Creates the onnxruntime backend (float64 Gemm through MLAS with `threads` intra-op threads). */
-export const makeOnnxGemm = (threads = 2): OnnxGemm => {
-  const sessions = new Map<string, Promise<ort.InferenceSession>>()
+/**
+ * The onnxruntime backend: float64 Gemm through MLAS with `threads` intra-op threads for the products of at least
+ * `minimumWork` multiply-adds (onnxruntime is loaded at the first one); every other kernel stays in JavaScript.
+ */
+export const makeOnnxGemm = (threads = 2, minimumWork = SMALL): OnnxGemm => {
+  const sessions = new Map<string, Promise<Ort.InferenceSession>>()
+  const runtime = () => import("onnxruntime-node")
   const session = (transA: boolean, transB: boolean) => {
     const key = `${transA}/${transB}`
     let s = sessions.get(key)
     if (s === undefined) {
-      s = ort.InferenceSession.create(gemmModel(transA, transB), { intraOpNumThreads: threads, interOpNumThreads: 1 })
+      s = Promise.all([runtime(), gemmModel(transA, transB)]).then(([ort, model]) =>
+        ort.InferenceSession.create(model, { intraOpNumThreads: threads, interOpNumThreads: 1 })
+      )
       sessions.set(key, s)
     }
     return s
   }
-  const run: AsyncGemm = async (a: Dense, b: Dense, options: GemmOptions) => {
+  const gemm = (request: Extract<KernelRequest, { op: "gemm" }>) => {
+    const { a, b, options, into } = request
+    const { m, n, k } = gemmShape(a, b, options, "onnxGemm")
+    if (m * n * k < minimumWork || m === 0 || n === 0) return undefined
+    if (into !== undefined) checkTarget(into, m, n, "onnxGemm")
     const transA = options.transA ?? false, transB = options.transB ?? false
-    const m = transA ? a.cols : a.rows, k = transA ? a.rows : a.cols, n = transB ? b.rows : b.cols
-    if (m * n * k < SMALL) return gemm(a, b, options)
-    const kb = transB ? b.cols : b.rows
-    if (k !== kb) throw new Error(`onnxGemm: inner dimensions differ: op(a) is ${m}×${k}, op(b) is ${kb}×${n}`)
-    const s = await session(transA, transB)
-    const out = await s.run({
-      A: new ort.Tensor("float64", asDouble(a), [a.rows, a.cols]),
-      B: new ort.Tensor("float64", asDouble(b), [b.rows, b.cols])
-    })
-    return out.C!.data as Float64Array
+    return (async () => {
+      const [ort, s] = await Promise.all([runtime(), session(transA, transB)])
+      const out = await s.run({
+        A: new ort.Tensor("float64", asDouble(a), [a.rows, a.cols]),
+        B: new ort.Tensor("float64", asDouble(b), [b.rows, b.cols])
+      })
+      const c = out.C!.data as Float64Array
+      if (into === undefined) return c
+      for (let i = 0; i < m; i++) {
+        const o = into.offset + i * into.stride
+        if (into.accumulate) for (let j = 0; j < n; j++) into.data[o + j] += c[i * n + j]!
+        else into.data.set(c.subarray(i * n, i * n + n), o)
+      }
+      return into.data
+    })()
   }
   const release = async () => {
     const all = [...sessions.values()]
     sessions.clear()
     for (const s of all) await (await s).release()
   }
-  return { gemm: run, release }
+  return { backend: { name: "onnxruntime", gemm }, release }
 }

@@ -16,21 +16,41 @@ export interface OlsFit {
 /** Inverse of a small symmetric positive definite matrix (Gauss-Jordan with partial pivoting). */
 export const invertSymmetric = (a: number[][]): number[][] => {
   const n = a.length
-  const m = a.map((row, i) => [...row, ...Array.from({ length: n }, (_, j) => (i === j ? 1 : 0))])
+  const flat = new Float64Array(n * n)
+  a.forEach((row, i) => flat.set(row, i * n))
+  const inv = invertFlat(flat, n)
+  return Array.from({ length: n }, (_, i) => Array.from(inv.subarray(i * n, (i + 1) * n)))
+}
+
+/** `invertSymmetric` of a row-major n×n matrix, as a new row-major array (the same operations in the same order). */
+export const invertFlat = (a: Float64Array, n: number): Float64Array => {
+  const w = 2 * n
+  const m = new Float64Array(n * w)
+  for (let i = 0; i < n; i++) {
+    m.set(a.subarray(i * n, (i + 1) * n), i * w)
+    m[i * w + n + i] = 1
+  }
+  const swap = new Float64Array(w)
   for (let c = 0; c < n; c++) {
     let piv = c
-    for (let r = c + 1; r < n; r++) if (Math.abs(m[r]![c]!) > Math.abs(m[piv]![c]!)) piv = r
-    if (m[piv]![c] === 0) throw new Error(`invertSymmetric: matrix is singular (column ${c})`)
-    ;[m[c], m[piv]] = [m[piv]!, m[c]!]
-    const inv = 1 / m[c]![c]!
-    for (let k = 0; k < 2 * n; k++) m[c]![k]! *= inv
+    for (let r = c + 1; r < n; r++) if (Math.abs(m[r * w + c]!) > Math.abs(m[piv * w + c]!)) piv = r
+    if (m[piv * w + c] === 0) throw new Error(`invertSymmetric: matrix is singular (column ${c})`)
+    if (piv !== c) {
+      swap.set(m.subarray(c * w, (c + 1) * w))
+      m.copyWithin(c * w, piv * w, (piv + 1) * w)
+      m.set(swap, piv * w)
+    }
+    const inv = 1 / m[c * w + c]!
+    for (let k = 0; k < w; k++) m[c * w + k] *= inv
     for (let r = 0; r < n; r++) {
       if (r === c) continue
-      const f = m[r]![c]!
-      if (f !== 0) for (let k = 0; k < 2 * n; k++) m[r]![k]! -= f * m[c]![k]!
+      const f = m[r * w + c]!
+      if (f !== 0) for (let k = 0; k < w; k++) m[r * w + k] -= f * m[c * w + k]!
     }
   }
-  return m.map((row) => row.slice(n))
+  const out = new Float64Array(n * n)
+  for (let i = 0; i < n; i++) out.set(m.subarray(i * w + n, (i + 1) * w), i * n)
+  return out
 }
 
 const designOf = (x: MatrixLike | ArrayLike<number>, intercept: boolean, fn: string): number[][] => {

@@ -58,11 +58,16 @@ export const meanPairwiseR = (samples: ReadonlyArray<ArrayLike<number>>, rows?: 
   const tasks = rows ?? Int32Array.from(samples, (_, i) => i)
   const m = samples[0]?.length ?? 0
   if (m < 2) throw new Error(`meanPairwiseR: need at least 2 samples per task, got ${m}`)
+  const columns = Array.from({ length: m }, (_, s) => {
+    const column = new Float64Array(tasks.length)
+    for (let i = 0; i < tasks.length; i++) column[i] = samples[tasks[i]!]![s]!
+    return column
+  })
   let total = 0
   let pairs = 0
   for (let s = 0; s < m; s++) {
     for (let t = s + 1; t < m; t++) {
-      total += pearson(Float64Array.from(tasks, (i) => samples[i]![s]!), Float64Array.from(tasks, (i) => samples[i]![t]!))
+      total += pearson(columns[s]!, columns[t]!)
       pairs++
     }
   }

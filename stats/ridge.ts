@@ -1,8 +1,9 @@
-import { choleskySteps } from "./cholesky"
 import { type Dense, type MatrixLike, toDense } from "./dense"
-import { type AsyncGemm, type GemmSteps, runWithAsyncGemm, runWithGemm } from "./gemm"
+import { type Backend, forms, type KernelTrace, product, rotate, solveSpd, type Steps, tridiagonal } from "./kernels"
 import { makePrng, permutation } from "./prng"
-import { applyQ, applyQt, factorShifted, quadraticShifted, solveShifted, type Tridiagonal, timesQ, tridiagonalize } from "./tridiagonal"
+import { runSync, runWith } from "./runKernels"
+import { eachBlock, gram, type StandardizedRows, standardizedRows, times, timesTransposed } from "./standardizedRows"
+import { factorShifted, type ShiftedFactor, solveShifted, type Tridiagonal } from "./tridiagonal"
 
 /** How `fitRidge` chooses alpha: k-fold CV over given folds or over task groups, or efficient leave-one-out. */
 export interface RidgeOptions {
@@ -25,6 +26,8 @@ export interface RidgeOptions {
    * out-of-fold squared error exceeds the best one's by at most one standard error of their per-row difference.
    */
   readonly rule?: AlphaRule
+  /** Receives what ran where (which kernel backend took each call, the largest product left to JavaScript). */
+  readonly trace?: KernelTrace
 }
 
 /** How alpha is picked from the cross-validated scores of the grid. */
@@ -65,73 +68,82 @@ export const standardization = (x: Dense, rows: ArrayLike<number>): { mean: Floa
   return { mean, sd }
 }
 
-const standardize = (x: Dense, rows: ArrayLike<number>, mean: Float64Array, sd: Float64Array): Dense => {
-  const d = x.cols, out = new Float64Array(rows.length * d)
-  for (let r = 0; r < rows.length; r++) {
-    const o = rows[r]! * d
-    for (let j = 0; j < d; j++) out[r * d + j] = (x.data[o + j]! - mean[j]!) / sd[j]!
-  }
-  return { data: out, rows: rows.length, cols: d }
-}
-
-const atRows = (y: ArrayLike<number>, rows: ArrayLike<number>) => Float64Array.from({ length: rows.length }, (_, i) => y[rows[i]!]!)
 const meanOf = (y: ArrayLike<number>) => {
   let s = 0
   for (let i = 0; i < y.length; i++) s += y[i]!
   return s / y.length
 }
 
-// z·w for every row of z.
-const matVec = (z: Dense, w: ArrayLike<number>): Float64Array => {
-  const out = new Float64Array(z.rows)
-  for (let i = 0; i < z.rows; i++) {
-    let s = 0
-    const o = i * z.cols
-    for (let j = 0; j < z.cols; j++) s += z.data[o + j]! * w[j]!
-    out[i] = s
-  }
+
+// The row-major cols×rows transpose of a row-major rows×cols matrix.
+const transpose = (a: Float64Array, rows: number, cols: number): Float64Array => {
+  const out = new Float64Array(rows * cols)
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = a[i * cols + j]!
   return out
 }
 
-// zᵀ·c.
-const matTVec = (z: Dense, c: ArrayLike<number>): Float64Array => {
-  const out = new Float64Array(z.cols)
-  for (let i = 0; i < z.rows; i++) {
-    const ci = c[i]!, o = i * z.cols
-    for (let j = 0; j < z.cols; j++) out[j] += z.data[o + j]! * ci
-  }
-  return out
+/** Targets at the training rows, their means, and the centred targets as one row-major targets×rows matrix. */
+interface Targets {
+  readonly y: Float64Array[]
+  readonly mean: number[]
+  readonly centred: Float64Array
+}
+
+const targetsAt = (ys: ReadonlyArray<ArrayLike<number>>, rows: ArrayLike<number>): Targets => {
+  const y = ys.map((t) => Float64Array.from({ length: rows.length }, (_, i) => t[rows[i]!]!))
+  const mean = y.map(meanOf)
+  const centred = new Float64Array(y.length * rows.length)
+  y.forEach((t, k) => t.forEach((v, i) => (centred[k * rows.length + i] = v - mean[k]!)))
+  return { y, mean, centred }
 }
 
 /**
- * One decomposition serving a whole alpha grid: the smaller of ZᵀZ (primal) and Z·Zᵀ (dual) reduced to
- * tridiagonal form, so each alpha costs one O(size) tridiagonal solve plus reflector applications.
+ * One decomposition serving a whole alpha grid and every target: the smaller of ZᵀZ (primal) and Z·Zᵀ (dual)
+ * reduced to tridiagonal form T = Qᵀ·G·Q, with each target's right-hand side (Zᵀ·yc, or yc) carried into Q's basis.
  */
 interface Path {
   readonly primal: boolean
   readonly tri: Tridiagonal
-  /** Qᵀ·Zᵀ·yc (primal) or Qᵀ·yc (dual). */
+  readonly size: number
+  /** Qᵀ·rhs for every target: a targets×size matrix. */
   readonly rhs: Float64Array
-  readonly weights: (alpha: number) => Float64Array
 }
 
-function* ridgePath(z: Dense, yc: Float64Array): GemmSteps<Path> {
-  const primal = z.cols <= z.rows
-  const gram = yield { a: z, b: z, options: primal ? { transA: true, symmetric: true } : { transB: true, symmetric: true } }
-  const size = primal ? z.cols : z.rows
-  const tri = tridiagonalize(gram, size)
-  const rhs = primal ? matTVec(z, yc) : Float64Array.from(yc)
-  applyQt(tri, rhs)
-  const weights = (alpha: number) => {
-    const sol = solveShifted(factorShifted(tri, alpha), rhs)
-    applyQ(tri, sol)
-    return primal ? sol : matTVec(z, sol)
+function* decompose(z: StandardizedRows, targets: Targets, workspace?: Float64Array): Steps<Path> {
+  const n = z.rows.length, d = z.x.cols, count = targets.y.length
+  const primal = d <= n
+  const size = primal ? d : n
+  const g = yield* gram(z, primal, workspace)
+  const tri = yield* tridiagonal(g, size)
+  const rhs = primal ? transpose(yield* timesTransposed(z, transpose(targets.centred, count, n), count), d, count) : Float64Array.from(targets.centred)
+  yield* rotate(tri, rhs, count, true)
+  return { primal, tri, size, rhs }
+}
+
+/**
+ * Q·(T + α·I)⁻¹·Qᵀ·rhs for every target and alpha: a (targets·alphas)×size matrix whose row t·alphas + a is the
+ * primal weights (or dual coefficients) of target t at alpha a.
+ */
+function* solutions(path: Path, factors: ReadonlyArray<ShiftedFactor>, count: number): Steps<Float64Array> {
+  const { size } = path, a = factors.length
+  const out = new Float64Array(count * a * size)
+  for (let t = 0; t < count; t++) {
+    const rhs = path.rhs.subarray(t * size, (t + 1) * size)
+    factors.forEach((f, k) => out.set(solveShifted(f, rhs), (t * a + k) * size))
   }
-  return { primal, tri, rhs, weights }
+  return yield* rotate(path.tri, out, count * a, false)
 }
 
-const checkOptions = (x: Dense, y: ArrayLike<number>, options: RidgeOptions): Int32Array => {
-  if (y.length !== x.rows) throw new Error(`fitRidge: x has ${x.rows} rows but y has ${y.length} values`)
+/** Primal weights for every target and alpha as a cols×(targets·alphas) matrix, from the path's solutions. */
+function* weightsOf(path: Path, z: StandardizedRows, sol: Float64Array, columns: number): Steps<Float64Array> {
+  return path.primal ? transpose(sol, columns, path.size) : yield* timesTransposed(z, transpose(sol, columns, path.size), columns)
+}
+
+const checkOptions = (x: Dense, ys: ReadonlyArray<ArrayLike<number>>, options: RidgeOptions): Int32Array => {
+  if (ys.length === 0) throw new Error("fitRidge: no target given")
+  ys.forEach((y, t) => {
+    if (y.length !== x.rows) throw new Error(`fitRidge: x has ${x.rows} rows but ${ys.length === 1 ? "y" : `target ${t}`} has ${y.length} values`)
+  })
   if (options.alphas.length === 0) throw new Error("fitRidge: alphas is empty")
   options.alphas.forEach((a) => {
     if (!(a > 0)) throw new Error(`fitRidge: every alpha must be positive, got ${a}`)
@@ -146,8 +158,8 @@ const checkOptions = (x: Dense, y: ArrayLike<number>, options: RidgeOptions): In
   return rows
 }
 
-/** Fold label per training row: given folds, or groups shuffled (seeded) and dealt round-robin into k folds. */
-const foldsOf = (rows: Int32Array, options: RidgeOptions): Int32Array => {
+/** Fold label per training row (as `fitRidge` assigns them): given folds, or groups shuffled (seeded) and dealt round-robin into k folds. */
+export const foldsOf = (rows: Int32Array, options: RidgeOptions): Int32Array => {
   if (options.folds !== undefined) return Int32Array.from(rows, (r) => options.folds![r]!)
   if (options.groups === undefined) throw new Error("fitRidge: k-fold CV needs folds or groups (rows of one task must share a fold)")
   const k = options.k ?? 5
@@ -208,100 +220,145 @@ const finish = (
   }
 }
 
-function* fitKFold(x: Dense, y: ArrayLike<number>, rows: Int32Array, options: RidgeOptions): GemmSteps<RidgeFit> {
+/** Scores every alpha's out-of-sample predictions of each target and picks one alpha per target. */
+const choose = (options: RidgeOptions, y: Float64Array[], predictions: Float64Array[][]) =>
+  y.map((yt, t) => {
+    const scores = predictions[t]!.map((p) => pooledR2(yt, p))
+    const chosen = chooseAlpha(options.alphas, scores, predictions[t]!, yt, options.rule ?? "best")
+    return { chosen, scores }
+  })
+
+function* fitKFold(x: Dense, ys: ReadonlyArray<ArrayLike<number>>, rows: Int32Array, options: RidgeOptions): Steps<RidgeFit[]> {
   const fold = foldsOf(rows, options)
   const labels = [...new Set(fold)].sort((a, b) => a - b)
   if (labels.length < 2) throw new Error(`fitRidge: folds give ${labels.length} distinct fold among the training rows, need at least 2`)
-  const alphas = options.alphas
-  const oof = alphas.map(() => new Float64Array(rows.length))
+  const alphas = options.alphas, count = ys.length, columns = count * alphas.length
+  const oof = ys.map(() => alphas.map(() => new Float64Array(rows.length)))
+  // One Gram-sized array serves every fold and the refit in turn (the largest is the refit's), so memory holds one.
+  const size = Math.min(x.cols, rows.length)
+  const workspace = new Float64Array(size * size)
   for (const f of labels) {
     const trainIdx: number[] = [], valIdx: number[] = []
     fold.forEach((v, i) => (v === f ? valIdx : trainIdx).push(i))
     const train = Int32Array.from(trainIdx, (i) => rows[i]!), val = Int32Array.from(valIdx, (i) => rows[i]!)
     const { mean, sd } = standardization(x, train)
-    const ytr = atRows(y, train), ym = meanOf(ytr)
-    const path = yield* ridgePath(standardize(x, train, mean, sd), ytr.map((v) => v - ym))
-    const zval = standardize(x, val, mean, sd)
-    alphas.forEach((alpha, a) => {
-      const pred = matVec(zval, path.weights(alpha))
-      valIdx.forEach((i, r) => (oof[a]![i] = pred[r]! + ym))
-    })
+    const targets = targetsAt(ys, train)
+    const z = standardizedRows(x, train, mean, sd)
+    const path = yield* decompose(z, targets, workspace)
+    const factors = alphas.map((alpha) => factorShifted(path.tri, alpha))
+    const w = yield* weightsOf(path, z, yield* solutions(path, factors, count), columns)
+    const pred = yield* times(standardizedRows(x, val, mean, sd), w, columns)
+    for (let t = 0; t < count; t++) alphas.forEach((_, a) => valIdx.forEach((i, r) => (oof[t]![a]![i] = pred[r * columns + t * alphas.length + a]! + targets.mean[t]!)))
   }
-  const yRows = atRows(y, rows)
-  const scores = oof.map((p) => pooledR2(yRows, p))
-  const chosen = chooseAlpha(alphas, scores, oof, yRows, options.rule ?? "best")
+  const all = targetsAt(ys, rows)
+  const picks = choose(options, all.y, oof)
   const { mean, sd } = standardization(x, rows)
-  const z = standardize(x, rows, mean, sd)
-  const ym = meanOf(yRows), yc = yRows.map((v) => v - ym)
-  const alpha = alphas[chosen]!
-  let w: Float64Array
-  if (z.cols <= z.rows) {
-    const g = yield { a: z, b: z, options: { transA: true, symmetric: true } }
-    for (let j = 0; j < z.cols; j++) g[j * z.cols + j] += alpha
-    w = yield* choleskySteps(g, z.cols, matTVec(z, yc))
-  } else {
-    const g = yield { a: z, b: z, options: { transB: true, symmetric: true } }
-    for (let i = 0; i < z.rows; i++) g[i * z.rows + i] += alpha
-    w = matTVec(z, yield* choleskySteps(g, z.rows, yc))
+  const z = standardizedRows(x, rows, mean, sd)
+  const n = rows.length, d = x.cols, primal = d <= n
+  // The refit at each target's alpha: one Cholesky factorization per distinct alpha, of a fresh Gram matrix each.
+  const rhs = primal ? transpose(yield* timesTransposed(z, transpose(all.centred, count, n), count), d, count) : all.centred
+  const weights = new Array<Float64Array>(count)
+  for (const chosen of [...new Set(picks.map((p) => p.chosen))]) {
+    const which = picks.flatMap((p, t) => (p.chosen === chosen ? [t] : []))
+    const g = yield* gram(z, primal, workspace)
+    for (let i = 0; i < size; i++) g[i * size + i] += alphas[chosen]!
+    const b = new Float64Array(size * which.length)
+    which.forEach((t, c) => {
+      for (let i = 0; i < size; i++) b[i * which.length + c] = rhs[t * size + i]!
+    })
+    const solved = yield* solveSpd(g, size, b, which.length)
+    const w = primal ? solved : yield* timesTransposed(z, solved, which.length)
+    which.forEach((t, c) => (weights[t] = Float64Array.from({ length: d }, (_, j) => w[j * which.length + c]!)))
   }
-  return finish(alpha, scores[chosen]!, scores, w, ym, mean, sd, oof[chosen]!, rows)
+  return picks.map(({ chosen, scores }, t) => finish(alphas[chosen]!, scores[chosen]!, scores, weights[t]!, all.mean[t]!, mean, sd, oof[t]![chosen]!, rows))
 }
 
-function* fitLoo(x: Dense, y: ArrayLike<number>, rows: Int32Array, options: RidgeOptions): GemmSteps<RidgeFit> {
+function* fitLoo(x: Dense, ys: ReadonlyArray<ArrayLike<number>>, rows: Int32Array, options: RidgeOptions): Steps<RidgeFit[]> {
   const { mean, sd } = standardization(x, rows)
-  const z = standardize(x, rows, mean, sd)
-  const n = rows.length
-  const yRows = atRows(y, rows), ym = meanOf(yRows), yc = yRows.map((v) => v - ym)
-  const path = yield* ridgePath(z, yc)
-  const size = path.tri.n
-  // Rows of Z·Q (primal) or of Q (dual): the leverage of row i at alpha is a quadratic form in row i.
-  const basis = path.primal ? Float64Array.from(z.data) : new Float64Array(n * size)
-  if (!path.primal) for (let i = 0; i < n; i++) basis[i * size + i] = 1
-  yield* timesQ(path.tri, basis, n)
-  const looByAlpha = options.alphas.map((alpha) => {
-    const f = factorShifted(path.tri, alpha)
-    const loo = new Float64Array(n)
-    if (path.primal) {
-      const fitted = matVec(z, path.weights(alpha))
-      for (let i = 0; i < n; i++) {
-        const h = 1 / n + quadraticShifted(f, basis, i * size)
-        loo[i] = yRows[i]! - (yc[i]! - fitted[i]!) / (1 - h)
-      }
-    } else {
-      const c = solveShifted(f, path.rhs)
-      applyQ(path.tri, c)
-      for (let i = 0; i < n; i++) {
-        const g = quadraticShifted(f, basis, i * size)
-        loo[i] = yRows[i]! - (alpha * c[i]!) / (alpha * g - 1 / n)
-      }
+  const z = standardizedRows(x, rows, mean, sd)
+  const n = rows.length, alphas = options.alphas, count = ys.length, columns = count * alphas.length
+  const targets = targetsAt(ys, rows)
+  const path = yield* decompose(z, targets)
+  const factors = alphas.map((alpha) => factorShifted(path.tri, alpha))
+  const sol = yield* solutions(path, factors, count)
+  const size = path.size
+  // Per row i and alpha: the leverage part zᵢᵀ(G + α)⁻¹zᵢ (primal, rows of Z·Q) or [(K + α)⁻¹]ᵢᵢ (dual, rows of Q).
+  const quad = new Float64Array(n * alphas.length)
+  let fitted: Float64Array | undefined
+  if (path.primal) {
+    const w = transpose(sol, columns, size)
+    fitted = new Float64Array(n * columns)
+    const wd = { data: w, rows: x.cols, cols: columns }
+    yield* eachBlock(z, function* (block, from) {
+      yield* product(block, wd, {}, { data: fitted!, offset: from * columns, stride: columns, accumulate: false })
+      quad.set(yield* forms(factors, yield* rotate(path.tri, block.data as Float64Array, block.rows, true), block.rows), from * alphas.length)
+    })
+  } else {
+    // Rows of the identity in blocks as large as a block of Z (in values), turned into rows of Q.
+    const step = Math.max(1, Math.min(n, Math.floor((z.block * x.cols) / n)))
+    for (let from = 0; from < n; from += step) {
+      const block = Math.min(step, n - from)
+      const e = new Float64Array(block * n)
+      for (let r = 0; r < block; r++) e[r * n + from + r] = 1
+      quad.set(yield* forms(factors, yield* rotate(path.tri, e, block, true), block), from * alphas.length)
     }
-    return loo
-  })
-  const scores = looByAlpha.map((p) => pooledR2(yRows, p))
-  const chosen = chooseAlpha(options.alphas, scores, looByAlpha, yRows, options.rule ?? "best")
-  return finish(options.alphas[chosen]!, scores[chosen]!, scores, path.weights(options.alphas[chosen]!), ym, mean, sd, looByAlpha[chosen]!, rows)
+  }
+  const loo = ys.map((_, t) =>
+    alphas.map((alpha, a) =>
+      Float64Array.from({ length: n }, (_, i) => {
+        const y = targets.y[t]![i]!, h = quad[i * alphas.length + a]!
+        if (fitted !== undefined) return y - (targets.centred[t * n + i]! - fitted[i * columns + t * alphas.length + a]!) / (1 - 1 / n - h)
+        return y - (alpha * sol[(t * alphas.length + a) * size + i]!) / (alpha * h - 1 / n)
+      })
+    )
+  )
+  const picks = choose(options, targets.y, loo)
+  const chosenColumns = picks.map((p, t) => t * alphas.length + p.chosen)
+  const picked = new Float64Array(count * size)
+  chosenColumns.forEach((c, t) => picked.set(sol.subarray(c * size, (c + 1) * size), t * size))
+  const w = yield* weightsOf(path, z, picked, count)
+  return picks.map(({ chosen, scores }, t) =>
+    finish(alphas[chosen]!, scores[chosen]!, scores, Float64Array.from({ length: x.cols }, (_, j) => w[j * count + t]!), targets.mean[t]!, mean, sd, loo[t]![chosen]!, rows)
+  )
+}
+
+const ridgeSteps = (x: MatrixLike, ys: ReadonlyArray<ArrayLike<number>>, options: RidgeOptions): Steps<RidgeFit[]> => {
+  const dense = toDense(x, "fitRidge", "x")
+  const rows = checkOptions(dense, ys, options)
+  return (options.cv ?? "kfold") === "loo" ? fitLoo(dense, ys, rows, options) : fitKFold(dense, ys, rows, options)
 }
 
 /**
  * Ridge regression with an intercept on standardized features, alpha chosen from a grid by pooled
  * out-of-fold R² (k-fold over folds or task groups, or closed-form leave-one-out), then refitted on all
- * training rows. Raw-space weights are w/sd with intercept b − (w/sd)·mean.
+ * training rows. Raw-space weights are w/sd with intercept b − (w/sd)·mean. Runs on the JavaScript kernels;
+ * `fitRidgeWith` takes a faster backend.
  */
-export const fitRidge = (x: MatrixLike, y: ArrayLike<number>, options: RidgeOptions): RidgeFit => runWithGemm(ridgeSteps(x, y, options))
+export const fitRidge = (x: MatrixLike, y: ArrayLike<number>, options: RidgeOptions): RidgeFit => runSync(ridgeSteps(x, [y], options), options.trace)[0]!
 
-/** `fitRidge` with its large matrix products computed by an asynchronous backend (e.g. `makeOnnxGemm`). */
-export const fitRidgeWith = (backend: AsyncGemm, x: MatrixLike, y: ArrayLike<number>, options: RidgeOptions): Promise<RidgeFit> =>
-  runWithAsyncGemm(ridgeSteps(x, y, options), backend)
+/** `fitRidge` with its dense kernels on a backend (`kernelBackend()`: OpenBLAS when built, else onnxruntime). */
+export const fitRidgeWith = async (backend: Backend, x: MatrixLike, y: ArrayLike<number>, options: RidgeOptions): Promise<RidgeFit> =>
+  (await runWith(ridgeSteps(x, [y], options), backend, options.trace))[0]!
 
-const ridgeSteps = (x: MatrixLike, y: ArrayLike<number>, options: RidgeOptions): GemmSteps<RidgeFit> => {
-  const dense = toDense(x, "fitRidge", "x")
-  const rows = checkOptions(dense, y, options)
-  return (options.cv ?? "kfold") === "loo" ? fitLoo(dense, y, rows, options) : fitKFold(dense, y, rows, options)
-}
+/**
+ * Probes of several targets on the same rows of x: every fold's decomposition (and the leave-one-out one) is computed
+ * once and serves every target and alpha; each target gets its own alpha.
+ */
+export const fitRidgeTargets = (backend: Backend, x: MatrixLike, ys: ReadonlyArray<ArrayLike<number>>, options: RidgeOptions): Promise<RidgeFit[]> =>
+  runWith(ridgeSteps(x, ys, options), backend, options.trace)
 
-/** Predictions of a fitted probe (raw-space weights and intercept) for every row of x. */
-export const predictRidge = (fit: Pick<RidgeFit, "weightsRaw" | "interceptRaw">, x: MatrixLike): Float64Array => {
+/** Predictions of a fitted probe (raw-space weights and intercept) for the given rows of x (every row by default). */
+export const predictRidge = (fit: Pick<RidgeFit, "weightsRaw" | "interceptRaw">, x: MatrixLike, rows?: ArrayLike<number>): Float64Array => {
   const dense = toDense(x, "predictRidge", "x")
   if (dense.cols !== fit.weightsRaw.length) throw new Error(`predictRidge: x has ${dense.cols} columns but the probe has ${fit.weightsRaw.length} weights`)
-  return matVec(dense, fit.weightsRaw).map((v) => v + fit.interceptRaw)
+  const count = rows === undefined ? dense.rows : rows.length, w = fit.weightsRaw, d = dense.cols
+  const out = new Float64Array(count)
+  for (let i = 0; i < count; i++) {
+    const r = rows === undefined ? i : rows[i]!
+    if (!(r >= 0 && r < dense.rows)) throw new Error(`predictRidge: row ${r} is outside 0..${dense.rows - 1}`)
+    let s = 0
+    for (let j = 0; j < d; j++) s += dense.data[r * d + j]! * w[j]!
+    out[i] = s + fit.interceptRaw
+  }
+  return out
 }

@@ -1,16 +1,33 @@
-import type { GemmSteps } from "./gemm"
+import { product, type Steps } from "./kernels"
 
 /**
- * A symmetric matrix reduced to tridiagonal form, A = Q·T·Qᵀ, with Q kept as Householder reflectors
- * (Q = H₀·H₁·…, Hₖ = I − τₖ·vₖ·vₖᵀ, vₖ acting on indices k+1…n−1 with vₖ[0] = 1).
+ * A symmetric matrix reduced to tridiagonal form, A = Q·T·Qᵀ (T: `diag` and `off`), with Q kept as Householder
+ * reflectors in the layout of whichever kernel reduced it.
  */
 export interface Tridiagonal {
   readonly n: number
   readonly diag: Float64Array
   readonly off: Float64Array
+  readonly q: PackedReflectors | LapackReflectors
+}
+
+/** Q = H₀·H₁·…, Hₖ = I − τₖ·vₖ·vₖᵀ, vₖ acting on indices k+1…n−1 with vₖ[0] = 1, packed one after the other (length n−k−1 each). */
+export interface PackedReflectors {
+  readonly kind: "packed"
   readonly tau: Float64Array
-  /** vₖ for every k, packed one after the other (length n−k−1 each). */
   readonly reflectors: Float64Array
+}
+
+/** Q as LAPACK's dsytrd leaves it (UPLO = "U", column-major) in the reduced matrix `a`; applied by LAPACK's dormtr. */
+export interface LapackReflectors {
+  readonly kind: "lapack"
+  readonly tau: Float64Array
+  readonly a: Float64Array
+}
+
+const packed = (t: Tridiagonal): PackedReflectors => {
+  if (t.q.kind !== "packed") throw new Error("tridiagonal: reflectors in LAPACK's layout are applied by the native kernels only")
+  return t.q
 }
 
 const offset = (n: number, k: number) => k * n - (k * (k + 1)) / 2
@@ -83,10 +100,11 @@ export const tridiagonalize = (a: Float64Array, n: number): Tridiagonal => {
   const off = new Float64Array(Math.max(n - 1, 0))
   const tau = new Float64Array(Math.max(n - 2, 0))
   const reflectors = new Float64Array(Math.max(offset(n, Math.max(n - 2, 0)), 0))
+  const q = { kind: "packed" as const, tau, reflectors }
   if (n <= 2) {
     for (let i = 0; i < n; i++) diag[i] = a[i * n + i]!
     if (n === 2) off[0] = a[n]!
-    return { n, diag, off, tau, reflectors }
+    return { n, diag, off, q }
   }
   let v = new Float64Array(n), u = new Float64Array(n)
   let y = new Float64Array(n), yNext = new Float64Array(n)
@@ -127,38 +145,55 @@ export const tridiagonalize = (a: Float64Array, n: number): Tridiagonal => {
   diag[n - 2] = a[(n - 2) * n + n - 2]!
   off[n - 2] = a[(n - 1) * n + n - 2]!
   diag[n - 1] = a[(n - 1) * n + n - 1]!
-  return { n, diag, off, tau, reflectors }
+  return { n, diag, off, q }
 }
 
 /** x ← Qᵀ·x in place (x has length n, or is any contiguous slice of length n at `start`). */
 export const applyQt = (t: Tridiagonal, x: Float64Array, start = 0): void => {
-  const { n, tau, reflectors } = t
-  for (let k = 0; k < n - 2; k++) {
-    const tk = tau[k]!
-    if (tk === 0) continue
-    const o = offset(n, k), base = start + k + 1, len = n - k - 1
-    let s = 0
-    for (let i = 0; i < len; i++) s += reflectors[o + i]! * x[base + i]!
-    s *= tk
-    for (let i = 0; i < len; i++) x[base + i] -= s * reflectors[o + i]!
-  }
+  const { tau, reflectors } = packed(t), n = t.n
+  for (let k = 0; k < n - 2; k++) reflect(n, k, tau[k]!, reflectors, x, start)
 }
 
+/** x ← Q·x in place. */
+export const applyQ = (t: Tridiagonal, x: Float64Array, start = 0): void => {
+  const { tau, reflectors } = packed(t), n = t.n
+  for (let k = n - 3; k >= 0; k--) reflect(n, k, tau[k]!, reflectors, x, start)
+}
+
+const reflect = (n: number, k: number, tk: number, reflectors: Float64Array, x: Float64Array, start: number) => {
+  if (tk === 0) return
+  const o = offset(n, k), base = start + k + 1, len = n - k - 1
+  let s = 0
+  for (let i = 0; i < len; i++) s += reflectors[o + i]! * x[base + i]!
+  s *= tk
+  for (let i = 0; i < len; i++) x[base + i] -= s * reflectors[o + i]!
+}
+
+// Below this many rows, reflectors are applied one by one; above, in blocks through matrix products.
+const FEW_ROWS = 8
+
 /**
- * Rows of the row-major `rows`×n matrix p ← (Qᵀ·row)ᵀ, i.e. p ← p·Q, in place, with reflectors applied in
- * blocks of `block` through the compact WY form H_k⋯H_{k+b−1} = I − V·T·Vᵀ, so that the work is three
- * matrix products per block (yielded to the caller's GEMM).
+ * Every row of the row-major rows×n matrix p, in place: row ← Qᵀ·row (`transpose`) or Q·row; returns p. Many rows
+ * go through the compact WY form of `block` reflectors at a time, H_k⋯H_{k+b−1} = I − V·T·Vᵀ, so that the work is
+ * three matrix products per block, yielded to the caller's kernels.
  */
-export function* timesQ(t: Tridiagonal, p: Float64Array, rows: number, block = 128): GemmSteps<void> {
-  const { n, tau, reflectors } = t
-  if (p.length !== rows * n) throw new Error(`timesQ: p has ${p.length} values, expected ${rows}×${n}`)
+export function* applyQRows(t: Tridiagonal, p: Float64Array, rows: number, transpose: boolean, block = 128): Steps<Float64Array> {
+  const { tau, reflectors } = packed(t), n = t.n
+  if (p.length !== rows * n) throw new Error(`applyQRows: p has ${p.length} values, expected ${rows}×${n}`)
   const m = Math.max(n - 2, 0)
-  for (let k0 = 0; k0 < m; k0 += block) {
+  if (rows < FEW_ROWS) {
+    for (let r = 0; r < rows; r++) (transpose ? applyQt : applyQ)(t, p, r * n)
+    return p
+  }
+  const starts = Array.from({ length: Math.ceil(m / block) }, (_, i) => i * block)
+  // row·Q = (Qᵀ·row)ᵀ applies H₀ first; row·Qᵀ applies the blocks last to first, each with Tᵀ.
+  if (!transpose) starts.reverse()
+  for (const k0 of starts) {
     const b = Math.min(block, m - k0), len = n - k0 - 1
     const vt = new Float64Array(b * len)
     for (let c = 0; c < b; c++) vt.set(reflectors.subarray(offset(n, k0 + c), offset(n, k0 + c) + len - c), c * len + c)
     const vDense = { data: vt, rows: b, cols: len }
-    const g = yield { a: vDense, b: vDense, options: { transB: true, symmetric: true } }
+    const g = yield* product(vDense, vDense, { transB: true, symmetric: true })
     const tm = new Float64Array(b * b)
     for (let c = 0; c < b; c++) {
       const tc = tau[k0 + c]!
@@ -169,31 +204,23 @@ export function* timesQ(t: Tridiagonal, p: Float64Array, rows: number, block = 1
         tm[r * b + c] = -tc * s
       }
     }
+    if (!transpose) {
+      for (let r = 0; r < b; r++) for (let c = r + 1; c < b; c++) {
+        tm[c * b + r] = tm[r * b + c]!
+        tm[r * b + c] = 0
+      }
+    }
     const trailing = new Float64Array(rows * len)
     for (let r = 0; r < rows; r++) trailing.set(p.subarray(r * n + k0 + 1, r * n + n), r * len)
-    const pDense = { data: trailing, rows, cols: len }
-    const w = yield { a: pDense, b: vDense, options: { transB: true } }
-    const wt = yield { a: { data: w, rows, cols: b }, b: { data: tm, rows: b, cols: b }, options: {} }
-    const delta = yield { a: { data: wt, rows, cols: b }, b: vDense, options: {} }
+    const w = yield* product({ data: trailing, rows, cols: len }, vDense, { transB: true })
+    const wt = yield* product({ data: w, rows, cols: b }, { data: tm, rows: b, cols: b })
+    const delta = yield* product({ data: wt, rows, cols: b }, vDense)
     for (let r = 0; r < rows; r++) {
       const o = r * n + k0 + 1, d = r * len
       for (let i = 0; i < len; i++) p[o + i] -= delta[d + i]!
     }
   }
-}
-
-/** x ← Q·x in place. */
-export const applyQ = (t: Tridiagonal, x: Float64Array, start = 0): void => {
-  const { n, tau, reflectors } = t
-  for (let k = n - 3; k >= 0; k--) {
-    const tk = tau[k]!
-    if (tk === 0) continue
-    const o = offset(n, k), base = start + k + 1, len = n - k - 1
-    let s = 0
-    for (let i = 0; i < len; i++) s += reflectors[o + i]! * x[base + i]!
-    s *= tk
-    for (let i = 0; i < len; i++) x[base + i] -= s * reflectors[o + i]!
-  }
+  return p
 }
 
 /** The LDLᵀ factors of T + α·I: unit subdiagonal `l` and pivots `d`. */
@@ -224,6 +251,15 @@ export const solveShifted = (f: ShiftedFactor, b: ArrayLike<number>): Float64Arr
   for (let i = 0; i < n; i++) z[i] /= d[i]!
   for (let i = n - 2; i >= 0; i--) z[i] -= l[i + 1]! * z[i + 1]!
   return z
+}
+
+/** The quadratic form of every row of the row-major rows×n matrix p in every (T + αₛ·I)⁻¹: a rows×factors matrix. */
+export const shiftedForms = (factors: ReadonlyArray<ShiftedFactor>, p: Float64Array, rows: number): Float64Array => {
+  const out = new Float64Array(rows * factors.length)
+  const n = factors.length === 0 ? 0 : factors[0]!.d.length
+  if (p.length !== rows * n) throw new Error(`shiftedForms: p has ${p.length} values, expected ${rows}×${n}`)
+  for (let r = 0; r < rows; r++) factors.forEach((f, s) => (out[r * factors.length + s] = quadraticShifted(f, p, r * n)))
+  return out
 }
 
 /** bᵀ·(T + α·I)⁻¹·b for the slice of x of length n at `start`, by one forward substitution. */

@@ -1,6 +1,5 @@
 import { tableFromIPC } from "apache-arrow"
 import { Effect } from "effect"
-import { readParquet } from "parquet-wasm"
 import { DatasetError } from "../DatasetError"
 import { isRecord, type Loader, type RawRow } from "./RawRow"
 
@@ -20,12 +19,15 @@ export const plainValue = (value: unknown): unknown => {
   return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, plainValue(inner)]))
 }
 
-/** Loads a Parquet file (via parquet-wasm and Arrow IPC); each row's number is its 1-based position. */
+/** Loads a Parquet file (via parquet-wasm, loaded with the first Parquet dataset, and Arrow IPC); each row's number is its 1-based position. */
 export const loadParquet: Loader = (data, file) =>
-  Effect.try({
-    try: () => tableFromIPC(readParquet(data).intoIPCStream()),
-    catch: (e) => new DatasetError({ file, line: 0, field: "", reason: `cannot read Parquet: ${String(e instanceof Error ? e.message : e)}` })
-  }).pipe(
+  Effect.promise(() => import("parquet-wasm")).pipe(
+    Effect.flatMap(({ readParquet }) =>
+      Effect.try({
+        try: () => tableFromIPC(readParquet(data).intoIPCStream()),
+        catch: (e) => new DatasetError({ file, line: 0, field: "", reason: `cannot read Parquet: ${String(e instanceof Error ? e.message : e)}` })
+      })
+    ),
     Effect.map((table) =>
       table.toArray().map((row, index): RawRow => {
         const value = plainValue(row)

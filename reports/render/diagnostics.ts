@@ -149,6 +149,26 @@ export const missingControl = (
       message: `${r.label}: steering along ${r.directions.join(", ") || "no direction"} has no control direction, so an effect cannot be told from generic perturbation`
     }))
 
+/**
+ * Flags probes whose content-only baseline (a probe on what the task is about, not on activations) reaches `share`
+ * (default 90%) or more of the activation probe's R²: the activation probe may mostly read the task's content.
+ * R² values are compared only where the activation probe's is positive.
+ */
+export const contentExplains = (
+  probes: ReadonlyArray<{ readonly label: string; readonly activation: number; readonly contentOnly: number; readonly contentOrthogonal: number }>,
+  share = 0.9
+): ReadonlyArray<Diagnostic> =>
+  probes
+    // The tolerance keeps a share of exactly `share` from missing by one rounding (0.36 < 0.9 × 0.4 in binary).
+    .filter((p) => p.activation > 0 && p.contentOnly >= share * p.activation - 1e-12)
+    .map((p) => ({
+      level: "warning",
+      code: "content-explains",
+      message:
+        `${p.label}: the content-only probe's R² ${p.contentOnly.toFixed(3)} is ${percent(p.contentOnly / p.activation)} of the activation probe's ${p.activation.toFixed(3)}; ` +
+        `the probe may mostly read what the task is about (content-orthogonal R² ${p.contentOrthogonal.toFixed(3)})`
+    }))
+
 /** True for a failed row whose request failed after its retries (the subject's or the judge's), not an unparseable answer. */
 export const isRequestFailure = (reason: string | null): boolean => reason !== null && /^(subject|judge): /.test(reason)
 

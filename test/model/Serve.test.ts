@@ -11,6 +11,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { makeApiModel } from "../../model/api/ApiModel"
+import { readTensor } from "../../model/Checkpoint"
 import { generateBatch, scoreBatch } from "../../model/Generate"
 import { buildOrganism, writeOrganism } from "../../model/Organism"
 import { encodePrompt } from "../../model/Prompt"
@@ -35,7 +36,7 @@ const setup = (apiKey?: string) =>
   Effect.gen(function* () {
     yield* Effect.promise(() => written)
     const { checkpoint, runtime } = yield* makeRuntime({ dir, cacheDir, batchSize: 16 }).pipe(Effect.provide(NodeContext.layer))
-    const served = yield* serveRuntime(runtime, checkpoint.weights.get("model.embed_tokens.weight")!.data, {
+    const served = yield* serveRuntime(runtime, (yield* readTensor(checkpoint, "model.embed_tokens.weight"))!.data, {
       host: "127.0.0.1",
       port: 0,
       name: "organism-test",
@@ -122,7 +123,7 @@ describe("pipeline serve's server over the organism", () => {
       const { json: tokens } = yield* post(`${origin}/tokenize`, { model: "organism-test", messages: prompt.messages })
       expect(tokens.tokens).toEqual(encodePrompt(runtime.tokenizer, runtime.chat, prompt).ids)
       const { json: emb } = yield* post(`${served.url}/embeddings`, { model: "organism-test", input: ["write a poem", "sum"] })
-      const table = checkpoint.weights.get("model.embed_tokens.weight")!.data
+      const table = (yield* readTensor(checkpoint, "model.embed_tokens.weight"))!.data
       const hidden = runtime.dims.hidden
       const ids = runtime.tokenizer.encode("write a poem", false)
       const mean = Array.from({ length: hidden }, (_, k) => ids.reduce((a, id) => a + table[id * hidden + k]!, 0) / ids.length)

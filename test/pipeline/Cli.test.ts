@@ -108,3 +108,41 @@ describe("pipeline CLI refusals", { timeout: 600_000 }, () => {
     }
   })
 })
+
+describe("pipeline CLI start-up", { timeout: 600_000 }, () => {
+  // A preload that records every native addon the process opens and every CommonJS module it requires.
+  const preload = `
+const fs = require("node:fs")
+const addons = []
+const dlopen = process.dlopen
+process.dlopen = function (module, file, ...rest) { addons.push(file); return dlopen.call(this, module, file, ...rest) }
+process.on("exit", () => fs.writeFileSync(process.env.PREFPIPE_LOADED_OUT, JSON.stringify({ addons, modules: Object.keys(require.cache) })))
+`
+  const heavy = /onnxruntime|resvg|parquet-wasm|apache-arrow|vega|undici|modelcontextprotocol|linalg\.node/
+
+  it("--help and a build that finds every stage cached open neither onnxruntime, Arrow, Parquet, the plotting stack nor the probe kernels", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "prefpipe-cli-startup-"))
+    try {
+      fs.writeFileSync(path.join(dir, "preload.cjs"), preload)
+      const config = path.join(dir, "experiment.json")
+      fs.writeFileSync(config, JSON.stringify(tinyExperiment))
+      const build = ["build", "reports/hoo", "--config", config, "--cache", path.join(dir, "cache"), "--out", path.join(dir, "out"), "--json"]
+      const loaded = async (args: ReadonlyArray<string>) => {
+        const out = path.join(dir, "loaded.json")
+        const run = await pipelineCli(args, { env: { NODE_OPTIONS: `--require ${path.join(dir, "preload.cjs")}`, PREFPIPE_LOADED_OUT: out } })
+        expect(run.code, run.stderr).toBe(0)
+        const seen = JSON.parse(fs.readFileSync(out, "utf8")) as { addons: string[]; modules: string[] }
+        return { run, heavy: [...seen.addons, ...seen.modules].filter((m) => heavy.test(m)) }
+      }
+      expect((await loaded(["--help"])).heavy).toEqual([])
+      const cold = await loaded(build)
+      // The cold build runs the organism and writes figures: the recorder sees what it opens.
+      expect(cold.heavy.some((m) => /onnxruntime/.test(m))).toBe(true)
+      const again = await loaded(build)
+      expect((JSON.parse(again.run.stdout) as { executed: number }).executed).toBe(0)
+      expect(again.heavy).toEqual([])
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})

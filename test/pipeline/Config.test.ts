@@ -115,3 +115,28 @@ describe("the organism spec in an experiment config", () => {
     })
   )
 })
+
+describe("content.embeddings in an experiment config", () => {
+  it.effect("is required when content.providers lists \"embeddings\", and named when missing", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(loadConfig({ content: { providers: ["tfidf", "embeddings"] } }))
+      expect(error.field).toBe("content.embeddings")
+      expect(error.message).toContain("set content.embeddings")
+    })
+  )
+
+  it.effect("takes a model and endpoints, with the request settings and failOnError defaulted", () =>
+    Effect.gen(function* () {
+      const { config } = yield* loadConfig({ content: { providers: ["embeddings"], embeddings: { model: "emb", endpoints: [{ baseUrl: "http://127.0.0.1:8000/v1", apiKeyEnv: "EMB_API_KEY" }] } } })
+      expect(config.content.embeddings).toMatchObject({ model: "emb", batchSize: 64, maxRetries: 4, failOnError: 0.1, endpoints: [{ apiKeyEnv: "EMB_API_KEY" }] })
+    })
+  )
+
+  it.effect("refuses a key written into the config", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(loadConfig({ content: { providers: ["embeddings"], embeddings: { model: "emb", endpoints: [{ baseUrl: "http://127.0.0.1:8000/v1", apiKey: "sk-written-down" }] } } }))
+      expect(error.message).not.toContain("sk-written-down")
+      expect(error.field).toContain("content.embeddings.endpoints.0.apiKey")
+    })
+  )
+})

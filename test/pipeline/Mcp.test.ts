@@ -120,6 +120,7 @@ describe("pipeline mcp over stdio", () => {
     expect(stagesOf(changed).filter((s) => s.run && s.why.some((w) => w.includes("probes.bootstrap"))).map((s) => s.stage)).toEqual([
       "reliability[qualitative_post_v1]",
       "probe_eval[qualitative_post_v1@1]",
+      "content_probe[qualitative_post_v1@1|tfidf]",
       "report_hoo[hoo]"
     ])
   })
@@ -148,7 +149,7 @@ describe("pipeline mcp over stdio", () => {
     expect(added.id).toBe("qualitative_post_mcp")
     expect(added.templates).toEqual(["qualitative_post_v1", "qualitative_post_mcp"])
     expect(added.added.map((s: Stage) => s.stage).sort()).toEqual(
-      ["activations[qualitative_post_mcp]", "elicit[qualitative_post_mcp]", "parse[qualitative_post_mcp]", "probe_eval[qualitative_post_mcp@1]", "reliability[qualitative_post_mcp]"]
+      ["activations[qualitative_post_mcp]", "content_probe[qualitative_post_mcp@1|tfidf]", "elicit[qualitative_post_mcp]", "parse[qualitative_post_mcp]", "probe_eval[qualitative_post_mcp@1]", "reliability[qualitative_post_mcp]"]
     )
     const rerun = added.rerun.map((s: Stage) => s.stage)
     expect(rerun).toContain("report_hoo[hoo]")

@@ -18,7 +18,8 @@ const column = (id: string) => [
   `elicit[${id}]`,
   `parse[${id}]`,
   `reliability[${id}]`,
-  ...layers.map((l) => `probe_eval[${id}@${l}]`)
+  ...layers.map((l) => `probe_eval[${id}@${l}]`),
+  ...layers.map((l) => `content_probe[${id}@${l}|tfidf]`)
 ]
 const rerun = (build: { stages: ReadonlyArray<{ stage: string; status: string }> }) =>
   build.stages.filter((s) => s.status !== "cached").map((s) => s.stage).sort()
@@ -53,6 +54,7 @@ describe("template edits on the default experiment", () => {
     const status = new Map(edited.stages.map((s) => [s.stage, s.status]))
     expect(status.get("organism")).toBe("cached")
     expect(status.get("complete")).toBe("cached")
+    expect(status.get("content_tfidf")).toBe("cached")
     for (const stage of column(qualitativeId)) expect(status.get(stage), stage).toBe("cached")
   }, 900_000)
 
@@ -63,6 +65,7 @@ describe("template edits on the default experiment", () => {
     expect(rerun(added)).toEqual([...column(third.id), "organism_truth", "report_hoo[hoo]"].sort())
     const status = new Map(added.stages.map((s) => [s.stage, s.status]))
     expect(status.get("organism")).toBe("cached")
+    expect(status.get("content_tfidf")).toBe("cached")
     for (const stage of [...column(qualitativeId), ...column(statedId)]) expect(status.get(stage), stage).toBe("cached")
   }, 900_000)
 })

@@ -1,12 +1,14 @@
 import { beforeAll, describe, expect, it } from "@effect/vitest"
+import { Matrix, solve } from "ml-matrix"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { fromTable, matrixOf } from "../../stages/tables"
 import { taskRows } from "../../stages/taskRows"
 import { r2Score } from "../../stats/metrics"
-import { fitRidge } from "../../stats/ridge"
+import { fitRidge, foldsOf } from "../../stats/ridge"
+import { hashedTfidf } from "../../stats/tfidf"
 import { probeR2Findings } from "../../reports/probe_r2"
-import { experimentWorkspace, pngSize, stageOutputs, tinyExperiment } from "../support/experiment"
+import { experimentWorkspace, pngSize, readCsv, stageOutputs, tinyExperiment } from "../support/experiment"
 
 const config = { ...tinyExperiment, templates: ["qualitative_post_v1", "stated_pre_v1"] }
 
@@ -17,7 +19,11 @@ describe("reports/probe_r2 end to end on the organism", () => {
   const outputsOf = (stage: string) => stageOutputs(w.cache, built, stage)
   let summary: {
     group_by: string
-    probes: Array<{ template: string; timing: string; layer: number; n_tasks: number; cv_r2: number; noise_ceiling: number | null; by_group: Record<string, { r2: number; lo: number; hi: number; n: number }> }>
+    probes: Array<{
+      template: string; timing: string; layer: number; n_tasks: number; cv_r2: number; noise_ceiling: number | null
+      by_group: Record<string, { r2: number; lo: number; hi: number; n: number }>
+      content: Record<string, { content_only: { by_group: Record<string, { estimate: number }> } }>
+    }>
   }
 
   beforeAll(async () => {
@@ -63,8 +69,54 @@ describe("reports/probe_r2 end to end on the organism", () => {
     expect(reported.r2).toBeCloseTo(expected, 10)
   })
 
+  it("reports the content-only R² within an origin that an independent tf-idf Ridge on the same tasks and folds gives", async () => {
+    const tasks = taskRows((await outputsOf("sample")).table("tasks"))
+    const scores = fromTable<{ task_id: string; normalized: number | null }>((await outputsOf("parse[stated_pre_v1]")).table("scores"))
+    const sums = new Map<string, number[]>()
+    for (const s of scores) if (s.normalized !== null) sums.set(s.task_id, [...(sums.get(s.task_id) ?? []), s.normalized])
+    // The probe's rows are the activation table's tasks with a score: here every sampled task, in order.
+    const probed = tasks.filter((t) => sums.has(t.task_id))
+    expect(probed).toHaveLength(tasks.length)
+    const hashed = hashedTfidf(tasks.map((t) => t.prompt), { width: 4096, minDf: 2 }).matrix
+    // Stored as float32, as the content stage stores every feature.
+    const c = Array.from({ length: hashed.rows }, (_, i) => Array.from(hashed.data.subarray(i * 4096, (i + 1) * 4096), Math.fround))
+    const y = probed.map((t) => sums.get(t.task_id)!.reduce((a, b) => a + b, 0) / sums.get(t.task_id)!.length)
+    const ids = probed.map((t) => t.task_id)
+    // Dual closed form of a Ridge on centred covariates with penalty α·s² (s² the mean variance of the columns that vary), by LU.
+    const fitPredict = (fit: number[], predict: number[], alpha: number) => {
+      const mu = c[0]!.map((_, j) => fit.reduce((s, r) => s + c[r]![j]!, 0) / fit.length)
+      const ybar = fit.reduce((s, r) => s + y[r]!, 0) / fit.length
+      const z = new Matrix(fit.map((r) => c[r]!.map((v, j) => v - mu[j]!)))
+      const k = z.mmul(z.transpose())
+      const varying = c[0]!.filter((_, j) => fit.some((r) => c[r]![j] !== c[fit[0]!]![j])).length
+      const s2 = k.trace() / (z.rows * varying)
+      const dual = solve(k.add(Matrix.eye(fit.length).mul(alpha * s2)), Matrix.columnVector(fit.map((r) => y[r]! - ybar)))
+      const zv = new Matrix(predict.map((r) => c[r]!.map((v, j) => v - mu[j]!)))
+      return zv.mmul(z.transpose()).mmul(dual).to1DArray().map((v) => v + ybar)
+    }
+    const alphas = Array.from({ length: 13 }, (_, i) => 10 ** (-2 + i * 0.5))
+    const all = ids.map((_, i) => i)
+    const folds = foldsOf(Int32Array.from(all), { alphas, groups: ids, k: tinyExperiment.probes.folds, seed: 20251127 })
+    const oofAt = (alpha: number) => {
+      const oof = new Array<number>(all.length)
+      for (const f of new Set(folds)) {
+        const held = all.filter((i) => folds[i] === f)
+        fitPredict(all.filter((i) => folds[i] !== f), held, alpha).forEach((v, j) => (oof[held[j]!] = v))
+      }
+      return oof
+    }
+    const sse = alphas.map((alpha) => oofAt(alpha).reduce((acc, p, i) => acc + (y[i]! - p) ** 2, 0))
+    const oof = oofAt(alphas[sse.indexOf(Math.min(...sse))]!)
+    const math = all.filter((i) => probed[i]!.origin === "math")
+    const expected = r2Score(math.map((i) => y[i]!), math.map((i) => oof[i]!))
+    const reported = readCsv(path.join(out, "r2_by_group.csv")).find((r) => r.template === "stated_pre_v1" && r.group === "math")!
+    expect(Number.isFinite(expected)).toBe(true)
+    expect(reported.content_only_r2 as number).toBeCloseTo(expected, 8)
+    expect(summary.probes.find((p) => p.template === "stated_pre_v1")!.content.tfidf.content_only.by_group.math!.estimate).toBeCloseTo(expected, 8)
+  })
+
   it("writes the tables, pre and post side by side, and a figure of the promised size", () => {
-    for (const file of ["README.md", "index.html", "r2_by_group.csv", "r2_by_group.parquet", "r2_pre_post.csv", "r2_pre_post.parquet", "probes.csv"]) {
+    for (const file of ["README.md", "index.html", "r2_by_group.csv", "r2_by_group.parquet", "r2_pre_post.csv", "r2_pre_post.parquet", "probes.csv", "content_baselines.csv", "content_baselines_stated_pre_v1_L1.png"]) {
       expect(fs.statSync(path.join(out, file)).size).toBeGreaterThan(0)
     }
     const [header, ...lines] = fs.readFileSync(path.join(out, "r2_pre_post.csv"), "utf8").trim().split("\r\n")

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { decodeParquet } from "../../cache/Artifacts"
+import { decodeParquet } from "../../cache/TableCodecs"
 import { fromTable } from "../../stages/tables"
 import { spearman } from "../../stats/metrics"
 import { experimentWorkspace } from "../support/experiment"

@@ -1,12 +1,12 @@
 import { describe, expect, it } from "@effect/vitest"
-import { decodeIpc, decodeParquet, encodeIpc, encodeParquet } from "../../cache/Artifacts"
+import { decodeIpc, decodeParquet, encodeIpc, encodeParquet } from "../../cache/TableCodecs"
 import { ElicitationsSchema, fromTable, matrixOf, toMatrixTable, toTable } from "../../stages/tables"
 
 describe("contract tables", () => {
   it("round-trip through Parquet with nullable lists and int64 seeds", () => {
     const rows = [
-      { task_id: "a", template_id: "q", sample: 0, seed: 12345678901, prompt_hash: "h", response: "good", option_probs: [0.7, 0.3], pair_task_id: null, order: null },
-      { task_id: "b", template_id: "q", sample: 1, seed: 2, prompt_hash: "h2", response: "bad", option_probs: null, pair_task_id: "c", order: "ab" }
+      { task_id: "a", template_id: "q", sample: 0, seed: 12345678901, prompt_hash: "h", response: "good", option_probs: [0.7, 0.3], pair_task_id: null, order: null, prompt_tokens: 60, completion_tokens: 1, served_model: "m", error: null },
+      { task_id: "b", template_id: "q", sample: 1, seed: 2, prompt_hash: "h2", response: "bad", option_probs: null, pair_task_id: "c", order: "ab", prompt_tokens: null, completion_tokens: null, served_model: null, error: "HTTP 500" }
     ]
     const back = fromTable(decodeParquet(encodeParquet(toTable(ElicitationsSchema, rows))))
     expect(back).toEqual(rows)

@@ -1,8 +1,23 @@
 import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
 import { Matrix } from "ml-matrix"
-import { fitRidge, predictRidge } from "../../stats/ridge"
+import * as fs from "node:fs"
+import { fitRidge, fitRidgeTargets, fitRidgeWith, predictRidge } from "../../stats/ridge"
 import { makePrng } from "../../stats/prng"
+import { type BackendUnderTest, kernelBackends } from "../support/kernelBackends"
 import { analysisData as data, analysisExpected as expected, close } from "./reference"
+
+// Each check runs on every kernel backend built here, each taking every call however small.
+const onEveryBackend = (check: (b: BackendUnderTest) => Promise<void>) =>
+  Effect.promise(async () => {
+    for (const b of kernelBackends()) {
+      try {
+        await check(b)
+      } finally {
+        await b.release()
+      }
+    }
+  })
 
 const expectClose = (actual: ArrayLike<number>, wanted: ArrayLike<number>, rel = 1e-6) => {
   expect(actual.length).toBe(wanted.length)
@@ -123,14 +138,75 @@ describe("fitRidge alpha rules", () => {
 })
 
 describe.skipIf(data === undefined)("fitRidge against scikit-learn (analysis reference, 1e-6 relative)", () => {
-  it("probe_all: alpha, cv_r2 by alpha, weights and intercept", () => {
-    const fit = fitRidge(data!.activations, data!.target, { alphas: data!.alphas, folds: data!.fold })
-    const want = expected.probe_all
-    expect(fit.alpha).toBe(want.alpha)
-    expectClose(fit.cvR2ByAlpha, want.cv_r2_by_alpha)
-    expect(close(fit.cvR2, want.cv_r2)).toBe(true)
-    expectClose(fit.weightsRaw, want.w_raw)
-    expectClose(fit.weightsStd, want.w_std)
-    expect(close(fit.interceptRaw, want.b_raw)).toBe(true)
+  it.effect("probe_all: alpha, cv_r2 by alpha, weights and intercept", () =>
+    onEveryBackend(async (b) => {
+      const fit = await fitRidgeWith(b.backend, data!.activations, data!.target, { alphas: data!.alphas, folds: data!.fold })
+      const want = expected.probe_all
+      expect(fit.alpha, b.name).toBe(want.alpha)
+      expectClose(fit.cvR2ByAlpha, want.cv_r2_by_alpha)
+      expect(close(fit.cvR2, want.cv_r2)).toBe(true)
+      expectClose(fit.weightsRaw, want.w_raw)
+      expectClose(fit.weightsStd, want.w_std)
+      expect(close(fit.interceptRaw, want.b_raw)).toBe(true)
+    }))
+})
+
+/** 30 rows × 90 features (d > n, and 24 training rows per fold): inputs and scikit-learn 1.2's values, from fixtures/ridgeWide.py. */
+const wide = JSON.parse(fs.readFileSync(new URL("./fixtures/ridgeWide.json", import.meta.url), "utf8")) as {
+  x: number[][]; y: number[]; fold: number[]; alphas: number[]
+  kfold: { alpha: number; cv_r2_by_alpha: number[]; w_std: number[]; w_raw: number[]; b_raw: number; oof: number[] }
+  loo: { alpha: number; cv_r2_by_alpha: number[]; w_std: number[]; b_std: number }
+}
+
+describe("fitRidge with more features than rows against scikit-learn (fixtures/ridgeWide.json, 1e-6 relative)", () => {
+  it.effect("k-fold over given folds: pooled out-of-fold R² per alpha, the choice, the refit and its out-of-fold predictions", () =>
+    onEveryBackend(async (b) => {
+      const fit = await fitRidgeWith(b.backend, wide.x, wide.y, { alphas: wide.alphas, folds: wide.fold })
+      expect(fit.alpha, b.name).toBe(wide.kfold.alpha)
+      expectClose(fit.cvR2ByAlpha, wide.kfold.cv_r2_by_alpha)
+      expectClose(fit.weightsStd, wide.kfold.w_std)
+      expectClose(fit.weightsRaw, wide.kfold.w_raw)
+      expect(close(fit.interceptRaw, wide.kfold.b_raw)).toBe(true)
+      expectClose(fit.oofPredictions, wide.kfold.oof)
+    }))
+
+  it.effect("leave-one-out: RidgeCV's alpha, its leave-one-out errors as R² per alpha, weights and intercept", () =>
+    onEveryBackend(async (b) => {
+      const fit = await fitRidgeWith(b.backend, wide.x, wide.y, { alphas: wide.alphas, cv: "loo" })
+      expect(fit.alpha, b.name).toBe(wide.loo.alpha)
+      expectClose(fit.cvR2ByAlpha, wide.loo.cv_r2_by_alpha)
+      expectClose(fit.weightsStd, wide.loo.w_std)
+      expect(close(fit.interceptStd, wide.loo.b_std)).toBe(true)
+    }))
+})
+
+describe("fitRidgeTargets", () => {
+  it.effect("several targets share each decomposition and get the fits they get one at a time, each its own alpha", () =>
+    onEveryBackend(async (b) => {
+      const { x, y } = synthetic(60, 25, 5)
+      const p = makePrng(9)
+      const noisy = y.map((v) => 0.1 * v + 3 * (p.next() - 0.5))
+      for (const options of [{ alphas: [0.1, 3, 100, 3000], groups: x.map((_, i) => i % 12), k: 4 }, { alphas: [0.1, 3, 100, 3000], cv: "loo" as const }]) {
+        const both = await fitRidgeTargets(b.backend, x, [y, noisy], options)
+        const alone = [fitRidge(x, y, options), fitRidge(x, noisy, options)]
+        expect(both[0]!.alpha).not.toBe(both[1]!.alpha)
+        both.forEach((fit, t) => {
+          expect(fit.alpha, b.name).toBe(alone[t]!.alpha)
+          expectClose(fit.cvR2ByAlpha, alone[t]!.cvR2ByAlpha, 1e-9)
+          expectClose(fit.weightsRaw, alone[t]!.weightsRaw, 1e-9)
+          expectClose(fit.oofPredictions, alone[t]!.oofPredictions, 1e-9)
+        })
+      }
+    }))
+
+  it("float32 activations give the fit of their float64 copy", () => {
+    const { x, y } = synthetic(40, 60, 3)
+    const x32 = { data: Float32Array.from(x.flat()), rows: 40, cols: 60 }
+    const x64 = { data: Float64Array.from(x32.data), rows: 40, cols: 60 }
+    for (const options of [{ alphas: [0.5, 50], groups: x.map((_, i) => i) }, { alphas: [0.5, 50], cv: "loo" as const }]) {
+      const a = fitRidge(x32, y, options), c = fitRidge(x64, y, options)
+      expect(Array.from(a.weightsRaw)).toEqual(Array.from(c.weightsRaw))
+      expect(a.cvR2ByAlpha).toEqual(c.cvR2ByAlpha)
+    }
   })
 })

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { makePrng } from "../../stats/prng"
-import { runWithGemm } from "../../stats/gemm"
-import { applyQ, applyQt, factorShifted, quadraticShifted, solveShifted, timesQ, tridiagonalize } from "../../stats/tridiagonal"
+import { runSync } from "../../stats/runKernels"
+import { applyQ, applyQRows, applyQt, factorShifted, quadraticShifted, solveShifted, tridiagonalize } from "../../stats/tridiagonal"
 
 const spd = (n: number, seed: number) => {
   const p = makePrng(seed)
@@ -43,12 +43,14 @@ describe("tridiagonalize (reconstruction and solves, 1e-10)", () => {
     expect(quadraticShifted(f, qb)).toBeCloseTo(z.reduce((s, v, i) => s + v * b[i]!, 0), 10)
   })
 
-  it("timesQ (blocked WY) equals applyQt row by row across block edges", () => {
+  it("applyQRows (blocked WY) equals applyQt and applyQ row by row across block edges", () => {
     const n = 23, t = tridiagonalize(spd(n, 8), n), rows = 70
-    const x = Float64Array.from({ length: rows * n }, (_, i) => Math.sin(i * 0.37))
-    const ref = x.slice()
-    for (let r = 0; r < rows; r++) applyQt(t, ref, r * n)
-    runWithGemm(timesQ(t, x, rows, 4))
-    x.forEach((v, i) => expect(Math.abs(v - ref[i]!)).toBeLessThan(1e-12))
+    for (const transpose of [true, false]) {
+      const x = Float64Array.from({ length: rows * n }, (_, i) => Math.sin(i * 0.37))
+      const ref = x.slice()
+      for (let r = 0; r < rows; r++) (transpose ? applyQt : applyQ)(t, ref, r * n)
+      runSync(applyQRows(t, x, rows, transpose, 4))
+      x.forEach((v, i) => expect(Math.abs(v - ref[i]!)).toBeLessThan(1e-12))
+    }
   })
 })

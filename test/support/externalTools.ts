@@ -4,8 +4,8 @@ import * as fs from "node:fs"
 /** True when CI demands that no test skips for a missing tool (`PREFPIPE_REQUIRE_TOOLS=1`, set by .ci/run after installing them). */
 const required = process.env.PREFPIPE_REQUIRE_TOOLS === "1"
 
-const missing = (what: string): undefined => {
-  const message = `${what} (tests that need it are skipped)`
+const missing = (what: string, consequence = "tests that need it are skipped"): undefined => {
+  const message = `${what} (${consequence})`
   if (required) throw new Error(`${message}; PREFPIPE_REQUIRE_TOOLS=1 forbids skipping`)
   console.warn(message)
   return undefined
@@ -34,4 +34,16 @@ export const runPython = (python: string, program: string, args: ReadonlyArray<s
 export const chromiumPath = (): string | undefined => {
   for (const candidate of ["/usr/bin/chromium", "/usr/bin/chromium-browser"]) if (fs.existsSync(candidate)) return candidate
   return missing("no Chromium at /usr/bin/chromium (Debian: apt-get install chromium)")
+}
+
+let openBlasReported = false
+
+/**
+ * Says once that the OpenBLAS kernels did not load (`why`), so kernel tests run on the fallback backends alone; under
+ * PREFPIPE_REQUIRE_TOOLS=1 their absence fails the test instead.
+ */
+export const openBlasAbsent = (why: string): undefined => {
+  if (openBlasReported && !required) return undefined
+  openBlasReported = true
+  return missing(why, "kernel tests run on onnxruntime's Gemm and JavaScript alone")
 }

@@ -12,7 +12,7 @@ import * as demoTarget from "./targets/demo"
 
 const [cache, config, out] = process.argv.slice(2) as [string, string, string]
 // Registered statically so that the benchmark's bundled copy of this runner finds the target without tsx.
-;(globalThis as { __prefpipeTargets?: unknown }).__prefpipeTargets = { "targets/demo": demoTarget }
+;(globalThis as { __prefpipeTargets?: unknown }).__prefpipeTargets = { "targets/demo": async () => demoTarget }
 const dir = CacheDir.layer(cache)
 const program = buildTarget({
   target: "targets/demo",

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import {
   collapse,
+  contentExplains,
   fewTasks,
   missingControl,
   orientation,
@@ -144,5 +145,22 @@ describe("missingControl", () => {
       ["error", "missing-control", "layer 16"]
     ])
     expect(found[0]!.message).toContain("probe, mean difference")
+  })
+})
+
+describe("contentExplains", () => {
+  it("warns when the content-only R² reaches 90% of a positive activation R², and only then", () => {
+    const found = contentExplains([
+      { label: "q layer 1", activation: 0.4, contentOnly: 0.36, contentOrthogonal: 0.05 },
+      { label: "q layer 2", activation: 0.4, contentOnly: 0.359, contentOrthogonal: 0.2 },
+      { label: "q layer 3", activation: -0.1, contentOnly: 0.2, contentOrthogonal: -0.1 },
+      { label: "q layer 4", activation: 0.3, contentOnly: 0.5, contentOrthogonal: 0 }
+    ])
+    expect(found.map((d) => [d.level, d.code, d.message.split(":")[0]])).toEqual([
+      ["warning", "content-explains", "q layer 1"],
+      ["warning", "content-explains", "q layer 4"]
+    ])
+    expect(found[0]!.message).toContain("0.360 is 90% of the activation probe's 0.400")
+    expect(found[0]!.message).toContain("content-orthogonal R² 0.050")
   })
 })

@@ -1,0 +1,82 @@
+import type { Dense } from "./dense"
+import type { GemmOptions, GemmTarget } from "./gemm"
+import type { ShiftedFactor, Tridiagonal } from "./tridiagonal"
+
+/**
+ * The dense kernels the numeric algorithms ask for. An algorithm is a generator that yields one request per kernel
+ * call and receives its result, so one algorithm runs synchronously on the JavaScript kernels or asynchronously on a
+ * backend (OpenBLAS/LAPACK through the native addon, onnxruntime's Gemm) that takes the calls it is good at.
+ */
+export type KernelRequest =
+  | { readonly op: "gemm"; readonly a: Dense; readonly b: Dense; readonly options: GemmOptions; readonly into?: GemmTarget }
+  /** Reduces the symmetric n×n matrix `a` (its lower triangle is read; the array is consumed) to tridiagonal form. */
+  | { readonly op: "tridiagonalize"; readonly a: Float64Array; readonly n: number }
+  /** Every row p of the row-major rows×n matrix `p`, in place: p ← Qᵀ·p when `transpose`, else p ← Q·p; returns `p`. */
+  | { readonly op: "applyQ"; readonly t: Tridiagonal; readonly p: Float64Array; readonly rows: number; readonly transpose: boolean }
+  /** pᵀ·(T + αₛ·I)⁻¹·p for every row p of `p` and every factor s: a rows×factors matrix. */
+  | { readonly op: "shiftedForms"; readonly factors: ReadonlyArray<ShiftedFactor>; readonly p: Float64Array; readonly rows: number }
+  /** Solves A·X = B for the symmetric positive definite n×n `a` (lower triangle read, consumed) and row-major n×nrhs `b`. */
+  | { readonly op: "choleskySolve"; readonly a: Float64Array; readonly n: number; readonly b: Float64Array; readonly nrhs: number }
+  /** Columns from..to of the listed rows of x, each (value − mean)/sd, as a new row-major float64 block. */
+  | {
+    readonly op: "standardize"; readonly x: Dense; readonly rows: Int32Array; readonly mean: Float64Array; readonly sd: Float64Array
+    readonly from: number; readonly to: number
+  }
+
+/** The result type of each kind of request. */
+export interface KernelResults {
+  readonly gemm: Float64Array
+  readonly tridiagonalize: Tridiagonal
+  readonly applyQ: Float64Array
+  readonly shiftedForms: Float64Array
+  readonly choleskySolve: Float64Array
+  readonly standardize: Float64Array
+}
+
+type RequestOf<K extends KernelRequest["op"]> = Extract<KernelRequest, { op: K }>
+
+/** An algorithm written as a generator of kernel requests. */
+export type Steps<A> = Generator<KernelRequest, A, unknown>
+
+/**
+ * A kernel backend: for each kind of request, an implementation that may return a promise, or `undefined` to leave
+ * that call (e.g. one too small to be worth a thread hop) to the JavaScript kernels.
+ */
+export type Backend = {
+  readonly name: string
+} & {
+  readonly [K in KernelRequest["op"]]?: (request: RequestOf<K>) => KernelResults[K] | Promise<KernelResults[K]> | undefined
+}
+
+/**
+ * Records what ran where: calls and wall-clock seconds per backend and kind of request (nested JavaScript kernels
+ * count within their parent too), and the most multiply-adds of one product done by the JavaScript GEMM.
+ */
+export interface KernelTrace {
+  largestJsProduct: number
+  calls: Record<string, number>
+  seconds: Record<string, number>
+}
+
+/** A fresh trace to pass to a runner. */
+export const kernelTrace = (): KernelTrace => ({ largestJsProduct: 0, calls: {}, seconds: {} })
+
+/** Yields one request and returns its result, typed by the kind of request. */
+export const ask = function* <K extends KernelRequest["op"]>(request: RequestOf<K>): Generator<KernelRequest, KernelResults[K], unknown> {
+  return (yield request) as KernelResults[K]
+}
+
+/** C = op(A)·op(B) (a new array, or the target's array). */
+export const product = (a: Dense, b: Dense, options: GemmOptions = {}, into?: GemmTarget) =>
+  ask<"gemm">(into === undefined ? { op: "gemm", a, b, options } : { op: "gemm", a, b, options, into })
+/** The tridiagonal form of a symmetric matrix (the array is consumed). */
+export const tridiagonal = (a: Float64Array, n: number) => ask<"tridiagonalize">({ op: "tridiagonalize", a, n })
+/** Rows of p ← Qᵀ·row (transpose) or Q·row, in place. */
+export const rotate = (t: Tridiagonal, p: Float64Array, rows: number, transpose: boolean) => ask<"applyQ">({ op: "applyQ", t, p, rows, transpose })
+/** Quadratic forms of every row of p in every shifted inverse. */
+export const forms = (factors: ReadonlyArray<ShiftedFactor>, p: Float64Array, rows: number) => ask<"shiftedForms">({ op: "shiftedForms", factors, p, rows })
+/** Rows of x (columns from..to, every column by default) standardized into a new float64 block. */
+export const standardized = (x: Dense, rows: Int32Array, mean: Float64Array, sd: Float64Array, from = 0, to = x.cols) =>
+  ask<"standardize">({ op: "standardize", x, rows, mean, sd, from, to })
+/** The solution of a symmetric positive definite system (the matrix is consumed). */
+export const solveSpd = (a: Float64Array, n: number, b: Float64Array, nrhs: number) => ask<"choleskySolve">({ op: "choleskySolve", a, n, b, nrhs })

@@ -1,0 +1,196 @@
+import { createRequire } from "node:module"
+import * as os from "node:os"
+import { checkTarget, gemmShape, type GemmTarget } from "./gemm"
+import type { Backend, KernelRequest } from "./kernels"
+import type { ShiftedFactor, Tridiagonal } from "./tridiagonal"
+
+/** The addon built from native/linalg.c at install (absent when OpenBLAS or a compiler was missing). */
+type Arrays = Array<Float64Array | Float32Array | Int32Array>
+
+interface Addon {
+  readonly call: (op: number, threads: number, ints: Int32Array, doubles: Float64Array, arrays: Arrays) => Promise<number>
+  readonly describe: () => { config: string; threads: number }
+}
+
+/** The addon with the thread count of each call decided by the backend's policy. */
+interface Native {
+  readonly call: (op: number, ints: Int32Array, doubles: Float64Array, arrays: Arrays) => Promise<number>
+}
+
+// Operation codes of native/linalg.c.
+const GEMM = 0, SYRK = 1, SYTRD = 2, POTRF = 5, POTRS = 6, SHIFTED_FORMS = 7, STANDARDIZE = 8, ORMTR_BLOCKED = 9
+// Reflectors per block when Q is applied: dormql's own blocks (at most 64) leave dlarfb's products thin.
+const REFLECTOR_BLOCK = 128
+
+// Calls below about this many multiply-adds stay in JavaScript: a thread-pool round trip costs more than they do.
+const SMALL = 200_000
+
+/**
+ * Options of `nativeKernels`: OpenBLAS's thread count (default: every core), and the least work (multiply-adds) a
+ * call must have to leave JavaScript. The thread count is fixed rather than fitted to the machine's load because it
+ * decides how OpenBLAS splits its sums (dgemm, dsytrd, dormtr and dpotrf round differently on 1 and 2 threads), and a
+ * rebuild must give the same bytes. On a machine already busy with other work one thread is faster (measured on
+ * 2 cores at load 20: dpotrf 2-4×, dsytrd 1.5-2× and dormtr 1.4-2× slower on 2 threads than on 1).
+ */
+export interface NativeOptions {
+  readonly threads?: number
+  readonly minimumWork?: number
+}
+
+let loaded: { addon: Addon } | { error: string } | undefined
+
+const load = (): { addon: Addon } | { error: string } => {
+  if (loaded === undefined) {
+    try {
+      loaded = { addon: createRequire(import.meta.url)("../native/build/Release/linalg.node") as Addon }
+    } catch (e) {
+      loaded = { error: e instanceof Error ? e.message.split("\n")[0]! : String(e) }
+    }
+  }
+  return loaded
+}
+
+/** Why the native kernels are unavailable, or undefined when they load. */
+export const nativeKernelsMissing = (): string | undefined => {
+  const l = load()
+  return "error" in l ? `the native linear algebra addon did not load (${l.error}); build it with \`npm run build:native\` after installing OpenBLAS (Debian: apt-get install libopenblas-dev)` : undefined
+}
+
+/** OpenBLAS's build configuration and thread count, when the addon loads. */
+export const nativeKernelsInfo = (): { config: string; threads: number } | undefined => {
+  const l = load()
+  return "addon" in l ? l.addon.describe() : undefined
+}
+
+const ints = (...v: number[]) => Int32Array.from(v)
+const doubles = (...v: number[]) => Float64Array.from(v)
+const float64 = (data: Float64Array | Float32Array) => (data instanceof Float64Array ? data : Float64Array.from(data))
+
+const check = (info: number, what: string) => {
+  if (info < 0) throw new Error(`${what}: LAPACK rejected argument ${-info}`)
+  return info
+}
+
+// The lower triangle of a row-major n×n matrix copied into its upper triangle.
+const mirrorLower = (c: Float64Array, n: number, offset: number, stride: number) => {
+  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) c[offset + i * stride + j] = c[offset + j * stride + i]!
+}
+
+const targetView = (into: GemmTarget | undefined, m: number, n: number) => {
+  if (into === undefined) return { data: new Float64Array(m * n), offset: 0, stride: n, accumulate: false }
+  checkTarget(into, m, n)
+  return into
+}
+
+/**
+ * Row-major products through column-major BLAS: C (m×n, row stride ldc) is Cᵀ column-major, and Cᵀ = op(B)ᵀ·op(A)ᵀ
+ * reads each row-major operand as its own transpose. A symmetric product of one operand with itself is a dsyrk
+ * filling the lower row-major triangle (mirrored only into a new array).
+ */
+const gemm = (addon: Native, small: number) => (request: Extract<KernelRequest, { op: "gemm" }>) => {
+  const { a, b, options, into } = request
+  const { m, n, k } = gemmShape(a, b, options)
+  if (m * n * k < small || m === 0 || n === 0) return undefined
+  const c = targetView(into, m, n)
+  const beta = c.accumulate ? 1 : 0
+  const out = c.data.subarray(c.offset)
+  const transA = options.transA ?? false, transB = options.transB ?? false
+  if (options.symmetric && a === b && transA !== transB) {
+    // transA: C = AᵀA (size a.cols, dsyrk 'N' on the buffer Aᵀ); transB: C = A·Aᵀ (size a.rows, dsyrk 'T').
+    return addon.call(SYRK, ints(1, transA ? 0 : 1, m, k, a.cols, c.stride), doubles(1, beta), [float64(a.data), out]).then((info) => {
+      check(info, "syrk")
+      if (into === undefined) mirrorLower(c.data, m, 0, n)
+      return c.data
+    })
+  }
+  return addon
+    .call(GEMM, ints(transB ? 1 : 0, transA ? 1 : 0, n, m, k, b.cols, a.cols, c.stride), doubles(1, beta), [float64(b.data), float64(a.data), out])
+    .then((info) => (check(info, "gemm"), c.data))
+}
+
+const tridiagonalize = (addon: Native, small: number) => (request: Extract<KernelRequest, { op: "tridiagonalize" }>) => {
+  const { a, n } = request
+  if (n * n * n < small || n < 3) return undefined
+  if (a.length !== n * n) throw new Error(`tridiagonalize: a has ${a.length} values, expected ${n}×${n}`)
+  const diag = new Float64Array(n), off = new Float64Array(n - 1), tau = new Float64Array(n - 1)
+  // Column-major "U" of a symmetric matrix is the row-major lower triangle the other kernels read.
+  return addon.call(SYTRD, ints(1, n, n), doubles(), [a, diag, off, tau]).then((info): Tridiagonal => {
+    check(info, "dsytrd")
+    return { n, diag, off, q: { kind: "lapack", tau, a } }
+  })
+}
+
+// Reflectors in LAPACK's layout come from dsytrd and go back to dormtr whatever their size.
+const applyQ = (addon: Native) => (request: Extract<KernelRequest, { op: "applyQ" }>) => {
+  const { t, p, rows, transpose } = request
+  if (t.q.kind !== "lapack") return undefined
+  if (p.length !== rows * t.n) throw new Error(`applyQ: p has ${p.length} values, expected ${rows}×${t.n}`)
+  if (rows === 0) return p
+  // Row-major rows×n is column-major n×rows: each of our rows is a column Q (or Qᵀ) multiplies from the left.
+  return addon.call(ORMTR_BLOCKED, ints(transpose ? 1 : 0, t.n, rows, REFLECTOR_BLOCK), doubles(), [t.q.a, t.q.tau, p]).then(() => p)
+}
+
+const shiftedForms = (addon: Native, small: number) => (request: Extract<KernelRequest, { op: "shiftedForms" }>) => {
+  const { factors, p, rows } = request
+  const n = factors.length === 0 ? 0 : factors[0]!.d.length
+  if (rows * n * factors.length < small || rows === 0) return undefined
+  if (p.length !== rows * n) throw new Error(`shiftedForms: p has ${p.length} values, expected ${rows}×${n}`)
+  const pack = (pick: (f: ShiftedFactor) => Float64Array) => {
+    const out = new Float64Array(factors.length * n)
+    factors.forEach((f, s) => out.set(pick(f), s * n))
+    return out
+  }
+  const out = new Float64Array(rows * factors.length)
+  return addon.call(SHIFTED_FORMS, ints(n, rows, factors.length), doubles(), [pack((f) => f.l), pack((f) => f.d), p, out]).then(() => out)
+}
+
+const choleskySolve = (addon: Native, small: number) => (request: Extract<KernelRequest, { op: "choleskySolve" }>) => {
+  const { a, n, b, nrhs } = request
+  if (n * n * n < small || n === 0) return undefined
+  if (a.length !== n * n) throw new Error(`choleskySolve: a has ${a.length} values, expected ${n}×${n}`)
+  if (b.length !== n * nrhs) throw new Error(`choleskySolve: b has ${b.length} values, expected ${n}×${nrhs}`)
+  // dpotrs wants B column-major (n×nrhs): our row-major n×nrhs transposed.
+  const bt = new Float64Array(n * nrhs)
+  for (let i = 0; i < n; i++) for (let c = 0; c < nrhs; c++) bt[c * n + i] = b[i * nrhs + c]!
+  return addon.call(POTRF, ints(1, n, n), doubles(), [a]).then(async (info) => {
+    if (info > 0) throw new Error(`choleskySolve: matrix is not positive definite (pivot ${info - 1})`)
+    check(await addon.call(POTRS, ints(1, n, nrhs, n, n), doubles(), [a, bt]), "dpotrs")
+    const x = new Float64Array(n * nrhs)
+    for (let i = 0; i < n; i++) for (let c = 0; c < nrhs; c++) x[i * nrhs + c] = bt[c * n + i]!
+    return x
+  })
+}
+
+const standardize = (addon: Native, small: number) => (request: Extract<KernelRequest, { op: "standardize" }>) => {
+  const { x, rows, mean, sd, from, to } = request
+  const d = x.cols
+  if (rows.length * (to - from) < small || rows.length === 0) return undefined
+  if (!(from >= 0 && from <= to && to <= d)) throw new Error(`standardize: columns ${from}..${to} are outside 0..${d}`)
+  if (mean.length !== d || sd.length !== d) throw new Error(`standardize: mean and sd need ${d} values, got ${mean.length} and ${sd.length}`)
+  rows.forEach((r) => {
+    if (!(r >= 0 && r < x.rows)) throw new Error(`standardize: row ${r} is outside 0..${x.rows - 1}`)
+  })
+  const out = new Float64Array(rows.length * (to - from))
+  return addon.call(STANDARDIZE, ints(d, rows.length, from, to, x.data instanceof Float32Array ? 1 : 0), doubles(), [x.data, rows, mean, sd, out]).then(() => out)
+}
+
+/**
+ * The kernels on the system's OpenBLAS and LAPACK (dgemm, dsyrk, dsytrd, dlarft/dlarfb, dpotrf/dpotrs), each call on
+ * libuv's thread pool; undefined when the addon is not built.
+ */
+export const nativeKernels = (options: NativeOptions = {}): Backend | undefined => {
+  const l = load()
+  if (!("addon" in l)) return undefined
+  const threads = options.threads ?? os.availableParallelism()
+  const addon: Native = { call: (op, i, d, a) => l.addon.call(op, threads, i, d, a) }
+  const small = options.minimumWork ?? SMALL
+  return {
+    name: "openblas",
+    gemm: gemm(addon, small),
+    tridiagonalize: tridiagonalize(addon, small),
+    applyQ: applyQ(addon),
+    shiftedForms: shiftedForms(addon, small),
+    choleskySolve: choleskySolve(addon, small),
+    standardize: standardize(addon, small)
+  }
+}

@@ -1,0 +1,216 @@
+import { type Dense, type MatrixLike, toDense } from "./dense"
+import { product, rotate, type Steps } from "./kernels"
+import { runSync } from "./runKernels"
+import { factorShifted, solveShifted, type Tridiagonal, tridiagonalize } from "./tridiagonal"
+
+/** How the covariate model is fitted: its penalty grid and the folds that choose among it. */
+export interface ResidualizeOptions {
+  /** The penalty grid (all > 0). */
+  readonly alphas: ReadonlyArray<number>
+  /** Fold label of every row (only training rows are read); at least two distinct labels among them. */
+  readonly folds: ArrayLike<number>
+}
+
+/** Targets with what the covariates predict of them removed. */
+export interface Residualized {
+  /** The penalty with the lowest out-of-fold squared error summed over every target column. */
+  readonly alpha: number
+  /** Per alpha: 1 − out-of-fold squared error / squared deviation from the training mean, both summed over columns. */
+  readonly cvR2ByAlpha: number[]
+  readonly cvR2: number
+  /**
+   * Same shape as the targets: a training row holds its out-of-fold residual (from the fit on the other folds), an
+   * `apply` row its residual under the fit on every training row, any other row zeros.
+   */
+  readonly residuals: Dense
+}
+
+/** Removes from targets (e.g. activations) what covariates (e.g. content features of the same rows) predict of them. */
+export interface Residualizer {
+  readonly rows: number
+  readonly residualize: (targets: MatrixLike, train: ArrayLike<number>, apply: ArrayLike<number>, options: ResidualizeOptions) => Residualized
+}
+
+// One fit of the covariate model on rows `fit`, reduced so that predictions of `predict` rows at any alpha cost one
+// tridiagonal solve per target column and one product: prediction(α) = mean + left·(T + αI)⁻¹·rightᵀ.
+interface Solved {
+  readonly tri: Tridiagonal
+  /** |predict| × s. */
+  readonly left: Float64Array
+  /** d × s. */
+  readonly right: Float64Array
+  /** Training mean of each target column. */
+  readonly mean: Float64Array
+  readonly predict: Int32Array
+  /** The mean variance of the covariates that vary over the fit rows: penalties are alpha times this. */
+  readonly scale: number
+}
+
+const columnMeans = (x: Dense, rows: Int32Array): Float64Array => {
+  const mean = new Float64Array(x.cols)
+  for (const r of rows) for (let j = 0; j < x.cols; j++) mean[j] += x.data[r * x.cols + j]!
+  for (let j = 0; j < x.cols; j++) mean[j] /= rows.length
+  return mean
+}
+
+const centred = (x: Dense, rows: Int32Array, mean: Float64Array): Dense & { data: Float64Array } => {
+  const d = x.cols, out = new Float64Array(rows.length * d)
+  rows.forEach((r, i) => {
+    for (let j = 0; j < d; j++) out[i * d + j] = x.data[r * d + j]! - mean[j]!
+  })
+  return { data: out, rows: rows.length, cols: d }
+}
+
+const traceOf = (square: Float64Array, n: number) => {
+  let t = 0
+  for (let i = 0; i < n; i++) t += square[i * n + i]!
+  return t
+}
+
+const transpose = (x: Dense): Float64Array => {
+  const out = new Float64Array(x.rows * x.cols)
+  for (let i = 0; i < x.rows; i++) for (let j = 0; j < x.cols; j++) out[j * x.rows + i] = x.data[i * x.cols + j]!
+  return out
+}
+
+/**
+ * Multi-output Ridge of targets on covariates with an intercept, the covariates centred by the training rows and kept
+ * in their own relative units (tf-idf weights, embedding coordinates), the penalty being alpha times the mean variance
+ * of the covariates that vary over the fit rows, so that a grid means what it means for a probe on standardized
+ * features and constant columns change nothing. Alpha is chosen by k-fold CV over the training rows
+ * only, one alpha for every target column (so residuals of rotated targets are the rotated residuals); the training
+ * rows' residuals are cross-fitted, each from the fit on the other folds, so that they are distributed as the
+ * residuals of rows never seen (in-sample residuals of a model with more covariates than rows are shrunk towards
+ * zero). Each fit factors the smaller of the covariates' Gram matrices once (primal CᵀC, or dual C·Cᵀ taken from one
+ * Gram of every row and centred per fit) into tridiagonal form, so the whole grid costs one factorization per fold.
+ */
+export const makeResidualizer = (covariates: MatrixLike): Residualizer => {
+  const c = toDense(covariates, "residualize", "covariates")
+  let gram: Float64Array | undefined
+  const fullGram = function* (): Steps<Float64Array> {
+    if (gram === undefined) gram = yield* product(c, c, { transB: true, symmetric: true })
+    return gram
+  }
+
+  // Columns that vary over the rows: a constant column (an unused hashing slot) must not dilute the penalty's scale.
+  const varying = (rows: Int32Array): number => {
+    let count = 0
+    for (let j = 0; j < c.cols; j++) {
+      const first = c.data[rows[0]! * c.cols + j]!
+      if (rows.some((r) => c.data[r * c.cols + j] !== first)) count++
+    }
+    return Math.max(count, 1)
+  }
+
+  function* solve(a: Dense, fit: Int32Array, predict: Int32Array): Steps<Solved> {
+    const p = c.cols, m = fit.length, d = a.cols
+    const mean = columnMeans(a, fit)
+    const ac = centred(a, fit, mean)
+    if (p <= m) {
+      const mu = columnMeans(c, fit)
+      const z = centred(c, fit, mu)
+      const gramP = yield* product(z, z, { transA: true, symmetric: true })
+      const scale = traceOf(gramP, p) / (m * varying(fit))
+      const tri = tridiagonalize(gramP, p)
+      const right = yield* product(ac, z, { transA: true })
+      yield* rotate(tri, right, d, true)
+      const left = centred(c, predict, mu).data
+      yield* rotate(tri, left, predict.length, true)
+      return { tri, left, right, mean, predict, scale }
+    }
+    const g = yield* fullGram()
+    const n = c.rows
+    // Centring by the fit rows' covariate mean μ: (cᵢ − μ)·(cⱼ − μ) = Gᵢⱼ − mean_k Gᵢₖ − mean_k Gⱼₖ + mean_kl Gₖₗ over k, l in fit.
+    const rowMean = (i: number) => {
+      let s = 0
+      for (const k of fit) s += g[i * n + k]!
+      return s / m
+    }
+    const r = Float64Array.from(fit, rowMean)
+    const rBar = r.reduce((acc, v) => acc + v, 0) / m
+    const kernel = new Float64Array(m * m)
+    for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) kernel[i * m + j] = g[fit[i]! * n + fit[j]!]! - r[i]! - r[j]! + rBar
+    const scale = traceOf(kernel, m) / (m * varying(fit))
+    const tri = tridiagonalize(kernel, m)
+    const right = transpose(ac)
+    yield* rotate(tri, right, d, true)
+    const left = new Float64Array(predict.length * m)
+    predict.forEach((v, i) => {
+      const q = rowMean(v)
+      for (let j = 0; j < m; j++) left[i * m + j] = g[v * n + fit[j]!]! - q - r[j]! + rBar
+    })
+    yield* rotate(tri, left, predict.length, true)
+    return { tri, left, right, mean, predict, scale }
+  }
+
+  // Predictions of the solved fit's `predict` rows at each alpha, |predict| × d each, from one product for the grid.
+  function* predictAt(s: Solved, alphas: ReadonlyArray<number>, d: number): Steps<Float64Array[]> {
+    const size = s.tri.n, rows = s.predict.length
+    const solved = new Float64Array(alphas.length * d * size)
+    alphas.forEach((alpha, k) => {
+      const factor = factorShifted(s.tri, alpha * (s.scale > 0 ? s.scale : 1))
+      for (let j = 0; j < d; j++) solved.set(solveShifted(factor, s.right.subarray(j * size, (j + 1) * size)), (k * d + j) * size)
+    })
+    const all = yield* product({ data: s.left, rows, cols: size }, { data: solved, rows: alphas.length * d, cols: size }, { transB: true })
+    return alphas.map((_, k) => {
+      const out = new Float64Array(rows * d)
+      for (let i = 0; i < rows; i++) for (let j = 0; j < d; j++) out[i * d + j] = all[i * alphas.length * d + k * d + j]! + s.mean[j]!
+      return out
+    })
+  }
+
+  function* steps(targets: MatrixLike, trainRows: ArrayLike<number>, applyRows: ArrayLike<number>, options: ResidualizeOptions): Steps<Residualized> {
+    const a = toDense(targets, "residualize", "targets")
+    const n = c.rows, d = a.cols
+    if (a.rows !== n) throw new Error(`residualize: targets has ${a.rows} rows but covariates has ${n}`)
+    if (options.alphas.length === 0) throw new Error("residualize: alphas is empty")
+    options.alphas.forEach((alpha) => {
+      if (!(alpha > 0)) throw new Error(`residualize: every alpha must be positive, got ${alpha}`)
+    })
+    if (options.folds.length !== n) throw new Error(`residualize: folds has ${options.folds.length} values but covariates has ${n} rows`)
+    const train = Int32Array.from(trainRows), apply = Int32Array.from(applyRows)
+    for (const [name, rows] of [["train", train], ["apply", apply]] as const) {
+      rows.forEach((r) => {
+        if (!(Number.isInteger(r) && r >= 0 && r < n)) throw new Error(`residualize: ${name} contains ${r}, outside 0..${n - 1}`)
+      })
+    }
+    const labels = [...new Set(Array.from(train, (r) => options.folds[r]!))].sort((x, y) => x - y)
+    if (labels.length < 2) throw new Error(`residualize: the training rows fall in ${labels.length} fold, need at least 2`)
+    const folds: Solved[] = []
+    const sse = new Float64Array(options.alphas.length)
+    for (const f of labels) {
+      const fit = train.filter((r) => options.folds[r] !== f), held = train.filter((r) => options.folds[r] === f)
+      if (fit.length < 2) throw new Error(`residualize: only ${fit.length} training row outside fold ${f}, need at least 2`)
+      const s = yield* solve(a, fit, held)
+      folds.push(s)
+      const predictions = yield* predictAt(s, options.alphas, d)
+      predictions.forEach((pred, k) =>
+        held.forEach((r, i) => {
+          for (let j = 0; j < d; j++) sse[k] += (a.data[r * d + j]! - pred[i * d + j]!) ** 2
+        })
+      )
+    }
+    const mean = columnMeans(a, train)
+    let sst = 0
+    for (const r of train) for (let j = 0; j < d; j++) sst += (a.data[r * d + j]! - mean[j]!) ** 2
+    const cvR2ByAlpha = Array.from(sse, (e) => (sst === 0 ? (e === 0 ? 1 : 0) : 1 - e / sst))
+    let chosen = 0
+    sse.forEach((e, k) => {
+      if (e < sse[chosen]!) chosen = k
+    })
+    const alpha = options.alphas[chosen]!
+    const residuals = new Float64Array(n * d)
+    const subtract = (rows: Int32Array, pred: Float64Array) =>
+      rows.forEach((r, i) => {
+        for (let j = 0; j < d; j++) residuals[r * d + j] = a.data[r * d + j]! - pred[i * d + j]!
+      })
+    for (const s of folds) subtract(s.predict, (yield* predictAt(s, [alpha], d))[0]!)
+    if (apply.length > 0) {
+      const s = yield* solve(a, train, apply)
+      subtract(apply, (yield* predictAt(s, [alpha], d))[0]!)
+    }
+    return { alpha, cvR2ByAlpha, cvR2: cvR2ByAlpha[chosen]!, residuals: { data: residuals, rows: n, cols: d } }
+  }
+
+  return { rows: c.rows, residualize: (targets, train, apply, options) => runSync(steps(targets, train, apply, options)) }
+}

@@ -1,0 +1,75 @@
+import { choleskySteps } from "./cholesky"
+import { gemm, gemmShape } from "./gemm"
+import type { Backend, KernelRequest, KernelTrace, Steps } from "./kernels"
+import { standardizeRows } from "./standardizedRows"
+import { applyQRows, shiftedForms, tridiagonalize } from "./tridiagonal"
+
+// The JavaScript implementation of a request; the larger ones are themselves algorithms yielding products.
+const javascript = function* (request: KernelRequest, trace: KernelTrace | undefined): Generator<KernelRequest, unknown, unknown> {
+  switch (request.op) {
+    case "gemm": {
+      if (trace !== undefined) {
+        const { m, n, k } = gemmShape(request.a, request.b, request.options)
+        trace.largestJsProduct = Math.max(trace.largestJsProduct, (request.options.symmetric ? 0.5 : 1) * m * n * k)
+      }
+      return gemm(request.a, request.b, request.options, request.into)
+    }
+    case "tridiagonalize":
+      return tridiagonalize(request.a, request.n)
+    case "applyQ":
+      return yield* applyQRows(request.t, request.p, request.rows, request.transpose)
+    case "shiftedForms":
+      return shiftedForms(request.factors, request.p, request.rows)
+    case "choleskySolve":
+      return yield* choleskySteps(request.a, request.n, request.b, request.nrhs)
+    case "standardize":
+      return standardizeRows(request.x, request.rows, request.mean, request.sd, request.from, request.to)
+  }
+}
+
+const count = (trace: KernelTrace | undefined, key: string, started: number) => {
+  if (trace === undefined) return
+  trace.calls[key] = (trace.calls[key] ?? 0) + 1
+  trace.seconds[key] = (trace.seconds[key] ?? 0) + (performance.now() - started) / 1000
+}
+
+/** Runs an algorithm on the JavaScript kernels only. */
+export const runSync = <A>(steps: Steps<A>, trace?: KernelTrace): A => {
+  const drive = (g: Generator<KernelRequest, unknown, unknown>): unknown => {
+    let step = g.next()
+    while (!step.done) {
+      const started = performance.now(), op = step.value.op
+      const result = drive(javascript(step.value, trace))
+      count(trace, `js.${op}`, started)
+      step = g.next(result)
+    }
+    return step.value
+  }
+  return drive(steps) as A
+}
+
+/** Runs an algorithm with every request the backend accepts sent to it, the rest on the JavaScript kernels. */
+export const runWith = async <A>(steps: Steps<A>, backend: Backend, trace?: KernelTrace): Promise<A> => {
+  const drive = async (g: Generator<KernelRequest, unknown, unknown>): Promise<unknown> => {
+    let step = g.next()
+    while (!step.done) {
+      const request = step.value, started = performance.now()
+      const handler = backend[request.op] as ((r: KernelRequest) => unknown) | undefined
+      const offered = handler?.(request)
+      if (offered === undefined) {
+        const result = await drive(javascript(request, trace))
+        count(trace, `js.${request.op}`, started)
+        step = g.next(result)
+      } else {
+        const result = offered instanceof Promise ? await offered : offered
+        count(trace, `${backend.name}.${request.op}`, started)
+        step = g.next(result)
+      }
+    }
+    return step.value
+  }
+  return (await drive(steps)) as A
+}
+
+/** The backend that takes nothing: every request runs on the JavaScript kernels (asynchronously driven). */
+export const javascriptBackend: Backend = { name: "js" }
