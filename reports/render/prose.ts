@@ -1,4 +1,19 @@
-import { formatNumber } from "./tables"
+/** Formats a number for reading: three significant digits, exponent notation outside 1e-3..1e6. */
+export const formatNumber = (value: number, decimals?: number): string => {
+  if (Number.isNaN(value)) return "NaN"
+  if (!Number.isFinite(value)) return value > 0 ? "∞" : "−∞"
+  const places = decimals ?? decimalsFor(value)
+  if (places === undefined) return value.toExponential(2)
+  return value.toFixed(places).replace(/^-(?=0(\.0*)?$)/, "")
+}
+
+/** Decimal places giving three significant digits, or undefined when exponent notation reads better. */
+export const decimalsFor = (value: number): number | undefined => {
+  const magnitude = Math.abs(value)
+  if (magnitude === 0) return 3
+  if (magnitude < 1e-3 || magnitude >= 1e6) return undefined
+  return Math.max(0, 2 - Math.floor(Math.log10(magnitude)))
+}
 
 /** A number for a sentence: three significant digits (as in the tables), "undefined" when not finite. */
 export const num = (x: number | null | undefined): string => (x === null || x === undefined || !Number.isFinite(x) ? "undefined" : formatNumber(x))

@@ -1,6 +1,9 @@
 import * as arrow from "apache-arrow"
 import { Effect, Schema } from "effect"
 import { Compression, Table as WasmTable, WriterPropertiesBuilder, writeParquet } from "parquet-wasm"
+import { decimalsFor, formatNumber } from "./prose"
+
+export { formatNumber } from "./prose"
 
 /** The column types a report table may hold. */
 export type ColumnType = "utf8" | "float64" | "int32" | "bool"
@@ -117,23 +120,6 @@ export const toCsv = (table: Table): string => {
   const lines = [table.columns.map((c) => csvField(c.name))]
   for (const row of table.rows) lines.push(table.columns.map((c) => csvField(rawCell(row[c.name]))))
   return lines.map((cells) => cells.join(",")).join("\r\n") + "\r\n"
-}
-
-/** Formats a number for reading: three significant digits, exponent notation outside 1e-3..1e6. */
-export const formatNumber = (value: number, decimals?: number): string => {
-  if (Number.isNaN(value)) return "NaN"
-  if (!Number.isFinite(value)) return value > 0 ? "∞" : "−∞"
-  const places = decimals ?? decimalsFor(value)
-  if (places === undefined) return value.toExponential(2)
-  return value.toFixed(places).replace(/^-(?=0(\.0*)?$)/, "")
-}
-
-// Decimal places giving three significant digits, or undefined when exponent notation reads better.
-const decimalsFor = (value: number): number | undefined => {
-  const magnitude = Math.abs(value)
-  if (magnitude === 0) return 3
-  if (magnitude < 1e-3 || magnitude >= 1e6) return undefined
-  return Math.max(0, 2 - Math.floor(Math.log10(magnitude)))
 }
 
 /** A table's cells as display strings; a float column `x` with float columns `x_lo` and `x_hi` becomes one `x [lo, hi]` column. */
