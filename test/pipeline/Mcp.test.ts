@@ -259,6 +259,7 @@ describe("pipeline mcp keeps keys and files where they belong", () => {
     const json = path.join(outside, "summary.json")
     fs.writeFileSync(json, JSON.stringify({ summary: { token: "sk-outside-json-0123456789" } }))
     // A dataset override must name a file inside the project: this link is inside it (under the ignored out/) but points out.
+    fs.mkdirSync(path.join(projectRoot, "out"), { recursive: true })
     const projectLinks = fs.mkdtempSync(path.join(projectRoot, "out", ".mcp-links-"))
     const links = [
       [path.join(dirs.templatesDir, "linked.json"), notJson],

@@ -62,7 +62,9 @@ describe("an API subject model behind a faulty server", () => {
       expect(rows.length).toBe(40 * 12)
       const failed = rows.filter((r) => r.error !== null)
       for (const r of rows) if (r.error === null) expect(["good", "bad"]).toContain(r.response)
-      for (const r of failed) expect(r.error).toMatch(/^(HTTP 400: prompt is too long|HTTP 500|HTTP 429|timeout|malformed reply: not JSON)$/)
+      // A task whose completion failed after its retries (timeouts at every try on a loaded machine) fails its
+      // questions with that reason.
+      for (const r of failed) expect(r.error).toMatch(/^(completion failed: )?(HTTP 400: prompt is too long|HTTP 500|HTTP 429|timeout|malformed reply: not JSON)$/)
       expect(failed.filter((r) => r.error === "HTTP 400: prompt is too long").length).toBeGreaterThan(0)
       expect(failed.length / rows.length).toBeLessThanOrEqual(0.1)
       const scores = fromTable<{ tier: string; reason: string | null }>((yield* Effect.promise(() => stageOutputs(w.cache, built, "parse[qualitative_post_v1]"))).table("scores"))

@@ -1,21 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
 import { heldOneOut, metricInterval, probeSimilarity, r2ByLabel, trainTwoTestTwo } from "../../stats/evaluation"
 import { r2Score } from "../../stats/metrics"
-import { type BackendUnderTest, kernelBackends } from "../support/kernelBackends"
+import { type BackendUnderTest, onEveryBackend } from "../support/kernelBackends"
 import { analysisData as data, analysisExpected as expected, close } from "./reference"
 
-// Each check runs on every kernel backend built here, each taking every call however small.
-const onEveryBackend = (check: (b: BackendUnderTest) => Promise<void>) =>
-  Effect.promise(async () => {
-    for (const b of kernelBackends()) {
-      try {
-        await check(b)
-      } finally {
-        await b.release()
-      }
-    }
-  })
 
 describe.skipIf(data === undefined)("evaluations against scikit-learn (analysis reference, 1e-6 relative)", () => {
   const setup = (b: BackendUnderTest) => ({ alphas: data!.alphas, folds: data!.fold, kernels: b.backend })

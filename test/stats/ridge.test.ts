@@ -1,23 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
 import { Matrix } from "ml-matrix"
 import * as fs from "node:fs"
 import { fitRidge, fitRidgeTargets, fitRidgeWith, predictRidge } from "../../stats/ridge"
 import { makePrng } from "../../stats/prng"
-import { type BackendUnderTest, kernelBackends } from "../support/kernelBackends"
+import { onEveryBackend } from "../support/kernelBackends"
 import { analysisData as data, analysisExpected as expected, close } from "./reference"
 
-// Each check runs on every kernel backend built here, each taking every call however small.
-const onEveryBackend = (check: (b: BackendUnderTest) => Promise<void>) =>
-  Effect.promise(async () => {
-    for (const b of kernelBackends()) {
-      try {
-        await check(b)
-      } finally {
-        await b.release()
-      }
-    }
-  })
 
 const expectClose = (actual: ArrayLike<number>, wanted: ArrayLike<number>, rel = 1e-6) => {
   expect(actual.length).toBe(wanted.length)

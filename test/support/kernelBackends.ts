@@ -1,3 +1,4 @@
+import { Effect } from "effect"
 import type { Backend } from "../../stats/kernels"
 import { nativeKernels, nativeKernelsMissing } from "../../stats/nativeKernels"
 import { makeOnnxGemm } from "../../stats/onnxGemm"
@@ -26,3 +27,15 @@ export const kernelBackends = (): BackendUnderTest[] => {
     ...(native === undefined ? [] : [{ name: "openblas", backend: native, release: async () => {} }])
   ]
 }
+
+/** Runs a check on every kernel backend built here, releasing each after its check. */
+export const onEveryBackend = (check: (b: BackendUnderTest) => Promise<void>) =>
+  Effect.promise(async () => {
+    for (const b of kernelBackends()) {
+      try {
+        await check(b)
+      } finally {
+        await b.release()
+      }
+    }
+  })

@@ -218,11 +218,11 @@ describe("the default build, exported", () => {
           `
   import glob, json, os, sys, numpy as np
   out = {}
-  for f in sorted(glob.glob(os.path.join(sys.argv[1], "activations", "*.npz"))):
+  for f in sorted(glob.glob(os.path.join(sys.argv[1], "**", "*.npz"), recursive=True)):
       z = np.load(f, allow_pickle=False)
       out[os.path.relpath(f, sys.argv[1])] = {k: [z[k].dtype.str, list(z[k].shape), bool(z[k].flags.c_contiguous)] for k in z.files}
-      out[os.path.relpath(f, sys.argv[1])]["_sum_layer_1"] = float(z["layer_1"].astype("f8").sum())
-  for f in sorted(glob.glob(os.path.join(sys.argv[2], "activations", "*", "*.npy"))):
+      if "layer_1" in z.files: out[os.path.relpath(f, sys.argv[1])]["_sum_layer_1"] = float(z["layer_1"].astype("f8").sum())
+  for f in sorted(glob.glob(os.path.join(sys.argv[2], "**", "*.npy"), recursive=True)):
       a = np.load(f, allow_pickle=False)
       out[os.path.relpath(f, sys.argv[2])] = [a.dtype.str, list(a.shape), bool(a.flags.c_contiguous)]
   print(json.dumps(out))`,
