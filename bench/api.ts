@@ -8,7 +8,8 @@
  * 2. `pipeline serve` of stories260K (a child process, as a user runs it): requests/s and tokens/s at concurrency 1,
  *    8 and 32, beside the in-process `generateBatch` at batch 1, 8 and 32 on the same prompts in the same run.
  *
- * The machine is shared, so each figure is the best of several runs and the serve part compares like with like.
+ * The machine is shared, so the client's figure is the best of several runs, and the serve part times the server and
+ * the in-process runtime in turns and reports the median of each turn's ratio.
  */
 import { NodeContext } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
@@ -35,6 +36,10 @@ import { experimentGraph } from "../reports/experiment"
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "prefpipe-bench-api-"))
 const now = () => Number(process.hrtime.bigint()) / 1e9
+const median = (xs: ReadonlyArray<number>) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2
+}
 const lines: string[] = []
 const log = (line: string) => {
   lines.push(line)
@@ -173,26 +178,9 @@ const servePart = Effect.gen(function* () {
   const prompts = ["Tim had a blue kite", "The cat sat on the mat", "Mom said", "Once there was a tiny frog who", "Lily and Ben went to the park to play with"]
   const maxTokens = 64
   const total = 96
+  const reps = 5
   const requestOf = (i: number) => ({ prompt: { kind: "chat" as const, messages: [{ role: "user", content: prompts[i % prompts.length]! }], addGenerationPrompt: true }, maxTokens, temperature: 1, topP: 1, seed: i })
   const tokensOf = (g: { tokenIds: ReadonlyArray<number>; finish: string }) => g.tokenIds.length + (g.finish === "eos" ? 1 : 0)
-  log("")
-  log(`pipeline serve of stories260K (${total} chat requests of up to ${maxTokens} tokens, temperature 1) beside the in-process generateBatch:`)
-  for (let rep = 0; rep < 2; rep++) yield* generateBatch(runtime, Array.from({ length: 32 }, (_, i) => requestOf(i)))
-  const local = new Map<number, { rps: number; tps: number }>()
-  for (const batch of [1, 8, 32]) {
-    let best = { rps: 0, tps: 0 }
-    for (let rep = 0; rep < 3; rep++) {
-      const t0 = now()
-      let tokens = 0
-      for (let start = 0; start < total; start += batch) {
-        const out = yield* generateBatch(runtime, Array.from({ length: Math.min(batch, total - start) }, (_, i) => requestOf(start + i)))
-        tokens += out.reduce((a, g) => a + tokensOf(g), 0)
-      }
-      const s = now() - t0
-      if (total / s > best.rps) best = { rps: total / s, tps: tokens / s }
-    }
-    local.set(batch, best)
-  }
   const bin = path.join(root, "bin/pipeline")
   const { child, match } = yield* Effect.promise(() => startChild(bin, ["serve", "--checkpoint", modelDir, "--port", "0", "--cache", cache, "--batch-size", "32"], /serving (\S+) at (\S+)/))
   const [name, url] = [match[1]!, match[2]!]
@@ -202,26 +190,48 @@ const servePart = Effect.gen(function* () {
     const json = (await res.json()) as { usage: { completion_tokens: number } }
     return json.usage.completion_tokens
   }
-  for (let i = 0; i < 64; i++) yield* Effect.promise(() => ask(i))
-  for (const concurrency of [1, 8, 32]) {
-    let best = { rps: 0, tps: 0 }
-    for (let rep = 0; rep < 3; rep++) {
+  const inProcess = (batch: number) =>
+    Effect.gen(function* () {
+      const t0 = now()
+      let tokens = 0
+      for (let start = 0; start < total; start += batch) {
+        const out = yield* generateBatch(runtime, Array.from({ length: Math.min(batch, total - start) }, (_, i) => requestOf(start + i)))
+        tokens += out.reduce((a, g) => a + tokensOf(g), 0)
+      }
+      const s = now() - t0
+      return { rps: total / s, tps: tokens / s }
+    })
+  const served = (concurrency: number) =>
+    Effect.promise(async () => {
       const t0 = now()
       let next = 0
       let tokens = 0
-      yield* Effect.promise(() => Promise.all(Array.from({ length: concurrency }, async () => {
+      await Promise.all(Array.from({ length: concurrency }, async () => {
         while (next < total) {
           const answered = await ask(next++)
           tokens += answered
         }
-      })))
+      }))
       const s = now() - t0
-      if (total / s > best.rps) best = { rps: total / s, tps: tokens / s }
+      return { rps: total / s, tps: tokens / s }
+    })
+  log("")
+  log(`pipeline serve of stories260K (${total} chat requests of up to ${maxTokens} tokens, temperature 1) beside the in-process generateBatch, in turns (${reps} of each; medians):`)
+  for (let rep = 0; rep < 2; rep++) yield* generateBatch(runtime, Array.from({ length: 32 }, (_, i) => requestOf(i)))
+  for (let i = 0; i < 64; i++) yield* Effect.promise(() => ask(i))
+  for (const concurrency of [1, 8, 32]) {
+    const local: Array<{ rps: number; tps: number }> = []
+    const remote: Array<{ rps: number; tps: number }> = []
+    for (let rep = 0; rep < reps; rep++) {
+      local.push(yield* inProcess(concurrency))
+      remote.push(yield* served(concurrency))
     }
-    const l = local.get(concurrency)!
+    const ratios = remote.map((r, i) => r.tps / local[i]!.tps).sort((a, b) => a - b)
+    const [l, r] = [median(local.map((x) => x.tps)), median(remote.map((x) => x.tps))]
     log(
-      `  concurrency ${String(concurrency).padStart(2)}: serve ${best.rps.toFixed(1)} requests/s, ${Math.round(best.tps).toLocaleString("en")} tokens/s; ` +
-        `in-process batch ${concurrency}: ${l.rps.toFixed(1)} requests/s, ${Math.round(l.tps).toLocaleString("en")} tokens/s; serve/in-process ${(best.tps / l.tps).toFixed(2)}`
+      `  concurrency ${String(concurrency).padStart(2)}: serve ${median(remote.map((x) => x.rps)).toFixed(1)} requests/s, ${Math.round(r).toLocaleString("en")} tokens/s; ` +
+        `in-process batch ${concurrency}: ${median(local.map((x) => x.rps)).toFixed(1)} requests/s, ${Math.round(l).toLocaleString("en")} tokens/s; ` +
+        `serve/in-process ${median(ratios).toFixed(2)} (turns ${ratios[0]!.toFixed(2)}-${ratios[ratios.length - 1]!.toFixed(2)})`
     )
   }
   child.kill()
