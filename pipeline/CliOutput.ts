@@ -63,10 +63,6 @@ export const topLevelHelp = (
   ].join("\n")
 }
 
-/** Whether the command line asks for the top-level help: no arguments, or only `--help` / `-h`. */
-export const wantsTopLevelHelp = (args: ReadonlyArray<string>): boolean =>
-  args.length === 0 || (args.length === 1 && (args[0] === "--help" || args[0] === "-h"))
-
 /** An error as one JSON object: its tag, its message and its structured fields. */
 export const errorJson = (error: unknown): { readonly error: Record<string, unknown> } => {
   if (ValidationError.isValidationError(error)) {

@@ -1,13 +1,15 @@
 import { describe, expect, it } from "@effect/vitest"
+import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { targetNames } from "../../pipeline/Target"
+import { projectRoot, targetNames } from "../../pipeline/Target"
 import { pipelineCli } from "../support/cli"
 import { tinyExperiment } from "../support/experiment"
 import { recordingServer } from "../support/recordingServer"
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "prefpipe-cli-"))
+const tsxLoader = `file://${path.join(projectRoot, "node_modules/tsx/dist/loader.mjs")}`
 
 /** Runs the CLI with its output piped (not a terminal), as a script or a pipe would. */
 const cli = (...args: string[]) => pipelineCli(args)
@@ -134,7 +136,13 @@ process.on("exit", () => fs.writeFileSync(process.env.PREFPIPE_LOADED_OUT, JSON.
         const seen = JSON.parse(fs.readFileSync(out, "utf8")) as { addons: string[]; modules: string[] }
         return { run, heavy: [...seen.addons, ...seen.modules].filter((m) => heavy.test(m)) }
       }
-      expect((await loaded(["--help"])).heavy).toEqual([])
+      const help = await loaded(["--help"])
+      expect(help.heavy).toEqual([])
+      // The bundle prints the help it kept when it was built; it must be the help the sources render now.
+      const fromSource = await new Promise<string>((resolve, reject) =>
+        execFile(process.execPath, ["--import", tsxLoader, path.join(projectRoot, "pipeline/main.ts"), "--help"], { cwd: projectRoot }, (e, stdout) => (e ? reject(e) : resolve(stdout)))
+      )
+      expect(help.run.stdout).toBe(fromSource)
       const cold = await loaded(build)
       // The cold build runs the organism and writes figures: the recorder sees what it opens.
       expect(cold.heavy.some((m) => /onnxruntime/.test(m))).toBe(true)
