@@ -6,7 +6,7 @@ import { sha256 } from "../core/Key"
 import type { StoreError } from "./StoreErrors"
 import { tryFs } from "./AtomicFile"
 import { CacheDir, cachePaths, listSharded } from "./CacheDir"
-import { readRecord, writeRecord } from "./Records"
+import { readRecord, restateRecord, writeRecord } from "./Records"
 
 /** One stored output of a stage: its kind, content hash, size and row count; a Files output lists its files. */
 export interface OutputRecord {
@@ -80,4 +80,4 @@ export const getNodeState = (node: string): Effect.Effect<NodeState | undefined,
 
 /** Records the state of a node id after it was built or found cached. */
 export const putNodeState = (state: NodeState): Effect.Effect<void, StoreError, CacheDir> =>
-  Effect.flatMap(CacheDir, ({ root }) => writeRecord(nodePath(root, state.node), state))
+  Effect.flatMap(CacheDir, ({ root }) => restateRecord(nodePath(root, state.node), state))

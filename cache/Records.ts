@@ -29,6 +29,15 @@ export const checkRecordText = <A>(text: string): Either.Either<{ readonly value
 export const writeRecord = (file: string, value: object): Effect.Effect<void, StoreError> => writeAtomic(file, recordText(value))
 
 /**
+ * Writes a record unless the file already holds exactly its text: a build that finds every stage cached restates
+ * every node's state, and a durable write (an fsync) for each was most of its time.
+ */
+export const restateRecord = (file: string, value: object): Effect.Effect<void, StoreError> => {
+  const text = recordText(value)
+  return Effect.flatMap(readIfExists(file), (held) => (held !== undefined && held.equals(Buffer.from(text)) ? Effect.void : writeAtomic(file, text)))
+}
+
+/**
  * Reads a checksummed record, or undefined when there is none. A record that does not parse or fails its checksum
  * is moved to the quarantine with one line saying so and reads as absent, so whatever it stood for is recomputed;
  * `then` says what that means for this kind of record. A record from before checksums is rewritten with one.

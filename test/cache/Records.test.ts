@@ -5,7 +5,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { CacheDir } from "../../cache/CacheDir"
 import { StoreNotices } from "../../cache/Quarantine"
-import { checkRecordText, readRecord, recordText, writeRecord } from "../../cache/Records"
+import { checkRecordText, readRecord, recordText, restateRecord, writeRecord } from "../../cache/Records"
 
 const inCache = <A, E>(root: string, effect: Effect.Effect<A, E, CacheDir>, notices: string[] = []) =>
   effect.pipe(Effect.provide(CacheDir.layer(root)), Effect.provideService(StoreNotices, { note: (l) => Effect.sync(() => void notices.push(l)) }))
@@ -44,6 +44,23 @@ describe("checksummed records", () => {
       const notices: string[] = []
       expect(yield* inCache(root, readRecord(file, "forgotten"), notices)).toEqual(record)
       expect(notices).toEqual([])
+      expect(fs.readFileSync(file, "utf8")).toBe(recordText(record))
+    }))
+
+  it.effect("restating a record leaves a file that holds exactly its text alone, and rewrites one that differs or is damaged", () =>
+    Effect.gen(function* () {
+      const root = fs.mkdtempSync(path.join(os.tmpdir(), "prefpipe-records-"))
+      const file = path.join(root, "nodes", "y.json")
+      yield* restateRecord(file, record)
+      expect(fs.readFileSync(file, "utf8")).toBe(recordText(record))
+      const written = fs.statSync(file).ino
+      yield* restateRecord(file, record)
+      // An atomic write renames a new file into place: the same inode means nothing was written.
+      expect(fs.statSync(file).ino).toBe(written)
+      yield* restateRecord(file, { ...record, seconds: 0.5 })
+      expect(fs.readFileSync(file, "utf8")).toBe(recordText({ ...record, seconds: 0.5 }))
+      fs.writeFileSync(file, recordText(record).replace("0.25", "0.26"))
+      yield* restateRecord(file, record)
       expect(fs.readFileSync(file, "utf8")).toBe(recordText(record))
     }))
 })
