@@ -71,10 +71,10 @@ export const contentProbe = Stage.make({
       const info = inputs.features!.json<ContentInfo>("info")
       const groups = new Set(labels).size
       const residualizer = makeResidualizer(features)
-      const contentOnly = crossValidatedCovariates(residualizer, y, labels, setup, options)
-      const contentHoo = groups >= 2 ? heldOneOutCovariates(residualizer, y, labels, setup, options) : {}
-      const orthogonal = crossValidatedOrthogonal(x, residualizer, y, labels, setup, options)
-      const orthogonalHoo = groups >= 2 ? heldOneOutOrthogonal(x, residualizer, y, labels, setup, options) : {}
+      const contentOnly = yield* Effect.promise(() => crossValidatedCovariates(residualizer, y, labels, setup, options))
+      const contentHoo = groups >= 2 ? yield* Effect.promise(() => heldOneOutCovariates(residualizer, y, labels, setup, options)) : {}
+      const orthogonal = yield* Effect.promise(() => crossValidatedOrthogonal(x, residualizer, y, labels, setup, options))
+      const orthogonalHoo = groups >= 2 ? yield* Effect.promise(() => heldOneOutOrthogonal(x, residualizer, y, labels, setup, options)) : {}
       const evaluation: ContentProbeEvaluation = {
         template_id: params.template_id,
         layer: params.layer,

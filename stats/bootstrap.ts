@@ -81,8 +81,12 @@ export const bootstrapManyByTask = (
         grown.set(rows.subarray(0, len))
         rows = grown
       }
-      rows.set(group, len)
-      len += group.length
+      // Most tasks hold one row, and a typed-array copy of one element costs more than the element.
+      if (group.length === 1) rows[len++] = group[0]!
+      else {
+        rows.set(group, len)
+        len += group.length
+      }
     }
     const value = statistics(rows.subarray(0, len))
     for (let s = 0; s < count; s++) if (Number.isFinite(value[s]!)) values[s]!.push(value[s]!)

@@ -8,7 +8,8 @@ import { type Dense, type MatrixLike, toDense } from "./dense"
 import { type EvaluationOptions, type HeldOut, metricInterval, type ProbeSetup } from "./evaluation"
 import { meanAdjustedR2, pearson, r2Score } from "./metrics"
 import type { Residualizer } from "./residualize"
-import { fitRidge, foldsOf, predictRidge, type RidgeFit } from "./ridge"
+import { fitRidgeWith, foldsOf, predictRidge, type RidgeFit } from "./ridge"
+import { javascriptBackend } from "./runKernels"
 
 /** Held-out metrics of the covariate model of the target (a Ridge on the covariates alone), fitted on training rows only. */
 export type CovariateHeldOut = Omit<HeldOut, "probe">
@@ -77,13 +78,13 @@ const crossValidated = (y: ArrayLike<number>, oofPredictions: Float64Array, labe
 }
 
 /** Fits the covariate model of the target on the training rows (alpha by the probe's folds over them) and scores it on the test rows. */
-export const covariateHeldOut = (
+export const covariateHeldOut = async (
   residualizer: Residualizer, y: ArrayLike<number>, train: ArrayLike<number>, test: ArrayLike<number>, setup: ProbeSetup, options: EvaluationOptions = {}
-): CovariateHeldOut => {
+): Promise<CovariateHeldOut> => {
   check("covariateHeldOut", residualizer, y)
   if (test.length < 2) throw new Error(`covariateHeldOut: test has ${test.length} rows, need at least 2`)
   const trainRows = Int32Array.from(train), testRows = Int32Array.from(test)
-  const res = residualizer.residualize(column(y), trainRows, testRows, { alphas: setup.alphas, folds: foldArray(y.length, trainRows, setup) })
+  const res = await residualizer.residualize(column(y), trainRows, testRows, { alphas: setup.alphas, folds: foldArray(y.length, trainRows, setup), kernels: setup.kernels })
   const predictions = Float64Array.from(testRows, (r) => y[r]! - res.residuals.data[r]!)
   const interval = (metric: (a: Float64Array, b: Float64Array) => number) => metricInterval(y, predictions, testRows, metric, options)
   return {
@@ -93,24 +94,24 @@ export const covariateHeldOut = (
 }
 
 /** For each label: the covariate model of the target trained on all other labels, tested on that one. */
-export const heldOneOutCovariates = (
+export const heldOneOutCovariates = async (
   residualizer: Residualizer, y: ArrayLike<number>, labels: ReadonlyArray<string>, setup: ProbeSetup, options: EvaluationOptions = {}
-): Record<string, CovariateHeldOut> => {
+): Promise<Record<string, CovariateHeldOut>> => {
   check("heldOneOutCovariates", residualizer, y, undefined, labels)
-  return Object.fromEntries(
-    labelNames("heldOneOutCovariates", labels).map((name) => [
-      name, covariateHeldOut(residualizer, y, rowsWhere(labels, (l) => l !== name), rowsWhere(labels, (l) => l === name), setup, options)
-    ])
-  )
+  const out: Record<string, CovariateHeldOut> = {}
+  for (const name of labelNames("heldOneOutCovariates", labels)) {
+    out[name] = await covariateHeldOut(residualizer, y, rowsWhere(labels, (l) => l !== name), rowsWhere(labels, (l) => l === name), setup, options)
+  }
+  return out
 }
 
 /** The covariate model of the target over the probe's folds: out-of-fold predictions at the alpha those folds choose. */
-export const crossValidatedCovariates = (
+export const crossValidatedCovariates = async (
   residualizer: Residualizer, y: ArrayLike<number>, labels: ReadonlyArray<string>, setup: ProbeSetup, options: EvaluationOptions = {}
-): CovariateCrossValidated => {
+): Promise<CovariateCrossValidated> => {
   check("crossValidatedCovariates", residualizer, y, undefined, labels)
   const all = allRows(y.length)
-  const res = residualizer.residualize(column(y), all, [], { alphas: setup.alphas, folds: foldArray(y.length, all, setup) })
+  const res = await residualizer.residualize(column(y), all, [], { alphas: setup.alphas, folds: foldArray(y.length, all, setup), kernels: setup.kernels })
   const oof = Float64Array.from(all, (r) => y[r]! - res.residuals.data[r]!)
   return { ...crossValidated(y, oof, labels, options), alpha: res.alpha, cvR2: res.cvR2 }
 }
@@ -118,11 +119,12 @@ export const crossValidatedCovariates = (
 // The covariate models of the features and of the target on the training rows (each alpha by the probe's folds over
 // them, training residuals cross-fitted), the probe fitted to the target's residuals from the features' residuals, and
 // its predictions of the target for the `apply` rows: the training mean plus what the residualized features add.
-const orthogonalFit = (x: Dense, residualizer: Residualizer, y: ArrayLike<number>, train: Int32Array, apply: Int32Array, setup: ProbeSetup) => {
-  const folds = { alphas: setup.alphas, folds: foldArray(x.rows, train, setup) }
-  const features = residualizer.residualize(x, train, apply, folds)
-  const target = residualizer.residualize(column(y), train, [], folds)
-  const probe = fitRidge(features.residuals, target.residuals.data, { ...setup, rows: train })
+const orthogonalFit = async (x: Dense, residualizer: Residualizer, y: ArrayLike<number>, train: Int32Array, apply: Int32Array, setup: ProbeSetup) => {
+  const folds = { alphas: setup.alphas, folds: foldArray(x.rows, train, setup), kernels: setup.kernels }
+  const features = await residualizer.residualize(x, train, apply, folds)
+  const target = await residualizer.residualize(column(y), train, [], folds)
+  const { kernels, ...ridge } = setup
+  const probe = await fitRidgeWith(kernels ?? javascriptBackend, features.residuals, target.residuals.data, { ...ridge, rows: train })
   let shift = 0
   for (const r of train) shift += y[r]! - target.residuals.data[r]!
   shift /= train.length
@@ -139,15 +141,15 @@ const orthogonalFit = (x: Dense, residualizer: Residualizer, y: ArrayLike<number
  * must not fit, no longer pulls the weights); its predictions are the training mean plus what the residualized
  * features add, scored against the target itself.
  */
-export const trainTestOrthogonal = (
+export const trainTestOrthogonal = async (
   x: MatrixLike, residualizer: Residualizer, y: ArrayLike<number>, train: ArrayLike<number>, test: ArrayLike<number>,
   setup: ProbeSetup, options: EvaluationOptions = {}
-): OrthogonalHeldOut => {
+): Promise<OrthogonalHeldOut> => {
   const dense = toDense(x, "trainTestOrthogonal", "x")
   check("trainTestOrthogonal", residualizer, y, dense)
   if (test.length < 2) throw new Error(`trainTestOrthogonal: test has ${test.length} rows, need at least 2`)
   const testRows = Int32Array.from(test)
-  const fit = orthogonalFit(dense, residualizer, y, Int32Array.from(train), testRows, setup)
+  const fit = await orthogonalFit(dense, residualizer, y, Int32Array.from(train), testRows, setup)
   const interval = (metric: (a: Float64Array, b: Float64Array) => number) => metricInterval(y, fit.predictions, testRows, metric, options)
   return {
     alpha: fit.probe.alpha, trainCvR2: fit.probe.cvR2, probe: fit.probe, testRows, predictions: fit.predictions,
@@ -157,16 +159,16 @@ export const trainTestOrthogonal = (
 }
 
 /** For each label: the residualized probe trained on all other labels, tested on that one. */
-export const heldOneOutOrthogonal = (
+export const heldOneOutOrthogonal = async (
   x: MatrixLike, residualizer: Residualizer, y: ArrayLike<number>, labels: ReadonlyArray<string>, setup: ProbeSetup, options: EvaluationOptions = {}
-): Record<string, OrthogonalHeldOut> => {
+): Promise<Record<string, OrthogonalHeldOut>> => {
   const dense = toDense(x, "heldOneOutOrthogonal", "x")
   check("heldOneOutOrthogonal", residualizer, y, dense, labels)
-  return Object.fromEntries(
-    labelNames("heldOneOutOrthogonal", labels).map((name) => [
-      name, trainTestOrthogonal(dense, residualizer, y, rowsWhere(labels, (l) => l !== name), rowsWhere(labels, (l) => l === name), setup, options)
-    ])
-  )
+  const out: Record<string, OrthogonalHeldOut> = {}
+  for (const name of labelNames("heldOneOutOrthogonal", labels)) {
+    out[name] = await trainTestOrthogonal(dense, residualizer, y, rowsWhere(labels, (l) => l !== name), rowsWhere(labels, (l) => l === name), setup, options)
+  }
+  return out
 }
 
 /**
@@ -175,9 +177,9 @@ export const heldOneOutOrthogonal = (
  * pooled out-of-fold predictions and within each label; the reported probe is fitted on every row's cross-fitted
  * residuals.
  */
-export const crossValidatedOrthogonal = (
+export const crossValidatedOrthogonal = async (
   x: MatrixLike, residualizer: Residualizer, y: ArrayLike<number>, labels: ReadonlyArray<string>, setup: ProbeSetup, options: EvaluationOptions = {}
-): OrthogonalCrossValidated => {
+): Promise<OrthogonalCrossValidated> => {
   const dense = toDense(x, "crossValidatedOrthogonal", "x")
   check("crossValidatedOrthogonal", residualizer, y, dense, labels)
   const n = dense.rows
@@ -186,8 +188,8 @@ export const crossValidatedOrthogonal = (
   const oof = new Float64Array(n)
   for (const f of [...new Set(outer)].sort((a, b) => a - b)) {
     const test = all.filter((r) => outer[r] === f)
-    orthogonalFit(dense, residualizer, y, all.filter((r) => outer[r] !== f), test, setup).predictions.forEach((p, i) => (oof[test[i]!] = p))
+    ;(await orthogonalFit(dense, residualizer, y, all.filter((r) => outer[r] !== f), test, setup)).predictions.forEach((p, i) => (oof[test[i]!] = p))
   }
-  const full = orthogonalFit(dense, residualizer, y, all, new Int32Array(0), setup)
+  const full = await orthogonalFit(dense, residualizer, y, all, new Int32Array(0), setup)
   return { ...crossValidated(y, oof, labels, options), probe: full.probe, residualAlpha: full.features.alpha, residualCvR2: full.features.cvR2 }
 }

@@ -1,7 +1,7 @@
 import { type Dense, type MatrixLike, toDense } from "./dense"
-import { product, rotate, type Steps } from "./kernels"
-import { runSync } from "./runKernels"
-import { factorShifted, solveShifted, type Tridiagonal, tridiagonalize } from "./tridiagonal"
+import { type Backend, product, rotate, type Steps, tridiagonal } from "./kernels"
+import { javascriptBackend, runWith } from "./runKernels"
+import { factorShifted, solveShifted, type Tridiagonal } from "./tridiagonal"
 
 /** How the covariate model is fitted: its penalty grid and the folds that choose among it. */
 export interface ResidualizeOptions {
@@ -9,6 +9,8 @@ export interface ResidualizeOptions {
   readonly alphas: ReadonlyArray<number>
   /** Fold label of every row (only training rows are read); at least two distinct labels among them. */
   readonly folds: ArrayLike<number>
+  /** Where the products and factorizations run (JavaScript by default). */
+  readonly kernels?: Backend | undefined
 }
 
 /** Targets with what the covariates predict of them removed. */
@@ -28,7 +30,20 @@ export interface Residualized {
 /** Removes from targets (e.g. activations) what covariates (e.g. content features of the same rows) predict of them. */
 export interface Residualizer {
   readonly rows: number
-  readonly residualize: (targets: MatrixLike, train: ArrayLike<number>, apply: ArrayLike<number>, options: ResidualizeOptions) => Residualized
+  readonly residualize: (targets: MatrixLike, train: ArrayLike<number>, apply: ArrayLike<number>, options: ResidualizeOptions) => Promise<Residualized>
+}
+
+// The covariates' part of one fit on rows `fit`: the smaller Gram matrix in tridiagonal form T = QᵀGQ and the
+// `predict` rows' covariates rotated by Q.
+interface CovariateFactor {
+  readonly tri: Tridiagonal
+  /** |predict| × s. */
+  readonly left: Float64Array
+  readonly predict: Int32Array
+  /** The mean variance of the covariates that vary over the fit rows: penalties are alpha times this. */
+  readonly scale: number
+  /** In the primal form (no more covariates than fit rows): the fit rows' centred covariates, which targets are projected on. */
+  readonly z?: Dense
 }
 
 // One fit of the covariate model on rows `fit`, reduced so that predictions of `predict` rows at any alpha cost one
@@ -93,54 +108,90 @@ export const makeResidualizer = (covariates: MatrixLike): Residualizer => {
   }
 
   // Columns that vary over the rows: a constant column (an unused hashing slot) must not dilute the penalty's scale.
+  // A column that is zero in the first row varies when any other row has it non-zero, which the column's own list of
+  // non-zero rows tells at once (tf-idf columns are mostly zeros); any other column is compared row by row.
+  let nonZero: { readonly start: Int32Array; readonly rows: Int32Array } | undefined
+  const nonZeroRows = () => {
+    if (nonZero !== undefined) return nonZero
+    const n = c.rows, p = c.cols
+    const start = new Int32Array(p + 1)
+    for (let i = 0; i < n; i++) for (let j = 0; j < p; j++) if (c.data[i * p + j] !== 0) start[j + 1]++
+    for (let j = 0; j < p; j++) start[j + 1] += start[j]!
+    const rows = new Int32Array(start[p]!), next = start.slice(0, p)
+    for (let i = 0; i < n; i++) for (let j = 0; j < p; j++) if (c.data[i * p + j] !== 0) rows[next[j]!++] = i
+    return (nonZero = { start, rows })
+  }
   const varying = (rows: Int32Array): number => {
+    const p = c.cols, first = rows[0]! * p
+    const { start, rows: nz } = nonZeroRows()
+    const member = new Uint8Array(c.rows)
+    for (const r of rows) member[r] = 1
     let count = 0
-    for (let j = 0; j < c.cols; j++) {
-      const first = c.data[rows[0]! * c.cols + j]!
-      if (rows.some((r) => c.data[r * c.cols + j] !== first)) count++
+    for (let j = 0; j < p; j++) {
+      const v = c.data[first + j]!
+      let varies = false
+      if (v === 0) {
+        for (let k = start[j]!; k < start[j + 1]! && !varies; k++) varies = member[nz[k]!] === 1
+      } else {
+        for (let i = 0; i < rows.length && !varies; i++) varies = c.data[rows[i]! * p + j] !== v
+      }
+      if (varies) count++
     }
     return Math.max(count, 1)
   }
 
-  function* solve(a: Dense, fit: Int32Array, predict: Int32Array): Steps<Solved> {
-    const p = c.cols, m = fit.length, d = a.cols
-    const mean = columnMeans(a, fit)
-    const ac = centred(a, fit, mean)
+  // The covariates' side of a fit on rows `fit` predicting rows `predict`, which every target residualized over the
+  // same folds shares (the features and the target of a probe, every fold of both): kept for the residualizer's life.
+  const factors = new Map<string, CovariateFactor>()
+  function* factor(fit: Int32Array, predict: Int32Array): Steps<CovariateFactor> {
+    const key = `${fit.join(",")}|${predict.join(",")}`
+    const kept = factors.get(key)
+    if (kept !== undefined) return kept
+    const p = c.cols, m = fit.length
+    let made: CovariateFactor
     if (p <= m) {
       const mu = columnMeans(c, fit)
       const z = centred(c, fit, mu)
       const gramP = yield* product(z, z, { transA: true, symmetric: true })
       const scale = traceOf(gramP, p) / (m * varying(fit))
-      const tri = tridiagonalize(gramP, p)
-      const right = yield* product(ac, z, { transA: true })
-      yield* rotate(tri, right, d, true)
+      const tri = yield* tridiagonal(gramP, p)
       const left = centred(c, predict, mu).data
       yield* rotate(tri, left, predict.length, true)
-      return { tri, left, right, mean, predict, scale }
+      made = { tri, left, predict, scale, z }
+    } else {
+      const g = yield* fullGram()
+      const n = c.rows
+      // Centring by the fit rows' covariate mean μ: (cᵢ − μ)·(cⱼ − μ) = Gᵢⱼ − mean_k Gᵢₖ − mean_k Gⱼₖ + mean_kl Gₖₗ over k, l in fit.
+      const rowMean = (i: number) => {
+        let s = 0
+        for (const k of fit) s += g[i * n + k]!
+        return s / m
+      }
+      const r = Float64Array.from(fit, rowMean)
+      const rBar = r.reduce((acc, v) => acc + v, 0) / m
+      const kernel = new Float64Array(m * m)
+      for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) kernel[i * m + j] = g[fit[i]! * n + fit[j]!]! - r[i]! - r[j]! + rBar
+      const scale = traceOf(kernel, m) / (m * varying(fit))
+      const tri = yield* tridiagonal(kernel, m)
+      const left = new Float64Array(predict.length * m)
+      predict.forEach((v, i) => {
+        const q = rowMean(v)
+        for (let j = 0; j < m; j++) left[i * m + j] = g[v * n + fit[j]!]! - q - r[j]! + rBar
+      })
+      yield* rotate(tri, left, predict.length, true)
+      made = { tri, left, predict, scale }
     }
-    const g = yield* fullGram()
-    const n = c.rows
-    // Centring by the fit rows' covariate mean μ: (cᵢ − μ)·(cⱼ − μ) = Gᵢⱼ − mean_k Gᵢₖ − mean_k Gⱼₖ + mean_kl Gₖₗ over k, l in fit.
-    const rowMean = (i: number) => {
-      let s = 0
-      for (const k of fit) s += g[i * n + k]!
-      return s / m
-    }
-    const r = Float64Array.from(fit, rowMean)
-    const rBar = r.reduce((acc, v) => acc + v, 0) / m
-    const kernel = new Float64Array(m * m)
-    for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) kernel[i * m + j] = g[fit[i]! * n + fit[j]!]! - r[i]! - r[j]! + rBar
-    const scale = traceOf(kernel, m) / (m * varying(fit))
-    const tri = tridiagonalize(kernel, m)
-    const right = transpose(ac)
-    yield* rotate(tri, right, d, true)
-    const left = new Float64Array(predict.length * m)
-    predict.forEach((v, i) => {
-      const q = rowMean(v)
-      for (let j = 0; j < m; j++) left[i * m + j] = g[v * n + fit[j]!]! - q - r[j]! + rBar
-    })
-    yield* rotate(tri, left, predict.length, true)
-    return { tri, left, right, mean, predict, scale }
+    factors.set(key, made)
+    return made
+  }
+
+  function* solve(a: Dense, fit: Int32Array, predict: Int32Array): Steps<Solved> {
+    const f = yield* factor(fit, predict)
+    const mean = columnMeans(a, fit)
+    const ac = centred(a, fit, mean)
+    const right = f.z !== undefined ? yield* product(ac, f.z, { transA: true }) : transpose(ac)
+    yield* rotate(f.tri, right, a.cols, true)
+    return { tri: f.tri, left: f.left, right, mean, predict, scale: f.scale }
   }
 
   // Predictions of the solved fit's `predict` rows at each alpha, |predict| × d each, from one product for the grid.
@@ -212,5 +263,5 @@ export const makeResidualizer = (covariates: MatrixLike): Residualizer => {
     return { alpha, cvR2ByAlpha, cvR2: cvR2ByAlpha[chosen]!, residuals: { data: residuals, rows: n, cols: d } }
   }
 
-  return { rows: c.rows, residualize: (targets, train, apply, options) => runSync(steps(targets, train, apply, options)) }
+  return { rows: c.rows, residualize: (targets, train, apply, options) => runWith(steps(targets, train, apply, options), options.kernels ?? javascriptBackend) }
 }

@@ -47,8 +47,8 @@ describe("covariate-only and covariate-orthogonal probes", () => {
   it("a target that is a pure function of content: the residualized probe's held-out R² intervals contain 0", async () => {
     const t = planted(1, 0)
     const plain = await heldOneOut(t.x, t.y, t.labels, t.setup, t.options)
-    const contentOnly = heldOneOutCovariates(t.residualizer, t.y, t.labels, t.setup, t.options)
-    const orthogonal = heldOneOutOrthogonal(t.x, t.residualizer, t.y, t.labels, t.setup, t.options)
+    const contentOnly = await heldOneOutCovariates(t.residualizer, t.y, t.labels, t.setup, t.options)
+    const orthogonal = await heldOneOutOrthogonal(t.x, t.residualizer, t.y, t.labels, t.setup, t.options)
     for (const label of ["a", "b", "c", "d"]) {
       // The activations predict the target (they carry the content), and so does the content itself ...
       expect(plain[label]!.r2.lo).toBeGreaterThan(0.8)
@@ -59,18 +59,18 @@ describe("covariate-only and covariate-orthogonal probes", () => {
       expect(r2.hi).toBeGreaterThanOrEqual(-1 / testRows.length)
       expect(orthogonal[label]!.residualCvR2).toBeGreaterThan(0.8)
     }
-    const cv = crossValidatedOrthogonal(t.x, t.residualizer, t.y, t.labels, t.setup, t.options)
+    const cv = await crossValidatedOrthogonal(t.x, t.residualizer, t.y, t.labels, t.setup, t.options)
     expect(cv.r2.lo).toBeLessThanOrEqual(0)
     expect(cv.r2.hi).toBeGreaterThanOrEqual(-1 / (t.y.length / t.setup.k))
   })
 
-  it("a target carried only by what content cannot predict: recovered with its direction, content alone predicts nothing", () => {
+  it("a target carried only by what content cannot predict: recovered with its direction, content alone predicts nothing", async () => {
     const t = planted(0, 1)
-    const cv = crossValidatedOrthogonal(t.x, t.residualizer, t.y, t.labels, t.setup, t.options)
+    const cv = await crossValidatedOrthogonal(t.x, t.residualizer, t.y, t.labels, t.setup, t.options)
     expect(cv.r2.estimate).toBeGreaterThan(0.8)
     expect(cv.r2.lo).toBeGreaterThan(0.7)
     expect(Math.abs(cosine(cv.probe.weightsRaw, t.v))).toBeGreaterThan(0.95)
-    const contentOnly = crossValidatedCovariates(t.residualizer, t.y, t.labels, t.setup, t.options)
+    const contentOnly = await crossValidatedCovariates(t.residualizer, t.y, t.labels, t.setup, t.options)
     expect(contentOnly.r2.estimate).toBeLessThan(0.05)
     for (const label of ["a", "b", "c", "d"]) expect(cv.byLabel[label]!.n).toBe(60)
   })
@@ -83,7 +83,7 @@ describe("covariate-only and covariate-orthogonal probes", () => {
     }
     const share = variance(t.otherPart) / variance(t.y)
     expect(share).toBeGreaterThan(0.3)
-    const cv = crossValidatedOrthogonal(t.x, t.residualizer, t.y, t.labels, t.setup, t.options)
+    const cv = await crossValidatedOrthogonal(t.x, t.residualizer, t.y, t.labels, t.setup, t.options)
     // The oracle knows what residualization only estimates: e, the part of the activations content cannot predict,
     // and the content part of the target. Its probe of e is fitted to the target without that part, on the same folds.
     const oracle = (await r2ByLabel(t.e, t.y.map((v, i) => v - t.contentPart[i]!), t.labels, t.setup, t.options)).probe
@@ -94,21 +94,21 @@ describe("covariate-only and covariate-orthogonal probes", () => {
     expect((await r2ByLabel(t.x, t.y, t.labels, t.setup, t.options)).probe.cvR2).toBeGreaterThan(0.7)
   })
 
-  it("never lets a test row into the covariate model: moving test rows' covariates changes nothing on training rows", () => {
+  it("never lets a test row into the covariate model: moving test rows' covariates changes nothing on training rows", async () => {
     const t = planted(1, 1)
     const train = Array.from({ length: 180 }, (_, i) => i), test = Array.from({ length: 60 }, (_, i) => 180 + i)
     const moved = t.c.map((row, i) => (i >= 180 ? row.map((v) => v * 5 + 1) : row))
-    const a = trainTestOrthogonal(t.x, t.residualizer, t.y, train, test, t.setup, t.options)
-    const b = trainTestOrthogonal(t.x, makeResidualizer(moved), t.y, train, test, t.setup, t.options)
+    const a = await trainTestOrthogonal(t.x, t.residualizer, t.y, train, test, t.setup, t.options)
+    const b = await trainTestOrthogonal(t.x, makeResidualizer(moved), t.y, train, test, t.setup, t.options)
     expect(b.alpha).toBe(a.alpha)
     expect(b.residualAlpha).toBe(a.residualAlpha)
     Array.from(a.probe.weightsRaw).forEach((w, j) => expect(b.probe.weightsRaw[j]!).toBeCloseTo(w, 9))
   })
 
-  it("the covariate model of the target: the closed-form Ridge, its alpha by the probe's folds over the training rows (1e-9)", () => {
+  it("the covariate model of the target: the closed-form Ridge, its alpha by the probe's folds over the training rows (1e-9)", async () => {
     const t = planted(1, 1)
     const train = Array.from({ length: 200 }, (_, i) => i), test = Array.from({ length: 40 }, (_, i) => 200 + i)
-    const got = covariateHeldOut(t.residualizer, t.y, train, test, t.setup, t.options)
+    const got = await covariateHeldOut(t.residualizer, t.y, train, test, t.setup, t.options)
     // Reference: for each alpha, b = (ZᵀZ + α·s²·I)⁻¹Zᵀ(y − ȳ) on centred covariates Z (s² their mean variance), by LU.
     const fitPredict = (fit: number[], predict: number[], alpha: number) => {
       const mu = t.c[0]!.map((_, j) => fit.reduce((s, r) => s + t.c[r]![j]!, 0) / fit.length)
