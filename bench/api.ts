@@ -5,8 +5,9 @@
  *    Arrow table) against a local server process that answers at once, and where a request's time goes (key hashing,
  *    body encoding, the HTTP round trip, reply decoding, memo writes, the stage's per-row bookkeeping), each measured
  *    alone in the same run.
- * 2. `pipeline serve` of stories260K (a child process, as a user runs it): requests/s and tokens/s at concurrency 1,
- *    8 and 32, beside the in-process `generateBatch` at batch 1, 8 and 32 on the same prompts in the same run.
+ * 2. `pipeline serve` of stories260K (a child process, as a user runs it, asked through prefpipe's own transport as
+ *    an API subject model asks it): requests/s and tokens/s at concurrency 1, 8 and 32, beside the in-process
+ *    `generateBatch` at batch 1, 8 and 32 on the same prompts in the same run.
  *
  * The machine is shared, so the client's figure is the best of several runs, and the serve part times the server and
  * the in-process runtime in turns and reports the median of each turn's ratio.
@@ -184,12 +185,13 @@ const servePart = Effect.gen(function* () {
   const bin = path.join(root, "bin/pipeline")
   const { child, match } = yield* Effect.promise(() => startChild(bin, ["serve", "--checkpoint", modelDir, "--port", "0", "--cache", cache, "--batch-size", "32"], /serving (\S+) at (\S+)/))
   const [name, url] = [match[1]!, match[2]!]
-  const ask = async (i: number) => {
-    const r = requestOf(i)
-    const res = await fetch(`${url}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: name, messages: r.prompt.messages, max_tokens: maxTokens, temperature: 1, seed: i }) })
-    const json = (await res.json()) as { usage: { completion_tokens: number } }
-    return json.usage.completion_tokens
-  }
+  // The client is prefpipe's own, as an API subject model talks to the server.
+  const transport = yield* makeTransport([{ baseUrl: url, maxConcurrency: 64 }], { timeoutMs: 60_000, maxRetries: 0, backoffMs: 10 }, { initialConcurrency: 64, decrease: 0.8, ejectAfter: 5, ejectMs: 1000, maxEjectMs: 30_000 })
+  const ask = (i: number) =>
+    Effect.map(
+      transport.post("chat/completions", { model: name, messages: requestOf(i).prompt.messages, max_tokens: maxTokens, temperature: 1, seed: i }, decodeChatReply),
+      (reply) => reply.value.completionTokens ?? 0
+    )
   const inProcess = (batch: number) =>
     Effect.gen(function* () {
       const t0 = now()
@@ -202,23 +204,16 @@ const servePart = Effect.gen(function* () {
       return { rps: total / s, tps: tokens / s }
     })
   const served = (concurrency: number) =>
-    Effect.promise(async () => {
+    Effect.gen(function* () {
       const t0 = now()
-      let next = 0
-      let tokens = 0
-      await Promise.all(Array.from({ length: concurrency }, async () => {
-        while (next < total) {
-          const answered = await ask(next++)
-          tokens += answered
-        }
-      }))
+      const answered = yield* Effect.forEach(Array.from({ length: total }, (_, i) => i), ask, { concurrency })
       const s = now() - t0
-      return { rps: total / s, tps: tokens / s }
+      return { rps: total / s, tps: answered.reduce((a, b) => a + b, 0) / s }
     })
   log("")
   log(`pipeline serve of stories260K (${total} chat requests of up to ${maxTokens} tokens, temperature 1) beside the in-process generateBatch, in turns (${reps} of each; medians):`)
   for (let rep = 0; rep < 2; rep++) yield* generateBatch(runtime, Array.from({ length: 32 }, (_, i) => requestOf(i)))
-  for (let i = 0; i < 64; i++) yield* Effect.promise(() => ask(i))
+  for (let i = 0; i < 64; i++) yield* ask(i)
   for (const concurrency of [1, 8, 32]) {
     const local: Array<{ rps: number; tps: number }> = []
     const remote: Array<{ rps: number; tps: number }> = []
@@ -235,7 +230,7 @@ const servePart = Effect.gen(function* () {
     )
   }
   child.kill()
-})
+}).pipe(Effect.scoped)
 
 Effect.runPromise(Effect.zipRight(clientPart, servePart).pipe(Effect.provide(NodeContext.layer)) as Effect.Effect<void, unknown>)
   .then(() => log(`\n(${os.cpus().length} CPUs, load ${os.loadavg().map((x) => x.toFixed(2)).join(" ")})`))
