@@ -5,8 +5,8 @@
  * measurement runs in a fresh process (which reports its own peak resident memory):
  * - compile: the first session, compiling the checkpoint to ONNX (peak memory with the compile);
  * - decode at batch 1 against the memory-bandwidth limit: the copy bandwidth measured in the same process on as many
- *   threads as onnxruntime runs (bytes read and written, as STREAM's Copy counts them) ÷ the weight bytes (a token at
- *   batch 1 reads every weight once);
+ *   threads as onnxruntime runs, or on one if that is higher (bytes read and written, as STREAM's Copy counts them) ÷
+ *   the weight bytes (a token at batch 1 reads every weight once);
  * - decode at batch 32 against the peak of onnxruntime's MatMul at the model's own projection shapes (one graph of
  *   every projection of every layer, distinct weights, chained), measured in the same process with the same thread count
  *   (as FLOP/s: 2 × parameters × tokens);
@@ -216,8 +216,10 @@ const child = (dir: string, cacheDir: string, compileOnly: boolean) =>
     const peakRss = statusBytes("VmHWM:")
     const capture = yield* rt.session({ logits: "last", hiddenLayers: captureLayers, steerLayers: [] })
     const threads = defaultThreads(rt.dims)
-    const bandwidth = yield* Effect.promise(() => copyBandwidth(threads))
-    const bandwidthOne = threads === 1 ? bandwidth : yield* Effect.promise(() => copyBandwidth(1))
+    // On a shared machine a neighbour on the other core can hold the several-thread figure below the one-thread one;
+    // the machine's bandwidth is at least what either reached.
+    const bandwidthOne = yield* Effect.promise(() => copyBandwidth(1))
+    const bandwidth = threads === 1 ? bandwidthOne : Math.max(bandwidthOne, yield* Effect.promise(() => copyBandwidth(threads)))
     const best = { b1: 0, b32: 0, b1Capture: 0, b32Capture: 0 }
     // Interleaved rounds, best of each: a busy neighbour only ever slows a run down.
     for (let round = 0; round < 3; round++) {
@@ -262,8 +264,8 @@ const main = () => {
       console.log(`  open with compile: ${cold.openSeconds!.toFixed(1)} s, peak RSS ${gib(cold.peakRss!)} = ${(cold.peakRss! / written).toFixed(2)}× the weights`)
       const r = runChild(path.join(dir, "checkpoint"), cacheDir, false)
       const limit = r.bandwidth! / written
-      const one = r.threads === 1 ? "" : ` (${(r.bandwidthOne! / 1e9).toFixed(1)} GB/s on one)`
-      console.log(`  onnxruntime threads ${r.threads}; copy bandwidth on as many threads ${(r.bandwidth! / 1e9).toFixed(1)} GB/s${one} → batch-1 limit ${limit.toFixed(1)} tok/s`)
+      const one = r.threads === 1 ? "" : `, ${(r.bandwidthOne! / 1e9).toFixed(1)} GB/s on one`
+      console.log(`  onnxruntime threads ${r.threads}; copy bandwidth ${(r.bandwidth! / 1e9).toFixed(1)} GB/s (the best on ${r.threads} or on one thread${one}) → batch-1 limit ${limit.toFixed(1)} tok/s`)
       console.log(`  decode batch 1: ${r.b1!.toFixed(1)} tok/s = ${((100 * r.b1!) / limit).toFixed(0)}% of the bandwidth limit  [target ≥ 60%]`)
       const achieved = 2 * parameterCount(s) * r.b32!
       console.log(`  decode batch 32: ${r.b32!.toFixed(0)} tok/s = ${(achieved / 1e9).toFixed(1)} GFLOP/s = ${((100 * achieved) / r.matmulFlops!).toFixed(0)}% of onnxruntime's MatMul alone at these shapes (${(r.matmulFlops! / 1e9).toFixed(1)} GFLOP/s)  [target ≥ 40%]`)
