@@ -166,14 +166,23 @@ const firstStop = (text: string, stops: ReadonlyArray<string>): number => {
  * prompt, and one cache holding every prompt. Alone, a prompt's logits do not depend on what shares its batch: float32
  * kernels sum in an order that depends on the batch's shape, which moves the log-probabilities of a model with large
  * activations (the organism) by up to 1e-3 between batch compositions; the prompt's own length already gives the
- * prefill's matrix products their rows, so running it alone costs one call per prompt, not throughput.
+ * prefill's matrix products their rows, so running it alone costs one call per prompt, not throughput. A prompt that
+ * an earlier one in the batch repeats under the same steering (the samples of one question) is run once: alone, its
+ * logits and cache are the same whichever copy runs.
  */
 const prefillAlone = (rt: Runtime, session: DecoderSession, prompts: ReadonlyArray<ReadonlyArray<number>>, plans: ReadonlyArray<SteeringPlan | undefined>, steerLayers: ReadonlyArray<number>) =>
   Effect.gen(function* () {
     const { dims } = rt
     const logits = new Float32Array(prompts.length * dims.vocab)
-    const caches = yield* Effect.forEach(prompts, (ids, b) =>
-      Effect.map(
+    const earlier = new Map<string, Array<{ readonly plan: SteeringPlan | undefined; readonly row: number; readonly cache: KvCache }>>()
+    const caches = yield* Effect.forEach(prompts, (ids, b) => {
+      const key = ids.join(",")
+      const same = earlier.get(key)?.find((e) => e.plan === plans[b])
+      if (same !== undefined) {
+        logits.copyWithin(b * dims.vocab, same.row * dims.vocab, (same.row + 1) * dims.vocab)
+        return Effect.succeed(same.cache)
+      }
+      return Effect.map(
         forward(session, {
           batch: 1,
           seq: ids.length,
@@ -185,10 +194,11 @@ const prefillAlone = (rt: Runtime, session: DecoderSession, prompts: ReadonlyArr
         }, []),
         (out) => {
           logits.set(out.logits.subarray(0, dims.vocab), b * dims.vocab)
+          earlier.set(key, [...(earlier.get(key) ?? []), { plan: plans[b], row: b, cache: out.cache }])
           return out.cache
         }
       )
-    )
+    })
     return { logits, cache: stackCaches(dims, caches) }
   })
 

@@ -28,6 +28,9 @@ for (const [name, layer] of implementations)
         const mixed = yield* model.generate([request("a dog", 1), request("the red mat", 2), request("the cat sat", 4)])
         expect(mixed.length).toBe(3)
         expect(mixed[2]).toEqual(alone[0])
+        // One prompt asked several times in a batch (the samples of a question), each with its own seed.
+        const [other] = yield* model.generate([request("the cat sat", 9)])
+        expect(yield* model.generate([request("the cat sat", 4), request("the cat sat", 9), request("the cat sat", 4)])).toEqual([alone[0], other, alone[0]])
         for (const g of mixed) {
           expect(g.tokenIds.length).toBeLessThanOrEqual(5)
           expect(["stop", "eos", "length"]).toContain(g.finish)
