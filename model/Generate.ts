@@ -294,9 +294,8 @@ export const scoreBatch = (rt: Runtime, requests: ReadonlyArray<ScoreRequest>): 
     const steerLayers = layersOf(plans)
     const prefillSession = yield* rt.session({ logits: "last", hiddenLayers: [], steerLayers })
     const continueSession = yield* rt.session({ logits: "all", hiddenLayers: [], steerLayers })
-    return yield* Effect.forEach(requests, (r, q) =>
+    const scoreOne = (r: ScoreRequest, q: number, e: (typeof encoded)[number]): Effect.Effect<OptionScores, string> =>
       Effect.gen(function* () {
-        const e = encoded[q]!
         const plan = plans[q]
         const record = plan === undefined ? {} : { steering: plan.record }
         if (r.options.length === 0) return { probs: [], normalized: [], ...record }
@@ -343,7 +342,15 @@ export const scoreBatch = (rt: Runtime, requests: ReadonlyArray<ScoreRequest>): 
         const sum = probs.reduce((a, b) => a + b, 0)
         return { probs, normalized: probs.map((x) => (sum > 0 ? x / sum : 0)), ...record }
       })
-    )
+    // A request that an earlier one repeats (prompt, options and steering: the samples of one question) has its scores.
+    const earlier = new Map<string, Array<{ readonly plan: SteeringPlan | undefined; readonly scores: OptionScores }>>()
+    return yield* Effect.forEach(requests, (r, q) => {
+      const e = encoded[q]!
+      const key = JSON.stringify([e.addSpecialTokens, e.text, r.options])
+      const same = earlier.get(key)?.find((x) => x.plan === plans[q])
+      if (same !== undefined) return Effect.succeed({ ...same.scores, probs: [...same.scores.probs], normalized: [...same.scores.normalized] })
+      return Effect.tap(scoreOne(r, q, e), (scores) => earlier.set(key, [...(earlier.get(key) ?? []), { plan: plans[q], scores }]))
+    })
   })
 
 /** Runs prompts once (no steering) and returns the encodings and the residual after each layer. */

@@ -53,6 +53,10 @@ for (const [name, layer] of implementations)
         expect(s!.normalized.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 10)
         const mixed = yield* model.scoreOptions([{ prompt: chat("a dog on the red mat"), options: ["no", "a"] }, request, { prompt: text("yes"), options: ["the"] }])
         expect(mixed[1]).toEqual(s)
+        // The same question asked again in a batch, with other options between: each gets its own prompt's scores.
+        const other = { prompt: chat("the cat"), options: ["no", "yes"] }
+        const [o] = yield* model.scoreOptions([other])
+        expect(yield* model.scoreOptions([request, other, request])).toEqual([s, o, s])
         // Generation asked for the options gives the same probabilities, alone or in a batch.
         const asked = { prompt: chat("the cat"), maxTokens: 2, temperature: 1, topP: 1, seed: 3, options: request.options }
         const [g] = yield* model.generate([asked])
