@@ -161,6 +161,15 @@ const firstStop = (text: string, stops: ReadonlyArray<string>): number => {
   return cut
 }
 
+/** What a batch computed per prompt and steering plan, for the requests that repeat an earlier one of the batch. */
+const repeats = <V>() => {
+  const kept = new Map<string, Array<{ readonly plan: SteeringPlan | undefined; readonly value: V }>>()
+  return {
+    get: (key: string, plan: SteeringPlan | undefined): V | undefined => kept.get(key)?.find((e) => e.plan === plan)?.value,
+    set: (key: string, plan: SteeringPlan | undefined, value: V) => void kept.set(key, [...(kept.get(key) ?? []), { plan, value }])
+  }
+}
+
 /**
  * Runs each prompt alone (batch 1, its own length) and returns the logits at each prompt's last token, one row per
  * prompt, and one cache holding every prompt. Alone, a prompt's logits do not depend on what shares its batch: float32
@@ -174,10 +183,10 @@ const prefillAlone = (rt: Runtime, session: DecoderSession, prompts: ReadonlyArr
   Effect.gen(function* () {
     const { dims } = rt
     const logits = new Float32Array(prompts.length * dims.vocab)
-    const earlier = new Map<string, Array<{ readonly plan: SteeringPlan | undefined; readonly row: number; readonly cache: KvCache }>>()
+    const earlier = repeats<{ readonly row: number; readonly cache: KvCache }>()
     const caches = yield* Effect.forEach(prompts, (ids, b) => {
       const key = ids.join(",")
-      const same = earlier.get(key)?.find((e) => e.plan === plans[b])
+      const same = earlier.get(key, plans[b])
       if (same !== undefined) {
         logits.copyWithin(b * dims.vocab, same.row * dims.vocab, (same.row + 1) * dims.vocab)
         return Effect.succeed(same.cache)
@@ -194,7 +203,7 @@ const prefillAlone = (rt: Runtime, session: DecoderSession, prompts: ReadonlyArr
         }, []),
         (out) => {
           logits.set(out.logits.subarray(0, dims.vocab), b * dims.vocab)
-          earlier.set(key, [...(earlier.get(key) ?? []), { plan: plans[b], row: b, cache: out.cache }])
+          earlier.set(key, plans[b], { row: b, cache: out.cache })
           return out.cache
         }
       )
@@ -343,13 +352,13 @@ export const scoreBatch = (rt: Runtime, requests: ReadonlyArray<ScoreRequest>): 
         return { probs, normalized: probs.map((x) => (sum > 0 ? x / sum : 0)), ...record }
       })
     // A request that an earlier one repeats (prompt, options and steering: the samples of one question) has its scores.
-    const earlier = new Map<string, Array<{ readonly plan: SteeringPlan | undefined; readonly scores: OptionScores }>>()
+    const earlier = repeats<OptionScores>()
     return yield* Effect.forEach(requests, (r, q) => {
       const e = encoded[q]!
       const key = JSON.stringify([e.addSpecialTokens, e.text, r.options])
-      const same = earlier.get(key)?.find((x) => x.plan === plans[q])
-      if (same !== undefined) return Effect.succeed({ ...same.scores, probs: [...same.scores.probs], normalized: [...same.scores.normalized] })
-      return Effect.tap(scoreOne(r, q, e), (scores) => earlier.set(key, [...(earlier.get(key) ?? []), { plan: plans[q], scores }]))
+      const same = earlier.get(key, plans[q])
+      if (same !== undefined) return Effect.succeed({ ...same, probs: [...same.probs], normalized: [...same.normalized] })
+      return Effect.tap(scoreOne(r, q, e), (scores) => earlier.set(key, plans[q], scores))
     })
   })
 

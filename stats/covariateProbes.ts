@@ -5,11 +5,10 @@
  */
 import type { Interval } from "./bootstrap"
 import { type Dense, type MatrixLike, toDense } from "./dense"
-import { type EvaluationOptions, type HeldOut, metricInterval, type ProbeSetup } from "./evaluation"
+import { type EvaluationOptions, fitProbe, type HeldOut, metricInterval, type ProbeSetup } from "./evaluation"
 import { meanAdjustedR2, pearson, r2Score } from "./metrics"
 import type { Residualizer } from "./residualize"
-import { fitRidgeWith, foldsOf, predictRidge, type RidgeFit } from "./ridge"
-import { javascriptBackend } from "./runKernels"
+import { foldsOf, predictRidge, type RidgeFit } from "./ridge"
 
 /** Held-out metrics of the covariate model of the target (a Ridge on the covariates alone), fitted on training rows only. */
 export type CovariateHeldOut = Omit<HeldOut, "probe">
@@ -123,8 +122,7 @@ const orthogonalFit = async (x: Dense, residualizer: Residualizer, y: ArrayLike<
   const folds = { alphas: setup.alphas, folds: foldArray(x.rows, train, setup), kernels: setup.kernels }
   const features = await residualizer.residualize(x, train, apply, folds)
   const target = await residualizer.residualize(column(y), train, [], folds)
-  const { kernels, ...ridge } = setup
-  const probe = await fitRidgeWith(kernels ?? javascriptBackend, features.residuals, target.residuals.data, { ...ridge, rows: train })
+  const probe = await fitProbe(features.residuals, target.residuals.data, setup, train)
   let shift = 0
   for (const r of train) shift += y[r]! - target.residuals.data[r]!
   shift /= train.length

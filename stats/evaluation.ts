@@ -8,7 +8,8 @@ import { javascriptBackend } from "./runKernels"
 /** How probes are fitted inside an evaluation: the ridge options without the training rows, and the kernels (JavaScript by default). */
 export type ProbeSetup = Omit<RidgeOptions, "rows"> & { readonly kernels?: Backend }
 
-const fit = (x: MatrixLike, y: ArrayLike<number>, setup: ProbeSetup, rows?: ArrayLike<number>) => {
+/** Fits a probe with the setup's ridge options on its kernels, on `rows` (every row when absent). */
+export const fitProbe = (x: MatrixLike, y: ArrayLike<number>, setup: ProbeSetup, rows?: ArrayLike<number>) => {
   const { kernels, ...options } = setup
   return fitRidgeWith(kernels ?? javascriptBackend, x, y, rows === undefined ? options : { ...options, rows })
 }
@@ -76,7 +77,7 @@ export const trainTest = async (
 ): Promise<HeldOut> => {
   const dense = toDense(x, "trainTest", "x")
   if (test.length < 2) throw new Error(`trainTest: test has ${test.length} rows, need at least 2`)
-  const probe = await fit(dense, y, setup, train)
+  const probe = await fitProbe(dense, y, setup, train)
   const testRows = Int32Array.from(test)
   const predictions = predictRidge(probe, dense, testRows)
   const [r2, r2MeanAdjusted, pearsonR] = metricIntervals(y, predictions, testRows, [r2Score, meanAdjustedR2, pearson], options)
@@ -89,7 +90,7 @@ export const r2ByLabel = async (
 ): Promise<{ probe: RidgeFit; byLabel: Record<string, Interval & { n: number }> }> => {
   const dense = toDense(x, "r2ByLabel", "x")
   checkLabels("r2ByLabel", dense.rows, labels, options)
-  const probe = await fit(dense, y, setup)
+  const probe = await fitProbe(dense, y, setup)
   const byLabel: Record<string, Interval & { n: number }> = {}
   for (const label of distinct(labels)) {
     const local: number[] = []
@@ -111,7 +112,7 @@ export const probeSimilarity = async (
   checkLabels("probeSimilarity", dense.rows, labels, {})
   const names = distinct(labels)
   const probes: Record<string, RidgeFit> = {}
-  for (const name of names) probes[name] = await fit(dense, y, setup, rowsWhere(labels, (l) => l === name))
+  for (const name of names) probes[name] = await fitProbe(dense, y, setup, rowsWhere(labels, (l) => l === name))
   const matrix = names.map((a) => names.map((b) => cosine(probes[a]!.weightsRaw, probes[b]!.weightsRaw)))
   return { labels: names, probes, cosine: matrix }
 }
