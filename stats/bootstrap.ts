@@ -27,6 +27,38 @@ export const groupRows = (tasks: ReadonlyArray<string | number>): Int32Array[] =
   return [...byTask.values()].map((rows) => Int32Array.from(rows))
 }
 
+// The groups a bootstrap draws depend only on its seed, its resample count and how many groups there are, so the
+// intervals of one evaluation (every metric, fold and label of the same size) share them; kept within a budget.
+const drawn = new Map<string, Int32Array>()
+const DRAWN_BUDGET = 64 * 2 ** 20
+let drawnBytes = 0
+
+/** Per resample r, the indices of the groups it draws (valid until the next call when not kept), in the order drawn. */
+const drawsOf = (seed: number, resamples: number, groups: number): ((r: number) => Int32Array) => {
+  const key = `${seed}|${resamples}|${groups}`
+  const slice = (all: Int32Array) => (r: number) => all.subarray(r * groups, (r + 1) * groups)
+  const known = drawn.get(key)
+  if (known !== undefined) return slice(known)
+  const prng = makePrng(seed)
+  if (resamples * groups * 4 > DRAWN_BUDGET) {
+    const one = new Int32Array(groups)
+    return () => {
+      for (let g = 0; g < groups; g++) one[g] = prng.int(groups)
+      return one
+    }
+  }
+  const all = new Int32Array(resamples * groups)
+  for (let i = 0; i < all.length; i++) all[i] = prng.int(groups)
+  for (const [k, v] of drawn) {
+    if (drawnBytes + all.byteLength <= DRAWN_BUDGET) break
+    drawn.delete(k)
+    drawnBytes -= v.byteLength
+  }
+  drawn.set(key, all)
+  drawnBytes += all.byteLength
+  return slice(all)
+}
+
 /** The q-quantile of sorted values with linear interpolation (NumPy's default). */
 export const quantileSorted = (sorted: ArrayLike<number>, q: number): number => {
   const n = sorted.length
@@ -39,7 +71,8 @@ export const quantileSorted = (sorted: ArrayLike<number>, q: number): number => 
 
 /**
  * Percentile bootstrap over tasks: each resample draws as many tasks as there are, with replacement,
- * and passes the rows of the drawn tasks (all rows of one task together, duplicates kept) to `statistic`.
+ * and passes the rows of the drawn tasks (all rows of one task together, duplicates kept) to `statistic`, which must
+ * not write to them.
  * `tasks[i]` is the task of row i; the estimate is the statistic on all rows.
  */
 export const bootstrapByTask = (
@@ -68,27 +101,34 @@ export const bootstrapManyByTask = (
   for (let i = 0; i < all.length; i++) all[i] = i
   const estimates = Array.from(statistics(all))
   if (estimates.length !== count) throw new Error(`bootstrapManyByTask: statistics gave ${estimates.length} values, expected ${count}`)
-  const prng = makePrng(options.seed ?? 0)
+  const draws = drawsOf(options.seed ?? 0, resamples, groups.length)
   const values = estimates.map((): number[] => [])
-  const buffer = new Int32Array(tasks.length * 4)
+  // Most tasks hold one row: then a resample's rows are its drawn groups' rows, and in row order the draws themselves.
+  const singles = groups.every((g) => g.length === 1)
+  const identity = singles && groups.every((g, i) => g[0] === i)
+  let buffer = new Int32Array(singles ? groups.length : tasks.length * 2)
   for (let r = 0; r < resamples; r++) {
-    let rows = buffer
-    let len = 0
-    for (let g = 0; g < groups.length; g++) {
-      const group = groups[prng.int(groups.length)]!
-      if (len + group.length > rows.length) {
-        const grown = new Int32Array(Math.max(rows.length * 2, len + group.length))
-        grown.set(rows.subarray(0, len))
-        rows = grown
-      }
-      // Most tasks hold one row, and a typed-array copy of one element costs more than the element.
-      if (group.length === 1) rows[len++] = group[0]!
-      else {
-        rows.set(group, len)
+    const picks = draws(r)
+    let rows: Int32Array
+    if (identity) rows = picks
+    else if (singles) {
+      for (let g = 0; g < picks.length; g++) buffer[g] = groups[picks[g]!]![0]!
+      rows = buffer
+    } else {
+      let len = 0
+      for (let g = 0; g < picks.length; g++) {
+        const group = groups[picks[g]!]!
+        if (len + group.length > buffer.length) {
+          const grown = new Int32Array(Math.max(buffer.length * 2, len + group.length))
+          grown.set(buffer.subarray(0, len))
+          buffer = grown
+        }
+        buffer.set(group, len)
         len += group.length
       }
+      rows = buffer.subarray(0, len)
     }
-    const value = statistics(rows.subarray(0, len))
+    const value = statistics(rows)
     for (let s = 0; s < count; s++) if (Number.isFinite(value[s]!)) values[s]!.push(value[s]!)
   }
   const tail = (1 - level) / 2

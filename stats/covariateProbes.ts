@@ -5,7 +5,7 @@
  */
 import type { Interval } from "./bootstrap"
 import { type Dense, type MatrixLike, toDense } from "./dense"
-import { type EvaluationOptions, fitProbe, type HeldOut, metricInterval, type ProbeSetup } from "./evaluation"
+import { type EvaluationOptions, fitProbe, type HeldOut, metricInterval, metricIntervals, type ProbeSetup } from "./evaluation"
 import { meanAdjustedR2, pearson, r2Score } from "./metrics"
 import type { Residualizer } from "./residualize"
 import { foldsOf, predictRidge, type RidgeFit } from "./ridge"
@@ -85,11 +85,8 @@ export const covariateHeldOut = async (
   const trainRows = Int32Array.from(train), testRows = Int32Array.from(test)
   const res = await residualizer.residualize(column(y), trainRows, testRows, { alphas: setup.alphas, folds: foldArray(y.length, trainRows, setup), kernels: setup.kernels })
   const predictions = Float64Array.from(testRows, (r) => y[r]! - res.residuals.data[r]!)
-  const interval = (metric: (a: Float64Array, b: Float64Array) => number) => metricInterval(y, predictions, testRows, metric, options)
-  return {
-    alpha: res.alpha, trainCvR2: res.cvR2, testRows, predictions,
-    r2: interval(r2Score), r2MeanAdjusted: interval(meanAdjustedR2), pearsonR: interval(pearson)
-  }
+  const [r2, r2MeanAdjusted, pearsonR] = metricIntervals(y, predictions, testRows, [r2Score, meanAdjustedR2, pearson], options)
+  return { alpha: res.alpha, trainCvR2: res.cvR2, testRows, predictions, r2: r2!, r2MeanAdjusted: r2MeanAdjusted!, pearsonR: pearsonR! }
 }
 
 /** For each label: the covariate model of the target trained on all other labels, tested on that one. */
@@ -148,11 +145,10 @@ export const trainTestOrthogonal = async (
   if (test.length < 2) throw new Error(`trainTestOrthogonal: test has ${test.length} rows, need at least 2`)
   const testRows = Int32Array.from(test)
   const fit = await orthogonalFit(dense, residualizer, y, Int32Array.from(train), testRows, setup)
-  const interval = (metric: (a: Float64Array, b: Float64Array) => number) => metricInterval(y, fit.predictions, testRows, metric, options)
+  const [r2, r2MeanAdjusted, pearsonR] = metricIntervals(y, fit.predictions, testRows, [r2Score, meanAdjustedR2, pearson], options)
   return {
     alpha: fit.probe.alpha, trainCvR2: fit.probe.cvR2, probe: fit.probe, testRows, predictions: fit.predictions,
-    r2: interval(r2Score), r2MeanAdjusted: interval(meanAdjustedR2), pearsonR: interval(pearson),
-    residualAlpha: fit.features.alpha, residualCvR2: fit.features.cvR2
+    r2: r2!, r2MeanAdjusted: r2MeanAdjusted!, pearsonR: pearsonR!, residualAlpha: fit.features.alpha, residualCvR2: fit.features.cvR2
   }
 }
 

@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto"
+import * as os from "node:os"
 import { type Dense, type MatrixLike, toDense } from "./dense"
 import { type Backend, product, rotate, type Steps, tridiagonal } from "./kernels"
 import { javascriptBackend, runWith } from "./runKernels"
@@ -88,6 +90,44 @@ const transpose = (x: Dense): Float64Array => {
   return out
 }
 
+// Covariate factorizations outlive a residualizer: the content baselines of every template and layer factor the same
+// task features over the same folds. They are kept per kernels, covariates (by their bytes) and rows, the least
+// recently used leaving first once they hold more than the budget.
+const kept = new Map<string, { readonly value: unknown; readonly bytes: number }>()
+const budget = Math.min(2 ** 31, os.totalmem() / 8)
+let held = 0
+
+const recall = <A>(key: string): A | undefined => {
+  const entry = kept.get(key)
+  if (entry === undefined) return undefined
+  kept.delete(key)
+  kept.set(key, entry)
+  return entry.value as A
+}
+
+const keep = <A>(key: string, value: A, bytes: number): A => {
+  const old = kept.get(key)
+  if (old !== undefined) {
+    kept.delete(key)
+    held -= old.bytes
+  }
+  if (bytes > budget) return value
+  kept.set(key, { value, bytes })
+  held += bytes
+  for (const [k, entry] of kept) {
+    if (held <= budget) break
+    kept.delete(k)
+    held -= entry.bytes
+  }
+  return value
+}
+
+const factorBytes = (f: CovariateFactor) => {
+  const q = f.tri.q
+  const reflectors = q.kind === "packed" ? q.tau.byteLength + q.reflectors.byteLength : q.tau.byteLength + q.a.byteLength
+  return f.tri.diag.byteLength + f.tri.off.byteLength + reflectors + f.left.byteLength + f.predict.byteLength + (f.z?.data.byteLength ?? 0)
+}
+
 /**
  * Multi-output Ridge of targets on covariates with an intercept, the covariates centred by the training rows and kept
  * in their own relative units (tf-idf weights, embedding coordinates), the penalty being alpha times the mean variance
@@ -101,10 +141,12 @@ const transpose = (x: Dense): Float64Array => {
  */
 export const makeResidualizer = (covariates: MatrixLike): Residualizer => {
   const c = toDense(covariates, "residualize", "covariates")
-  let gram: Float64Array | undefined
-  const fullGram = function* (): Steps<Float64Array> {
-    if (gram === undefined) gram = yield* product(c, c, { transB: true, symmetric: true })
-    return gram
+  const bytes = c.data instanceof Float64Array ? c.data : Float64Array.from(c.data)
+  const digest = createHash("sha256").update(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)).update(`${c.rows}x${c.cols}`).digest("hex")
+  const fullGram = function* (kernels: string): Steps<Float64Array> {
+    const key = `${kernels}|${digest}|gram`
+    const g = recall<Float64Array>(key) ?? (yield* product(c, c, { transB: true, symmetric: true }))
+    return keep(key, g, g.byteLength)
   }
 
   // Columns that vary over the rows: a constant column (an unused hashing slot) must not dilute the penalty's scale.
@@ -141,12 +183,11 @@ export const makeResidualizer = (covariates: MatrixLike): Residualizer => {
   }
 
   // The covariates' side of a fit on rows `fit` predicting rows `predict`, which every target residualized over the
-  // same folds shares (the features and the target of a probe, every fold of both): kept for the residualizer's life.
-  const factors = new Map<string, CovariateFactor>()
-  function* factor(fit: Int32Array, predict: Int32Array): Steps<CovariateFactor> {
-    const key = `${fit.join(",")}|${predict.join(",")}`
-    const kept = factors.get(key)
-    if (kept !== undefined) return kept
+  // same folds shares (the features and the target of a probe, every fold of both).
+  function* factor(kernels: string, fit: Int32Array, predict: Int32Array): Steps<CovariateFactor> {
+    const key = `${kernels}|${digest}|${fit.join(",")}|${predict.join(",")}`
+    const known = recall<CovariateFactor>(key)
+    if (known !== undefined) return known
     const p = c.cols, m = fit.length
     let made: CovariateFactor
     if (p <= m) {
@@ -159,7 +200,7 @@ export const makeResidualizer = (covariates: MatrixLike): Residualizer => {
       yield* rotate(tri, left, predict.length, true)
       made = { tri, left, predict, scale, z }
     } else {
-      const g = yield* fullGram()
+      const g = yield* fullGram(kernels)
       const n = c.rows
       // Centring by the fit rows' covariate mean μ: (cᵢ − μ)·(cⱼ − μ) = Gᵢⱼ − mean_k Gᵢₖ − mean_k Gⱼₖ + mean_kl Gₖₗ over k, l in fit.
       const rowMean = (i: number) => {
@@ -181,12 +222,11 @@ export const makeResidualizer = (covariates: MatrixLike): Residualizer => {
       yield* rotate(tri, left, predict.length, true)
       made = { tri, left, predict, scale }
     }
-    factors.set(key, made)
-    return made
+    return keep(key, made, factorBytes(made))
   }
 
-  function* solve(a: Dense, fit: Int32Array, predict: Int32Array): Steps<Solved> {
-    const f = yield* factor(fit, predict)
+  function* solve(kernels: string, a: Dense, fit: Int32Array, predict: Int32Array): Steps<Solved> {
+    const f = yield* factor(kernels, fit, predict)
     const mean = columnMeans(a, fit)
     const ac = centred(a, fit, mean)
     const right = f.z !== undefined ? yield* product(ac, f.z, { transA: true }) : transpose(ac)
@@ -194,23 +234,22 @@ export const makeResidualizer = (covariates: MatrixLike): Residualizer => {
     return { tri: f.tri, left: f.left, right, mean, predict, scale: f.scale }
   }
 
-  // Predictions of the solved fit's `predict` rows at each alpha, |predict| × d each, from one product for the grid.
-  function* predictAt(s: Solved, alphas: ReadonlyArray<number>, d: number): Steps<Float64Array[]> {
+  // Predictions of the solved fit's `predict` rows at each alpha less the training mean, from one product for the
+  // grid: row i, alpha k and target column j at [(i·alphas + k)·d + j].
+  function* predictAt(s: Solved, alphas: ReadonlyArray<number>, d: number): Steps<Float64Array> {
     const size = s.tri.n, rows = s.predict.length
     const solved = new Float64Array(alphas.length * d * size)
     alphas.forEach((alpha, k) => {
       const factor = factorShifted(s.tri, alpha * (s.scale > 0 ? s.scale : 1))
-      for (let j = 0; j < d; j++) solved.set(solveShifted(factor, s.right.subarray(j * size, (j + 1) * size)), (k * d + j) * size)
+      for (let j = 0; j < d; j++) {
+        const at = (k * d + j) * size
+        solveShifted(factor, s.right.subarray(j * size, (j + 1) * size), solved.subarray(at, at + size))
+      }
     })
-    const all = yield* product({ data: s.left, rows, cols: size }, { data: solved, rows: alphas.length * d, cols: size }, { transB: true })
-    return alphas.map((_, k) => {
-      const out = new Float64Array(rows * d)
-      for (let i = 0; i < rows; i++) for (let j = 0; j < d; j++) out[i * d + j] = all[i * alphas.length * d + k * d + j]! + s.mean[j]!
-      return out
-    })
+    return yield* product({ data: s.left, rows, cols: size }, { data: solved, rows: alphas.length * d, cols: size }, { transB: true })
   }
 
-  function* steps(targets: MatrixLike, trainRows: ArrayLike<number>, applyRows: ArrayLike<number>, options: ResidualizeOptions): Steps<Residualized> {
+  function* steps(kernels: string, targets: MatrixLike, trainRows: ArrayLike<number>, applyRows: ArrayLike<number>, options: ResidualizeOptions): Steps<Residualized> {
     const a = toDense(targets, "residualize", "targets")
     const n = c.rows, d = a.cols
     if (a.rows !== n) throw new Error(`residualize: targets has ${a.rows} rows but covariates has ${n}`)
@@ -232,14 +271,16 @@ export const makeResidualizer = (covariates: MatrixLike): Residualizer => {
     for (const f of labels) {
       const fit = train.filter((r) => options.folds[r] !== f), held = train.filter((r) => options.folds[r] === f)
       if (fit.length < 2) throw new Error(`residualize: only ${fit.length} training row outside fold ${f}, need at least 2`)
-      const s = yield* solve(a, fit, held)
+      const s = yield* solve(kernels, a, fit, held)
       folds.push(s)
-      const predictions = yield* predictAt(s, options.alphas, d)
-      predictions.forEach((pred, k) =>
+      const predicted = yield* predictAt(s, options.alphas, d)
+      const grid = options.alphas.length
+      for (let k = 0; k < grid; k++) {
         held.forEach((r, i) => {
-          for (let j = 0; j < d; j++) sse[k] += (a.data[r * d + j]! - pred[i * d + j]!) ** 2
+          const at = (i * grid + k) * d
+          for (let j = 0; j < d; j++) sse[k] += (a.data[r * d + j]! - (predicted[at + j]! + s.mean[j]!)) ** 2
         })
-      )
+      }
     }
     const mean = columnMeans(a, train)
     let sst = 0
@@ -251,17 +292,23 @@ export const makeResidualizer = (covariates: MatrixLike): Residualizer => {
     })
     const alpha = options.alphas[chosen]!
     const residuals = new Float64Array(n * d)
-    const subtract = (rows: Int32Array, pred: Float64Array) =>
-      rows.forEach((r, i) => {
-        for (let j = 0; j < d; j++) residuals[r * d + j] = a.data[r * d + j]! - pred[i * d + j]!
+    const subtract = (s: Solved, predicted: Float64Array) =>
+      s.predict.forEach((r, i) => {
+        for (let j = 0; j < d; j++) residuals[r * d + j] = a.data[r * d + j]! - (predicted[i * d + j]! + s.mean[j]!)
       })
-    for (const s of folds) subtract(s.predict, (yield* predictAt(s, [alpha], d))[0]!)
+    for (const s of folds) subtract(s, yield* predictAt(s, [alpha], d))
     if (apply.length > 0) {
-      const s = yield* solve(a, train, apply)
-      subtract(apply, (yield* predictAt(s, [alpha], d))[0]!)
+      const s = yield* solve(kernels, a, train, apply)
+      subtract(s, yield* predictAt(s, [alpha], d))
     }
     return { alpha, cvR2ByAlpha, cvR2: cvR2ByAlpha[chosen]!, residuals: { data: residuals, rows: n, cols: d } }
   }
 
-  return { rows: c.rows, residualize: (targets, train, apply, options) => runWith(steps(targets, train, apply, options), options.kernels ?? javascriptBackend) }
+  return {
+    rows: c.rows,
+    residualize: (targets, train, apply, options) => {
+      const kernels = options.kernels ?? javascriptBackend
+      return runWith(steps(kernels.name, targets, train, apply, options), kernels)
+    }
+  }
 }

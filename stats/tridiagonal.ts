@@ -241,11 +241,11 @@ export const factorShifted = (t: Tridiagonal, alpha: number): ShiftedFactor => {
   return { l, d }
 }
 
-/** Solves (T + α·I)·z = b with a factor from `factorShifted`; returns z. */
-export const solveShifted = (f: ShiftedFactor, b: ArrayLike<number>): Float64Array => {
+/** Solves (T + α·I)·z = b with a factor from `factorShifted`; returns z, written into `into` when given. */
+export const solveShifted = (f: ShiftedFactor, b: ArrayLike<number>, into?: Float64Array): Float64Array => {
   const { l, d } = f
   const n = d.length
-  const z = new Float64Array(n)
+  const z = into ?? new Float64Array(n)
   z[0] = b[0]!
   for (let i = 1; i < n; i++) z[i] = b[i]! - l[i]! * z[i - 1]!
   for (let i = 0; i < n; i++) z[i] /= d[i]!

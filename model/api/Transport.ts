@@ -6,8 +6,12 @@
  */
 import { Config, Effect, Either, Option, Redacted, Schema } from "effect"
 import * as http from "node:http"
-import * as https from "node:https"
+import { createRequire } from "node:module"
 import { defaultFleetOptions, type EndpointCounters, type FleetOptions, type Lease, makeFleet, type Outcome } from "./Fleet"
+
+// TLS costs every command's start-up a fiftieth of a second; only an https endpoint loads it.
+let tls: typeof import("node:https") | undefined
+const https = () => (tls ??= createRequire(import.meta.url)("node:https") as typeof import("node:https"))
 
 /** A base URL: http or https, up to and including the API version (`http://127.0.0.1:8000/v1`). */
 export const BaseUrl = Schema.String.pipe(
@@ -176,7 +180,7 @@ export const makeTransport = (
       Effect.sync(() =>
         endpoints.map((e) => {
           const options = { keepAlive: true, maxSockets: e.maxConcurrency + 8 }
-          return new URL(e.baseUrl).protocol === "https:" ? new https.Agent(options) : new http.Agent(options)
+          return new URL(e.baseUrl).protocol === "https:" ? new (https().Agent)(options) : new http.Agent(options)
         })
       ),
       (all) => Effect.sync(() => all.forEach((a) => a.destroy()))
@@ -215,7 +219,7 @@ export const makeTransport = (
           clearTimeout(timer)
           resume(result)
         }
-        const lib = url.protocol === "https:" ? https : http
+        const lib = url.protocol === "https:" ? https() : http
         const request = lib.request(url, { method, headers, agent: agents[endpoint] }, (response) => {
           const chunks: Buffer[] = []
           response.on("data", (c: Buffer) => chunks.push(c))
