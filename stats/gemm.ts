@@ -111,6 +111,12 @@ export const checkTarget = (into: GemmTarget, m: number, n: number, fn = "gemm")
   }
 }
 
+// Packing buffers, grown to the largest product so far and reused by the next: a product runs to its end without
+// yielding, and packing writes every value the kernel reads (zeros at the edges), so nothing needs clearing. Fresh
+// buffers per product were most of what a probe fit allocated.
+const packed = { a: new Float64Array(0), b: new Float64Array(0) }
+const packing = (side: "a" | "b", length: number) => (packed[side].length >= length ? packed[side] : (packed[side] = new Float64Array(length)))
+
 /**
  * C = op(A)·op(B) as a new row-major float64 matrix (m×n), or into a caller's target, by a packed, cache-blocked
  * product with 4×4 register tiles. With `symmetric` only tiles on or below the diagonal are computed.
@@ -123,9 +129,8 @@ export const gemm = (a: Dense, b: Dense, options: GemmOptions = {}, into?: GemmT
     if (!into.accumulate) for (let i = 0; i < m; i++) into.data.fill(0, into.offset + i * into.stride, into.offset + i * into.stride + n)
   }
   const c = into?.data ?? new Float64Array(m * n), c0 = into?.offset ?? 0, ldc = into?.stride ?? n
-  // Packing buffers sized to the product (a small product would otherwise clear megabytes it never uses).
-  const pa = new Float64Array(Math.ceil(Math.min(MC, m) / MR) * MR * Math.min(KC, k))
-  const pb = new Float64Array(Math.ceil(Math.min(NC, n) / NR) * NR * Math.min(KC, k))
+  const pa = packing("a", Math.ceil(Math.min(MC, m) / MR) * MR * Math.min(KC, k))
+  const pb = packing("b", Math.ceil(Math.min(NC, n) / NR) * NR * Math.min(KC, k))
   for (let j0 = 0; j0 < n; j0 += NC) {
     const nc = Math.min(NC, n - j0)
     for (let p0 = 0; p0 < k; p0 += KC) {

@@ -234,11 +234,19 @@ export const makeResidualizer = (covariates: MatrixLike): Residualizer => {
     return { tri: f.tri, left: f.left, right, mean, predict, scale: f.scale }
   }
 
+  // The grid's solves fill a buffer of the same length fold after fold (megabytes of them in a nested evaluation): a
+  // few are kept for the next fold, each lent to one call at a time.
+  const spare: Float64Array[] = []
+  const borrow = (length: number) => {
+    const i = spare.findIndex((b) => b.length === length)
+    return i < 0 ? new Float64Array(length) : spare.splice(i, 1)[0]!
+  }
+
   // Predictions of the solved fit's `predict` rows at each alpha less the training mean, from one product for the
   // grid: row i, alpha k and target column j at [(i·alphas + k)·d + j].
   function* predictAt(s: Solved, alphas: ReadonlyArray<number>, d: number): Steps<Float64Array> {
     const size = s.tri.n, rows = s.predict.length
-    const solved = new Float64Array(alphas.length * d * size)
+    const solved = borrow(alphas.length * d * size)
     alphas.forEach((alpha, k) => {
       const factor = factorShifted(s.tri, alpha * (s.scale > 0 ? s.scale : 1))
       for (let j = 0; j < d; j++) {
@@ -246,7 +254,10 @@ export const makeResidualizer = (covariates: MatrixLike): Residualizer => {
         solveShifted(factor, s.right.subarray(j * size, (j + 1) * size), solved.subarray(at, at + size))
       }
     })
-    return yield* product({ data: s.left, rows, cols: size }, { data: solved, rows: alphas.length * d, cols: size }, { transB: true })
+    const predicted = yield* product({ data: s.left, rows, cols: size }, { data: solved, rows: alphas.length * d, cols: size }, { transB: true })
+    spare.push(solved)
+    if (spare.length > 4) spare.shift()
+    return predicted
   }
 
   function* steps(kernels: string, targets: MatrixLike, trainRows: ArrayLike<number>, applyRows: ArrayLike<number>, options: ResidualizeOptions): Steps<Residualized> {
