@@ -161,6 +161,19 @@ const firstStop = (text: string, stops: ReadonlyArray<string>): number => {
   return cut
 }
 
+/** Each prompt's encoding, a prompt that an earlier one repeats (the samples of one question) encoded once. */
+const encodeEach = (rt: Runtime, prompts: ReadonlyArray<Prompt>): EncodedPrompt[] => {
+  const seen = new Map<string, EncodedPrompt>()
+  return prompts.map((p) => {
+    const key = JSON.stringify(p)
+    const known = seen.get(key)
+    if (known !== undefined) return known
+    const e = encodePrompt(rt.tokenizer, rt.chat, p)
+    seen.set(key, e)
+    return e
+  })
+}
+
 /** What a batch computed per prompt and steering plan, for the requests that repeat an earlier one of the batch. */
 const repeats = <V>() => {
   const kept = new Map<string, Array<{ readonly plan: SteeringPlan | undefined; readonly value: V }>>()
@@ -215,7 +228,7 @@ const prefillAlone = (rt: Runtime, session: DecoderSession, prompts: ReadonlyArr
 export const generateBatch = (rt: Runtime, requests: ReadonlyArray<GenerateRequest>): Effect.Effect<Generation[], string> =>
   Effect.gen(function* () {
     const { dims, tokenizer: tok } = rt
-    const encoded = requests.map((r) => encodePrompt(tok, rt.chat, r.prompt))
+    const encoded = encodeEach(rt, requests.map((r) => r.prompt))
     const tooLong = encoded.findIndex((e) => e.ids.length >= dims.maxPositions)
     if (tooLong >= 0) return yield* Effect.fail(`prompt ${tooLong} has ${encoded[tooLong]!.ids.length} tokens, the context holds ${dims.maxPositions}`)
     const limits = requests.map((r, b) => Math.min(r.maxTokens, dims.maxPositions - encoded[b]!.ids.length))
@@ -228,7 +241,11 @@ export const generateBatch = (rt: Runtime, requests: ReadonlyArray<GenerateReque
     const logprobs: TokenLogprob[][] = requests.map(() => [])
     const finish: Array<FinishReason | undefined> = limits.map((n) => (n <= 0 ? "length" : undefined))
     const texts: Array<string | undefined> = requests.map(() => undefined)
-    const promptTexts = encoded.map((e) => tok.decode(e.ids))
+    const decoded = new Map<EncodedPrompt, string>()
+    const promptTexts = encoded.map((e) => {
+      if (!decoded.has(e)) decoded.set(e, tok.decode(e.ids))
+      return decoded.get(e)!
+    })
     // Decoding the whole sequence keeps spaces that decoders strip from a sequence's first token.
     const textOf = (b: number) => {
       const full = tok.decode([...encoded[b]!.ids, ...generated[b]!])
@@ -298,7 +315,7 @@ const commonPrefix = (a: ReadonlyArray<number>, b: ReadonlyArray<number>): numbe
 export const scoreBatch = (rt: Runtime, requests: ReadonlyArray<ScoreRequest>): Effect.Effect<OptionScores[], string> =>
   Effect.gen(function* () {
     const { dims, tokenizer: tok } = rt
-    const encoded = requests.map((r) => encodePrompt(tok, rt.chat, r.prompt))
+    const encoded = encodeEach(rt, requests.map((r) => r.prompt))
     const plans = yield* plansFor(rt, encoded, requests.map((r) => r.steering))
     const steerLayers = layersOf(plans)
     const prefillSession = yield* rt.session({ logits: "last", hiddenLayers: [], steerLayers })
@@ -367,7 +384,7 @@ const hiddenStates = (rt: Runtime, prompts: ReadonlyArray<Prompt>, layers: Reado
   Effect.gen(function* () {
     const bad = layers.find((l) => !Number.isInteger(l) || l < 0 || l >= rt.dims.layers)
     if (bad !== undefined) return yield* Effect.fail(`layer ${bad} outside 0..${rt.dims.layers - 1}`)
-    const encoded = prompts.map((p) => encodePrompt(rt.tokenizer, rt.chat, p))
+    const encoded = encodeEach(rt, prompts)
     const sorted = stackedLayers(layers)
     const session = yield* rt.session({ logits: "last", hiddenLayers: sorted, steerLayers: [] })
     const padded = leftPad(encoded.map((e) => e.ids), rt.tokenizer.padId)
