@@ -1,12 +1,12 @@
 /** A Hugging Face checkpoint folder: validated config, decoded weights, tokenizer files and the weights hash. */
 import { FileSystem } from "@effect/platform"
-import { Effect, Either, Schema } from "effect"
+import { Effect, Either, Schema, type Scope } from "effect"
 import { decodeIssues } from "../core/DecodeIssue"
 import { formatJsonSyntaxError, parseJson } from "../core/JsonText"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { decodeTensor, type FloatTensor, parseHeader, readTensors, type SafetensorsDtype } from "./Safetensors"
+import { decodeTensor, type FloatTensor, type HeaderEntry, parseHeader, readTensors, type SafetensorsDtype } from "./Safetensors"
 
 /** Llama-3 style frequency-dependent RoPE scaling. */
 export const Llama3RopeScaling = Schema.Struct({
@@ -257,6 +257,24 @@ export const openCheckpoint = (dir: string): Effect.Effect<CheckpointFiles, Chec
     }
   })
 
+/** The header of an open safetensors file. */
+const fileHeader = (fd: number): ReturnType<typeof parseHeader> => {
+  const length = Buffer.alloc(8)
+  fs.readSync(fd, length, 0, 8, 0)
+  const header = new Uint8Array(8 + Number(length.readBigUInt64LE(0)))
+  fs.readSync(fd, header, 0, header.length, 0)
+  return parseHeader(header)
+}
+
+/** Reads and decodes one tensor's own bytes from an open file. */
+const readEntry = (fd: number, name: string, entry: HeaderEntry, dataStart: number): FloatTensor => {
+  const [begin, end] = entry.data_offsets
+  const raw = new Uint8Array(end - begin)
+  if (fs.readSync(fd, raw, 0, raw.length, dataStart + begin) !== raw.length) throw new Error(`tensor ${name} runs past the end of the file`)
+  const data = decodeTensor(entry.dtype, raw, entry.shape.reduce((a, b) => a * b, 1))
+  return { dtype: entry.dtype as SafetensorsDtype, shape: entry.shape, data }
+}
+
 /** One tensor of an opened checkpoint decoded to float32, reading only its header and its own bytes; undefined when no file holds it. */
 export const readTensor = (checkpoint: CheckpointFiles, name: string): Effect.Effect<FloatTensor | undefined, CheckpointError> =>
   Effect.forEach(checkpoint.files, (file) =>
@@ -264,24 +282,50 @@ export const readTensor = (checkpoint: CheckpointFiles, name: string): Effect.Ef
       try: () => {
         const fd = fs.openSync(path.join(checkpoint.dir, file), "r")
         try {
-          const length = Buffer.alloc(8)
-          fs.readSync(fd, length, 0, 8, 0)
-          const header = new Uint8Array(8 + Number(length.readBigUInt64LE(0)))
-          fs.readSync(fd, header, 0, header.length, 0)
-          const { entries, dataStart } = parseHeader(header)
+          const { entries, dataStart } = fileHeader(fd)
           const entry = entries[name]
-          if (entry === undefined) return undefined
-          const [begin, end] = entry.data_offsets
-          const raw = new Uint8Array(end - begin)
-          if (fs.readSync(fd, raw, 0, raw.length, dataStart + begin) !== raw.length) throw new Error(`tensor ${name} runs past the end of the file`)
-          const data = decodeTensor(entry.dtype, raw, entry.shape.reduce((a, b) => a * b, 1))
-          return { dtype: entry.dtype as SafetensorsDtype, shape: entry.shape, data }
+          return entry === undefined ? undefined : readEntry(fd, name, entry, dataStart)
         } finally {
           fs.closeSync(fd)
         }
       },
       catch: (e) => new CheckpointError({ dir: checkpoint.dir, field: file, reason: `cannot read ${name}: ${e instanceof Error ? e.message : String(e)}` })
     })).pipe(Effect.map((found) => found.find((t) => t !== undefined)))
+
+/** Tensors looked up by name; a `Map` of decoded weights is one. */
+export interface TensorSource {
+  readonly get: (name: string) => FloatTensor | undefined
+}
+
+/**
+ * The tensors of an opened checkpoint, each read from its file when asked for and held by nobody but the caller, so
+ * compiling holds one tensor at a time rather than the whole checkpoint. The files stay open for the scope; a read
+ * that fails throws.
+ */
+export const openTensors = (checkpoint: CheckpointFiles): Effect.Effect<TensorSource, CheckpointError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const located = new Map<string, { fd: number; entry: HeaderEntry; dataStart: number }>()
+    for (const file of checkpoint.files) {
+      const fd = yield* Effect.acquireRelease(
+        Effect.try({
+          try: () => fs.openSync(path.join(checkpoint.dir, file), "r"),
+          catch: (e) => new CheckpointError({ dir: checkpoint.dir, field: file, reason: `cannot open: ${e instanceof Error ? e.message : String(e)}` })
+        }),
+        (fd) => Effect.sync(() => fs.closeSync(fd))
+      )
+      const { entries, dataStart } = yield* Effect.try({
+        try: () => fileHeader(fd),
+        catch: (e) => new CheckpointError({ dir: checkpoint.dir, field: file, reason: e instanceof Error ? e.message : String(e) })
+      })
+      for (const [name, entry] of Object.entries(entries)) located.set(name, { fd, entry, dataStart })
+    }
+    return {
+      get: (name) => {
+        const at = located.get(name)
+        return at === undefined ? undefined : readEntry(at.fd, name, at.entry, at.dataStart)
+      }
+    }
+  })
 
 /** Decodes every tensor of an opened checkpoint's weight files to float32 (each file read once). */
 export const readWeights = (checkpoint: CheckpointFiles): Effect.Effect<ReadonlyMap<string, FloatTensor>, CheckpointError, FileSystem.FileSystem> =>

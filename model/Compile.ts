@@ -2,13 +2,14 @@
 import { FileSystem } from "@effect/platform"
 import { Effect } from "effect"
 import { createHash } from "node:crypto"
+import * as nodeFs from "node:fs"
 import * as path from "node:path"
 import { writeFileAtomic } from "../cache/AtomicFile"
 import { checkManifest, stampFiles } from "../cache/Folders"
 import { setAsideIn } from "../cache/Quarantine"
 import { recordText } from "../cache/Records"
-import { type Checkpoint, type CheckpointFiles, type Dimensions, type ModelConfig, readWeights } from "./Checkpoint"
-import { ElemType, type GraphBuilder, graphBuilder } from "./Graph"
+import { type Checkpoint, CheckpointError, type CheckpointFiles, type Dimensions, type ModelConfig, openTensors, type TensorSource } from "./Checkpoint"
+import { ElemType, type ExternalData, type GraphBuilder, graphBuilder } from "./Graph"
 import { floatToHalf } from "./Safetensors"
 
 /**
@@ -43,8 +44,9 @@ export interface CompileOptions {
 /** The order in which a graph stacks the layers it returns in `hidden`: ascending, each once. */
 export const stackedLayers = (layers: ReadonlyArray<number>): number[] => [...new Set(layers)].sort((a, b) => a - b)
 
-/** Weight bytes above which initializers go to an external data file (protobuf's 2 GB limit). */
-export const externalDataThreshold = 1.8e9
+const writeAll = (fd: number, bytes: Uint8Array) => {
+  for (let at = 0; at < bytes.length; ) at += nodeFs.writeSync(fd, bytes, at)
+}
 
 const transpose = (data: Float32Array, rows: number, cols: number): Float32Array => {
   const out = new Float32Array(rows * cols)
@@ -109,9 +111,13 @@ interface Residual {
  * caller to write into its slots. Nothing proportional to the cache crosses the session boundary, so a decode step
  * costs the same whatever the context length, apart from the attention itself.
  */
-export const buildDecoder = (checkpoint: Pick<Checkpoint, "config" | "dims" | "weights">, options: CompileOptions): GraphBuilder => {
+export const buildDecoder = (
+  checkpoint: Pick<Checkpoint, "config" | "dims"> & { readonly weights: TensorSource },
+  options: CompileOptions,
+  external?: ExternalData
+): GraphBuilder => {
   const { config, dims, weights } = checkpoint
-  const g = graphBuilder(options.dtype === "float16" ? floatToHalf : undefined)
+  const g = graphBuilder(options.dtype === "float16" ? floatToHalf : undefined, external)
   const { hidden: H, heads, kvHeads, headDim: D, layers, vocab, intermediate } = dims
   const groups = heads / kvHeads
   const has = (fusion: Fusion) => options.fusions.includes(fusion)
@@ -243,7 +249,9 @@ export const buildDecoder = (checkpoint: Pick<Checkpoint, "config" | "dims" | "w
     return g.node("Split", [y, g.ints(outDims)], { axis: i(-1) }, { count: names.length })
   }
 
-  let residual: Residual = { value: g.node("Gather", [g.weight("model.embed_tokens.weight", [vocab, H], w("model.embed_tokens.weight")), inputIds])[0]! }
+  // A tied embedding is also the output projection: one copy, read in place by the Gather and the Gemm.
+  const embedding = g.weight("model.embed_tokens.weight", [vocab, H], w("model.embed_tokens.weight"), { shared: config.tie_word_embeddings === true })
+  let residual: Residual = { value: g.node("Gather", [embedding, inputIds])[0]! }
   for (let l = 0; l < layers; l++) {
     const p = `model.layers.${l}.`
     const attnIn = normResidual(residual, g.weight(`${p}input_layernorm.weight`, [H], w(`${p}input_layernorm.weight`)))
@@ -269,10 +277,14 @@ export const buildDecoder = (checkpoint: Pick<Checkpoint, "config" | "dims" | "w
     }
   }
   const final = rmsNorm(resolve(residual), g.weight("model.norm.weight", [H], w("model.norm.weight")))
-  const head = config.tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight"
-  const headWeight = g.weight("lm_head.T", [H, vocab], transpose(w(head), vocab, H))
-  const lastHidden = options.logits === "last" ? g.node("Gather", [final, g.ints([-1], [])], { axis: i(1) })[0]! : final
-  g.node("MatMul", [lastHidden, headWeight], {}, { outputs: ["logits"] })
+  const head = config.tie_word_embeddings === true ? embedding : g.weight("lm_head.weight", [vocab, H], w("lm_head.weight"))
+  // Gemm takes the head [vocab, H] as stored (transB), so it needs no transposed copy; it multiplies matrices only.
+  if (options.logits === "last") g.node("Gemm", [g.node("Gather", [final, g.ints([-1], [])], { axis: i(1) })[0]!, head], { transB: i(1) }, { outputs: ["logits"] })
+  else {
+    const rows = g.node("Gemm", [g.node("Reshape", [final, g.ints([-1, H])])[0]!, head], { transB: i(1) })[0]!
+    const shape = g.node("Concat", [g.node("Shape", [inputIds])[0]!, g.ints([vocab])], { axis: i(0) })[0]!
+    g.node("Reshape", [rows, shape], {}, { outputs: ["logits"] })
+  }
   g.output("logits", ElemType.float, options.logits === "last" ? ["batch", vocab] : ["batch", "seq", vocab])
   g.node("Concat", presents, { axis: i(2) }, { outputs: ["present"] })
   g.output("present", ElemType.float, ["batch", "seq", 2 * layers * kvHeads * D])
@@ -284,7 +296,10 @@ export const buildDecoder = (checkpoint: Pick<Checkpoint, "config" | "dims" | "w
   return g
 }
 
-/** A compiled model on disk: the `.onnx` path (external data, if any, sits beside it); `nodes` is 0 when read from the cache. */
+/**
+ * A compiled model on disk: the `.onnx` path, its weights in `<path>.data` beside it (page-aligned, so onnxruntime maps
+ * them rather than copying them); `nodes` is 0 when read from the cache.
+ */
 export interface CompiledModel {
   readonly path: string
   readonly nodes: number
@@ -294,7 +309,7 @@ export interface CompiledModel {
 export const compileKey = (weightsHash: string, options: CompileOptions): string =>
   createHash("sha256")
     .update(JSON.stringify({
-      compiler: 3,
+      compiler: 4,
       weightsHash,
       fusions: [...new Set(options.fusions)].sort(),
       logits: options.logits,
@@ -310,7 +325,7 @@ export const compileKey = (weightsHash: string, options: CompileOptions): string
  * its manifest (`<key>.json`: each file's hash, size and modification time; contents are rehashed when a time
  * changed). A damaged or unlisted graph is moved to the quarantine of `quarantineRoot` with one line and compiled
  * again. The manifest is written before the graph is renamed into place, so a graph never appears without it. The
- * weights are decoded only to compile, and dropped with the graph once it is written.
+ * weights are read one tensor at a time as the graph is built and written to its data file straight away.
  */
 export const compileCached = (checkpoint: CheckpointFiles | Checkpoint, options: CompileOptions, cacheDir: string, quarantineRoot = cacheDir) =>
   Effect.gen(function* () {
@@ -325,23 +340,20 @@ export const compileCached = (checkpoint: CheckpointFiles | Checkpoint, options:
       yield* setAsideIn(quarantineRoot, [target, dataFile, manifest], problem, "compiling it again")
     }
     yield* fs.makeDirectory(cacheDir, { recursive: true })
-    const weights = "weights" in checkpoint ? checkpoint.weights : yield* readWeights(checkpoint)
-    const g = buildDecoder({ config: checkpoint.config, dims: checkpoint.dims, weights }, options)
-    let weightBytes = 0
-    for (const t of weights.values()) weightBytes += t.data.length * (options.dtype === "float16" ? 2 : 4)
-    const external = weightBytes > externalDataThreshold ? `${key}.onnx.data` : undefined
-    const { model, data } = g.encode(`decoder_${key}`, external)
     const suffix = `.tmp-${process.pid}-${Date.now()}`
-    if (external !== undefined) {
-      yield* Effect.scoped(Effect.gen(function* () {
-        const file = yield* fs.open(dataFile + suffix, { flag: "w" })
-        for (const chunk of data) yield* file.writeAll(chunk)
-      }))
-      yield* fs.rename(dataFile + suffix, dataFile)
-    }
-    yield* fs.writeFile(target + suffix, model)
+    const external = path.basename(dataFile)
+    const g = yield* Effect.scoped(Effect.gen(function* () {
+      const weights = "weights" in checkpoint ? checkpoint.weights : yield* openTensors(checkpoint)
+      const fd = yield* Effect.acquireRelease(Effect.try(() => nodeFs.openSync(dataFile + suffix, "w")), (fd) => Effect.sync(() => nodeFs.closeSync(fd)))
+      return yield* Effect.try({
+        try: () => buildDecoder({ config: checkpoint.config, dims: checkpoint.dims, weights }, options, { location: external, write: (bytes) => writeAll(fd, bytes) }),
+        catch: (e) => new CheckpointError({ dir: checkpoint.dir, field: "weights", reason: e instanceof Error ? e.message : String(e) })
+      })
+    })).pipe(Effect.tapError(() => fs.remove(dataFile + suffix).pipe(Effect.ignore)))
+    yield* fs.rename(dataFile + suffix, dataFile)
+    yield* fs.writeFile(target + suffix, g.encode(`decoder_${key}`).model)
     yield* Effect.try(() => {
-      const files = stampFiles(cacheDir, [path.basename(target) + suffix, ...(external === undefined ? [] : [external])])
+      const files = stampFiles(cacheDir, [path.basename(target) + suffix, external])
       const { [path.basename(target) + suffix]: graph, ...rest } = files
       writeFileAtomic(manifest, recordText({ files: { [path.basename(target)]: graph!, ...rest } }))
     })

@@ -14,8 +14,12 @@ export type Attr = { readonly i: number } | { readonly f: number } | { readonly 
 export interface GraphBuilder {
   /** Adds a node; returns its output names (fresh names unless `outputs` is given). */
   readonly node: (op: string, inputs: ReadonlyArray<string>, attrs?: Record<string, Attr>, options?: { domain?: string; outputs?: ReadonlyArray<string>; count?: number }) => string[]
-  /** Adds a float32 (or float16-stored) initializer and returns its name. */
-  readonly weight: (name: string, dims: ReadonlyArray<number>, data: Float32Array) => string
+  /**
+   * Adds a float32 (or float16-stored) initializer and returns its name. A `shared` float32 weight is also declared a
+   * graph input (the initializer its default), which onnxruntime treats as not constant: it neither folds nor
+   * prepacks it, so every node reads the one copy.
+   */
+  readonly weight: (name: string, dims: ReadonlyArray<number>, data: Float32Array, options?: { readonly shared?: boolean }) => string
   /** Adds an int64 constant initializer and returns its name. */
   readonly ints: (values: ReadonlyArray<number>, dims?: ReadonlyArray<number>) => string
   /** Adds a float32 constant initializer and returns its name. */
@@ -24,7 +28,10 @@ export interface GraphBuilder {
   readonly input: (name: string, elem: number, dims: ReadonlyArray<number | string>) => string
   /** Declares a graph output. */
   readonly output: (name: string, elem: number, dims: ReadonlyArray<number | string>) => void
-  /** Serialises the model; with `externalData` the large initializers go to that file name and are returned as `data`. */
+  /**
+   * Serialises the model; with `externalData` the large initializers go to that file name and are returned as `data`,
+   * the file's contents in order (zero padding included).
+   */
   readonly encode: (name: string, externalData?: string) => { model: Uint8Array; data: ReadonlyArray<Uint8Array> }
   /** Number of nodes so far. */
   readonly size: () => number
@@ -56,14 +63,71 @@ const toHalfBytes = (data: Float32Array, convert: (x: number) => number): Uint8A
   return new Uint8Array(out.buffer)
 }
 
-/** Starts a graph; with `halfWeights` every `weight` is stored as float16 and cast to float32 in the graph. */
-export const graphBuilder = (halfWeights?: (x: number) => number): GraphBuilder => {
+/**
+ * Offsets of external tensors are multiples of this (the largest common page size), so onnxruntime maps each tensor
+ * from the file where it lies instead of reading it into memory of its own.
+ */
+const externalAlignment = 64 * 1024
+
+/** Initializers smaller than this stay inside the graph. */
+const externalMinBytes = 1024
+
+/** Zero bytes that bring `offset` to the next external tensor's start. */
+const paddingAt = (offset: number) => (externalAlignment - (offset % externalAlignment)) % externalAlignment
+
+type Tensor = ReturnType<Onnx["TensorProto"]["create"]>
+
+/** The initializer `t` as a reference to its bytes at `offset` of the file `location`. */
+const externalReference = (t: Tensor, location: string, offset: number): Tensor =>
+  onnxProto().TensorProto.create({
+    name: t.name,
+    dims: t.dims,
+    dataType: t.dataType,
+    dataLocation: onnxProto().TensorProto.DataLocation.EXTERNAL,
+    externalData: [
+      { key: "location", value: location },
+      { key: "offset", value: String(offset) },
+      { key: "length", value: String(t.rawData.length) }
+    ]
+  })
+
+/** Appends `t`'s bytes at the first aligned offset from `offset`; returns its reference and the offset after it. */
+const writeExternal = (t: Tensor, location: string, offset: number, write: (bytes: Uint8Array) => void) => {
+  const padding = paddingAt(offset)
+  if (padding > 0) write(new Uint8Array(padding))
+  write(t.rawData)
+  return { reference: externalReference(t, location, offset + padding), end: offset + padding + t.rawData.length }
+}
+
+/** A file that the large initializers are written to as they are added, so the builder holds none of them. */
+export interface ExternalData {
+  /** The file's name as the graph refers to it (beside the model). */
+  readonly location: string
+  /** Appends bytes to the file. */
+  readonly write: (bytes: Uint8Array) => void
+}
+
+/**
+ * Starts a graph; with `halfWeights` every `weight` is stored as float16 and cast to float32 in the graph; with
+ * `external` the large initializers go to that file as they are added (and `encode` needs no `externalData`).
+ */
+export const graphBuilder = (halfWeights?: (x: number) => number, external?: ExternalData): GraphBuilder => {
   const onnx = onnxProto()
   const nodes: Array<ReturnType<Onnx["NodeProto"]["create"]>> = []
-  const initializers: Array<ReturnType<Onnx["TensorProto"]["create"]>> = []
+  const initializers: Tensor[] = []
   const inputs: Array<ReturnType<Onnx["ValueInfoProto"]["create"]>> = []
   const outputs: Array<ReturnType<Onnx["ValueInfoProto"]["create"]>> = []
   let counter = 0
+  let written = 0
+  const addInitializer = (t: Tensor) => {
+    if (external === undefined || t.rawData.length < externalMinBytes) {
+      initializers.push(t)
+      return
+    }
+    const placed = writeExternal(t, external.location, written, external.write)
+    initializers.push(placed.reference)
+    written = placed.end
+  }
   const node: GraphBuilder["node"] = (op, ins, attrs = {}, options = {}) => {
     const outs = options.outputs ? [...options.outputs] : Array.from({ length: options.count ?? 1 }, () => `${op}_${counter++}`)
     nodes.push(onnx.NodeProto.create({
@@ -76,24 +140,26 @@ export const graphBuilder = (halfWeights?: (x: number) => number): GraphBuilder 
     }))
     return outs
   }
-  const weight: GraphBuilder["weight"] = (name, dims, data) => {
+  const weight: GraphBuilder["weight"] = (name, dims, data, options = {}) => {
     if (halfWeights === undefined) {
-      initializers.push(onnx.TensorProto.create({ name, dims: [...dims], dataType: ElemType.float, rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) }))
+      addInitializer(onnx.TensorProto.create({ name, dims: [...dims], dataType: ElemType.float, rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) }))
+      if (options.shared === true) inputs.push(valueInfo(name, ElemType.float, dims))
       return name
     }
-    initializers.push(onnx.TensorProto.create({ name: `${name}.f16`, dims: [...dims], dataType: ElemType.float16, rawData: toHalfBytes(data, halfWeights) }))
+    // A float16 weight is cast to float32 once, by constant folding; sharing it would cast it on every call.
+    addInitializer(onnx.TensorProto.create({ name: `${name}.f16`, dims: [...dims], dataType: ElemType.float16, rawData: toHalfBytes(data, halfWeights) }))
     return node("Cast", [`${name}.f16`], { to: { i: ElemType.float } }, { outputs: [name] })[0]!
   }
   const ints: GraphBuilder["ints"] = (values, dims = [values.length]) => {
     const name = `const_${counter++}`
     const data = BigInt64Array.from(values.map((v) => BigInt(v)))
-    initializers.push(onnx.TensorProto.create({ name, dims: [...dims], dataType: ElemType.int64, rawData: new Uint8Array(data.buffer) }))
+    addInitializer(onnx.TensorProto.create({ name, dims: [...dims], dataType: ElemType.int64, rawData: new Uint8Array(data.buffer) }))
     return name
   }
   const floats: GraphBuilder["floats"] = (values, dims = [values.length]) => {
     const name = `const_${counter++}`
     const data = Float32Array.from(values)
-    initializers.push(onnx.TensorProto.create({ name, dims: [...dims], dataType: ElemType.float, rawData: new Uint8Array(data.buffer) }))
+    addInitializer(onnx.TensorProto.create({ name, dims: [...dims], dataType: ElemType.float, rawData: new Uint8Array(data.buffer) }))
     return name
   }
   return {
@@ -113,22 +179,10 @@ export const graphBuilder = (halfWeights?: (x: number) => number): GraphBuilder 
       const data: Uint8Array[] = []
       let offset = 0
       const tensors = externalData === undefined ? initializers : initializers.map((t) => {
-        const raw = t.rawData
-        if (raw.length < 1024) return t
-        data.push(raw)
-        const entry = onnx.TensorProto.create({
-          name: t.name,
-          dims: t.dims,
-          dataType: t.dataType,
-          dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
-          externalData: [
-            { key: "location", value: externalData },
-            { key: "offset", value: String(offset) },
-            { key: "length", value: String(raw.length) }
-          ]
-        })
-        offset += raw.length
-        return entry
+        if (t.rawData.length < externalMinBytes) return t
+        const placed = writeExternal(t, externalData, offset, (bytes) => data.push(bytes))
+        offset = placed.end
+        return placed.reference
       })
       const model = onnx.ModelProto.encode(onnx.ModelProto.create({
         irVersion: 8,

@@ -28,6 +28,8 @@ export const openSession = (modelPath: string, dims: Dimensions, provider: Provi
         intraOpNumThreads: threads,
         interOpNumThreads: 1,
         executionMode: "sequential",
+        // Errors only: onnxruntime warns on every open that a shared weight (Graph's `shared`) is not a constant.
+        logSeverityLevel: 3,
         extra: { session: { intra_op: { allow_spinning: spin ? "1" : "0" } } }
       }),
     catch: (e) => (e instanceof Error ? e.message : String(e))
