@@ -8,7 +8,7 @@ import { loadCheckpoint } from "../../model/Checkpoint"
 import { allFusions, buildDecoder, compileCached, type CompileOptions, type Fusion } from "../../model/Compile"
 import { leftPad } from "../../model/Generate"
 import { emptyCache, forward, openSession } from "../../model/Session"
-import { referenceLogits } from "./referenceForward"
+import { forwardSequence, referenceLogits } from "./referenceForward"
 import { writeTinyCheckpoint } from "./tinyCheckpoint"
 
 const qwenWithLlama3Rope = writeTinyCheckpoint({
@@ -55,14 +55,7 @@ describe("decoder compiler", () => {
       expect(ck.dims.headDim % 8).not.toBe(0)
       const session = yield* openSession((yield* compileCached(ck, options({ fusions: allFusions, logits: "last" }), cacheDir)).path, ck.dims, "cpu")
       const ids = sequences[0]!
-      const out = yield* forward(session, {
-        batch: 1,
-        seq: ids.length,
-        inputIds: BigInt64Array.from(ids, BigInt),
-        positionIds: BigInt64Array.from(ids, (_, t) => BigInt(t)),
-        attentionMask: new BigInt64Array(ids.length).fill(1n),
-        cache: emptyCache(ck.dims, 1)
-      }, [])
+      const out = yield* forwardSequence(session, ids)
       const expected = referenceLogits(ck, ids)[ids.length - 1]!
       expect(Math.max(...expected.map((e, v) => Math.abs(e - out.logits[v]!)))).toBeLessThan(1e-4)
     }).pipe(Effect.provide(NodeContext.layer)))

@@ -6,9 +6,9 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { loadCheckpoint, openCheckpoint } from "../../model/Checkpoint"
 import { allFusions, buildDecoder, compileCached, compileKey, type CompileOptions } from "../../model/Compile"
-import { emptyCache, forward, openSession } from "../../model/Session"
+import { openSession } from "../../model/Session"
 import { onnxProto } from "../../model/onnxModules"
-import { referenceLogits } from "./referenceForward"
+import { forwardSequence, referenceLogits } from "./referenceForward"
 import { writeTinyCheckpoint } from "./tinyCheckpoint"
 
 const tied = writeTinyCheckpoint({ config: { hidden_size: 32, tie_word_embeddings: true }, shards: 2 })
@@ -52,14 +52,7 @@ describe("compiled weights", () => {
       const ck = yield* loadCheckpoint(tied)
       const session = yield* openSession((yield* compileCached(ck, options({}), cacheDir())).path, ck.dims, "cpu")
       const ids = [1, 3, 4, 6, 8, 3, 9]
-      const out = yield* forward(session, {
-        batch: 1,
-        seq: ids.length,
-        inputIds: BigInt64Array.from(ids, BigInt),
-        positionIds: BigInt64Array.from(ids, (_, i) => BigInt(i)),
-        attentionMask: new BigInt64Array(ids.length).fill(1n),
-        cache: emptyCache(ck.dims, 1)
-      }, [])
+      const out = yield* forwardSequence(session, ids)
       const expected = referenceLogits(ck, ids).flat()
       let worst = 0
       expected.forEach((x, i) => (worst = Math.max(worst, Math.abs(out.logits[i]! - x))))
