@@ -4,7 +4,7 @@
       "target_name": "linalg",
       "sources": ["linalg.c"],
       "cflags": ["-O3", "-std=c11", "-Wall", "-Wextra"],
-      "libraries": ["-lopenblas", "-lpthread"]
+      "libraries": ["-lopenblas", "-lpthread", "-lm"]
     }
   ]
 }

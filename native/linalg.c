@@ -1,11 +1,13 @@
 // Dense linear algebra from the system's OpenBLAS (BLAS and LAPACK) for stats/nativeKernels.ts. Every call runs on
 // libuv's thread pool and settles a promise, so the event loop (progress lines, Ctrl-C) stays free during long
 // factorizations. Matrices are column-major, as LAPACK wants them; the TypeScript side maps row-major onto that.
+#include <math.h>
 #include <node_api.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 // Fortran entry points of OpenBLAS; the trailing size_t arguments are the hidden lengths of character arguments.
 extern void dgemm_(const char*, const char*, const int*, const int*, const int*, const double*, const double*, const int*,
@@ -19,18 +21,19 @@ extern void dlarft_(const char*, const char*, const int*, const int*, const doub
                     size_t, size_t);
 extern void dlarfb_(const char*, const char*, const char*, const char*, const int*, const int*, const int*, const double*,
                     const int*, const double*, const int*, double*, const int*, double*, const int*, size_t, size_t, size_t, size_t);
-extern void dorgtr_(const char*, const int*, double*, const int*, const double*, double*, const int*, int*, size_t);
+extern void dorg2l_(const int*, const int*, const int*, double*, const int*, const double*, double*, int*);
 extern void dpotrf_(const char*, const int*, double*, const int*, int*, size_t);
 extern void dpotrs_(const char*, const int*, const int*, const double*, const int*, double*, const int*, int*, size_t);
 extern void openblas_set_num_threads(int);
 extern int openblas_get_num_threads(void);
 extern char* openblas_get_config(void);
 
-enum { GEMM, SYRK, SYTRD, ORMTR, ORGTR, POTRF, POTRS, SHIFTED_FORMS, STANDARDIZE, ORMTR_BLOCKED };
+enum { GEMM, SYRK, SYTRD, ORMTR, FORM_Q, POTRF, POTRS, SHIFTED_FORMS, STANDARDIZE, ORMTR_BLOCKED, MOMENTS };
 
 #define MAX_INTS 12
 #define MAX_DOUBLES 4
 #define MAX_ARRAYS 6
+#define MAX_PARTS 64
 
 typedef struct {
   int op;
@@ -57,55 +60,136 @@ static double* workspace(double query, int* lwork) {
   return (double*)malloc(sizeof(double) * (size_t)*lwork);
 }
 
+// part(job, from, to) over 0..count, split evenly between up to `threads` threads (the calling one among them). The
+// parts write disjoint outputs, so the result does not depend on the thread count.
+typedef void (*Part)(const void* job, int from, int to);
+typedef struct {
+  Part part;
+  const void* job;
+  int from, to;
+} Share;
+
+static void* runShare(void* arg) {
+  const Share* s = (const Share*)arg;
+  s->part(s->job, s->from, s->to);
+  return NULL;
+}
+
+static void parallel(int threads, int count, Part part, const void* job) {
+  if (threads > MAX_PARTS) threads = MAX_PARTS;
+  if (threads > count) threads = count;
+  if (threads < 1) threads = 1;
+  Share shares[MAX_PARTS];
+  pthread_t ids[MAX_PARTS];
+  for (int t = 0; t < threads; t++) {
+    shares[t] = (Share){part, job, (int)((long)count * t / threads), (int)((long)count * (t + 1) / threads)};
+    if (t > 0) pthread_create(&ids[t], NULL, runShare, &shares[t]);
+  }
+  runShare(&shares[0]);
+  for (int t = 1; t < threads; t++) pthread_join(ids[t], NULL);
+}
+
 // bᵀ·(T + α·I)⁻¹·b for every column b of a size×m block and every shift α, from the LDLᵀ factors of each T + α·I
-// (unit subdiagonal l and pivots d, `shifts` of them, each `size` long): one forward substitution per column and shift.
-static void shiftedForms(int size, int m, int shifts, const double* l, const double* d, const double* b, double* out) {
+// (unit subdiagonal l and reciprocal pivots r, interleaved by shift: value i of shift s at i·shifts + s, so the inner
+// loop over shifts runs on contiguous vectors): one forward substitution per column and shift.
+typedef struct {
+  int size, shifts;
+  const double *l, *r, *b;
+  double* out;
+} Forms;
+
+static void shiftedForms(const void* job, int from, int to) {
+  const Forms* f = (const Forms*)job;
+  const int size = f->size, shifts = f->shifts;
   double* g = (double*)malloc(sizeof(double) * (size_t)shifts);
   double* q = (double*)malloc(sizeof(double) * (size_t)shifts);
-  for (int c = 0; c < m; c++) {
-    const double* col = b + (size_t)c * size;
+  for (int c = from; c < to; c++) {
+    const double* col = f->b + (size_t)c * size;
     for (int s = 0; s < shifts; s++) {
       g[s] = col[0];
-      q[s] = col[0] * col[0] / d[(size_t)s * size];
+      q[s] = col[0] * col[0] * f->r[s];
     }
     for (int i = 1; i < size; i++) {
       const double x = col[i];
+      const double* li = f->l + (size_t)i * shifts;
+      const double* ri = f->r + (size_t)i * shifts;
       for (int s = 0; s < shifts; s++) {
-        const double v = x - l[(size_t)s * size + i] * g[s];
+        const double v = x - li[s] * g[s];
         g[s] = v;
-        q[s] += v * v / d[(size_t)s * size + i];
+        q[s] += v * v * ri[s];
       }
     }
-    for (int s = 0; s < shifts; s++) out[(size_t)c * shifts + s] = q[s];
+    for (int s = 0; s < shifts; s++) f->out[(size_t)c * shifts + s] = q[s];
   }
   free(g);
   free(q);
 }
 
-// Columns from..to of rows `rows[0..count)` of the row-major matrix x (float32 or float64, d columns), each
-// (x − mean)/sd, into the row-major count×(to − from) block out.
-static void standardize(int d, int count, int from, int to, int float32, const void* x, const int32_t* rows, const double* mean,
-                        const double* sd, double* out) {
-  const int w = to - from;
-  for (int r = 0; r < count; r++) {
-    double* o = out + (size_t)r * w - from;
-    if (float32) {
-      const float* src = (const float*)x + (size_t)rows[r] * d;
-      for (int j = from; j < to; j++) o[j] = ((double)src[j] - mean[j]) / sd[j];
-    } else {
-      const double* src = (const double*)x + (size_t)rows[r] * d;
-      for (int j = from; j < to; j++) o[j] = (src[j] - mean[j]) / sd[j];
-    }
+// Rows rows[0..) of the row-major matrix x (float32 or float64, d columns).
+typedef struct {
+  int d, float32;
+  const void* x;
+  const int32_t* rows;
+} Picked;
+
+#define PICKED_ROW(p, r, body)                                                   \
+  if ((p)->float32) {                                                            \
+    const float* src = (const float*)(p)->x + (size_t)(p)->rows[r] * (p)->d;     \
+    body                                                                         \
+  } else {                                                                       \
+    const double* src = (const double*)(p)->x + (size_t)(p)->rows[r] * (p)->d;   \
+    body                                                                         \
+  }
+
+// Picked rows from..to, columns cols..colsEnd, each (x − mean)/sd, into the row-major block out.
+typedef struct {
+  Picked in;
+  int cols, colsEnd;
+  const double *mean, *sd;
+  double* out;
+} Standardize;
+
+static void standardizeRows(const void* job, int from, int to) {
+  const Standardize* s = (const Standardize*)job;
+  const int w = s->colsEnd - s->cols;
+  for (int r = from; r < to; r++) {
+    double* o = s->out + (size_t)r * w - s->cols;
+    PICKED_ROW(&s->in, r, for (int j = s->cols; j < s->colsEnd; j++) o[j] = ((double)src[j] - s->mean[j]) / s->sd[j];)
   }
 }
 
-// C ← Q·C or Qᵀ·C (C column-major n×m) for the Q of dsytrd(UPLO = "U") in a (n×n, column-major) and tau: LAPACK's
-// dormtr → dormql loop, but with blocks of `nb` reflectors where dormql takes at most 64, so nearly all the work is in
-// dlarfb's matrix products.
-static void ormtrBlocked(int trans, int n, int m, const double* a, const double* tau, double* c, int nb) {
+// Mean and population sd (zero replaced by 1) of columns from..to over the first `count` picked rows: two passes,
+// summing in row order as the JavaScript kernel does.
+typedef struct {
+  Picked in;
+  int count;
+  double *mean, *sd;
+} Moments;
+
+static void momentsOfColumns(const void* job, int from, int to) {
+  const Moments* m = (const Moments*)job;
+  double *mean = m->mean, *sd = m->sd;
+  for (int j = from; j < to; j++) mean[j] = sd[j] = 0;
+  for (int r = 0; r < m->count; r++) {
+    PICKED_ROW(&m->in, r, for (int j = from; j < to; j++) mean[j] += src[j];)
+  }
+  for (int j = from; j < to; j++) mean[j] /= m->count;
+  for (int r = 0; r < m->count; r++) {
+    PICKED_ROW(&m->in, r, for (int j = from; j < to; j++) sd[j] += ((double)src[j] - mean[j]) * ((double)src[j] - mean[j]);)
+  }
+  for (int j = from; j < to; j++) {
+    const double v = sqrt(sd[j] / m->count);
+    sd[j] = v == 0 ? 1 : v;
+  }
+}
+
+// C ← Q·C or Qᵀ·C (C column-major n×m) for the Q of dsytrd(UPLO = "U") in a (n×n, column-major, leading dimension
+// lda) and tau: LAPACK's dormtr → dormql loop, but with blocks of `nb` reflectors where dormql takes at most 64, so nearly
+// all the work is in dlarfb's matrix products.
+static void ormtrBlocked(int trans, int n, int m, const double* a, int lda, const double* tau, double* c, int nb) {
   const int k = n - 1, nq = n - 1;
   if (k <= 0 || m <= 0) return;
-  const double* a1 = a + n;  // A(1, 2): the reflectors dormtr hands to dormql
+  const double* a1 = a + lda;  // A(1, 2): the reflectors dormtr hands to dormql
   double* t = (double*)malloc(sizeof(double) * (size_t)nb * nb);
   double* work = (double*)malloc(sizeof(double) * (size_t)m * nb);
   // Q = H(k)···H(1): Q·C applies H(1) last, so blocks run forward for Q·C and backward for Qᵀ·C (dormql, SIDE = "L").
@@ -114,11 +198,59 @@ static void ormtrBlocked(int trans, int n, int m, const double* a, const double*
   for (int i = first; forward ? i < k : i >= 0; i += forward ? nb : -nb) {
     const int ib = k - i < nb ? k - i : nb;
     const int rows = nq - k + i + ib;
-    dlarft_("B", "C", &rows, &ib, a1 + (size_t)i * n, &n, tau + i, t, &ib, 1, 1);
-    dlarfb_("L", trans ? "T" : "N", "B", "C", &rows, &m, &ib, a1 + (size_t)i * n, &n, t, &ib, c, &n, work, &m, 1, 1, 1, 1);
+    dlarft_("B", "C", &rows, &ib, a1 + (size_t)i * lda, &lda, tau + i, t, &ib, 1, 1);
+    dlarfb_("L", trans ? "T" : "N", "B", "C", &rows, &m, &ib, a1 + (size_t)i * lda, &lda, t, &ib, c, &n, work, &m, 1, 1, 1, 1);
   }
   free(t);
   free(work);
+}
+
+// Q of dsytrd(UPLO = "U") formed over its reflectors in a (n×n, column-major, leading dimension lda): LAPACK's dorgtr
+// → dorgql, but with blocks of `nb` reflectors where dorgql takes 32, so nearly all the work is in dlarfb's products.
+#define A(i, j) a[(size_t)((j) - 1) * lda + (i) - 1]
+static void formQ(int n, double* a, int lda, const double* tau, int nb) {
+  // dorgtr: the reflectors one column to the left, the last row and column those of the identity.
+  for (int j = 1; j < n; j++) {
+    for (int i = 1; i < j; i++) A(i, j) = A(i, j + 1);
+    A(n, j) = 0;
+  }
+  for (int i = 1; i < n; i++) A(i, n) = 0;
+  A(n, n) = 1;
+  // dorgql(k, k, k) on the leading k×k block: unblocked for its first k − kk columns, blocks for the last kk.
+  const int k = n - 1;
+  const int kk = nb < k ? ((k - 1) / nb) * nb : 0;
+  for (int j = 1; j <= k - kk; j++)
+    for (int i = k - kk + 1; i <= k; i++) A(i, j) = 0;
+  double* t = (double*)malloc(sizeof(double) * (size_t)nb * nb);
+  double* work = (double*)malloc(sizeof(double) * (size_t)(k > 1 ? k : 1) * nb);
+  int first = k - kk, info;
+  if (first > 0) dorg2l_(&first, &first, &first, a, &lda, tau, work, &info);
+  for (int i = k - kk + 1; i <= k; i += nb) {
+    int ib = k - i + 1 < nb ? k - i + 1 : nb, rows = i + ib - 1, cols = i - 1;
+    if (cols > 0) {
+      dlarft_("B", "C", &rows, &ib, &A(1, i), &lda, tau + i - 1, t, &ib, 1, 1);
+      dlarfb_("L", "N", "B", "C", &rows, &cols, &ib, &A(1, i), &lda, t, &ib, a, &lda, work, &cols, 1, 1, 1, 1);
+    }
+    dorg2l_(&rows, &ib, &ib, &A(1, i), &lda, tau + i - 1, work, &info);
+    for (int j = i; j < i + ib; j++)
+      for (int l = i + ib; l <= k; l++) A(l, j) = 0;
+  }
+  free(t);
+  free(work);
+}
+#undef A
+
+// The square n×n matrix a transposed in place, in tiles so that the column walk stays in cache.
+static void transposeSquare(int n, double* a) {
+  const int tile = 32;
+  for (int i0 = 0; i0 < n; i0 += tile)
+    for (int j0 = i0; j0 < n; j0 += tile)
+      for (int i = i0; i < i0 + tile && i < n; i++)
+        for (int j = j0 == i0 ? i + 1 : j0; j < j0 + tile && j < n; j++) {
+          const double t = a[(size_t)i * n + j];
+          a[(size_t)i * n + j] = a[(size_t)j * n + i];
+          a[(size_t)j * n + i] = t;
+        }
 }
 
 static void execute(napi_env env, void* data) {
@@ -130,6 +262,7 @@ static void execute(napi_env env, void* data) {
   double query;
   pthread_mutex_lock(&lock);
   if (c->threads > 0) openblas_set_num_threads(c->threads);
+  const int threads = c->threads > 0 ? c->threads : openblas_get_num_threads();
   switch (c->op) {
     case GEMM: {  // transA, transB, m, n, k, lda, ldb, ldc; alpha, beta; A, B, C
       dgemm_(flag(i[0], "T", "N"), flag(i[1], "T", "N"), &i[2], &i[3], &i[4], &c->doubles[0], a[0], &i[5], a[1], &i[6],
@@ -157,12 +290,11 @@ static void execute(napi_env env, void* data) {
       free(work);
       break;
     }
-    case ORGTR: {  // upper, n, lda; A, tau
-      lwork = -1;
-      dorgtr_(flag(i[0], "U", "L"), &i[1], a[0], &i[2], a[1], &query, &lwork, &info, 1);
-      double* work = workspace(query, &lwork);
-      dorgtr_(flag(i[0], "U", "L"), &i[1], a[0], &i[2], a[1], work, &lwork, &info, 1);
-      free(work);
+    case FORM_Q: {  // n, lda, nb; A, tau (dsytrd's, UPLO = "U"): Q over the reflectors, packed to leading dimension n and
+                    // transposed, so that the first n² values of A read row-major are Q
+      formQ(i[0], a[0], i[1], a[1], i[2]);
+      for (int j = 1; j < i[0] && i[1] != i[0]; j++) memmove(a[0] + (size_t)j * i[0], a[0] + (size_t)j * i[1], sizeof(double) * (size_t)i[0]);
+      transposeSquare(i[0], a[0]);
       break;
     }
     case POTRF: {  // upper, n, lda; A
@@ -173,16 +305,23 @@ static void execute(napi_env env, void* data) {
       dpotrs_(flag(i[0], "U", "L"), &i[1], &i[2], a[0], &i[3], a[1], &i[4], &info, 1);
       break;
     }
-    case SHIFTED_FORMS: {  // size, m, shifts; l, d, B, out
-      shiftedForms(i[0], i[1], i[2], a[0], a[1], a[2], a[3]);
+    case SHIFTED_FORMS: {  // size, m, shifts; l, r (interleaved by shift), B, out
+      const Forms job = {i[0], i[2], a[0], a[1], a[2], a[3]};
+      parallel(threads, i[1], shiftedForms, &job);
       break;
     }
-    case ORMTR_BLOCKED: {  // trans, n, m, nb; A, tau, C
-      ormtrBlocked(i[0], i[1], i[2], a[0], a[1], a[2], i[3]);
+    case ORMTR_BLOCKED: {  // trans, n, m, nb, lda; A, tau, C
+      ormtrBlocked(i[0], i[1], i[2], a[0], i[4], a[1], a[2], i[3]);
+      break;
+    }
+    case MOMENTS: {  // d, count, float32; x (Float32Array or Float64Array), rows (Int32Array), mean, sd
+      const Moments job = {{i[0], i[2], c->arrays[0], (const int32_t*)c->arrays[1]}, i[1], a[2], a[3]};
+      parallel(threads, i[0], momentsOfColumns, &job);
       break;
     }
     case STANDARDIZE: {  // d, count, from, to, float32; x (Float32Array or Float64Array), rows (Int32Array), mean, sd, out
-      standardize(i[0], i[1], i[2], i[3], i[4], c->arrays[0], (const int32_t*)c->arrays[1], a[2], a[3], a[4]);
+      const Standardize job = {{i[0], i[4], c->arrays[0], (const int32_t*)c->arrays[1]}, i[2], i[3], a[2], a[3], a[4]};
+      parallel(threads, i[1], standardizeRows, &job);
       break;
     }
   }

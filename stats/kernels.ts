@@ -9,18 +9,25 @@ import type { ShiftedFactor, Tridiagonal } from "./tridiagonal"
  */
 export type KernelRequest =
   | { readonly op: "gemm"; readonly a: Dense; readonly b: Dense; readonly options: GemmOptions; readonly into?: GemmTarget }
-  /** Reduces the symmetric n×n matrix `a` (its lower triangle is read; the array is consumed) to tridiagonal form. */
-  | { readonly op: "tridiagonalize"; readonly a: Float64Array; readonly n: number }
+  /**
+   * Reduces the symmetric n×n matrix `a` (row-major with rows `stride` apart, n by default; its lower triangle is read
+   * and the array consumed) to tridiagonal form.
+   */
+  | { readonly op: "tridiagonalize"; readonly a: Float64Array; readonly n: number; readonly stride?: number }
   /** Every row p of the row-major rows×n matrix `p`, in place: p ← Qᵀ·p when `transpose`, else p ← Q·p; returns `p`. */
   | { readonly op: "applyQ"; readonly t: Tridiagonal; readonly p: Float64Array; readonly rows: number; readonly transpose: boolean }
+  /** Q of a tridiagonal form as a row-major n×n matrix, row i being Qᵀ·eᵢ; `t`'s reflectors may be consumed. */
+  | { readonly op: "formQ"; readonly t: Tridiagonal }
   /** pᵀ·(T + αₛ·I)⁻¹·p for every row p of `p` and every factor s: a rows×factors matrix. */
   | { readonly op: "shiftedForms"; readonly factors: ReadonlyArray<ShiftedFactor>; readonly p: Float64Array; readonly rows: number }
   /** Solves A·X = B for the symmetric positive definite n×n `a` (lower triangle read, consumed) and row-major n×nrhs `b`. */
   | { readonly op: "choleskySolve"; readonly a: Float64Array; readonly n: number; readonly b: Float64Array; readonly nrhs: number }
-  /** Columns from..to of the listed rows of x, each (value − mean)/sd, as a new row-major float64 block. */
+  /** Per-column mean and population sd (zero replaced by 1) of the listed rows of x. */
+  | { readonly op: "moments"; readonly x: Dense; readonly rows: Int32Array }
+  /** Columns from..to of the listed rows of x, each (value − mean)/sd, as a row-major float64 block (into `into` when given). */
   | {
     readonly op: "standardize"; readonly x: Dense; readonly rows: Int32Array; readonly mean: Float64Array; readonly sd: Float64Array
-    readonly from: number; readonly to: number
+    readonly from: number; readonly to: number; readonly into?: Float64Array
   }
 
 /** The result type of each kind of request. */
@@ -28,8 +35,10 @@ export interface KernelResults {
   readonly gemm: Float64Array
   readonly tridiagonalize: Tridiagonal
   readonly applyQ: Float64Array
+  readonly formQ: Float64Array
   readonly shiftedForms: Float64Array
   readonly choleskySolve: Float64Array
+  readonly moments: { readonly mean: Float64Array; readonly sd: Float64Array }
   readonly standardize: Float64Array
 }
 
@@ -69,14 +78,18 @@ export const ask = function* <K extends KernelRequest["op"]>(request: RequestOf<
 /** C = op(A)·op(B) (a new array, or the target's array). */
 export const product = (a: Dense, b: Dense, options: GemmOptions = {}, into?: GemmTarget) =>
   ask<"gemm">(into === undefined ? { op: "gemm", a, b, options } : { op: "gemm", a, b, options, into })
-/** The tridiagonal form of a symmetric matrix (the array is consumed). */
-export const tridiagonal = (a: Float64Array, n: number) => ask<"tridiagonalize">({ op: "tridiagonalize", a, n })
+/** The tridiagonal form of a symmetric matrix (rows `stride` apart; the array is consumed). */
+export const tridiagonal = (a: Float64Array, n: number, stride = n) => ask<"tridiagonalize">({ op: "tridiagonalize", a, n, stride })
 /** Rows of p ← Qᵀ·row (transpose) or Q·row, in place. */
 export const rotate = (t: Tridiagonal, p: Float64Array, rows: number, transpose: boolean) => ask<"applyQ">({ op: "applyQ", t, p, rows, transpose })
+/** Q of a tridiagonal form, row-major (the tridiagonal's reflectors may be consumed: rotate with products by Q after). */
+export const basis = (t: Tridiagonal) => ask<"formQ">({ op: "formQ", t })
 /** Quadratic forms of every row of p in every shifted inverse. */
 export const forms = (factors: ReadonlyArray<ShiftedFactor>, p: Float64Array, rows: number) => ask<"shiftedForms">({ op: "shiftedForms", factors, p, rows })
-/** Rows of x (columns from..to, every column by default) standardized into a new float64 block. */
-export const standardized = (x: Dense, rows: Int32Array, mean: Float64Array, sd: Float64Array, from = 0, to = x.cols) =>
-  ask<"standardize">({ op: "standardize", x, rows, mean, sd, from, to })
+/** Per-column mean and sd (ddof 0, zero replaced by 1) of the listed rows of x. */
+export const moments = (x: Dense, rows: Int32Array) => ask<"moments">({ op: "moments", x, rows })
+/** Rows of x (columns from..to, every column by default) standardized into a float64 block (`into`, exactly its size, or a new one). */
+export const standardized = (x: Dense, rows: Int32Array, mean: Float64Array, sd: Float64Array, from = 0, to = x.cols, into?: Float64Array) =>
+  ask<"standardize">({ op: "standardize", x, rows, mean, sd, from, to, into })
 /** The solution of a symmetric positive definite system (the matrix is consumed). */
 export const solveSpd = (a: Float64Array, n: number, b: Float64Array, nrhs: number) => ask<"choleskySolve">({ op: "choleskySolve", a, n, b, nrhs })

@@ -1,6 +1,7 @@
 import { createRequire } from "node:module"
 import * as os from "node:os"
 import { checkTarget, gemmShape, type GemmTarget } from "./gemm"
+import type { Dense } from "./dense"
 import type { Backend, KernelRequest } from "./kernels"
 import type { ShiftedFactor, Tridiagonal } from "./tridiagonal"
 
@@ -18,8 +19,9 @@ interface Native {
 }
 
 // Operation codes of native/linalg.c.
-const GEMM = 0, SYRK = 1, SYTRD = 2, POTRF = 5, POTRS = 6, SHIFTED_FORMS = 7, STANDARDIZE = 8, ORMTR_BLOCKED = 9
-// Reflectors per block when Q is applied: dormql's own blocks (at most 64) leave dlarfb's products thin.
+const GEMM = 0, SYRK = 1, SYTRD = 2, FORM_Q = 4, POTRF = 5, POTRS = 6, SHIFTED_FORMS = 7, STANDARDIZE = 8, ORMTR_BLOCKED = 9, MOMENTS = 10
+// Reflectors per block when Q is applied or formed: dormql's and dorgql's own blocks (at most 64, 32) leave dlarfb's
+// products thin.
 const REFLECTOR_BLOCK = 128
 
 // Calls below about this many multiply-adds stay in JavaScript: a thread-pool round trip costs more than they do.
@@ -109,14 +111,14 @@ const gemm = (addon: Native, small: number) => (request: Extract<KernelRequest, 
 }
 
 const tridiagonalize = (addon: Native, small: number) => (request: Extract<KernelRequest, { op: "tridiagonalize" }>) => {
-  const { a, n } = request
+  const { a, n } = request, lda = request.stride ?? n
   if (n * n * n < small || n < 3) return undefined
-  if (a.length !== n * n) throw new Error(`tridiagonalize: a has ${a.length} values, expected ${n}×${n}`)
+  if (!(lda >= n && a.length >= (n - 1) * lda + n)) throw new Error(`tridiagonalize: a has ${a.length} values, too few for ${n}×${n} with rows ${lda} apart`)
   const diag = new Float64Array(n), off = new Float64Array(n - 1), tau = new Float64Array(n - 1)
   // Column-major "U" of a symmetric matrix is the row-major lower triangle the other kernels read.
-  return addon.call(SYTRD, ints(1, n, n), doubles(), [a, diag, off, tau]).then((info): Tridiagonal => {
+  return addon.call(SYTRD, ints(1, n, lda), doubles(), [a, diag, off, tau]).then((info): Tridiagonal => {
     check(info, "dsytrd")
-    return { n, diag, off, q: { kind: "lapack", tau, a } }
+    return { n, diag, off, q: { kind: "lapack", tau, a, lda } }
   })
 }
 
@@ -127,7 +129,35 @@ const applyQ = (addon: Native) => (request: Extract<KernelRequest, { op: "applyQ
   if (p.length !== rows * t.n) throw new Error(`applyQ: p has ${p.length} values, expected ${rows}×${t.n}`)
   if (rows === 0) return p
   // Row-major rows×n is column-major n×rows: each of our rows is a column Q (or Qᵀ) multiplies from the left.
-  return addon.call(ORMTR_BLOCKED, ints(transpose ? 1 : 0, t.n, rows, REFLECTOR_BLOCK), doubles(), [t.q.a, t.q.tau, p]).then(() => p)
+  return addon.call(ORMTR_BLOCKED, ints(transpose ? 1 : 0, t.n, rows, REFLECTOR_BLOCK, t.q.lda), doubles(), [t.q.a, t.q.tau, p]).then(() => p)
+}
+
+// Q formed over the reflectors of dsytrd, in their array (dorgtr's method in blocks of REFLECTOR_BLOCK): Q takes the
+// reduced matrix's place.
+const formQ = (addon: Native) => (request: Extract<KernelRequest, { op: "formQ" }>) => {
+  const { t } = request
+  if (t.q.kind !== "lapack") return undefined
+  const a = t.q.a
+  return addon.call(FORM_Q, ints(t.n, t.q.lda, REFLECTOR_BLOCK), doubles(), [a, t.q.tau]).then(() => a.subarray(0, t.n * t.n))
+}
+
+// The factors interleaved by shift (value i of shift s at i·shifts + s), pivots as reciprocals: the layout the native
+// loop runs on. Kept per grid of factors, which the blocks of one pass share.
+const interleaved = new WeakMap<ReadonlyArray<ShiftedFactor>, { l: Float64Array; r: Float64Array }>()
+
+const interleave = (factors: ReadonlyArray<ShiftedFactor>, n: number) => {
+  let packed = interleaved.get(factors)
+  if (packed === undefined) {
+    const shifts = factors.length, l = new Float64Array(n * shifts), r = new Float64Array(n * shifts)
+    factors.forEach((f, s) => {
+      for (let i = 0; i < n; i++) {
+        l[i * shifts + s] = f.l[i]!
+        r[i * shifts + s] = 1 / f.d[i]!
+      }
+    })
+    interleaved.set(factors, (packed = { l, r }))
+  }
+  return packed
 }
 
 const shiftedForms = (addon: Native, small: number) => (request: Extract<KernelRequest, { op: "shiftedForms" }>) => {
@@ -135,13 +165,9 @@ const shiftedForms = (addon: Native, small: number) => (request: Extract<KernelR
   const n = factors.length === 0 ? 0 : factors[0]!.d.length
   if (rows * n * factors.length < small || rows === 0) return undefined
   if (p.length !== rows * n) throw new Error(`shiftedForms: p has ${p.length} values, expected ${rows}×${n}`)
-  const pack = (pick: (f: ShiftedFactor) => Float64Array) => {
-    const out = new Float64Array(factors.length * n)
-    factors.forEach((f, s) => out.set(pick(f), s * n))
-    return out
-  }
+  const { l, r } = interleave(factors, n)
   const out = new Float64Array(rows * factors.length)
-  return addon.call(SHIFTED_FORMS, ints(n, rows, factors.length), doubles(), [pack((f) => f.l), pack((f) => f.d), p, out]).then(() => out)
+  return addon.call(SHIFTED_FORMS, ints(n, rows, factors.length), doubles(), [l, r, p, out]).then(() => out)
 }
 
 const choleskySolve = (addon: Native, small: number) => (request: Extract<KernelRequest, { op: "choleskySolve" }>) => {
@@ -161,21 +187,33 @@ const choleskySolve = (addon: Native, small: number) => (request: Extract<Kernel
   })
 }
 
+const checkRows = (x: Dense, rows: Int32Array, what: string) =>
+  rows.forEach((r) => {
+    if (!(r >= 0 && r < x.rows)) throw new Error(`${what}: row ${r} is outside 0..${x.rows - 1}`)
+  })
+
+const moments = (addon: Native, small: number) => (request: Extract<KernelRequest, { op: "moments" }>) => {
+  const { x, rows } = request
+  if (rows.length * x.cols < small || rows.length === 0) return undefined
+  checkRows(x, rows, "moments")
+  const mean = new Float64Array(x.cols), sd = new Float64Array(x.cols)
+  return addon.call(MOMENTS, ints(x.cols, rows.length, x.data instanceof Float32Array ? 1 : 0), doubles(), [x.data, rows, mean, sd]).then(() => ({ mean, sd }))
+}
+
 const standardize = (addon: Native, small: number) => (request: Extract<KernelRequest, { op: "standardize" }>) => {
-  const { x, rows, mean, sd, from, to } = request
+  const { x, rows, mean, sd, from, to, into } = request
   const d = x.cols
   if (rows.length * (to - from) < small || rows.length === 0) return undefined
   if (!(from >= 0 && from <= to && to <= d)) throw new Error(`standardize: columns ${from}..${to} are outside 0..${d}`)
   if (mean.length !== d || sd.length !== d) throw new Error(`standardize: mean and sd need ${d} values, got ${mean.length} and ${sd.length}`)
-  rows.forEach((r) => {
-    if (!(r >= 0 && r < x.rows)) throw new Error(`standardize: row ${r} is outside 0..${x.rows - 1}`)
-  })
-  const out = new Float64Array(rows.length * (to - from))
+  checkRows(x, rows, "standardize")
+  if (into !== undefined && into.length !== rows.length * (to - from)) throw new Error(`standardize: the block holds ${into.length} values, expected ${rows.length}×${to - from}`)
+  const out = into ?? new Float64Array(rows.length * (to - from))
   return addon.call(STANDARDIZE, ints(d, rows.length, from, to, x.data instanceof Float32Array ? 1 : 0), doubles(), [x.data, rows, mean, sd, out]).then(() => out)
 }
 
 /**
- * The kernels on the system's OpenBLAS and LAPACK (dgemm, dsyrk, dsytrd, dlarft/dlarfb, dpotrf/dpotrs), each call on
+ * The kernels on the system's OpenBLAS and LAPACK (dgemm, dsyrk, dsytrd, dlarft/dlarfb/dorg2l, dpotrf/dpotrs), each call on
  * libuv's thread pool; undefined when the addon is not built.
  */
 export const nativeKernels = (options: NativeOptions = {}): Backend | undefined => {
@@ -189,8 +227,10 @@ export const nativeKernels = (options: NativeOptions = {}): Backend | undefined 
     gemm: gemm(addon, small),
     tridiagonalize: tridiagonalize(addon, small),
     applyQ: applyQ(addon),
+    formQ: formQ(addon),
     shiftedForms: shiftedForms(addon, small),
     choleskySolve: choleskySolve(addon, small),
+    moments: moments(addon, small),
     standardize: standardize(addon, small)
   }
 }

@@ -1,8 +1,8 @@
 import { type Dense, type MatrixLike, toDense } from "./dense"
-import { type Backend, forms, type KernelTrace, product, rotate, solveSpd, type Steps, tridiagonal } from "./kernels"
+import { type Backend, basis, forms, type KernelTrace, moments, product, rotate, solveSpd, type Steps, tridiagonal } from "./kernels"
 import { makePrng, permutation } from "./prng"
 import { runSync, runWith } from "./runKernels"
-import { eachBlock, gram, type StandardizedRows, standardizedRows, times, timesTransposed } from "./standardizedRows"
+import { columnMoments, eachBlock, gram, scratch, type StandardizedRows, standardizedRows, times, timesTransposed } from "./standardizedRows"
 import { factorShifted, type ShiftedFactor, solveShifted, type Tridiagonal } from "./tridiagonal"
 
 /** How `fitRidge` chooses alpha: k-fold CV over given folds or over task groups, or efficient leave-one-out. */
@@ -50,23 +50,7 @@ export interface RidgeFit {
 }
 
 /** Per-feature mean and population sd (ddof 0, zero replaced by 1) of the given rows. */
-export const standardization = (x: Dense, rows: ArrayLike<number>): { mean: Float64Array; sd: Float64Array } => {
-  const d = x.cols, mean = new Float64Array(d), sd = new Float64Array(d)
-  for (let r = 0; r < rows.length; r++) {
-    const o = rows[r]! * d
-    for (let j = 0; j < d; j++) mean[j] += x.data[o + j]!
-  }
-  for (let j = 0; j < d; j++) mean[j] /= rows.length
-  for (let r = 0; r < rows.length; r++) {
-    const o = rows[r]! * d
-    for (let j = 0; j < d; j++) sd[j] += (x.data[o + j]! - mean[j]!) ** 2
-  }
-  for (let j = 0; j < d; j++) {
-    const s = Math.sqrt(sd[j]! / rows.length)
-    sd[j] = s === 0 ? 1 : s
-  }
-  return { mean, sd }
-}
+export const standardization = columnMoments
 
 const meanOf = (y: ArrayLike<number>) => {
   let s = 0
@@ -100,6 +84,7 @@ const targetsAt = (ys: ReadonlyArray<ArrayLike<number>>, rows: ArrayLike<number>
 /**
  * One decomposition serving a whole alpha grid and every target: the smaller of ZᵀZ (primal) and Z·Zᵀ (dual)
  * reduced to tridiagonal form T = Qᵀ·G·Q, with each target's right-hand side (Zᵀ·yc, or yc) carried into Q's basis.
+ * Q stays as reflectors, or is formed (`q`, row-major) when all of it is wanted anyway.
  */
 interface Path {
   readonly primal: boolean
@@ -107,17 +92,30 @@ interface Path {
   readonly size: number
   /** Qᵀ·rhs for every target: a targets×size matrix. */
   readonly rhs: Float64Array
+  readonly q?: Float64Array
 }
 
-function* decompose(z: StandardizedRows, targets: Targets, workspace?: Float64Array): Steps<Path> {
+// Rows p ← Qᵀ·p (`transpose`) or Q·p: by the reflectors, or once Q is formed by a product with it (a new array).
+function* turn(path: Pick<Path, "tri" | "size" | "q">, p: Float64Array, rows: number, transpose: boolean): Steps<Float64Array> {
+  if (path.q === undefined) return yield* rotate(path.tri, p, rows, transpose)
+  return yield* product({ data: p, rows, cols: path.size }, { data: path.q, rows: path.size, cols: path.size }, { transB: !transpose })
+}
+
+/** A square array the Gram matrices of one fit take in turn, each with rows `stride` apart, so they touch the same pages. */
+interface Workspace {
+  readonly data: Float64Array
+  readonly stride: number
+}
+
+function* decompose(z: StandardizedRows, targets: Targets, workspace?: Workspace, formQ = false): Steps<Path> {
   const n = z.rows.length, d = z.x.cols, count = targets.y.length
   const primal = d <= n
   const size = primal ? d : n
-  const g = yield* gram(z, primal, workspace)
-  const tri = yield* tridiagonal(g, size)
+  const g = yield* gram(z, primal, workspace?.data, workspace?.stride)
+  const tri = yield* tridiagonal(g, size, workspace?.stride)
+  const q = formQ ? yield* basis(tri) : undefined
   const rhs = primal ? transpose(yield* timesTransposed(z, transpose(targets.centred, count, n), count), d, count) : Float64Array.from(targets.centred)
-  yield* rotate(tri, rhs, count, true)
-  return { primal, tri, size, rhs }
+  return { primal, tri, size, rhs: yield* turn({ tri, size, q }, rhs, count, true), q }
 }
 
 /**
@@ -131,7 +129,7 @@ function* solutions(path: Path, factors: ReadonlyArray<ShiftedFactor>, count: nu
     const rhs = path.rhs.subarray(t * size, (t + 1) * size)
     factors.forEach((f, k) => out.set(solveShifted(f, rhs), (t * a + k) * size))
   }
-  return yield* rotate(path.tri, out, count * a, false)
+  return yield* turn(path, out, count * a, false)
 }
 
 /** Primal weights for every target and alpha as a cols×(targets·alphas) matrix, from the path's solutions. */
@@ -234,33 +232,34 @@ function* fitKFold(x: Dense, ys: ReadonlyArray<ArrayLike<number>>, rows: Int32Ar
   if (labels.length < 2) throw new Error(`fitRidge: folds give ${labels.length} distinct fold among the training rows, need at least 2`)
   const alphas = options.alphas, count = ys.length, columns = count * alphas.length
   const oof = ys.map(() => alphas.map(() => new Float64Array(rows.length)))
-  // One Gram-sized array serves every fold and the refit in turn (the largest is the refit's), so memory holds one.
+  // One Gram-sized array serves every fold and the refit in turn (the largest is the refit's), so memory holds one;
+  // every fit writes only the lower triangle in the refit's layout, so the other pages are never touched.
   const size = Math.min(x.cols, rows.length)
-  const workspace = new Float64Array(size * size)
+  const workspace = { data: new Float64Array(size * size), stride: size }, blocks = scratch()
   for (const f of labels) {
     const trainIdx: number[] = [], valIdx: number[] = []
     fold.forEach((v, i) => (v === f ? valIdx : trainIdx).push(i))
     const train = Int32Array.from(trainIdx, (i) => rows[i]!), val = Int32Array.from(valIdx, (i) => rows[i]!)
-    const { mean, sd } = standardization(x, train)
+    const { mean, sd } = yield* moments(x, train)
     const targets = targetsAt(ys, train)
-    const z = standardizedRows(x, train, mean, sd)
+    const z = standardizedRows(x, train, mean, sd, blocks)
     const path = yield* decompose(z, targets, workspace)
     const factors = alphas.map((alpha) => factorShifted(path.tri, alpha))
     const w = yield* weightsOf(path, z, yield* solutions(path, factors, count), columns)
-    const pred = yield* times(standardizedRows(x, val, mean, sd), w, columns)
+    const pred = yield* times(standardizedRows(x, val, mean, sd, blocks), w, columns)
     for (let t = 0; t < count; t++) alphas.forEach((_, a) => valIdx.forEach((i, r) => (oof[t]![a]![i] = pred[r * columns + t * alphas.length + a]! + targets.mean[t]!)))
   }
   const all = targetsAt(ys, rows)
   const picks = choose(options, all.y, oof)
-  const { mean, sd } = standardization(x, rows)
-  const z = standardizedRows(x, rows, mean, sd)
+  const { mean, sd } = yield* moments(x, rows)
+  const z = standardizedRows(x, rows, mean, sd, blocks)
   const n = rows.length, d = x.cols, primal = d <= n
   // The refit at each target's alpha: one Cholesky factorization per distinct alpha, of a fresh Gram matrix each.
   const rhs = primal ? transpose(yield* timesTransposed(z, transpose(all.centred, count, n), count), d, count) : all.centred
   const weights = new Array<Float64Array>(count)
   for (const chosen of [...new Set(picks.map((p) => p.chosen))]) {
     const which = picks.flatMap((p, t) => (p.chosen === chosen ? [t] : []))
-    const g = yield* gram(z, primal, workspace)
+    const g = yield* gram(z, primal, workspace.data)
     for (let i = 0; i < size; i++) g[i * size + i] += alphas[chosen]!
     const b = new Float64Array(size * which.length)
     which.forEach((t, c) => {
@@ -273,36 +272,32 @@ function* fitKFold(x: Dense, ys: ReadonlyArray<ArrayLike<number>>, rows: Int32Ar
   return picks.map(({ chosen, scores }, t) => finish(alphas[chosen]!, scores[chosen]!, scores, weights[t]!, all.mean[t]!, mean, sd, oof[t]![chosen]!, rows))
 }
 
+/**
+ * Per row i and alpha, the leverage part zᵢᵀ(G + α)⁻¹zᵢ (primal, from the rows of Z·Q, with the fitted values of every
+ * column of `sol` as a rows×columns matrix) or [(K + α)⁻¹]ᵢᵢ (dual, from the rows of Q): a rows×alphas matrix.
+ */
+function* leverages(path: Path, z: StandardizedRows, factors: ReadonlyArray<ShiftedFactor>, sol: Float64Array, columns: number): Steps<{ quad: Float64Array; fitted?: Float64Array }> {
+  if (!path.primal) return { quad: yield* forms(factors, path.q!, path.size) }
+  const n = z.rows.length, quad = new Float64Array(n * factors.length), fitted = new Float64Array(n * columns)
+  const w = { data: transpose(sol, columns, path.size), rows: z.x.cols, cols: columns }
+  yield* eachBlock(z, function* (block, from) {
+    yield* product(block, w, {}, { data: fitted, offset: from * columns, stride: columns, accumulate: false })
+    quad.set(yield* forms(factors, yield* rotate(path.tri, block.data as Float64Array, block.rows, true), block.rows), from * factors.length)
+  })
+  return { quad, fitted }
+}
+
 function* fitLoo(x: Dense, ys: ReadonlyArray<ArrayLike<number>>, rows: Int32Array, options: RidgeOptions): Steps<RidgeFit[]> {
-  const { mean, sd } = standardization(x, rows)
+  const { mean, sd } = yield* moments(x, rows)
   const z = standardizedRows(x, rows, mean, sd)
   const n = rows.length, alphas = options.alphas, count = ys.length, columns = count * alphas.length
   const targets = targetsAt(ys, rows)
-  const path = yield* decompose(z, targets)
+  // In the dual, the leverages need every row of Q, so Q is formed once and serves every rotation.
+  const path = yield* decompose(z, targets, undefined, x.cols > n)
   const factors = alphas.map((alpha) => factorShifted(path.tri, alpha))
   const sol = yield* solutions(path, factors, count)
   const size = path.size
-  // Per row i and alpha: the leverage part zᵢᵀ(G + α)⁻¹zᵢ (primal, rows of Z·Q) or [(K + α)⁻¹]ᵢᵢ (dual, rows of Q).
-  const quad = new Float64Array(n * alphas.length)
-  let fitted: Float64Array | undefined
-  if (path.primal) {
-    const w = transpose(sol, columns, size)
-    fitted = new Float64Array(n * columns)
-    const wd = { data: w, rows: x.cols, cols: columns }
-    yield* eachBlock(z, function* (block, from) {
-      yield* product(block, wd, {}, { data: fitted!, offset: from * columns, stride: columns, accumulate: false })
-      quad.set(yield* forms(factors, yield* rotate(path.tri, block.data as Float64Array, block.rows, true), block.rows), from * alphas.length)
-    })
-  } else {
-    // Rows of the identity in blocks as large as a block of Z (in values), turned into rows of Q.
-    const step = Math.max(1, Math.min(n, Math.floor((z.block * x.cols) / n)))
-    for (let from = 0; from < n; from += step) {
-      const block = Math.min(step, n - from)
-      const e = new Float64Array(block * n)
-      for (let r = 0; r < block; r++) e[r * n + from + r] = 1
-      quad.set(yield* forms(factors, yield* rotate(path.tri, e, block, true), block), from * alphas.length)
-    }
-  }
+  const { quad, fitted } = yield* leverages(path, z, factors, sol, columns)
   const loo = ys.map((_, t) =>
     alphas.map((alpha, a) =>
       Float64Array.from({ length: n }, (_, i) => {

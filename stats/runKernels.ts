@@ -1,8 +1,16 @@
 import { choleskySteps } from "./cholesky"
 import { gemm, gemmShape } from "./gemm"
 import type { Backend, KernelRequest, KernelTrace, Steps } from "./kernels"
-import { standardizeRows } from "./standardizedRows"
+import { columnMoments, standardizeRows } from "./standardizedRows"
 import { applyQRows, shiftedForms, tridiagonalize } from "./tridiagonal"
+
+// The n×n matrix whose rows are `stride` apart in a, as a contiguous array (a itself when they already are).
+const packRows = (a: Float64Array, n: number, stride: number) => {
+  if (stride === n) return a
+  const out = new Float64Array(n * n)
+  for (let i = 0; i < n; i++) out.set(a.subarray(i * stride, i * stride + n), i * n)
+  return out
+}
 
 // The JavaScript implementation of a request; the larger ones are themselves algorithms yielding products.
 const javascript = function* (request: KernelRequest, trace: KernelTrace | undefined): Generator<KernelRequest, unknown, unknown> {
@@ -15,15 +23,22 @@ const javascript = function* (request: KernelRequest, trace: KernelTrace | undef
       return gemm(request.a, request.b, request.options, request.into)
     }
     case "tridiagonalize":
-      return tridiagonalize(request.a, request.n)
+      return tridiagonalize(packRows(request.a, request.n, request.stride ?? request.n), request.n)
     case "applyQ":
       return yield* applyQRows(request.t, request.p, request.rows, request.transpose)
+    case "formQ": {
+      const n = request.t.n, q = new Float64Array(n * n)
+      for (let i = 0; i < n; i++) q[i * n + i] = 1
+      return yield* applyQRows(request.t, q, n, true)
+    }
     case "shiftedForms":
       return shiftedForms(request.factors, request.p, request.rows)
     case "choleskySolve":
       return yield* choleskySteps(request.a, request.n, request.b, request.nrhs)
+    case "moments":
+      return columnMoments(request.x, request.rows)
     case "standardize":
-      return standardizeRows(request.x, request.rows, request.mean, request.sd, request.from, request.to)
+      return standardizeRows(request.x, request.rows, request.mean, request.sd, request.from, request.to, request.into)
   }
 }
 

@@ -18,11 +18,12 @@ export interface PackedReflectors {
   readonly reflectors: Float64Array
 }
 
-/** Q as LAPACK's dsytrd leaves it (UPLO = "U", column-major) in the reduced matrix `a`; applied by LAPACK's dormtr. */
+/** Q as LAPACK's dsytrd leaves it (UPLO = "U", column-major, leading dimension `lda`) in the reduced matrix `a`; applied by LAPACK's dormtr. */
 export interface LapackReflectors {
   readonly kind: "lapack"
   readonly tau: Float64Array
   readonly a: Float64Array
+  readonly lda: number
 }
 
 const packed = (t: Tridiagonal): PackedReflectors => {

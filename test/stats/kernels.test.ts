@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { forms, product, rotate, solveSpd, standardized, type Steps, tridiagonal } from "../../stats/kernels"
+import { basis, forms, moments, product, rotate, solveSpd, standardized, type Steps, tridiagonal } from "../../stats/kernels"
 import { makePrng } from "../../stats/prng"
 import { runSync, runWith } from "../../stats/runKernels"
 import { factorShifted, quadraticShifted } from "../../stats/tridiagonal"
@@ -90,6 +90,23 @@ const cases: Record<string, () => Steps<number>> = {
     }
     return worst
   },
+  "Q formed from a tridiagonal form: the identity's rows rotated by Qᵀ, also from a matrix with rows further apart": function* () {
+    let worst = 0
+    for (const n of [3, 17, 300]) {
+      const a = spd(n, n + 7), stride = n + 5
+      const spread = new Float64Array(n * stride).fill(Number.NaN)
+      for (let i = 0; i < n; i++) spread.set(a.subarray(i * n, i * n + n), i * stride)
+      const rows = new Float64Array(n * n)
+      for (let i = 0; i < n; i++) rows[i * n + i] = 1
+      const want = yield* rotate(yield* tridiagonal(a.slice(), n), rows, n, true)
+      worst = Math.max(worst, maxDiff(yield* basis(yield* tridiagonal(a.slice(), n)), want))
+      const t = yield* tridiagonal(spread.slice(), n, stride)
+      const again = new Float64Array(n * n)
+      for (let i = 0; i < n; i++) again[i * n + i] = 1
+      worst = Math.max(worst, maxDiff(yield* rotate(t, again, n, true), want), maxDiff(yield* basis(t), want))
+    }
+    return worst
+  },
   "quadratic forms in shifted inverses of T": function* () {
     const n = 30, t = yield* tridiagonal(spd(n, 4), n)
     const factors = [0.1, 2, 50].map((alpha) => factorShifted(t, alpha))
@@ -106,12 +123,32 @@ const cases: Record<string, () => Steps<number>> = {
     let worst = 0
     for (const data of [source.data, Float32Array.from(source.data)]) {
       for (const [from, to] of [[0, 13], [4, 9]] as const) {
-        const got = yield* standardized({ data, rows: 20, cols: 13 }, rows, mean, sd, from, to), w = to - from
-        expect(got.length).toBe(rows.length * w)
-        rows.forEach((r, i) => {
-          for (let j = from; j < to; j++) worst = Math.max(worst, Math.abs(got[i * w + j - from]! - (data[r * 13 + j]! - mean[j]!) / sd[j]!))
-        })
+        const w = to - from, into = new Float64Array(rows.length * w + 4).fill(7).subarray(2, 2 + rows.length * w)
+        for (const got of [yield* standardized({ data, rows: 20, cols: 13 }, rows, mean, sd, from, to), yield* standardized({ data, rows: 20, cols: 13 }, rows, mean, sd, from, to, into)]) {
+          expect(got.length).toBe(rows.length * w)
+          rows.forEach((r, i) => {
+            for (let j = from; j < to; j++) worst = Math.max(worst, Math.abs(got[i * w + j - from]! - (data[r * 13 + j]! - mean[j]!) / sd[j]!))
+          })
+        }
+        expect(into.buffer === (yield* standardized({ data, rows: 20, cols: 13 }, rows, mean, sd, from, to, into)).buffer).toBe(true)
       }
+    }
+    return worst
+  },
+  "column means and sds (ddof 0, a constant column's sd 1) of listed rows of float32 and float64 sources": function* () {
+    const source = random(20, 13, 8)
+    for (let r = 0; r < 20; r++) source.data[r * 13 + 4] = 0.25
+    const rows = Int32Array.from([7, 0, 19, 7, 3, 11])
+    let worst = 0
+    for (const data of [source.data, Float32Array.from(source.data)]) {
+      const { mean, sd } = yield* moments({ data, rows: 20, cols: 13 }, rows)
+      for (let j = 0; j < 13; j++) {
+        const column = Array.from(rows, (r) => data[r * 13 + j]!)
+        const m = column.reduce((s, v) => s + v, 0) / rows.length
+        const s = Math.sqrt(column.reduce((acc, v) => acc + (v - m) ** 2, 0) / rows.length)
+        worst = Math.max(worst, Math.abs(mean[j]! - m), Math.abs(sd[j]! - (s === 0 ? 1 : s)))
+      }
+      expect(sd[4]).toBe(1)
     }
     return worst
   },
