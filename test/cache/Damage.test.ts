@@ -170,7 +170,23 @@ describe("a damaged cache entry is named in one line, kept in quarantine/ and re
     const lines = noticeLines(run)
     expect(lines.length).toBeGreaterThan(0)
     for (const line of lines) {
-      expect(line).toMatch(/^! complete: damaged compiled\/(\w+)\.onnx: \1\.onnx has \d+ bytes where \d+ were recorded; kept as quarantine\/compiled\/\1\.onnx, quarantine\/compiled\/\1\.json; compiling it again$/)
+      expect(line).toMatch(/^! complete: damaged compiled\/(\w+)\.onnx: \1\.onnx has \d+ bytes where \d+ were recorded; kept as quarantine\/compiled\/\1\.onnx, quarantine\/compiled\/\1\.onnx\.data, quarantine\/compiled\/\1\.json; compiling it again$/)
+    }
+  })
+
+  it("a compiled model whose weights file was changed is set aside and compiled again", async () => {
+    const c = copyCache(ref, "compiled-data")
+    const data = fs.readdirSync(path.join(c.cache, "compiled")).filter((f) => f.endsWith(".onnx.data"))
+    expect(data.length).toBeGreaterThan(0)
+    for (const d of data) flipByte(path.join(c.cache, "compiled", d))
+    fs.rmSync(path.join(c.cache, "memo.sqlite"))
+    fs.rmSync(stageRecord(c.cache, ref.build, "complete").file)
+    const run = await c.build()
+    expectIdentical(run, c.out)
+    const lines = noticeLines(run)
+    expect(lines.length).toBeGreaterThan(0)
+    for (const line of lines) {
+      expect(line).toMatch(/^! complete: damaged compiled\/(\w+)\.onnx: \1\.onnx\.data .+; kept as quarantine\/compiled\/\1\.onnx, quarantine\/compiled\/\1\.onnx\.data, quarantine\/compiled\/\1\.json; compiling it again$/)
     }
   })
 
