@@ -5,7 +5,7 @@ import type { ChatRenderer } from "./ChatTemplate"
 import { stackedLayers } from "./Compile"
 import { type EncodedPrompt, encodePrompt, type Prompt, selectorIndices } from "./Prompt"
 import { logProbability, sampleToken, seededRandom } from "./Sampling"
-import { type DecoderSession, emptyCache, forward, type KvCache, selectRows, stackCaches } from "./Session"
+import { type DecoderSession, emptyCache, forward, type KvCache, selectRows, sequenceInput, stackCaches } from "./Session"
 import { planSteering, type Steering, type SteeringPlan, type SteeringRecord, steeringTensor } from "./Steering"
 import type { TextTokenizer } from "./Tokenizer"
 
@@ -205,15 +205,7 @@ const prefillAlone = (rt: Runtime, session: DecoderSession, prompts: ReadonlyArr
         return Effect.succeed(same.cache)
       }
       return Effect.map(
-        forward(session, {
-          batch: 1,
-          seq: ids.length,
-          inputIds: BigInt64Array.from(ids, BigInt),
-          positionIds: BigInt64Array.from(ids, (_, i) => BigInt(i)),
-          attentionMask: new BigInt64Array(ids.length).fill(1n),
-          cache: emptyCache(dims, 1, ids.length),
-          steer: steerFeeds([plans[b]], steerLayers, ids.length, dims.hidden, [0])
-        }, []),
+        forward(session, { ...sequenceInput(dims, ids), steer: steerFeeds([plans[b]], steerLayers, ids.length, dims.hidden, [0]) }, []),
         (out) => {
           logits.set(out.logits.subarray(0, dims.vocab), b * dims.vocab)
           earlier.set(key, plans[b], { row: b, cache: out.cache })

@@ -159,6 +159,16 @@ export interface ForwardInput {
   readonly steer?: ReadonlyMap<number, Float32Array>
 }
 
+/** The input of one unpadded sequence, from an empty cache with room for it. */
+export const sequenceInput = (dims: Dimensions, ids: ReadonlyArray<number>): ForwardInput => ({
+  batch: 1,
+  seq: ids.length,
+  inputIds: BigInt64Array.from(ids, BigInt),
+  positionIds: BigInt64Array.from(ids, (_, i) => BigInt(i)),
+  attentionMask: new BigInt64Array(ids.length).fill(1n),
+  cache: emptyCache(dims, 1, ids.length)
+})
+
 /** One forward call's outputs. */
 export interface ForwardOutput {
   readonly logits: Float32Array

@@ -1,6 +1,6 @@
 import { inverseFrequencies } from "../../model/Compile"
 import type { Checkpoint } from "../../model/Checkpoint"
-import { type DecoderSession, emptyCache, forward } from "../../model/Session"
+import { type DecoderSession, forward, sequenceInput } from "../../model/Session"
 
 /** A direct float64 forward pass of a Llama/Qwen2 decoder (HF semantics), returning all-position logits `[S][V]`. */
 export const referenceLogits = (ck: Pick<Checkpoint, "config" | "dims" | "weights">, ids: ReadonlyArray<number>): number[][] => {
@@ -71,12 +71,4 @@ export const referenceLogits = (ck: Pick<Checkpoint, "config" | "dims" | "weight
 }
 
 /** Runs one unpadded sequence through a compiled session from an empty cache. */
-export const forwardSequence = (session: DecoderSession, ids: ReadonlyArray<number>) =>
-  forward(session, {
-    batch: 1,
-    seq: ids.length,
-    inputIds: BigInt64Array.from(ids, BigInt),
-    positionIds: BigInt64Array.from(ids, (_, t) => BigInt(t)),
-    attentionMask: new BigInt64Array(ids.length).fill(1n),
-    cache: emptyCache(session.dims, 1)
-  }, [])
+export const forwardSequence = (session: DecoderSession, ids: ReadonlyArray<number>) => forward(session, sequenceInput(session.dims, ids), [])
