@@ -24,9 +24,9 @@ export interface Scratch {
 /** An empty scratch, to share between the `standardizedRows` of one fit. */
 export const scratch = (): Scratch => ({ data: new Float64Array(0) })
 
-// A block holds about a sixteenth of the source matrix (at least 8 MB), within 16-1,024 rows: large enough for the
+// A block holds about a sixteenth of the source matrix (at least 2 MB), within 16-1,024 rows: large enough for the
 // products to run at full speed, small enough to leave memory to the Gram matrix.
-const blockRows = (x: Dense) => Math.max(16, Math.min(1024, Math.floor(Math.max(x.data.byteLength / 16, 8 << 20) / (8 * Math.max(x.cols, 1)))))
+const blockRows = (x: Dense) => Math.max(16, Math.min(1024, Math.floor(Math.max(x.data.byteLength / 16, 2 << 20) / (8 * Math.max(x.cols, 1)))))
 
 /** The rows of x at `rows`, standardized by `mean` and `sd`, their blocks held in `into` (a new scratch by default). */
 export const standardizedRows = (x: Dense, rows: Int32Array, mean: Float64Array, sd: Float64Array, into = scratch()): StandardizedRows => ({
