@@ -1,3 +1,4 @@
+import { lruCache } from "./lruCache"
 import { makePrng } from "./prng"
 
 /** A point estimate with a percentile bootstrap interval. */
@@ -29,15 +30,14 @@ export const groupRows = (tasks: ReadonlyArray<string | number>): Int32Array[] =
 
 // The groups a bootstrap draws depend only on its seed, its resample count and how many groups there are, so the
 // intervals of one evaluation (every metric, fold and label of the same size) share them; kept within a budget.
-const drawn = new Map<string, Int32Array>()
 const DRAWN_BUDGET = 64 * 2 ** 20
-let drawnBytes = 0
+const drawn = lruCache<Int32Array>(DRAWN_BUDGET)
 
 /** Per resample r, the indices of the groups it draws (valid until the next call when not kept), in the order drawn. */
 const drawsOf = (seed: number, resamples: number, groups: number): ((r: number) => Int32Array) => {
   const key = `${seed}|${resamples}|${groups}`
   const slice = (all: Int32Array) => (r: number) => all.subarray(r * groups, (r + 1) * groups)
-  const known = drawn.get(key)
+  const known = drawn.recall(key)
   if (known !== undefined) return slice(known)
   const prng = makePrng(seed)
   if (resamples * groups * 4 > DRAWN_BUDGET) {
@@ -49,14 +49,7 @@ const drawsOf = (seed: number, resamples: number, groups: number): ((r: number) 
   }
   const all = new Int32Array(resamples * groups)
   for (let i = 0; i < all.length; i++) all[i] = prng.int(groups)
-  for (const [k, v] of drawn) {
-    if (drawnBytes + all.byteLength <= DRAWN_BUDGET) break
-    drawn.delete(k)
-    drawnBytes -= v.byteLength
-  }
-  drawn.set(key, all)
-  drawnBytes += all.byteLength
-  return slice(all)
+  return slice(drawn.keep(key, all, all.byteLength))
 }
 
 /** The q-quantile of sorted values with linear interpolation (NumPy's default). */

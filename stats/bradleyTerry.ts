@@ -1,7 +1,7 @@
 import { type MatrixLike, toDense } from "./dense"
 import { lbfgs } from "./lbfgs"
 import { makePrng, permutation } from "./prng"
-import { standardization } from "./ridge"
+import { columnMoments } from "./standardizedRows"
 
 /** One pairwise choice between rows `a` and `b` of the activation matrix; `aWins` is 1 when a was preferred. */
 export interface PairChoice {
@@ -47,7 +47,7 @@ export const fitBradleyTerry = (
   const nValidation = Math.round(pairs.length * fraction)
   if (nValidation < 1 || nValidation >= pairs.length) throw new Error(`fitBradleyTerry: validationFraction ${fraction} of ${pairs.length} pairs leaves no training or no validation pairs`)
   const used = [...new Set(pairs.flatMap((p) => [p.a, p.b]))]
-  const { mean, sd } = standardization(dense, used)
+  const { mean, sd } = columnMoments(dense, used)
   // Differences of standardized rows: the means cancel, so only the scales enter.
   const diffs = new Float64Array(pairs.length * d), sign = Float64Array.from(pairs, (p) => (p.aWins === 1 ? 1 : -1))
   pairs.forEach((p, i) => {

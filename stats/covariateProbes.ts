@@ -5,8 +5,8 @@
  */
 import type { Interval } from "./bootstrap"
 import { type Dense, type MatrixLike, toDense } from "./dense"
-import { type EvaluationOptions, fitProbe, type HeldOut, metricInterval, metricIntervals, type ProbeSetup } from "./evaluation"
-import { meanAdjustedR2, pearson, r2Score } from "./metrics"
+import { type EvaluationOptions, fitProbe, type HeldOut, heldOutMetrics, metricInterval, type ProbeSetup, rowsWhere } from "./evaluation"
+import { r2Score } from "./metrics"
 import type { Residualizer } from "./residualize"
 import { foldsOf, predictRidge, type RidgeFit } from "./ridge"
 
@@ -42,7 +42,6 @@ export interface OrthogonalCrossValidated extends CrossValidated {
   readonly residualCvR2: number
 }
 
-const rowsWhere = (labels: ReadonlyArray<string>, keep: (l: string) => boolean) => Int32Array.from(labels.flatMap((l, i) => (keep(l) ? [i] : [])))
 const allRows = (n: number) => Int32Array.from({ length: n }, (_, i) => i)
 
 // Fold labels of the rows of `rows` as the probe's own fits derive them, −1 elsewhere.
@@ -85,8 +84,7 @@ export const covariateHeldOut = async (
   const trainRows = Int32Array.from(train), testRows = Int32Array.from(test)
   const res = await residualizer.residualize(column(y), trainRows, testRows, { alphas: setup.alphas, folds: foldArray(y.length, trainRows, setup), kernels: setup.kernels })
   const predictions = Float64Array.from(testRows, (r) => y[r]! - res.residuals.data[r]!)
-  const [r2, r2MeanAdjusted, pearsonR] = metricIntervals(y, predictions, testRows, [r2Score, meanAdjustedR2, pearson], options)
-  return { alpha: res.alpha, trainCvR2: res.cvR2, testRows, predictions, r2: r2!, r2MeanAdjusted: r2MeanAdjusted!, pearsonR: pearsonR! }
+  return { alpha: res.alpha, trainCvR2: res.cvR2, testRows, predictions, ...heldOutMetrics(y, predictions, testRows, options) }
 }
 
 /** For each label: the covariate model of the target trained on all other labels, tested on that one. */
@@ -145,10 +143,9 @@ export const trainTestOrthogonal = async (
   if (test.length < 2) throw new Error(`trainTestOrthogonal: test has ${test.length} rows, need at least 2`)
   const testRows = Int32Array.from(test)
   const fit = await orthogonalFit(dense, residualizer, y, Int32Array.from(train), testRows, setup)
-  const [r2, r2MeanAdjusted, pearsonR] = metricIntervals(y, fit.predictions, testRows, [r2Score, meanAdjustedR2, pearson], options)
   return {
     alpha: fit.probe.alpha, trainCvR2: fit.probe.cvR2, probe: fit.probe, testRows, predictions: fit.predictions,
-    r2: r2!, r2MeanAdjusted: r2MeanAdjusted!, pearsonR: pearsonR!, residualAlpha: fit.features.alpha, residualCvR2: fit.features.cvR2
+    ...heldOutMetrics(y, fit.predictions, testRows, options), residualAlpha: fit.features.alpha, residualCvR2: fit.features.cvR2
   }
 }
 

@@ -38,7 +38,8 @@ const checkLabels = (fn: string, n: number, labels: ReadonlyArray<string>, optio
 }
 
 const distinct = (labels: ReadonlyArray<string>) => [...new Set(labels)].sort()
-const rowsWhere = (labels: ReadonlyArray<string>, keep: (l: string) => boolean) =>
+/** The rows whose label passes `keep`. */
+export const rowsWhere = (labels: ReadonlyArray<string>, keep: (l: string) => boolean) =>
   Int32Array.from(labels.flatMap((l, i) => (keep(l) ? [i] : [])))
 
 /** A statistic of (targets, predictions) with a bootstrap interval over the tasks of the given rows. */
@@ -70,6 +71,12 @@ export const metricIntervals = (
   }, metrics.length, options.bootstrap)
 }
 
+/** R², mean-adjusted R² and Pearson r of held-out predictions of the `test` rows, from one pass over the resamples. */
+export const heldOutMetrics = (y: ArrayLike<number>, predictions: ArrayLike<number>, test: Int32Array, options: EvaluationOptions) => {
+  const [r2, r2MeanAdjusted, pearsonR] = metricIntervals(y, predictions, test, [r2Score, meanAdjustedR2, pearson], options)
+  return { r2: r2!, r2MeanAdjusted: r2MeanAdjusted!, pearsonR: pearsonR! }
+}
+
 /** Trains a probe on `train` rows and scores it on `test` rows (held-out rows only). */
 export const trainTest = async (
   x: MatrixLike, y: ArrayLike<number>, train: ArrayLike<number>, test: ArrayLike<number>,
@@ -80,8 +87,7 @@ export const trainTest = async (
   const probe = await fitProbe(dense, y, setup, train)
   const testRows = Int32Array.from(test)
   const predictions = predictRidge(probe, dense, testRows)
-  const [r2, r2MeanAdjusted, pearsonR] = metricIntervals(y, predictions, testRows, [r2Score, meanAdjustedR2, pearson], options)
-  return { alpha: probe.alpha, trainCvR2: probe.cvR2, probe, testRows, predictions, r2: r2!, r2MeanAdjusted: r2MeanAdjusted!, pearsonR: pearsonR! }
+  return { alpha: probe.alpha, trainCvR2: probe.cvR2, probe, testRows, predictions, ...heldOutMetrics(y, predictions, testRows, options) }
 }
 
 /** Out-of-fold R² within each label (e.g. task type) of one probe trained on all rows. */

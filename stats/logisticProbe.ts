@@ -1,6 +1,6 @@
 import { type MatrixLike, toDense } from "./dense"
 import { logisticCoefficients, predictLogistic } from "./logistic"
-import { standardization } from "./ridge"
+import { columnMoments } from "./standardizedRows"
 
 /** A logistic probe for binary targets: L2 chosen by grouped k-fold log loss, weights in standardized and raw space. */
 export interface LogisticProbe {
@@ -42,7 +42,7 @@ export const fitLogisticProbe = (
   for (const fold of foldIds) {
     const train = all.filter((i) => options.folds[i] !== fold)
     const test = all.filter((i) => options.folds[i] === fold)
-    const { mean, sd } = standardization(dense, train)
+    const { mean, sd } = columnMoments(dense, train)
     const xTrain = standardized(dense, train, mean, sd)
     const xTest = standardized(dense, test, mean, sd)
     const yTrain = Float64Array.from(train, (i) => y[i]!)
@@ -56,7 +56,7 @@ export const fitLogisticProbe = (
     })
   }
   const best = losses.indexOf(Math.min(...losses))
-  const { mean, sd } = standardization(dense, all)
+  const { mean, sd } = columnMoments(dense, all)
   const fit = logisticCoefficients(standardized(dense, all, mean, sd), y, { l2: options.l2s[best]! })
   const weightsStd = Float64Array.from(fit.coefficients.slice(1))
   const weightsRaw = weightsStd.map((w, j) => w / sd[j]!)

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto"
 import * as os from "node:os"
 import { type Dense, type MatrixLike, toDense } from "./dense"
+import { lruCache } from "./lruCache"
 import { type Backend, product, rotate, type Steps, tridiagonal } from "./kernels"
 import { javascriptBackend, runWith } from "./runKernels"
 import { factorShifted, solveShifted, type Tridiagonal } from "./tridiagonal"
@@ -91,36 +92,8 @@ const transpose = (x: Dense): Float64Array => {
 }
 
 // Covariate factorizations outlive a residualizer: the content baselines of every template and layer factor the same
-// task features over the same folds. They are kept per kernels, covariates (by their bytes) and rows, the least
-// recently used leaving first once they hold more than the budget.
-const kept = new Map<string, { readonly value: unknown; readonly bytes: number }>()
-const budget = Math.min(2 ** 31, os.totalmem() / 8)
-let held = 0
-
-const recall = <A>(key: string): A | undefined => {
-  const entry = kept.get(key)
-  if (entry === undefined) return undefined
-  kept.delete(key)
-  kept.set(key, entry)
-  return entry.value as A
-}
-
-const keep = <A>(key: string, value: A, bytes: number): A => {
-  const old = kept.get(key)
-  if (old !== undefined) {
-    kept.delete(key)
-    held -= old.bytes
-  }
-  if (bytes > budget) return value
-  kept.set(key, { value, bytes })
-  held += bytes
-  for (const [k, entry] of kept) {
-    if (held <= budget) break
-    kept.delete(k)
-    held -= entry.bytes
-  }
-  return value
-}
+// task features over the same folds. They are kept per kernels, covariates (by their bytes) and rows.
+const kept = lruCache<CovariateFactor | Float64Array>(Math.min(2 ** 31, os.totalmem() / 8))
 
 const factorBytes = (f: CovariateFactor) => {
   const q = f.tri.q
@@ -145,8 +118,8 @@ export const makeResidualizer = (covariates: MatrixLike): Residualizer => {
   const digest = createHash("sha256").update(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)).update(`${c.rows}x${c.cols}`).digest("hex")
   const fullGram = function* (kernels: string): Steps<Float64Array> {
     const key = `${kernels}|${digest}|gram`
-    const g = recall<Float64Array>(key) ?? (yield* product(c, c, { transB: true, symmetric: true }))
-    return keep(key, g, g.byteLength)
+    const g = (kept.recall(key) as Float64Array | undefined) ?? (yield* product(c, c, { transB: true, symmetric: true }))
+    return kept.keep(key, g, g.byteLength)
   }
 
   // Columns that vary over the rows: a constant column (an unused hashing slot) must not dilute the penalty's scale.
@@ -186,7 +159,7 @@ export const makeResidualizer = (covariates: MatrixLike): Residualizer => {
   // same folds shares (the features and the target of a probe, every fold of both).
   function* factor(kernels: string, fit: Int32Array, predict: Int32Array): Steps<CovariateFactor> {
     const key = `${kernels}|${digest}|${fit.join(",")}|${predict.join(",")}`
-    const known = recall<CovariateFactor>(key)
+    const known = kept.recall(key) as CovariateFactor | undefined
     if (known !== undefined) return known
     const p = c.cols, m = fit.length
     let made: CovariateFactor
@@ -222,7 +195,7 @@ export const makeResidualizer = (covariates: MatrixLike): Residualizer => {
       yield* rotate(tri, left, predict.length, true)
       made = { tri, left, predict, scale }
     }
-    return keep(key, made, factorBytes(made))
+    return kept.keep(key, made, factorBytes(made))
   }
 
   function* solve(kernels: string, a: Dense, fit: Int32Array, predict: Int32Array): Steps<Solved> {

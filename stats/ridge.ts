@@ -2,7 +2,7 @@ import { type Dense, type MatrixLike, toDense } from "./dense"
 import { type Backend, basis, forms, type KernelTrace, moments, product, rotate, solveSpd, type Steps, tridiagonal } from "./kernels"
 import { makePrng, permutation } from "./prng"
 import { runSync, runWith } from "./runKernels"
-import { columnMoments, eachBlock, gram, scratch, type StandardizedRows, standardizedRows, times, timesTransposed } from "./standardizedRows"
+import { eachBlock, gram, scratch, type StandardizedRows, standardizedRows, times, timesTransposed } from "./standardizedRows"
 import { factorShifted, type ShiftedFactor, solveShifted, type Tridiagonal } from "./tridiagonal"
 
 /** How `fitRidge` chooses alpha: k-fold CV over given folds or over task groups, or efficient leave-one-out. */
@@ -48,9 +48,6 @@ export interface RidgeFit {
   readonly oofPredictions: Float64Array
   readonly oofRows: Int32Array
 }
-
-/** Per-feature mean and population sd (ddof 0, zero replaced by 1) of the given rows. */
-export const standardization = columnMoments
 
 const meanOf = (y: ArrayLike<number>) => {
   let s = 0
