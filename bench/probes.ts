@@ -4,8 +4,10 @@
  * efficient leave-one-out, each beside scikit-learn run in the same session on the same data: GridSearchCV over
  * StandardScaler+Ridge with KFold(5), and StandardScaler+RidgeCV. Every prefpipe fit runs in a fresh child process,
  * after one small warm-up fit of the same form, and reports its time, its peak resident memory above the process's
- * resident memory before the activations existed (against the activation matrix), and the largest product left to
- * the JavaScript GEMM. The fallback kernels (onnxruntime's Gemm, the rest in JavaScript) are timed where they finish
+ * resident memory before the activations existed (against the activation matrix; first fit only), and the largest
+ * product left to the JavaScript GEMM. A fit under two seconds is timed five times in a process, in three processes
+ * taken in turns with scikit-learn's, and the median of the three medians reported; scikit-learn's side gets the
+ * same warm-up and the same count. The fallback kernels (onnxruntime's Gemm, the rest in JavaScript) are timed where they finish
  * in reasonable time. Sizes: `npm run bench:probes -- 1000x4096 5000x8192` (default: every size that fits in memory);
  * `--threads=N` gives both sides' OpenBLAS N threads (default: every core; on a busy machine 1 is faster for both).
  * scikit-learn comes from the system Python (Debian: apt-get install python3-sklearn); without it its columns are
@@ -59,8 +61,16 @@ const kfoldLabels = (n: number) => {
 
 const statusKb = (field: string) => Number(/(\d+)\s*kB/.exec(fs.readFileSync("/proc/self/status", "utf8").split("\n").find((l) => l.startsWith(field)) ?? "")?.[1] ?? NaN) * 1024
 
+// Fits shorter than this are timed `repeats` times in each process and in `rounds` processes, on both sides.
+const shortFit = 2, repeats = 5, rounds = 3
+const median = (xs: number[]) => {
+  const sorted = [...xs].sort((a, b) => a - b), mid = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
 interface ChildResult {
   readonly seconds: number
+  readonly times: number[]
   readonly alpha: number
   readonly cvR2: number
   readonly weightsStd: number[]
@@ -78,21 +88,27 @@ const child = async (n: number, d: number, cv: "kfold" | "loo", kernels: "native
   const backend = onnx?.backend ?? nativeKernels({ threads })
   if (backend === undefined) throw new Error(nativeKernelsMissing())
   // A session fits many probes, as scikit-learn's process has its code compiled and its thread pool up before it is
-  // timed: one small fit of the same form first, so that neither the JIT's first compilation nor OpenBLAS's
-  // per-thread buffers count as this fit's time or memory.
-  const warm = n < d ? synthetic(64, 128, 1) : synthetic(128, 64, 1)
+  // timed: one small fit of the same form first, large enough that every kernel the fit asks for runs on the
+  // backend, so that neither the JIT's first compilation nor OpenBLAS's per-thread buffers count as this fit's time
+  // or memory.
+  const warm = n < d ? synthetic(200, 400, 1) : synthetic(400, 200, 1)
   await fitRidgeWith(backend, warm.x, warm.y, cv === "loo" ? { alphas, cv } : { alphas, folds: kfoldLabels(warm.x.rows) })
   const rssBeforeData = statusKb("VmRSS:")
   const { x, y } = synthetic(n, d, n + d)
-  const trace = kernelTrace()
-  const t = performance.now()
-  const fit = await fitRidgeWith(backend, x, y, cv === "loo" ? { alphas, cv, trace } : { alphas, folds: kfoldLabels(n), trace })
-  const seconds = (performance.now() - t) / 1000
+  const fitOnce = async (trace = kernelTrace()) => {
+    const t = performance.now()
+    const fit = await fitRidgeWith(backend, x, y, cv === "loo" ? { alphas, cv, trace } : { alphas, folds: kfoldLabels(n), trace })
+    return { fit, trace, seconds: (performance.now() - t) / 1000 }
+  }
+  const first = await fitOnce()
+  const peakRss = statusKb("VmHWM:")
+  const times = [first.seconds]
+  while (first.seconds < shortFit && times.length < repeats) times.push((await fitOnce()).seconds)
   await onnx?.release()
+  const { fit, trace } = first
   const result: ChildResult = {
-    seconds, alpha: fit.alpha, cvR2: fit.cvR2, weightsStd: Array.from(fit.weightsStd), dataBytes: x.data.byteLength,
-    rssBeforeData, peakRss: statusKb("VmHWM:"), largestJsProduct: trace.largestJsProduct, backend: backend.name,
-    kernelSeconds: trace.seconds
+    seconds: median(times), times, alpha: fit.alpha, cvR2: fit.cvR2, weightsStd: Array.from(fit.weightsStd), dataBytes: x.data.byteLength,
+    rssBeforeData, peakRss, largestJsProduct: trace.largestJsProduct, backend: backend.name, kernelSeconds: trace.seconds
   }
   process.stdout.write(JSON.stringify(result) + "\n")
 }
@@ -115,27 +131,38 @@ n, d, xpath, ypath, what = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.
 alphas = [float(a) for a in sys.argv[5].split(",")]
 X = np.fromfile(xpath, dtype=np.float32).reshape(n, d)
 y = np.fromfile(ypath, dtype=np.float64)
+short, repeats = float(sys.argv[7]), int(sys.argv[8])
+# One small fit of the same form first, as prefpipe's side has.
+warm = (slice(0, 200), slice(0, 400)) if n < d else (slice(0, 400), slice(0, 200))
+def timed(fit):
+    fit(X[warm], y[warm[0]])
+    t = time.perf_counter()
+    result = fit(X, y)
+    times = [time.perf_counter() - t]
+    while times[0] < short and len(times) < repeats:
+        t = time.perf_counter()
+        fit(X, y)
+        times.append(time.perf_counter() - t)
+    return result, float(np.median(times)), times
 out = {}
 if "kfold" in what:
-    t = time.perf_counter()
-    g = GridSearchCV(make_pipeline(StandardScaler(), Ridge()), {"ridge__alpha": alphas}, cv=KFold(5), scoring="r2").fit(X, y)
-    out["kfold"] = {"seconds": time.perf_counter() - t, "alpha": g.best_params_["ridge__alpha"]}
+    g, seconds, times = timed(lambda X, y: GridSearchCV(make_pipeline(StandardScaler(), Ridge()), {"ridge__alpha": alphas}, cv=KFold(5), scoring="r2").fit(X, y))
+    out["kfold"] = {"seconds": seconds, "times": times, "alpha": g.best_params_["ridge__alpha"]}
 if "loo" in what:
-    t = time.perf_counter()
-    p = make_pipeline(StandardScaler(), RidgeCV(alphas=alphas)).fit(X, y)
+    p, seconds, times = timed(lambda X, y: make_pipeline(StandardScaler(), RidgeCV(alphas=alphas)).fit(X, y))
     r = p[-1]
-    out["loo"] = {"seconds": time.perf_counter() - t, "alpha": r.alpha_, "r2": 1 + r.best_score_ / np.var(y), "coef": r.coef_.tolist()}
+    out["loo"] = {"seconds": seconds, "times": times, "alpha": r.alpha_, "r2": 1 + r.best_score_ / np.var(y), "coef": r.coef_.tolist()}
 print(json.dumps(out))
 `
 
 interface SklearnResult {
-  kfold?: { seconds: number; alpha: number }
-  loo?: { seconds: number; alpha: number; r2: number; coef: number[] }
+  kfold?: { seconds: number; times: number[]; alpha: number }
+  loo?: { seconds: number; times: number[]; alpha: number; r2: number; coef: number[] }
 }
 
 // scikit-learn's OpenBLAS gets the same thread count as prefpipe's.
 const runSklearn = (python: string, dir: string, n: number, d: number, what: string, threads: number): SklearnResult => {
-  const out = execFileSync(python, [path.join(dir, "run.py"), String(n), String(d), path.join(dir, "x.f32"), path.join(dir, "y.f64"), alphas.join(","), what], {
+  const out = execFileSync(python, [path.join(dir, "run.py"), String(n), String(d), path.join(dir, "x.f32"), path.join(dir, "y.f64"), alphas.join(","), what, String(shortFit), String(repeats)], {
     encoding: "utf8", maxBuffer: 1 << 28, env: { ...process.env, OPENBLAS_NUM_THREADS: String(threads) }, stdio: ["ignore", "pipe", "pipe"]
   })
   return JSON.parse(out.trim().split("\n").pop()!) as SklearnResult
@@ -150,8 +177,10 @@ const maxRelative = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   return worst
 }
 
+const spread = (times: number[]) => (times.length === 1 ? "" : ` (median of ${times.length} rounds' medians: ${times.map((t) => t.toFixed(3)).join(", ")})`)
+
 const describe = (r: ChildResult) =>
-  `${r.seconds.toFixed(2)} s, alpha ${r.alpha.toPrecision(3)}, cv R² ${r.cvR2.toFixed(4)}, peak RSS ${gb(r.peakRss)} = ${((r.peakRss - r.rssBeforeData) / r.dataBytes).toFixed(2)}× the ${gb(r.dataBytes)} activations above the process's ${gb(r.rssBeforeData)} before them; largest JavaScript product ${(r.largestJsProduct / 1e6).toFixed(1)}M multiply-adds`
+  `${r.seconds.toFixed(2)} s${spread(r.times)}, alpha ${r.alpha.toPrecision(3)}, cv R² ${r.cvR2.toFixed(4)}, peak RSS ${gb(r.peakRss)} = ${((r.peakRss - r.rssBeforeData) / r.dataBytes).toFixed(2)}× the ${gb(r.dataBytes)} activations above the process's ${gb(r.rssBeforeData)} before them; largest JavaScript product ${(r.largestJsProduct / 1e6).toFixed(1)}M multiply-adds`
 
 const main = async () => {
   const args = process.argv.slice(2)
@@ -186,14 +215,26 @@ const main = async () => {
       }
       const fits: Record<string, ChildResult> = {}
       for (const cv of ["kfold", "loo"] as const) {
-        if (python !== undefined) Object.assign(sk, runSklearn(python, dir, n, d, cv, threads))
-        if (info !== undefined) {
-          fits[cv] = runChild(n, d, cv, "native", threads)
+        // Short fits run in rounds, the two sides in turn, so that a burst of other work on the machine falls on
+        // both; each side's figure is the median of its rounds' medians.
+        const ours: ChildResult[] = [], theirs: { seconds: number; times: number[] }[] = []
+        for (let round = 0; round < rounds; round++) {
+          if (python !== undefined) {
+            const r = runSklearn(python, dir, n, d, cv, threads)
+            theirs.push(r[cv]!)
+            if (round === 0) Object.assign(sk, r)
+          }
+          if (info !== undefined) ours.push(runChild(n, d, cv, "native", threads))
+          if ([...ours, ...theirs].some((r) => r.times[0]! >= shortFit)) break
+        }
+        if (ours.length > 0) {
+          fits[cv] = { ...ours[0]!, seconds: median(ours.map((r) => r.seconds)), times: ours.map((r) => r.seconds) }
           console.log(`  prefpipe ${cv === "kfold" ? "5-fold" : "leave-one-out"}: ${describe(fits[cv]!)}`)
         }
+        if (theirs.length > 0) Object.assign(sk[cv]!, { seconds: median(theirs.map((r) => r.seconds)), times: theirs.map((r) => r.seconds) })
         const reference = sk[cv]
         // GridSearchCV picks alpha by the mean of per-fold R², prefpipe by pooled out-of-fold R²: their alphas may differ.
-        if (reference !== undefined) console.log(`  scikit-learn ${cv === "kfold" ? "GridSearchCV KFold(5)" : "RidgeCV"}: ${reference.seconds.toFixed(2)} s, alpha ${reference.alpha.toPrecision(3)}${fits[cv] === undefined ? "" : `  → ratio ${(fits[cv]!.seconds / reference.seconds).toFixed(2)}×`}`)
+        if (reference !== undefined) console.log(`  scikit-learn ${cv === "kfold" ? "GridSearchCV KFold(5)" : "RidgeCV"}: ${reference.seconds.toFixed(2)} s${spread(reference.times)}, alpha ${reference.alpha.toPrecision(3)}${fits[cv] === undefined ? "" : `  → ratio ${(fits[cv]!.seconds / reference.seconds).toFixed(2)}×`}`)
         if (cv === "loo" && sk.loo !== undefined && fits.loo !== undefined) {
           console.log(`  agreement with RidgeCV: alpha ${fits.loo.alpha === sk.loo.alpha ? "same" : "DIFFERENT"}, LOO R² ${fits.loo.cvR2.toFixed(6)} vs ${sk.loo.r2.toFixed(6)}, weights max |Δ|/max|w| ${maxRelative(fits.loo.weightsStd, sk.loo.coef).toExponential(1)} (scikit-learn scales the float32 input in float32)`)
         }
@@ -205,7 +246,7 @@ const main = async () => {
         }
       }
       const ratio = (cv: "kfold" | "loo") => (fits[cv] !== undefined && sk[cv] !== undefined ? (fits[cv]!.seconds / sk[cv]!.seconds).toFixed(2) : "–")
-      const secs = (r: { seconds: number } | undefined) => (r === undefined ? "–" : r.seconds.toFixed(1))
+      const secs = (r: { seconds: number } | undefined) => (r === undefined ? "–" : r.seconds.toFixed(r.seconds < 10 ? 2 : 1))
       const peak = Math.max(...["kfold", "loo"].map((k) => (fits[k] === undefined ? 0 : (fits[k]!.peakRss - fits[k]!.rssBeforeData) / fits[k]!.dataBytes)))
       const js = Math.max(...["kfold", "loo"].map((k) => fits[k]?.largestJsProduct ?? 0))
       rows.push(`| ${n} × ${d} | ${secs(fits.kfold)} | ${secs(sk.kfold)} | ${ratio("kfold")} | ${secs(fits.loo)} | ${secs(sk.loo)} | ${ratio("loo")} | ${peak.toFixed(2)}× | ${(js / 1e6).toFixed(1)}M | ${secs(fits["kfold-fallback"])} / ${secs(fits["loo-fallback"])} |`)
