@@ -28,7 +28,7 @@ extern void openblas_set_num_threads(int);
 extern int openblas_get_num_threads(void);
 extern char* openblas_get_config(void);
 
-enum { GEMM, SYRK, SYTRD, ORMTR, FORM_Q, POTRF, POTRS, SHIFTED_FORMS, STANDARDIZE, ORMTR_BLOCKED, MOMENTS };
+enum { GEMM, SYRK, SYTRD, ORMTR, FORM_Q, POTRF, POTRS, SHIFTED_FORMS, STANDARDIZE, ORMTR_BLOCKED, MOMENTS, TRANSPOSED_PRODUCT };
 
 #define MAX_INTS 12
 #define MAX_DOUBLES 4
@@ -183,6 +183,36 @@ static void momentsOfColumns(const void* job, int from, int to) {
   }
 }
 
+// Zᵀ·C for the picked rows standardized, Z = (X − mean)/sd, and a row-major count×m matrix C, columns from..to of
+// the row-major d×m result: (Xᵀ·C − mean·(1ᵀ·C))/sd, reading each row of X once and writing no copy of it.
+typedef struct {
+  Picked in;
+  int count, m;
+  const double *mean, *sd, *c;
+  double* out;
+} Transposed;
+
+static void transposedProduct(const void* job, int from, int to) {
+  const Transposed* p = (const Transposed*)job;
+  const int m = p->m;
+  double* acc = p->out;
+  double* sums = (double*)calloc((size_t)m, sizeof(double));
+  for (size_t k = (size_t)from * m; k < (size_t)to * m; k++) acc[k] = 0;
+  for (int r = 0; r < p->count; r++) {
+    const double* cr = p->c + (size_t)r * m;
+    for (int t = 0; t < m; t++) sums[t] += cr[t];
+    if (m == 1) {
+      const double c0 = cr[0];
+      PICKED_ROW(&p->in, r, for (int j = from; j < to; j++) acc[j] += (double)src[j] * c0;)
+    } else {
+      PICKED_ROW(&p->in, r, for (int j = from; j < to; j++) for (int t = 0; t < m; t++) acc[(size_t)j * m + t] += (double)src[j] * cr[t];)
+    }
+  }
+  for (int j = from; j < to; j++)
+    for (int t = 0; t < m; t++) acc[(size_t)j * m + t] = (acc[(size_t)j * m + t] - p->mean[j] * sums[t]) / p->sd[j];
+  free(sums);
+}
+
 // C ← Q·C or Qᵀ·C (C column-major n×m) for the Q of dsytrd(UPLO = "U") in a (n×n, column-major, leading dimension
 // lda) and tau: LAPACK's dormtr → dormql loop, but with blocks of `nb` reflectors where dormql takes at most 64, so nearly
 // all the work is in dlarfb's matrix products.
@@ -317,6 +347,11 @@ static void execute(napi_env env, void* data) {
     case MOMENTS: {  // d, count, float32; x (Float32Array or Float64Array), rows (Int32Array), mean, sd
       const Moments job = {{i[0], i[2], c->arrays[0], (const int32_t*)c->arrays[1]}, i[1], a[2], a[3]};
       parallel(threads, i[0], momentsOfColumns, &job);
+      break;
+    }
+    case TRANSPOSED_PRODUCT: {  // d, count, m, float32; x (Float32Array or Float64Array), rows (Int32Array), mean, sd, C, out
+      const Transposed job = {{i[0], i[3], c->arrays[0], (const int32_t*)c->arrays[1]}, i[1], i[2], a[2], a[3], a[4], a[5]};
+      parallel(threads, i[0], transposedProduct, &job);
       break;
     }
     case STANDARDIZE: {  // d, count, from, to, float32; x (Float32Array or Float64Array), rows (Int32Array), mean, sd, out

@@ -1,5 +1,6 @@
 import type { Dense } from "./dense"
 import type { GemmOptions, GemmTarget } from "./gemm"
+import type { StandardizedRows } from "./standardizedRows"
 import type { ShiftedFactor, Tridiagonal } from "./tridiagonal"
 
 /**
@@ -24,6 +25,8 @@ export type KernelRequest =
   | { readonly op: "choleskySolve"; readonly a: Float64Array; readonly n: number; readonly b: Float64Array; readonly nrhs: number }
   /** Per-column mean and population sd (zero replaced by 1) of the listed rows of x. */
   | { readonly op: "moments"; readonly x: Dense; readonly rows: Int32Array }
+  /** Zᵀ·C for the standardized rows Z and a row-major rows×m matrix C: a row-major cols×m matrix. */
+  | { readonly op: "transposedProduct"; readonly z: StandardizedRows; readonly c: Float64Array; readonly m: number }
   /** Columns from..to of the listed rows of x, each (value − mean)/sd, as a row-major float64 block (into `into` when given). */
   | {
     readonly op: "standardize"; readonly x: Dense; readonly rows: Int32Array; readonly mean: Float64Array; readonly sd: Float64Array
@@ -39,6 +42,7 @@ export interface KernelResults {
   readonly shiftedForms: Float64Array
   readonly choleskySolve: Float64Array
   readonly moments: { readonly mean: Float64Array; readonly sd: Float64Array }
+  readonly transposedProduct: Float64Array
   readonly standardize: Float64Array
 }
 
@@ -88,6 +92,8 @@ export const basis = (t: Tridiagonal) => ask<"formQ">({ op: "formQ", t })
 export const forms = (factors: ReadonlyArray<ShiftedFactor>, p: Float64Array, rows: number) => ask<"shiftedForms">({ op: "shiftedForms", factors, p, rows })
 /** Per-column mean and sd (ddof 0, zero replaced by 1) of the listed rows of x. */
 export const moments = (x: Dense, rows: Int32Array) => ask<"moments">({ op: "moments", x, rows })
+/** Zᵀ·C for the standardized rows Z and a row-major rows×m matrix C. */
+export const transposedProduct = (z: StandardizedRows, c: Float64Array, m: number) => ask<"transposedProduct">({ op: "transposedProduct", z, c, m })
 /** Rows of x (columns from..to, every column by default) standardized into a float64 block (`into`, exactly its size, or a new one). */
 export const standardized = (x: Dense, rows: Int32Array, mean: Float64Array, sd: Float64Array, from = 0, to = x.cols, into?: Float64Array) =>
   ask<"standardize">({ op: "standardize", x, rows, mean, sd, from, to, into })

@@ -19,7 +19,7 @@ interface Native {
 }
 
 // Operation codes of native/linalg.c.
-const GEMM = 0, SYRK = 1, SYTRD = 2, FORM_Q = 4, POTRF = 5, POTRS = 6, SHIFTED_FORMS = 7, STANDARDIZE = 8, ORMTR_BLOCKED = 9, MOMENTS = 10
+const GEMM = 0, SYRK = 1, SYTRD = 2, FORM_Q = 4, POTRF = 5, POTRS = 6, SHIFTED_FORMS = 7, STANDARDIZE = 8, ORMTR_BLOCKED = 9, MOMENTS = 10, TRANSPOSED_PRODUCT = 11
 // Reflectors per block when Q is applied or formed: dormql's and dorgql's own blocks (at most 64, 32) leave dlarfb's
 // products thin.
 const REFLECTOR_BLOCK = 128
@@ -212,6 +212,20 @@ const standardize = (addon: Native, small: number) => (request: Extract<KernelRe
   return addon.call(STANDARDIZE, ints(d, rows.length, from, to, x.data instanceof Float32Array ? 1 : 0), doubles(), [x.data, rows, mean, sd, out]).then(() => out)
 }
 
+// Up to this many columns of C, Zᵀ·C reads the float32 rows once, Xᵀ·C − mean·(1ᵀ·C) scaled by 1/sd; wider ones
+// go a block of standardized rows at a time to dgemm.
+const RAW_COLUMNS = 4
+
+const transposedProduct = (addon: Native, small: number) => (request: Extract<KernelRequest, { op: "transposedProduct" }>) => {
+  const { z, c, m } = request
+  const { x, rows, mean, sd } = z, d = x.cols
+  if (m > RAW_COLUMNS || rows.length * d * m < small || rows.length === 0) return undefined
+  if (c.length !== rows.length * m) throw new Error(`transposedProduct: c has ${c.length} values, expected ${rows.length}×${m}`)
+  checkRows(x, rows, "transposedProduct")
+  const out = new Float64Array(d * m)
+  return addon.call(TRANSPOSED_PRODUCT, ints(d, rows.length, m, x.data instanceof Float32Array ? 1 : 0), doubles(), [x.data, rows, mean, sd, c, out]).then(() => out)
+}
+
 /**
  * The kernels on the system's OpenBLAS and LAPACK (dgemm, dsyrk, dsytrd, dlarft/dlarfb/dorg2l, dpotrf/dpotrs), each call on
  * libuv's thread pool; undefined when the addon is not built.
@@ -231,6 +245,7 @@ export const nativeKernels = (options: NativeOptions = {}): Backend | undefined 
     shiftedForms: shiftedForms(addon, small),
     choleskySolve: choleskySolve(addon, small),
     moments: moments(addon, small),
+    transposedProduct: transposedProduct(addon, small),
     standardize: standardize(addon, small)
   }
 }

@@ -1,8 +1,8 @@
 import { type Dense, type MatrixLike, toDense } from "./dense"
-import { type Backend, basis, forms, type KernelTrace, moments, product, rotate, solveSpd, type Steps, tridiagonal } from "./kernels"
+import { type Backend, basis, forms, type KernelTrace, moments, product, rotate, solveSpd, type Steps, transposedProduct, tridiagonal } from "./kernels"
 import { makePrng, permutation } from "./prng"
 import { runSync, runWith } from "./runKernels"
-import { eachBlock, gram, scratch, type StandardizedRows, standardizedRows, times, timesTransposed } from "./standardizedRows"
+import { eachBlock, gram, scratch, type StandardizedRows, standardizedRows, times } from "./standardizedRows"
 import { factorShifted, type ShiftedFactor, solveShifted, type Tridiagonal } from "./tridiagonal"
 
 /** How `fitRidge` chooses alpha: k-fold CV over given folds or over task groups, or efficient leave-one-out. */
@@ -111,7 +111,7 @@ function* decompose(z: StandardizedRows, targets: Targets, workspace?: Workspace
   const g = yield* gram(z, primal, workspace?.data, workspace?.stride)
   const tri = yield* tridiagonal(g, size, workspace?.stride)
   const q = formQ ? yield* basis(tri) : undefined
-  const rhs = primal ? transpose(yield* timesTransposed(z, transpose(targets.centred, count, n), count), d, count) : Float64Array.from(targets.centred)
+  const rhs = primal ? transpose(yield* transposedProduct(z, transpose(targets.centred, count, n), count), d, count) : Float64Array.from(targets.centred)
   return { primal, tri, size, rhs: yield* turn({ tri, size, q }, rhs, count, true), q }
 }
 
@@ -131,7 +131,7 @@ function* solutions(path: Path, factors: ReadonlyArray<ShiftedFactor>, count: nu
 
 /** Primal weights for every target and alpha as a cols×(targets·alphas) matrix, from the path's solutions. */
 function* weightsOf(path: Path, z: StandardizedRows, sol: Float64Array, columns: number): Steps<Float64Array> {
-  return path.primal ? transpose(sol, columns, path.size) : yield* timesTransposed(z, transpose(sol, columns, path.size), columns)
+  return path.primal ? transpose(sol, columns, path.size) : yield* transposedProduct(z, transpose(sol, columns, path.size), columns)
 }
 
 const checkOptions = (x: Dense, ys: ReadonlyArray<ArrayLike<number>>, options: RidgeOptions): Int32Array => {
@@ -252,7 +252,7 @@ function* fitKFold(x: Dense, ys: ReadonlyArray<ArrayLike<number>>, rows: Int32Ar
   const z = standardizedRows(x, rows, mean, sd, blocks)
   const n = rows.length, d = x.cols, primal = d <= n
   // The refit at each target's alpha: one Cholesky factorization per distinct alpha, of a fresh Gram matrix each.
-  const rhs = primal ? transpose(yield* timesTransposed(z, transpose(all.centred, count, n), count), d, count) : all.centred
+  const rhs = primal ? transpose(yield* transposedProduct(z, transpose(all.centred, count, n), count), d, count) : all.centred
   const weights = new Array<Float64Array>(count)
   for (const chosen of [...new Set(picks.map((p) => p.chosen))]) {
     const which = picks.flatMap((p, t) => (p.chosen === chosen ? [t] : []))
@@ -263,7 +263,7 @@ function* fitKFold(x: Dense, ys: ReadonlyArray<ArrayLike<number>>, rows: Int32Ar
       for (let i = 0; i < size; i++) b[i * which.length + c] = rhs[t * size + i]!
     })
     const solved = yield* solveSpd(g, size, b, which.length)
-    const w = primal ? solved : yield* timesTransposed(z, solved, which.length)
+    const w = primal ? solved : yield* transposedProduct(z, solved, which.length)
     which.forEach((t, c) => (weights[t] = Float64Array.from({ length: d }, (_, j) => w[j * which.length + c]!)))
   }
   return picks.map(({ chosen, scores }, t) => finish(alphas[chosen]!, scores[chosen]!, scores, weights[t]!, all.mean[t]!, mean, sd, oof[t]![chosen]!, rows))

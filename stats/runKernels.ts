@@ -1,7 +1,7 @@
 import { choleskySteps } from "./cholesky"
 import { gemm, gemmShape } from "./gemm"
 import type { Backend, KernelRequest, KernelTrace, Steps } from "./kernels"
-import { columnMoments, standardizeRows } from "./standardizedRows"
+import { columnMoments, standardizeRows, transposedProductByBlocks } from "./standardizedRows"
 import { applyQRows, shiftedForms, tridiagonalize } from "./tridiagonal"
 
 // The n×n matrix whose rows are `stride` apart in a, as a contiguous array (a itself when they already are).
@@ -37,6 +37,8 @@ const javascript = function* (request: KernelRequest, trace: KernelTrace | undef
       return yield* choleskySteps(request.a, request.n, request.b, request.nrhs)
     case "moments":
       return columnMoments(request.x, request.rows)
+    case "transposedProduct":
+      return yield* transposedProductByBlocks(request.z, request.c, request.m)
     case "standardize":
       return standardizeRows(request.x, request.rows, request.mean, request.sd, request.from, request.to, request.into)
   }

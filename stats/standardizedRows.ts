@@ -121,8 +121,9 @@ export function* times(s: StandardizedRows, w: Float64Array, m: number): Steps<F
   return out
 }
 
-/** Zᵀ·C for a row-major rows×m matrix C: cols×m. */
-export function* timesTransposed(s: StandardizedRows, c: Float64Array, m: number): Steps<Float64Array> {
+/** Zᵀ·C for a row-major rows×m matrix C (cols×m), a block of standardized rows at a time, one product each: the JavaScript kernel of `transposedProduct`. */
+export function* transposedProductByBlocks(s: StandardizedRows, c: Float64Array, m: number): Steps<Float64Array> {
+  if (c.length !== s.rows.length * m) throw new Error(`transposedProduct: c has ${c.length} values, expected ${s.rows.length}×${m}`)
   const out = new Float64Array(s.x.cols * m)
   let first = true
   yield* eachBlock(s, function* (z, from) {

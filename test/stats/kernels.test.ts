@@ -1,9 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { basis, forms, moments, product, rotate, solveSpd, standardized, type Steps, tridiagonal } from "../../stats/kernels"
+import { basis, forms, moments, product, rotate, solveSpd, standardized, type Steps, transposedProduct, tridiagonal } from "../../stats/kernels"
 import { makePrng } from "../../stats/prng"
 import { runSync, runWith } from "../../stats/runKernels"
 import { factorShifted, quadraticShifted } from "../../stats/tridiagonal"
+import { standardizedRows } from "../../stats/standardizedRows"
 import { kernelBackend } from "../../stats/kernelBackend"
 import { nativeKernelsMissing } from "../../stats/nativeKernels"
 import { openBlasAbsent } from "../support/externalTools"
@@ -149,6 +150,27 @@ const cases: Record<string, () => Steps<number>> = {
         worst = Math.max(worst, Math.abs(mean[j]! - m), Math.abs(sd[j]! - (s === 0 ? 1 : s)))
       }
       expect(sd[4]).toBe(1)
+    }
+    return worst
+  },
+  "Zᵀ·C for standardized rows of float32 and float64 sources (far from zero), C one to six columns wide": function* () {
+    const source = random(20, 13, 9)
+    for (let i = 0; i < source.data.length; i++) source.data[i] = 1000 + 3 * source.data[i]!
+    const rows = Int32Array.from([7, 0, 19, 7, 3, 11, 12])
+    let worst = 0
+    for (const data of [source.data, Float32Array.from(source.data)]) {
+      const x = { data, rows: 20, cols: 13 }
+      const { mean, sd } = yield* moments(x, rows)
+      for (const m of [1, 4, 6]) {
+        const c = random(rows.length, m, 10 + m).data
+        const got = yield* transposedProduct(standardizedRows(x, rows, mean, sd), c, m)
+        expect(got.length).toBe(13 * m)
+        for (let j = 0; j < 13; j++) for (let t = 0; t < m; t++) {
+          let want = 0
+          rows.forEach((r, i) => (want += ((data[r * 13 + j]! - mean[j]!) / sd[j]!) * c[i * m + t]!))
+          worst = Math.max(worst, Math.abs(got[j * m + t]! - want))
+        }
+      }
     }
     return worst
   },
