@@ -85,7 +85,25 @@ const writeCheckpoint = (s: Shape, dir: string) => {
     tensors.push({ name: `model.layers.${l}.input_layernorm.weight`, shape: [s.hidden], data: random(s.hidden, 0.05, 1) })
     tensors.push({ name: `model.layers.${l}.post_attention_layernorm.weight`, shape: [s.hidden], data: random(s.hidden, 0.05, 1) })
   }
-  fs.writeFileSync(path.join(dir, "model.safetensors"), writeTensors(tensors, "F32"))
+  // Shards of at most 2 GiB with an index, as a hub checkpoint of this size comes (one file would also pass the
+  // largest array Node can allocate).
+  const shards: (typeof tensors)[] = [[]]
+  let bytes = 0
+  for (const t of tensors) {
+    if (bytes + 4 * t.data.length > 2 ** 31 && shards.at(-1)!.length > 0) {
+      shards.push([])
+      bytes = 0
+    }
+    shards.at(-1)!.push(t)
+    bytes += 4 * t.data.length
+  }
+  if (shards.length === 1) fs.writeFileSync(path.join(dir, "model.safetensors"), writeTensors(tensors, "F32"))
+  else {
+    const files = shards.map((_, i) => `model-${String(i + 1).padStart(5, "0")}-of-${String(shards.length).padStart(5, "0")}.safetensors`)
+    shards.forEach((shard, i) => fs.writeFileSync(path.join(dir, files[i]!), writeTensors(shard, "F32")))
+    const weightMap = Object.fromEntries(shards.flatMap((shard, i) => shard.map((t) => [t.name, files[i]!])))
+    fs.writeFileSync(path.join(dir, "model.safetensors.index.json"), JSON.stringify({ metadata: { total_size: 4 * parameterCount(s) }, weight_map: weightMap }))
+  }
   const config = {
     architectures: ["LlamaForCausalLM"], model_type: "llama", hidden_size: s.hidden, intermediate_size: s.intermediate,
     num_attention_heads: s.heads, num_key_value_heads: s.kvHeads, num_hidden_layers: s.layers, vocab_size: s.vocab,
@@ -140,8 +158,9 @@ const copyBandwidth = async (threads: number) => {
 
 /**
  * FLOP/s of onnxruntime's MatMul alone at the model's shapes: one graph holding every projection of every layer and the
- * output matrix (distinct weights, as many bytes as the model's), chained layer to layer as a decode step would be, at
- * the given batch and thread count; the best of 10 runs.
+ * output matrix (distinct weights, as many bytes as the model's, or as many layers as fit in a 2 GiB protobuf beside the
+ * output matrix: still far more than any cache), chained layer to layer as a decode step would be, at the given batch
+ * and thread count; the best of 10 runs.
  */
 const matmulPeak = async (s: Shape, batch: number, threads: number) => {
   const ort = onnxRuntime(), onnx = onnxProto()
@@ -161,7 +180,9 @@ const matmulPeak = async (s: Shape, batch: number, threads: number) => {
   const kv = (s.hidden / s.heads) * s.kvHeads
   let x = "x"
   const sides: string[] = []
-  for (let l = 0; l < s.layers; l++) {
+  const layerBytes = 4 * layerMatrices(s).reduce((n, [, r, c]) => n + r * c, 0)
+  const layers = Math.max(1, Math.min(s.layers, Math.floor((2 ** 31 - 4 * s.hidden * s.vocab) / layerBytes)))
+  for (let l = 0; l < layers; l++) {
     const q = matmul(x, `q${l}`, s.hidden, s.hidden)
     sides.push(matmul(x, `k${l}`, s.hidden, kv), matmul(x, `v${l}`, s.hidden, kv))
     const o = matmul(q, `o${l}`, s.hidden, s.hidden)
