@@ -67,6 +67,8 @@ export const nativeKernelsInfo = (): { config: string; threads: number } | undef
 const ints = (...v: number[]) => Int32Array.from(v)
 const doubles = (...v: number[]) => Float64Array.from(v)
 const float64 = (data: Float64Array | Float32Array) => (data instanceof Float64Array ? data : Float64Array.from(data))
+// The addon's flag for a source matrix held as float32 (1) rather than float64 (0).
+const float32 = (x: Dense) => (x.data instanceof Float32Array ? 1 : 0)
 
 const check = (info: number, what: string) => {
   if (info < 0) throw new Error(`${what}: LAPACK rejected argument ${-info}`)
@@ -197,7 +199,7 @@ const moments = (addon: Native, small: number) => (request: Extract<KernelReques
   if (rows.length * x.cols < small || rows.length === 0) return undefined
   checkRows(x, rows, "moments")
   const mean = new Float64Array(x.cols), sd = new Float64Array(x.cols)
-  return addon.call(MOMENTS, ints(x.cols, rows.length, x.data instanceof Float32Array ? 1 : 0), doubles(), [x.data, rows, mean, sd]).then(() => ({ mean, sd }))
+  return addon.call(MOMENTS, ints(x.cols, rows.length, float32(x)), doubles(), [x.data, rows, mean, sd]).then(() => ({ mean, sd }))
 }
 
 const standardize = (addon: Native, small: number) => (request: Extract<KernelRequest, { op: "standardize" }>) => {
@@ -209,7 +211,7 @@ const standardize = (addon: Native, small: number) => (request: Extract<KernelRe
   checkRows(x, rows, "standardize")
   if (into !== undefined && into.length !== rows.length * (to - from)) throw new Error(`standardize: the block holds ${into.length} values, expected ${rows.length}×${to - from}`)
   const out = into ?? new Float64Array(rows.length * (to - from))
-  return addon.call(STANDARDIZE, ints(d, rows.length, from, to, x.data instanceof Float32Array ? 1 : 0), doubles(), [x.data, rows, mean, sd, out]).then(() => out)
+  return addon.call(STANDARDIZE, ints(d, rows.length, from, to, float32(x)), doubles(), [x.data, rows, mean, sd, out]).then(() => out)
 }
 
 // Up to this many columns of C, Zᵀ·C reads the float32 rows once, Xᵀ·C − mean·(1ᵀ·C) scaled by 1/sd; wider ones
@@ -223,7 +225,7 @@ const transposedProduct = (addon: Native, small: number) => (request: Extract<Ke
   if (c.length !== rows.length * m) throw new Error(`transposedProduct: c has ${c.length} values, expected ${rows.length}×${m}`)
   checkRows(x, rows, "transposedProduct")
   const out = new Float64Array(d * m)
-  return addon.call(TRANSPOSED_PRODUCT, ints(d, rows.length, m, x.data instanceof Float32Array ? 1 : 0), doubles(), [x.data, rows, mean, sd, c, out]).then(() => out)
+  return addon.call(TRANSPOSED_PRODUCT, ints(d, rows.length, m, float32(x)), doubles(), [x.data, rows, mean, sd, c, out]).then(() => out)
 }
 
 /**
