@@ -21,6 +21,8 @@ extern void dlarft_(const char*, const char*, const int*, const int*, const doub
                     size_t, size_t);
 extern void dlarfb_(const char*, const char*, const char*, const char*, const int*, const int*, const int*, const double*,
                     const int*, const double*, const int*, double*, const int*, double*, const int*, size_t, size_t, size_t, size_t);
+extern void dtrmm_(const char*, const char*, const char*, const char*, const int*, const int*, const double*, const double*,
+                   const int*, double*, const int*, size_t, size_t, size_t, size_t);
 extern void dorg2l_(const int*, const int*, const int*, double*, const int*, const double*, double*, int*);
 extern void dpotrf_(const char*, const int*, double*, const int*, int*, size_t);
 extern void dpotrs_(const char*, const int*, const int*, const double*, const int*, double*, const int*, int*, size_t);
@@ -213,6 +215,30 @@ static void transposedProduct(const void* job, int from, int to) {
   free(sums);
 }
 
+// T (lower triangular k×k, leading dimension ldt) of the block reflector H = H(k)···H(1) whose vectors are stored
+// backward and columnwise in v (rows×k, column j with its unit at row rows − k + j and zeros below): dlarft's result,
+// but built from halves, T = [T1 0; −T2·(V2ᵀ·V1)·T1 T2], so that its O(rows·k²) work is in matrix products where
+// dlarft's is in matrix-vector ones.
+static void larftBackward(int rows, int k, const double* v, int lda, const double* tau, double* t, int ldt) {
+  if (k <= 16) {
+    dlarft_("B", "C", &rows, &k, v, &lda, tau, t, &ldt, 1, 1);
+    return;
+  }
+  const int k1 = k / 2, k2 = k - k1, m0 = rows - k;
+  const double one = 1, minusOne = -1;
+  const double* v2 = v + (size_t)k1 * lda;
+  double* t21 = t + k1;
+  larftBackward(rows - k2, k1, v, lda, tau, t, ldt);
+  larftBackward(rows, k2, v2, lda, tau + k1, t21 + (size_t)k1 * ldt, ldt);
+  // V2ᵀ·V1 over the rows V1 reaches: the k1 rows where V1 is unit upper triangular, and the m0 rows above them.
+  for (int j = 0; j < k1; j++)
+    for (int i = 0; i < k2; i++) t21[i + (size_t)j * ldt] = v2[m0 + j + (size_t)i * lda];
+  dtrmm_("R", "U", "N", "U", &k2, &k1, &one, v + m0, &lda, t21, &ldt, 1, 1, 1, 1);
+  if (m0 > 0) dgemm_("T", "N", &k2, &k1, &m0, &one, v2, &lda, v, &lda, &one, t21, &ldt, 1, 1);
+  dtrmm_("L", "L", "N", "N", &k2, &k1, &minusOne, t21 + (size_t)k1 * ldt, &ldt, t21, &ldt, 1, 1, 1, 1);
+  dtrmm_("R", "L", "N", "N", &k2, &k1, &one, t, &ldt, t21, &ldt, 1, 1, 1, 1);
+}
+
 // C ← Q·C or Qᵀ·C (C column-major n×m) for the Q of dsytrd(UPLO = "U") in a (n×n, column-major, leading dimension
 // lda) and tau: LAPACK's dormtr → dormql loop, but with blocks of `nb` reflectors where dormql takes at most 64, so nearly
 // all the work is in dlarfb's matrix products.
@@ -228,16 +254,41 @@ static void ormtrBlocked(int trans, int n, int m, const double* a, int lda, cons
   for (int i = first; forward ? i < k : i >= 0; i += forward ? nb : -nb) {
     const int ib = k - i < nb ? k - i : nb;
     const int rows = nq - k + i + ib;
-    dlarft_("B", "C", &rows, &ib, a1 + (size_t)i * lda, &lda, tau + i, t, &ib, 1, 1);
+    larftBackward(rows, ib, a1 + (size_t)i * lda, lda, tau + i, t, ib);
     dlarfb_("L", trans ? "T" : "N", "B", "C", &rows, &m, &ib, a1 + (size_t)i * lda, &lda, t, &ib, c, &n, work, &m, 1, 1, 1, 1);
   }
   free(t);
   free(work);
 }
 
-// Q of dsytrd(UPLO = "U") formed over its reflectors in a (n×n, column-major, leading dimension lda): LAPACK's dorgtr
-// → dorgql, but with blocks of `nb` reflectors where dorgql takes 32, so nearly all the work is in dlarfb's products.
 #define A(i, j) a[(size_t)((j) - 1) * lda + (i) - 1]
+// LAPACK's dorgql(m, n, k) with blocks of `nb` reflectors, where dorgql takes 32, and each block's own columns formed
+// the same way with blocks a quarter the size rather than by dorg2l, one reflector at a time; t holds nb×nb and work
+// n·nb values.
+static void orgql(int m, int n, int k, double* a, int lda, const double* tau, int nb, double* t, double* work) {
+  if (k <= 32 || nb < 8) {
+    int info;
+    dorg2l_(&m, &n, &k, a, &lda, tau, work, &info);
+    return;
+  }
+  if (nb > k / 2) nb = k / 2;
+  const int kk = ((k - 1) / nb) * nb;
+  for (int j = 1; j <= n - kk; j++)
+    for (int i = m - kk + 1; i <= m; i++) A(i, j) = 0;
+  orgql(m - kk, n - kk, k - kk, a, lda, tau, nb / 4, t, work);
+  for (int i = k - kk + 1; i <= k; i += nb) {
+    const int ib = k - i + 1 < nb ? k - i + 1 : nb, rows = m - k + i + ib - 1, cols = n - k + i - 1;
+    if (cols > 0) {
+      larftBackward(rows, ib, &A(1, n - k + i), lda, tau + i - 1, t, nb);
+      dlarfb_("L", "N", "B", "C", &rows, &cols, &ib, &A(1, n - k + i), &lda, t, &nb, a, &lda, work, &cols, 1, 1, 1, 1);
+    }
+    orgql(rows, ib, ib, &A(1, n - k + i), lda, tau + i - 1, nb / 4, t, work);
+    for (int j = n - k + i; j < n - k + i + ib; j++)
+      for (int l = rows + 1; l <= m; l++) A(l, j) = 0;
+  }
+}
+
+// Q of dsytrd(UPLO = "U") formed over its reflectors in a (n×n, column-major, leading dimension lda): LAPACK's dorgtr.
 static void formQ(int n, double* a, int lda, const double* tau, int nb) {
   // dorgtr: the reflectors one column to the left, the last row and column those of the identity.
   for (int j = 1; j < n; j++) {
@@ -246,25 +297,10 @@ static void formQ(int n, double* a, int lda, const double* tau, int nb) {
   }
   for (int i = 1; i < n; i++) A(i, n) = 0;
   A(n, n) = 1;
-  // dorgql(k, k, k) on the leading k×k block: unblocked for its first k − kk columns, blocks for the last kk.
   const int k = n - 1;
-  const int kk = nb < k ? ((k - 1) / nb) * nb : 0;
-  for (int j = 1; j <= k - kk; j++)
-    for (int i = k - kk + 1; i <= k; i++) A(i, j) = 0;
   double* t = (double*)malloc(sizeof(double) * (size_t)nb * nb);
   double* work = (double*)malloc(sizeof(double) * (size_t)(k > 1 ? k : 1) * nb);
-  int first = k - kk, info;
-  if (first > 0) dorg2l_(&first, &first, &first, a, &lda, tau, work, &info);
-  for (int i = k - kk + 1; i <= k; i += nb) {
-    int ib = k - i + 1 < nb ? k - i + 1 : nb, rows = i + ib - 1, cols = i - 1;
-    if (cols > 0) {
-      dlarft_("B", "C", &rows, &ib, &A(1, i), &lda, tau + i - 1, t, &ib, 1, 1);
-      dlarfb_("L", "N", "B", "C", &rows, &cols, &ib, &A(1, i), &lda, t, &ib, a, &lda, work, &cols, 1, 1, 1, 1);
-    }
-    dorg2l_(&rows, &ib, &ib, &A(1, i), &lda, tau + i - 1, work, &info);
-    for (int j = i; j < i + ib; j++)
-      for (int l = i + ib; l <= k; l++) A(l, j) = 0;
-  }
+  orgql(k, k, k, a, lda, tau, nb, t, work);
   free(t);
   free(work);
 }

@@ -88,6 +88,12 @@ const cases: Record<string, () => Steps<number>> = {
       }
       yield* rotate(t, tq, n, false)
       worst = Math.max(worst, maxDiff(tq, a))
+      // A few rows at a time (the native kernel's blocks shrink with their count): p·Q' with Q' the rows of Q above, and back.
+      for (const m of [1, 5, 20, 64]) {
+        const p = random(m, n, m + n)
+        const turned = yield* rotate(t, p.data.slice(), m, true)
+        worst = Math.max(worst, maxDiff(turned, naive(p, { data: q, rows: n, cols: n }, false, false)), maxDiff(yield* rotate(t, turned, m, false), p.data))
+      }
     }
     return worst
   },
