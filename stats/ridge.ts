@@ -92,10 +92,12 @@ interface Path {
   readonly q?: Float64Array
 }
 
-// Rows p ← Qᵀ·p (`transpose`) or Q·p: by the reflectors, or once Q is formed by a product with it (a new array).
-function* turn(path: Pick<Path, "tri" | "size" | "q">, p: Float64Array, rows: number, transpose: boolean): Steps<Float64Array> {
+// Rows p ← Qᵀ·p (`transpose`) or Q·p: by the reflectors, or once Q is formed by a product with it (into `into`, rows×size,
+// or a new array).
+function* turn(path: Pick<Path, "tri" | "size" | "q">, p: Float64Array, rows: number, transpose: boolean, into?: Float64Array): Steps<Float64Array> {
   if (path.q === undefined) return yield* rotate(path.tri, p, rows, transpose)
-  return yield* product({ data: p, rows, cols: path.size }, { data: path.q, rows: path.size, cols: path.size }, { transB: !transpose })
+  const target = into === undefined ? undefined : { data: into, offset: 0, stride: path.size, accumulate: false }
+  return yield* product({ data: p, rows, cols: path.size }, { data: path.q, rows: path.size, cols: path.size }, { transB: !transpose }, target)
 }
 
 /** A square array the Gram matrices of one fit take in turn, each with rows `stride` apart, so they touch the same pages. */
@@ -277,9 +279,12 @@ function* leverages(path: Path, z: StandardizedRows, factors: ReadonlyArray<Shif
   if (!path.primal) return { quad: yield* forms(factors, path.q!, path.size) }
   const n = z.rows.length, quad = new Float64Array(n * factors.length), fitted = new Float64Array(n * columns)
   const w = { data: transpose(sol, columns, path.size), rows: z.x.cols, cols: columns }
+  // One array holds every block's rows of Z·Q in turn.
+  const rotated = new Float64Array(Math.min(z.block, n) * path.size)
   yield* eachBlock(z, function* (block, from) {
     yield* product(block, w, {}, { data: fitted, offset: from * columns, stride: columns, accumulate: false })
-    quad.set(yield* forms(factors, yield* rotate(path.tri, block.data as Float64Array, block.rows, true), block.rows), from * factors.length)
+    const turned = yield* turn(path, block.data as Float64Array, block.rows, true, rotated.subarray(0, block.rows * path.size))
+    quad.set(yield* forms(factors, turned, block.rows), from * factors.length)
   })
   return { quad, fitted }
 }
@@ -289,8 +294,11 @@ function* fitLoo(x: Dense, ys: ReadonlyArray<ArrayLike<number>>, rows: Int32Arra
   const z = standardizedRows(x, rows, mean, sd)
   const n = rows.length, alphas = options.alphas, count = ys.length, columns = count * alphas.length
   const targets = targetsAt(ys, rows)
-  // In the dual, the leverages need every row of Q, so Q is formed once and serves every rotation.
-  const path = yield* decompose(z, targets, undefined, x.cols > n)
+  // The leverages need every row of Q (dual) or of Z·Q (primal). Q is formed once and serves every rotation as a matrix
+  // product, which runs at about twice the speed of applying reflectors; in the primal that fills the d×d array whose
+  // lower triangle alone the reduction touched, d/n times the float32 activations more memory, so it is done there
+  // only with at least twice as many rows as columns.
+  const path = yield* decompose(z, targets, undefined, x.cols > n || n >= 2 * x.cols)
   const factors = alphas.map((alpha) => factorShifted(path.tri, alpha))
   const sol = yield* solutions(path, factors, count)
   const size = path.size

@@ -53,7 +53,8 @@ describe("fitRidge (closed forms)", () => {
   })
 
   it("leave-one-out predictions equal refits without each row", () => {
-    for (const [n, d] of [[30, 6], [8, 12]] as const) {
+    // Primal with Q formed (n ≥ 2d) and rotated by reflectors (d ≤ n < 2d), and dual.
+    for (const [n, d] of [[30, 6], [12, 8], [8, 12]] as const) {
       const { x, y } = synthetic(n, d, 7 * n + d)
       const alphas = [0.3, 3]
       const fit = fitRidge(x, y, { alphas, cv: "loo" })
