@@ -5,9 +5,10 @@
  * StandardScaler+Ridge with KFold(5), and StandardScaler+RidgeCV. Every prefpipe fit runs in a fresh child process,
  * after one small warm-up fit of the same form, and reports its time, its peak resident memory above the process's
  * resident memory before the activations existed (against the activation matrix; first fit only), and the largest
- * product left to the JavaScript GEMM. A fit under two seconds is timed five times in a process, in three processes
- * taken in turns with scikit-learn's, and the median of the three medians reported, with the fastest of the fifteen
- * beside it; scikit-learn's side gets the same warm-up and the same count. The fallback kernels (onnxruntime's Gemm, the rest in JavaScript) are timed where they finish
+ * product left to the JavaScript GEMM; scikit-learn's peak memory is measured the same way in its own process. A fit
+ * under two seconds is timed five times in a process, in three processes taken in turns with scikit-learn's, and the
+ * median of the three medians reported, with the fastest of the fifteen beside it; scikit-learn's side gets the same
+ * warm-up and the same count. The fallback kernels (onnxruntime's Gemm, the rest in JavaScript) are timed where they finish
  * in reasonable time. Sizes: `npm run bench:probes -- 1000x4096 5000x8192` (default: every size that fits in memory);
  * `--threads=N` gives both sides' OpenBLAS N threads (default: every core; on a busy machine 1 is faster for both).
  * scikit-learn comes from the system Python (Debian: apt-get install python3-sklearn); without it its columns are
@@ -130,6 +131,11 @@ from sklearn.linear_model import Ridge, RidgeCV
 from sklearn.model_selection import GridSearchCV, KFold
 n, d, xpath, ypath, what = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[6]
 alphas = [float(a) for a in sys.argv[5].split(",")]
+def status(key):
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith(key))
+# Peak resident memory of the first fit above the process's before the activations, as prefpipe's side reports it.
+before = status("VmRSS:")
 X = np.fromfile(xpath, dtype=np.float32).reshape(n, d)
 y = np.fromfile(ypath, dtype=np.float64)
 short, repeats = float(sys.argv[7]), int(sys.argv[8])
@@ -140,25 +146,26 @@ def timed(fit):
     t = time.perf_counter()
     result = fit(X, y)
     times = [time.perf_counter() - t]
+    memory = (status("VmHWM:") - before) / X.nbytes
     while times[0] < short and len(times) < repeats:
         t = time.perf_counter()
         fit(X, y)
         times.append(time.perf_counter() - t)
-    return result, float(np.median(times)), times
+    return result, float(np.median(times)), times, memory
 out = {}
 if "kfold" in what:
-    g, seconds, times = timed(lambda X, y: GridSearchCV(make_pipeline(StandardScaler(), Ridge()), {"ridge__alpha": alphas}, cv=KFold(5), scoring="r2").fit(X, y))
-    out["kfold"] = {"seconds": seconds, "times": times, "alpha": g.best_params_["ridge__alpha"]}
+    g, seconds, times, memory = timed(lambda X, y: GridSearchCV(make_pipeline(StandardScaler(), Ridge()), {"ridge__alpha": alphas}, cv=KFold(5), scoring="r2").fit(X, y))
+    out["kfold"] = {"seconds": seconds, "times": times, "memory": memory, "alpha": g.best_params_["ridge__alpha"]}
 if "loo" in what:
-    p, seconds, times = timed(lambda X, y: make_pipeline(StandardScaler(), RidgeCV(alphas=alphas)).fit(X, y))
+    p, seconds, times, memory = timed(lambda X, y: make_pipeline(StandardScaler(), RidgeCV(alphas=alphas)).fit(X, y))
     r = p[-1]
-    out["loo"] = {"seconds": seconds, "times": times, "alpha": r.alpha_, "r2": 1 + r.best_score_ / np.var(y), "coef": r.coef_.tolist()}
+    out["loo"] = {"seconds": seconds, "times": times, "memory": memory, "alpha": r.alpha_, "r2": 1 + r.best_score_ / np.var(y), "coef": r.coef_.tolist()}
 print(json.dumps(out))
 `
 
 interface SklearnResult {
-  kfold?: { seconds: number; times: number[]; best?: number; alpha: number }
-  loo?: { seconds: number; times: number[]; best?: number; alpha: number; r2: number; coef: number[] }
+  kfold?: { seconds: number; times: number[]; best?: number; memory: number; alpha: number }
+  loo?: { seconds: number; times: number[]; best?: number; memory: number; alpha: number; r2: number; coef: number[] }
 }
 
 // scikit-learn's OpenBLAS gets the same thread count as prefpipe's.
@@ -237,7 +244,7 @@ const main = async () => {
         if (theirs.length > 0) Object.assign(sk[cv]!, { seconds: median(theirs.map((r) => r.seconds)), times: theirs.map((r) => r.seconds), best: best(theirs) })
         const reference = sk[cv]
         // GridSearchCV picks alpha by the mean of per-fold R², prefpipe by pooled out-of-fold R²: their alphas may differ.
-        if (reference !== undefined) console.log(`  scikit-learn ${cv === "kfold" ? "GridSearchCV KFold(5)" : "RidgeCV"}: ${reference.seconds.toFixed(2)} s${spread(reference.times)}, alpha ${reference.alpha.toPrecision(3)}${fits[cv] === undefined ? "" : `  → ratio ${(fits[cv]!.seconds / reference.seconds).toFixed(2)}×${reference.times.length > 1 ? `, fastest fits ${fits[cv]!.best!.toFixed(3)} s against ${reference.best!.toFixed(3)} s: ${(fits[cv]!.best! / reference.best!).toFixed(2)}×` : ""}`}`)
+        if (reference !== undefined) console.log(`  scikit-learn ${cv === "kfold" ? "GridSearchCV KFold(5)" : "RidgeCV"}: ${reference.seconds.toFixed(2)} s${spread(reference.times)}, alpha ${reference.alpha.toPrecision(3)}, peak RSS ${reference.memory.toFixed(2)}× the activations${fits[cv] === undefined ? "" : `  → ratio ${(fits[cv]!.seconds / reference.seconds).toFixed(2)}×${reference.times.length > 1 ? `, fastest fits ${fits[cv]!.best!.toFixed(3)} s against ${reference.best!.toFixed(3)} s: ${(fits[cv]!.best! / reference.best!).toFixed(2)}×` : ""}`}`)
         if (cv === "loo" && sk.loo !== undefined && fits.loo !== undefined) {
           console.log(`  agreement with RidgeCV: alpha ${fits.loo.alpha === sk.loo.alpha ? "same" : "DIFFERENT"}, LOO R² ${fits.loo.cvR2.toFixed(6)} vs ${sk.loo.r2.toFixed(6)}, weights max |Δ|/max|w| ${maxRelative(fits.loo.weightsStd, sk.loo.coef).toExponential(1)} (scikit-learn scales the float32 input in float32)`)
         }
@@ -256,13 +263,14 @@ const main = async () => {
       }
       const secs = (r: { seconds: number } | undefined) => (r === undefined ? "–" : r.seconds.toFixed(r.seconds < 10 ? 2 : 1))
       const peak = Math.max(...["kfold", "loo"].map((k) => (fits[k] === undefined ? 0 : (fits[k]!.peakRss - fits[k]!.rssBeforeData) / fits[k]!.dataBytes)))
+      const theirPeak = Math.max(...(["kfold", "loo"] as const).map((k) => sk[k]?.memory ?? 0))
       const js = Math.max(...["kfold", "loo"].map((k) => fits[k]?.largestJsProduct ?? 0))
-      rows.push(`| ${n} × ${d} | ${secs(fits.kfold)} | ${secs(sk.kfold)} | ${ratio("kfold")} | ${secs(fits.loo)} | ${secs(sk.loo)} | ${ratio("loo")} | ${peak.toFixed(2)}× | ${(js / 1e6).toFixed(1)}M | ${secs(fits["kfold-fallback"])} / ${secs(fits["loo-fallback"])} |`)
+      rows.push(`| ${n} × ${d} | ${secs(fits.kfold)} | ${secs(sk.kfold)} | ${ratio("kfold")} | ${secs(fits.loo)} | ${secs(sk.loo)} | ${ratio("loo")} | ${peak.toFixed(2)}×${theirPeak > 0 ? ` (${theirPeak.toFixed(2)}×)` : ""} | ${(js / 1e6).toFixed(1)}M | ${secs(fits["kfold-fallback"])} / ${secs(fits["loo-fallback"])} |`)
     } finally {
       fs.rmSync(dir, { recursive: true, force: true })
     }
   }
-  console.log("\n| n × d | 5-fold s | GridSearchCV s | ratio | LOO s | RidgeCV s | ratio | peak memory / activations | largest JS product | fallback 5-fold / LOO s |")
+  console.log("\n| n × d | 5-fold s | GridSearchCV s | ratio | LOO s | RidgeCV s | ratio | peak memory / activations (scikit-learn's) | largest JS product | fallback 5-fold / LOO s |")
   console.log("|---|---|---|---|---|---|---|---|---|---|")
   for (const r of rows) console.log(r)
   console.log(`\nload average at the end ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`)
