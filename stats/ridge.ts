@@ -279,11 +279,11 @@ function* leverages(path: Path, z: StandardizedRows, factors: ReadonlyArray<Shif
   if (!path.primal) return { quad: yield* forms(factors, path.q!, path.size) }
   const n = z.rows.length, quad = new Float64Array(n * factors.length), fitted = new Float64Array(n * columns)
   const w = { data: transpose(sol, columns, path.size), rows: z.x.cols, cols: columns }
-  // One array holds every block's rows of Z·Q in turn.
-  const rotated = new Float64Array(Math.min(z.block, n) * path.size)
+  // With Q formed, one array holds every block's rows of Z·Q in turn; reflectors rotate each block in place.
+  const rotated = path.q === undefined ? undefined : new Float64Array(Math.min(z.block, n) * path.size)
   yield* eachBlock(z, function* (block, from) {
     yield* product(block, w, {}, { data: fitted, offset: from * columns, stride: columns, accumulate: false })
-    const turned = yield* turn(path, block.data as Float64Array, block.rows, true, rotated.subarray(0, block.rows * path.size))
+    const turned = yield* turn(path, block.data as Float64Array, block.rows, true, rotated?.subarray(0, block.rows * path.size))
     quad.set(yield* forms(factors, turned, block.rows), from * factors.length)
   })
   return { quad, fitted }
