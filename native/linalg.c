@@ -24,13 +24,22 @@ extern void dlarfb_(const char*, const char*, const char*, const char*, const in
 extern void dtrmm_(const char*, const char*, const char*, const char*, const int*, const int*, const double*, const double*,
                    const int*, double*, const int*, size_t, size_t, size_t, size_t);
 extern void dorg2l_(const int*, const int*, const int*, double*, const int*, const double*, double*, int*);
+extern void dsytrd_sy2sb_(const char*, const int*, const int*, double*, const int*, double*, const int*, double*, double*,
+                          const int*, int*, size_t);
+extern void dormqr_(const char*, const char*, const int*, const int*, const int*, const double*, const int*, const double*,
+                    double*, const int*, double*, const int*, int*, size_t, size_t);
+extern void dpbtrf_(const char*, const int*, const int*, double*, const int*, int*, size_t);
+extern void dpbtrs_(const char*, const int*, const int*, const int*, const double*, const int*, double*, const int*, int*, size_t);
 extern void dpotrf_(const char*, const int*, double*, const int*, int*, size_t);
 extern void dpotrs_(const char*, const int*, const int*, const double*, const int*, double*, const int*, int*, size_t);
 extern void openblas_set_num_threads(int);
 extern int openblas_get_num_threads(void);
 extern char* openblas_get_config(void);
 
-enum { GEMM, SYRK, SYTRD, ORMTR, FORM_Q, POTRF, POTRS, SHIFTED_FORMS, STANDARDIZE, ORMTR_BLOCKED, MOMENTS, TRANSPOSED_PRODUCT };
+enum {
+  GEMM, SYRK, SYTRD, ORMTR, FORM_Q, POTRF, POTRS, SHIFTED_FORMS, STANDARDIZE, ORMTR_BLOCKED, MOMENTS, TRANSPOSED_PRODUCT,
+  SY2SB, BAND_APPLY, BAND_SOLVE
+};
 
 #define MAX_INTS 12
 #define MAX_DOUBLES 4
@@ -306,6 +315,49 @@ static void formQ(int n, double* a, int lda, const double* tau, int nb) {
 }
 #undef A
 
+// The upper triangle of the column-major n×n matrix a (leading dimension lda) copied into its lower one, in tiles.
+static void mirrorUpper(int n, double* a, int lda) {
+  const int tile = 64;
+  for (int j0 = 0; j0 < n; j0 += tile)
+    for (int i0 = 0; i0 <= j0; i0 += tile)
+      for (int j = j0; j < j0 + tile && j < n; j++)
+        for (int i = i0; i < i0 + tile && i < j; i++) a[(size_t)i * lda + j] = a[(size_t)j * lda + i];
+}
+
+// C ← Q·C or Qᵀ·C (C column-major n×m) for the Q of dsytrd_sy2sb (UPLO = "L") with kd sub-diagonals: the reflectors
+// of a QR factorization of A(kd+1:n, 1:n−kd), acting on rows kd+1..n of C.
+static int bandApply(int trans, int n, int m, int kd, const double* a, int lda, const double* tau, double* c) {
+  const int k = n - kd;
+  int info = 0, lwork = -1;
+  double query;
+  if (k <= 0 || m <= 0) return 0;
+  const char* t = flag(trans, "T", "N");
+  dormqr_("L", t, &k, &m, &k, a + kd, &lda, tau, c + kd, &n, &query, &lwork, &info, 1, 1);
+  double* work = workspace(query, &lwork);
+  dormqr_("L", t, &k, &m, &k, a + kd, &lda, tau, c + kd, &n, work, &lwork, &info, 1, 1);
+  free(work);
+  return info;
+}
+
+// For every shift s, (B + αₛ·I)⁻¹ applied to the count columns of rhs (column-major n×count), written to columns
+// t·shifts + s of out (column-major n×(count·shifts)), for B in LAPACK's lower band storage: a band Cholesky
+// factorization per shift.
+static int bandSolve(int n, int kd, int shifts, int count, const double* ab, const double* alphas, const double* rhs, double* out) {
+  const int ldab = kd + 1, ldb = n * shifts;
+  double* f = (double*)malloc(sizeof(double) * (size_t)ldab * n);
+  int info = 0;
+  for (int s = 0; s < shifts && info == 0; s++) {
+    memcpy(f, ab, sizeof(double) * (size_t)ldab * n);
+    for (int j = 0; j < n; j++) f[(size_t)j * ldab] += alphas[s];
+    dpbtrf_("L", &n, &kd, f, &ldab, &info, 1);
+    if (info != 0) break;
+    for (int t = 0; t < count; t++) memcpy(out + (size_t)(t * shifts + s) * n, rhs + (size_t)t * n, sizeof(double) * (size_t)n);
+    dpbtrs_("L", &n, &kd, &count, f, &ldab, out + (size_t)s * n, &ldb, &info, 1);
+  }
+  free(f);
+  return info;
+}
+
 // The square n×n matrix a transposed in place, in tiles so that the column walk stays in cache.
 static void transposeSquare(int n, double* a) {
   const int tile = 32;
@@ -388,6 +440,26 @@ static void execute(napi_env env, void* data) {
     case TRANSPOSED_PRODUCT: {  // d, count, m, float32; x (Float32Array or Float64Array), rows (Int32Array), mean, sd, C, out
       const Transposed job = {{i[0], i[3], c->arrays[0], (const int32_t*)c->arrays[1]}, i[1], i[2], a[2], a[3], a[4], a[5]};
       parallel(threads, i[0], transposedProduct, &job);
+      break;
+    }
+    case SY2SB: {  // n, lda, kd; A (the upper triangle column-major), AB, tau
+      // The triangle is copied into the lower one first: LAPACK's lower band reduction works down columns and runs at
+      // 1.5-3 times the speed of its upper one, which works along rows (and is slower than dsytrd up to n = 3,072).
+      mirrorUpper(i[0], a[0], i[1]);
+      const int ldab = i[2] + 1;
+      lwork = -1;
+      dsytrd_sy2sb_("L", &i[0], &i[2], a[0], &i[1], a[1], &ldab, a[2], &query, &lwork, &info, 1);
+      double* work = workspace(query, &lwork);
+      dsytrd_sy2sb_("L", &i[0], &i[2], a[0], &i[1], a[1], &ldab, a[2], work, &lwork, &info, 1);
+      free(work);
+      break;
+    }
+    case BAND_APPLY: {  // trans, n, m, kd, lda; A, tau, C
+      info = bandApply(i[0], i[1], i[2], i[3], a[0], i[4], a[1], a[2]);
+      break;
+    }
+    case BAND_SOLVE: {  // n, kd, shifts, count; AB, alphas, rhs, out
+      info = bandSolve(i[0], i[1], i[2], i[3], a[0], a[1], a[2], a[3]);
       break;
     }
     case STANDARDIZE: {  // d, count, from, to, float32; x (Float32Array or Float64Array), rows (Int32Array), mean, sd, out

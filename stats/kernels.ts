@@ -1,6 +1,7 @@
 import type { Dense } from "./dense"
 import type { GemmOptions, GemmTarget } from "./gemm"
 import type { StandardizedRows } from "./standardizedRows"
+import type { Reduced } from "./banded"
 import type { ShiftedFactor, Tridiagonal } from "./tridiagonal"
 
 /**
@@ -15,8 +16,16 @@ export type KernelRequest =
    * and the array consumed) to tridiagonal form.
    */
   | { readonly op: "tridiagonalize"; readonly a: Float64Array; readonly n: number; readonly stride?: number }
+  /**
+   * Reduces it as `tridiagonalize` does, or to a band of a few sub-diagonals, which takes matrix products nearly
+   * throughout where a tridiagonal reduction streams the matrix once per column. With `spare`, the array's other
+   * triangle may be written too.
+   */
+  | { readonly op: "reduce"; readonly a: Float64Array; readonly n: number; readonly stride?: number; readonly spare: boolean }
   /** Every row p of the row-major rows×n matrix `p`, in place: p ← Qᵀ·p when `transpose`, else p ← Q·p; returns `p`. */
-  | { readonly op: "applyQ"; readonly t: Tridiagonal; readonly p: Float64Array; readonly rows: number; readonly transpose: boolean }
+  | { readonly op: "applyQ"; readonly t: Reduced; readonly p: Float64Array; readonly rows: number; readonly transpose: boolean }
+  /** `solveShiftedAll`: every row of the row-major count×n `rhs` solved in every shifted form B + α·I. */
+  | { readonly op: "shiftedSolve"; readonly r: Reduced; readonly alphas: ReadonlyArray<number>; readonly rhs: Float64Array; readonly count: number }
   /** Q of a tridiagonal form as a row-major n×n matrix, row i being Qᵀ·eᵢ; `t`'s reflectors may be consumed. */
   | { readonly op: "formQ"; readonly t: Tridiagonal }
   /** pᵀ·(T + αₛ·I)⁻¹·p for every row p of `p` and every factor s: a rows×factors matrix. */
@@ -37,7 +46,9 @@ export type KernelRequest =
 export interface KernelResults {
   readonly gemm: Float64Array
   readonly tridiagonalize: Tridiagonal
+  readonly reduce: Reduced
   readonly applyQ: Float64Array
+  readonly shiftedSolve: Float64Array
   readonly formQ: Float64Array
   readonly shiftedForms: Float64Array
   readonly choleskySolve: Float64Array
@@ -84,8 +95,13 @@ export const product = (a: Dense, b: Dense, options: GemmOptions = {}, into?: Ge
   ask<"gemm">(into === undefined ? { op: "gemm", a, b, options } : { op: "gemm", a, b, options, into })
 /** The tridiagonal form of a symmetric matrix (rows `stride` apart; the array is consumed). */
 export const tridiagonal = (a: Float64Array, n: number, stride = n) => ask<"tridiagonalize">({ op: "tridiagonalize", a, n, stride })
+/** A reduced form of a symmetric matrix, tridiagonal or banded (rows `stride` apart; the array is consumed, with its other triangle when `spare`). */
+export const reduced = (a: Float64Array, n: number, stride: number, spare: boolean) => ask<"reduce">({ op: "reduce", a, n, stride, spare })
+/** Every right-hand side solved in every shifted form. */
+export const shiftedSolutions = (r: Reduced, alphas: ReadonlyArray<number>, rhs: Float64Array, count: number) =>
+  ask<"shiftedSolve">({ op: "shiftedSolve", r, alphas, rhs, count })
 /** Rows of p ← Qᵀ·row (transpose) or Q·row, in place. */
-export const rotate = (t: Tridiagonal, p: Float64Array, rows: number, transpose: boolean) => ask<"applyQ">({ op: "applyQ", t, p, rows, transpose })
+export const rotate = (t: Reduced, p: Float64Array, rows: number, transpose: boolean) => ask<"applyQ">({ op: "applyQ", t, p, rows, transpose })
 /** Q of a tridiagonal form, row-major (the tridiagonal's reflectors may be consumed: rotate with products by Q after). */
 export const basis = (t: Tridiagonal) => ask<"formQ">({ op: "formQ", t })
 /** Quadratic forms of every row of p in every shifted inverse. */

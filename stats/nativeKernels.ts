@@ -3,6 +3,7 @@ import * as os from "node:os"
 import { checkTarget, gemmShape, type GemmTarget } from "./gemm"
 import type { Dense } from "./dense"
 import type { Backend, KernelRequest } from "./kernels"
+import { type Banded, isBanded } from "./banded"
 import type { ShiftedFactor, Tridiagonal } from "./tridiagonal"
 
 /** The addon built from native/linalg.c at install (absent when OpenBLAS or a compiler was missing). */
@@ -20,6 +21,9 @@ interface Native {
 
 // Operation codes of native/linalg.c.
 const GEMM = 0, SYRK = 1, SYTRD = 2, FORM_Q = 4, POTRF = 5, POTRS = 6, SHIFTED_FORMS = 7, STANDARDIZE = 8, ORMTR_BLOCKED = 9, MOMENTS = 10, TRANSPOSED_PRODUCT = 11
+const SY2SB = 12, BAND_APPLY = 13, BAND_SOLVE = 14
+// Sub-diagonals of a band reduction, and by default the order from which it replaces the tridiagonal one.
+const BAND = 64, BAND_FROM = 2048
 // Reflectors per block when Q is applied or formed: dormql's and dorgql's own blocks (at most 64, 32) leave dlarfb's
 // products thin.
 const REFLECTOR_BLOCK = 128
@@ -40,6 +44,8 @@ const SMALL = 200_000
 export interface NativeOptions {
   readonly threads?: number
   readonly minimumWork?: number
+  /** The least order a `reduce` request takes to band form rather than tridiagonal. */
+  readonly bandFrom?: number
 }
 
 let loaded: { addon: Addon } | { error: string } | undefined
@@ -127,9 +133,41 @@ const tridiagonalize = (addon: Native, small: number) => (request: Extract<Kerne
   })
 }
 
-// Reflectors in LAPACK's layout come from dsytrd and go back to dormtr whatever their size.
+// With the other triangle spare, large matrices are reduced to band form (dsytrd_sy2sb, after copying the triangle
+// there); otherwise, and below the order where that pays, to tridiagonal form.
+const reduce = (addon: Native, small: number, from: number) => {
+  const tridiagonal = tridiagonalize(addon, small)
+  return (request: Extract<KernelRequest, { op: "reduce" }>) => {
+    const { a, n, spare } = request, lda = request.stride ?? n
+    if (!spare || n < Math.max(from, BAND + 2)) return tridiagonal({ op: "tridiagonalize", a, n, stride: lda })
+    if (!(lda >= n && a.length >= (n - 1) * lda + n)) throw new Error(`reduce: a has ${a.length} values, too few for ${n}×${n} with rows ${lda} apart`)
+    const band = new Float64Array((BAND + 1) * n), tau = new Float64Array(n - BAND)
+    return addon.call(SY2SB, ints(n, lda, BAND), doubles(), [a, band, tau]).then((info): Banded => {
+      check(info, "dsytrd_sy2sb")
+      return { n, kd: BAND, band, a, lda, tau }
+    })
+  }
+}
+
+const shiftedSolve = (addon: Native) => (request: Extract<KernelRequest, { op: "shiftedSolve" }>) => {
+  const { r, alphas, rhs, count } = request
+  if (!isBanded(r)) return undefined
+  if (rhs.length !== count * r.n) throw new Error(`shiftedSolve: rhs has ${rhs.length} values, expected ${count}×${r.n}`)
+  const out = new Float64Array(count * alphas.length * r.n)
+  return addon.call(BAND_SOLVE, ints(r.n, r.kd, alphas.length, count), doubles(), [r.band, Float64Array.from(alphas), rhs, out]).then((info) => {
+    if (info > 0) throw new Error(`shiftedSolve: the shifted band matrix is not positive definite (pivot ${info - 1})`)
+    check(info, "dpbtrf/dpbtrs")
+    return out
+  })
+}
+
+// Reflectors in LAPACK's layout come from dsytrd or dsytrd_sy2sb and go back to LAPACK whatever their size.
 const applyQ = (addon: Native) => (request: Extract<KernelRequest, { op: "applyQ" }>) => {
   const { t, p, rows, transpose } = request
+  if (isBanded(t)) {
+    if (p.length !== rows * t.n) throw new Error(`applyQ: p has ${p.length} values, expected ${rows}×${t.n}`)
+    return addon.call(BAND_APPLY, ints(transpose ? 1 : 0, t.n, rows, t.kd, t.lda), doubles(), [t.a, t.tau, p]).then((info) => (check(info, "dormqr/dormlq"), p))
+  }
   if (t.q.kind !== "lapack") return undefined
   if (p.length !== rows * t.n) throw new Error(`applyQ: p has ${p.length} values, expected ${rows}×${t.n}`)
   if (rows === 0) return p
@@ -245,7 +283,9 @@ export const nativeKernels = (options: NativeOptions = {}): Backend | undefined 
     name: "openblas",
     gemm: gemm(addon, small),
     tridiagonalize: tridiagonalize(addon, small),
+    reduce: reduce(addon, small, options.bandFrom ?? BAND_FROM),
     applyQ: applyQ(addon),
+    shiftedSolve: shiftedSolve(addon),
     formQ: formQ(addon),
     shiftedForms: shiftedForms(addon, small),
     choleskySolve: choleskySolve(addon, small),

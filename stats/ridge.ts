@@ -1,9 +1,10 @@
 import { type Dense, type MatrixLike, toDense } from "./dense"
-import { type Backend, basis, forms, type KernelTrace, moments, product, rotate, solveSpd, type Steps, transposedProduct, tridiagonal } from "./kernels"
+import type { Reduced } from "./banded"
+import { type Backend, basis, forms, type KernelTrace, moments, product, reduced, rotate, shiftedSolutions, solveSpd, type Steps, transposedProduct, tridiagonal } from "./kernels"
 import { makePrng, permutation } from "./prng"
 import { runSync, runWith } from "./runKernels"
 import { eachBlock, gram, scratch, type StandardizedRows, standardizedRows, times } from "./standardizedRows"
-import { factorShifted, type ShiftedFactor, solveShifted, type Tridiagonal } from "./tridiagonal"
+import { factorShifted, type ShiftedFactor, type Tridiagonal } from "./tridiagonal"
 
 /** How `fitRidge` chooses alpha: k-fold CV over given folds or over task groups, or efficient leave-one-out. */
 export interface RidgeOptions {
@@ -80,12 +81,12 @@ const targetsAt = (ys: ReadonlyArray<ArrayLike<number>>, rows: ArrayLike<number>
 
 /**
  * One decomposition serving a whole alpha grid and every target: the smaller of ZᵀZ (primal) and Z·Zᵀ (dual)
- * reduced to tridiagonal form T = Qᵀ·G·Q, with each target's right-hand side (Zᵀ·yc, or yc) carried into Q's basis.
- * Q stays as reflectors, or is formed (`q`, row-major) when all of it is wanted anyway.
+ * reduced to tridiagonal or band form T = Qᵀ·G·Q, with each target's right-hand side (Zᵀ·yc, or yc) carried into Q's
+ * basis. Q stays as reflectors, or is formed (`q`, row-major) when all of it is wanted anyway.
  */
-interface Path {
+interface Path<R extends Reduced = Reduced> {
   readonly primal: boolean
-  readonly tri: Tridiagonal
+  readonly tri: R
   readonly size: number
   /** Qᵀ·rhs for every target: a targets×size matrix. */
   readonly rhs: Float64Array
@@ -106,13 +107,20 @@ interface Workspace {
   readonly stride: number
 }
 
-function* decompose(z: StandardizedRows, targets: Targets, workspace?: Workspace, formQ = false): Steps<Path> {
+/**
+ * The path of rows z: their Gram matrix (`given`, or computed into the workspace) reduced by `reduce`, and Q formed by
+ * `formQ` when given.
+ */
+function* decompose<R extends Reduced>(
+  z: StandardizedRows, targets: Targets, reduce: (g: Float64Array, size: number, stride: number) => Steps<R>,
+  options: { readonly workspace?: Workspace; readonly given?: Float64Array; readonly formQ?: (r: R) => Steps<Float64Array> } = {}
+): Steps<Path<R>> {
   const n = z.rows.length, d = z.x.cols, count = targets.y.length
   const primal = d <= n
-  const size = primal ? d : n
-  const g = yield* gram(z, primal, workspace?.data, workspace?.stride)
-  const tri = yield* tridiagonal(g, size, workspace?.stride)
-  const q = formQ ? yield* basis(tri) : undefined
+  const size = primal ? d : n, { workspace } = options
+  const g = options.given ?? (yield* gram(z, primal, workspace?.data, workspace?.stride))
+  const tri = yield* reduce(g, size, workspace?.stride ?? size)
+  const q = options.formQ === undefined ? undefined : yield* options.formQ(tri)
   const rhs = primal ? transpose(yield* transposedProduct(z, transpose(targets.centred, count, n), count), d, count) : Float64Array.from(targets.centred)
   return { primal, tri, size, rhs: yield* turn({ tri, size, q }, rhs, count, true), q }
 }
@@ -121,14 +129,8 @@ function* decompose(z: StandardizedRows, targets: Targets, workspace?: Workspace
  * Q·(T + α·I)⁻¹·Qᵀ·rhs for every target and alpha: a (targets·alphas)×size matrix whose row t·alphas + a is the
  * primal weights (or dual coefficients) of target t at alpha a.
  */
-function* solutions(path: Path, factors: ReadonlyArray<ShiftedFactor>, count: number): Steps<Float64Array> {
-  const { size } = path, a = factors.length
-  const out = new Float64Array(count * a * size)
-  for (let t = 0; t < count; t++) {
-    const rhs = path.rhs.subarray(t * size, (t + 1) * size)
-    factors.forEach((f, k) => out.set(solveShifted(f, rhs), (t * a + k) * size))
-  }
-  return yield* turn(path, out, count * a, false)
+function* solutions(path: Path, alphas: ReadonlyArray<number>, count: number): Steps<Float64Array> {
+  return yield* turn(path, yield* shiftedSolutions(path.tri, alphas, path.rhs, count), count * alphas.length, false)
 }
 
 /** Primal weights for every target and alpha as a cols×(targets·alphas) matrix, from the path's solutions. */
@@ -225,40 +227,82 @@ const choose = (options: RidgeOptions, y: Float64Array[], predictions: Float64Ar
     return { chosen, scores }
   })
 
+/** The lower triangle of the size×size array g (rows `stride` apart), row after row. */
+const packLower = (g: Float64Array, size: number, stride: number): Float64Array => {
+  const packed = new Float64Array((size * (size + 1)) / 2)
+  for (let i = 0, p = 0; i < size; p += ++i) packed.set(g.subarray(i * stride, i * stride + i + 1), p)
+  return packed
+}
+
+/** `packLower` undone into the lower triangle of a size×size array. */
+const unpackLower = (packed: Float64Array, into: Float64Array, size: number): Float64Array => {
+  for (let i = 0, p = 0; i < size; p += ++i) into.set(packed.subarray(p, p + i + 1), i * size)
+  return into.subarray(0, size * size)
+}
+
+/**
+ * The Gram matrix of a fold's training rows standardized by their own moments, from `whole` (every row standardized
+ * by the moments of all, packed by `packLower`) less the held-out rows' own, at a fifth of a fresh one's products
+ * for five folds. With A the rows standardized by the whole mean μ and sd σ, the training rows' Z = (A − 1·δᵀ)·D for
+ * δ = (μ_f − μ)/σ and D = σ/σ_f, and since the training rows of A sum to n_f·δ, ZᵀZ = D·(AᵀA − n_f·δ·δᵀ)·D. Centring
+ * by the whole mean keeps the subtraction free of the cancellation raw sums of squares would suffer.
+ */
+function* foldGram(whole: Float64Array, held: StandardizedRows, trainCount: number, fold: { mean: Float64Array; sd: Float64Array }, workspace: Workspace): Steps<Float64Array> {
+  const d = held.x.cols, stride = workspace.stride
+  const g = yield* gram(held, true, workspace.data, stride)
+  const delta = Float64Array.from(held.mean, (m, j) => (fold.mean[j]! - m) / held.sd[j]!)
+  const scale = Float64Array.from(held.sd, (s, j) => s / fold.sd[j]!)
+  for (let i = 0, p = 0; i < d; i++) {
+    const row = i * stride, di = trainCount * delta[i]!, si = scale[i]!
+    for (let j = 0; j <= i; j++, p++) g[row + j] = si * scale[j]! * (whole[p]! - g[row + j]! - di * delta[j]!)
+  }
+  return g
+}
+
 function* fitKFold(x: Dense, ys: ReadonlyArray<ArrayLike<number>>, rows: Int32Array, options: RidgeOptions): Steps<RidgeFit[]> {
   const fold = foldsOf(rows, options)
   const labels = [...new Set(fold)].sort((a, b) => a - b)
   if (labels.length < 2) throw new Error(`fitRidge: folds give ${labels.length} distinct fold among the training rows, need at least 2`)
   const alphas = options.alphas, count = ys.length, columns = count * alphas.length
   const oof = ys.map(() => alphas.map(() => new Float64Array(rows.length)))
+  const n = rows.length, d = x.cols, primal = d <= n
   // One Gram-sized array serves every fold and the refit in turn (the largest is the refit's), so memory holds one;
-  // every fit writes only the lower triangle in the refit's layout, so the other pages are never touched.
-  const size = Math.min(x.cols, rows.length)
+  // every fit writes only the lower triangle in the refit's layout, so the other pages are touched only by the band
+  // reductions, and only where memory allows.
+  const size = Math.min(d, n)
   const workspace = { data: new Float64Array(size * size), stride: size }, blocks = scratch()
+  const { mean, sd } = yield* moments(x, rows)
+  const z = standardizedRows(x, rows, mean, sd, blocks)
+  // Beyond the activations and the lower triangle of the Gram array, the fits may take 1.3 times the activations'
+  // bytes. The band reductions take the array's upper triangle first; then, where every fit is primal, the whole
+  // Gram matrix is kept packed (d²/2 values) to give each fold's and the refit's.
+  const budget = 1.3 * n * d * x.data.BYTES_PER_ELEMENT
+  const spare = 8 * size * size <= budget
+  const held = labels.map((f) => fold.reduce((c, v) => c + (v === f ? 1 : 0), 0))
+  const keep = primal && held.every((h) => n - h >= d) && (spare ? 8 : 4) * size * size + 4 * d * d <= budget
+  const whole = keep ? packLower(yield* gram(z, true, workspace.data, size), d, size) : undefined
   for (const f of labels) {
     const trainIdx: number[] = [], valIdx: number[] = []
     fold.forEach((v, i) => (v === f ? valIdx : trainIdx).push(i))
     const train = Int32Array.from(trainIdx, (i) => rows[i]!), val = Int32Array.from(valIdx, (i) => rows[i]!)
-    const { mean, sd } = yield* moments(x, train)
+    const own = yield* moments(x, train)
     const targets = targetsAt(ys, train)
-    const z = standardizedRows(x, train, mean, sd, blocks)
-    const path = yield* decompose(z, targets, workspace)
-    const factors = alphas.map((alpha) => factorShifted(path.tri, alpha))
-    const w = yield* weightsOf(path, z, yield* solutions(path, factors, count), columns)
-    const pred = yield* times(standardizedRows(x, val, mean, sd, blocks), w, columns)
+    const zf = standardizedRows(x, train, own.mean, own.sd, blocks)
+    const given = whole === undefined ? undefined : yield* foldGram(whole, standardizedRows(x, val, mean, sd, blocks), train.length, own, workspace)
+    const path = yield* decompose(zf, targets, (g, s, stride) => reduced(g, s, stride, spare), { workspace, given })
+    const w = yield* weightsOf(path, zf, yield* solutions(path, alphas, count), columns)
+    const pred = yield* times(standardizedRows(x, val, own.mean, own.sd, blocks), w, columns)
     for (let t = 0; t < count; t++) alphas.forEach((_, a) => valIdx.forEach((i, r) => (oof[t]![a]![i] = pred[r * columns + t * alphas.length + a]! + targets.mean[t]!)))
   }
   const all = targetsAt(ys, rows)
   const picks = choose(options, all.y, oof)
-  const { mean, sd } = yield* moments(x, rows)
-  const z = standardizedRows(x, rows, mean, sd, blocks)
-  const n = rows.length, d = x.cols, primal = d <= n
-  // The refit at each target's alpha: one Cholesky factorization per distinct alpha, of a fresh Gram matrix each.
+  // The refit at each target's alpha: one Cholesky factorization per distinct alpha, of the kept Gram matrix or a
+  // fresh one.
   const rhs = primal ? transpose(yield* transposedProduct(z, transpose(all.centred, count, n), count), d, count) : all.centred
   const weights = new Array<Float64Array>(count)
   for (const chosen of [...new Set(picks.map((p) => p.chosen))]) {
     const which = picks.flatMap((p, t) => (p.chosen === chosen ? [t] : []))
-    const g = yield* gram(z, primal, workspace.data)
+    const g = whole === undefined ? yield* gram(z, primal, workspace.data) : unpackLower(whole, workspace.data, size)
     for (let i = 0; i < size; i++) g[i * size + i] += alphas[chosen]!
     const b = new Float64Array(size * which.length)
     which.forEach((t, c) => {
@@ -275,7 +319,7 @@ function* fitKFold(x: Dense, ys: ReadonlyArray<ArrayLike<number>>, rows: Int32Ar
  * Per row i and alpha, the leverage part zᵢᵀ(G + α)⁻¹zᵢ (primal, from the rows of Z·Q, with the fitted values of every
  * column of `sol` as a rows×columns matrix) or [(K + α)⁻¹]ᵢᵢ (dual, from the rows of Q): a rows×alphas matrix.
  */
-function* leverages(path: Path, z: StandardizedRows, factors: ReadonlyArray<ShiftedFactor>, sol: Float64Array, columns: number): Steps<{ quad: Float64Array; fitted?: Float64Array }> {
+function* leverages(path: Path<Tridiagonal>, z: StandardizedRows, factors: ReadonlyArray<ShiftedFactor>, sol: Float64Array, columns: number): Steps<{ quad: Float64Array; fitted?: Float64Array }> {
   if (!path.primal) return { quad: yield* forms(factors, path.q!, path.size) }
   const n = z.rows.length, quad = new Float64Array(n * factors.length), fitted = new Float64Array(n * columns)
   const w = { data: transpose(sol, columns, path.size), rows: z.x.cols, cols: columns }
@@ -298,9 +342,9 @@ function* fitLoo(x: Dense, ys: ReadonlyArray<ArrayLike<number>>, rows: Int32Arra
   // product, which runs at about twice the speed of applying reflectors; in the primal that fills the d×d array whose
   // lower triangle alone the reduction touched, d/n times the float32 activations more memory, so it is done there
   // only with at least twice as many rows as columns.
-  const path = yield* decompose(z, targets, undefined, x.cols > n || n >= 2 * x.cols)
+  const path = yield* decompose(z, targets, tridiagonal, x.cols > n || n >= 2 * x.cols ? { formQ: basis } : {})
   const factors = alphas.map((alpha) => factorShifted(path.tri, alpha))
-  const sol = yield* solutions(path, factors, count)
+  const sol = yield* solutions(path, alphas, count)
   const size = path.size
   const { quad, fitted } = yield* leverages(path, z, factors, sol, columns)
   const loo = ys.map((_, t) =>

@@ -1,3 +1,4 @@
+import { isBanded, solveShiftedAll } from "./banded"
 import { choleskySteps } from "./cholesky"
 import { gemm, gemmShape } from "./gemm"
 import type { Backend, KernelRequest, KernelTrace, Steps } from "./kernels"
@@ -23,9 +24,13 @@ const javascript = function* (request: KernelRequest, trace: KernelTrace | undef
       return gemm(request.a, request.b, request.options, request.into)
     }
     case "tridiagonalize":
+    case "reduce":
       return tridiagonalize(packRows(request.a, request.n, request.stride ?? request.n), request.n)
     case "applyQ":
+      if (isBanded(request.t)) throw new Error("applyQ: the reflectors of a band reduction are applied by the native kernels only")
       return yield* applyQRows(request.t, request.p, request.rows, request.transpose)
+    case "shiftedSolve":
+      return solveShiftedAll(request.r, request.alphas, request.rhs, request.count)
     case "formQ": {
       const n = request.t.n, q = new Float64Array(n * n)
       for (let i = 0; i < n; i++) q[i * n + i] = 1

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { basis, forms, moments, product, rotate, solveSpd, standardized, type Steps, transposedProduct, tridiagonal } from "../../stats/kernels"
+import { isBanded, type Reduced } from "../../stats/banded"
+import { basis, forms, moments, product, reduced, rotate, shiftedSolutions, solveSpd, standardized, type Steps, transposedProduct, tridiagonal } from "../../stats/kernels"
 import { makePrng } from "../../stats/prng"
 import { runSync, runWith } from "../../stats/runKernels"
 import { factorShifted, quadraticShifted } from "../../stats/tridiagonal"
@@ -37,6 +38,22 @@ const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   let worst = 0
   for (let i = 0; i < b.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!))
   return worst
+}
+
+// Every row p of the row-major rows×n matrix, B·p for the reduced matrix B: a new array.
+const timesReduced = (r: Reduced, p: Float64Array, rows: number) => {
+  const n = r.n, out = new Float64Array(rows * n)
+  const entry = (i: number, j: number): number => {
+    if (i < j) return entry(j, i)
+    if (isBanded(r)) return i - j <= r.kd ? r.band[j * (r.kd + 1) + i - j]! : 0
+    return i === j ? r.diag[i]! : i === j + 1 ? r.off[j]! : 0
+  }
+  for (let row = 0; row < rows; row++) for (let i = 0; i < n; i++) {
+    let s = 0
+    for (let j = 0; j < n; j++) s += entry(i, j) * p[row * n + j]!
+    out[row * n + i] = s
+  }
+  return out
 }
 
 // The same kernel calls on every backend; each case returns the largest deviation from its reference.
@@ -111,6 +128,28 @@ const cases: Record<string, () => Steps<number>> = {
       const again = new Float64Array(n * n)
       for (let i = 0; i < n; i++) again[i * n + i] = 1
       worst = Math.max(worst, maxDiff(yield* rotate(t, again, n, true), want), maxDiff(yield* basis(t), want))
+    }
+    return worst
+  },
+  "reduced forms, tridiagonal or (the other triangle spare) banded: Q·B·Qᵀ reproduces the matrix, shifted solves solve it": function* () {
+    let worst = 0
+    // From n = 66 the native kernel under test reduces to a band of 64 sub-diagonals when the other triangle is spare.
+    for (const n of [17, 150]) for (const spare of [false, true]) {
+      const a = spd(n, n + 11), stride = n + 3
+      const spread = new Float64Array(n * stride).fill(Number.NaN)
+      for (let i = 0; i < n; i++) spread.set(a.subarray(i * n, i * n + i + 1), i * stride)
+      const r = yield* reduced(spread, n, stride, spare)
+      const q = new Float64Array(n * n)
+      for (let i = 0; i < n; i++) q[i * n + i] = 1
+      yield* rotate(r, q, n, true)
+      worst = Math.max(worst, maxDiff(yield* rotate(r, timesReduced(r, q, n), n, false), a))
+      const b = random(2, n, n + 12).data, alphas = [0.1, 3]
+      const x = yield* rotate(r, yield* shiftedSolutions(r, alphas, yield* rotate(r, b.slice(), 2, true), 2), 4, false)
+      for (let t = 0; t < 2; t++) alphas.forEach((alpha, s) => {
+        const xs = x.subarray((t * 2 + s) * n, (t * 2 + s + 1) * n)
+        const ax = naive({ data: a, rows: n, cols: n }, { data: xs, rows: n, cols: 1 }, false, false)
+        for (let i = 0; i < n; i++) worst = Math.max(worst, Math.abs(ax[i]! + alpha * xs[i]! - b[t * n + i]!))
+      })
     }
     return worst
   },

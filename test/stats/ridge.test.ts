@@ -38,6 +38,22 @@ const directRidge = (x: number[][], y: number[], alpha: number, scale = true) =>
   return { w, b: ym, mean }
 }
 
+// Out-of-fold predictions per alpha by direct normal equations, standardizing on each training fold.
+const outOfFold = (x: number[][], y: number[], folds: number[], alpha: number) => {
+  const pred = new Array<number>(x.length).fill(0)
+  for (const f of new Set(folds)) {
+    const train = x.flatMap((_, i) => (folds[i] !== f ? [i] : []))
+    const n = train.length, d = x[0]!.length
+    const mean = Array.from({ length: d }, (_, j) => train.reduce((s, i) => s + x[i]![j]!, 0) / n)
+    const sd = mean.map((m, j) => Math.sqrt(train.reduce((s, i) => s + (x[i]![j]! - m) ** 2, 0) / n) || 1)
+    const ref = directRidge(train.map((i) => x[i]!), train.map((i) => y[i]!), alpha)
+    x.forEach((r, i) => {
+      if (folds[i] === f) pred[i] = ref.b + r.reduce((s, v, j) => s + ((v - mean[j]!) / sd[j]!) * ref.w[j]!, 0)
+    })
+  }
+  return pred
+}
+
 describe("fitRidge (closed forms)", () => {
   it("matches normal equations in the primal (n > d) and dual (n < d) orientation", () => {
     for (const [n, d] of [[40, 7], [9, 15]] as const) {
@@ -69,6 +85,22 @@ describe("fitRidge (closed forms)", () => {
     }
   })
 
+  it.effect("k-fold out-of-fold predictions equal direct fits on each fold's own standardization", () =>
+    onEveryBackend(async (b) => {
+      // Each fold's Gram matrix the whole one less the held-out rows' (40 × 7, and 200 × 80 with the native kernels'
+      // band reduction), or computed afresh (13 × 9, and 100 × 120 in the dual, banded natively). A column with a
+      // mean of 1,000 and an sd of 0.01 would show cancellation in the subtraction.
+      for (const [n, d] of [[40, 7], [13, 9], [200, 80], [100, 120]] as const) {
+        const { x, y } = synthetic(n, d, 3 * n + d)
+        x.forEach((r, i) => (r[2] = 1000 + 0.01 * Math.cos(i)))
+        const folds = x.map((_, i) => i % 4)
+        const fit = await fitRidgeWith(b.backend, x, y, { alphas: [0.2], folds })
+        const direct = outOfFold(x, y, folds, 0.2), scale = Math.max(...direct.map(Math.abs))
+        // The column's values carry 1e-13 of rounding, 1e-11 of its spread, so the bound is on the predictions' scale.
+        direct.forEach((p, i) => expect(Math.abs(fit.oofPredictions[i]! - p), `${b.name} ${n}×${d} row ${i}`).toBeLessThan(1e-9 * scale))
+      }
+    }))
+
   it("keeps rows of one group in one fold", () => {
     const { x, y } = synthetic(30, 4, 3)
     const groups = x.map((_, i) => `t${Math.floor(i / 3)}`)
@@ -82,21 +114,6 @@ describe("fitRidge (closed forms)", () => {
 })
 
 describe("fitRidge alpha rules", () => {
-  // Out-of-fold predictions per alpha by direct normal equations, standardizing on each training fold.
-  const outOfFold = (x: number[][], y: number[], folds: number[], alpha: number) => {
-    const pred = new Array<number>(x.length).fill(0)
-    for (const f of new Set(folds)) {
-      const train = x.flatMap((_, i) => (folds[i] !== f ? [i] : []))
-      const n = train.length, d = x[0]!.length
-      const mean = Array.from({ length: d }, (_, j) => train.reduce((s, i) => s + x[i]![j]!, 0) / n)
-      const sd = mean.map((m, j) => Math.sqrt(train.reduce((s, i) => s + (x[i]![j]! - m) ** 2, 0) / n) || 1)
-      const ref = directRidge(train.map((i) => x[i]!), train.map((i) => y[i]!), alpha)
-      x.forEach((r, i) => {
-        if (folds[i] === f) pred[i] = ref.b + r.reduce((s, v, j) => s + ((v - mean[j]!) / sd[j]!) * ref.w[j]!, 0)
-      })
-    }
-    return pred
-  }
 
   it("one_se takes the largest alpha within one standard error of the per-row error difference from the best", () => {
     // One informative feature and several that barely vary: the cross-validated curve is flat at small alphas.

@@ -13,12 +13,13 @@ export interface BackendUnderTest {
 }
 
 /**
- * Every kernel backend this machine has, each taking every call however small, for contract tests: JavaScript,
+ * Every kernel backend this machine has, each taking every call however small (and the native one reducing to band form
+ * from the least order it can), for contract tests: JavaScript,
  * onnxruntime's Gemm, and OpenBLAS/LAPACK when the native addon is built (without it the tests say so and run on the
  * other two; under PREFPIPE_REQUIRE_TOOLS=1 they fail).
  */
 export const kernelBackends = (): BackendUnderTest[] => {
-  const native = nativeKernels({ minimumWork: 0 })
+  const native = nativeKernels({ minimumWork: 0, bandFrom: 0 })
   if (native === undefined) openBlasAbsent(nativeKernelsMissing()!)
   const onnx = makeOnnxGemm(1, 0)
   return [
