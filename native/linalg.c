@@ -24,9 +24,12 @@ extern void dlarfb_(const char*, const char*, const char*, const char*, const in
 extern void dtrmm_(const char*, const char*, const char*, const char*, const int*, const int*, const double*, const double*,
                    const int*, double*, const int*, size_t, size_t, size_t, size_t);
 extern void dorg2l_(const int*, const int*, const int*, double*, const int*, const double*, double*, int*);
-extern void dsytrd_sy2sb_(const char*, const int*, const int*, double*, const int*, double*, const int*, double*, double*,
-                          const int*, int*, size_t);
-extern void dormqr_(const char*, const char*, const int*, const int*, const int*, const double*, const int*, const double*,
+extern void dgeqrf_(const int*, const int*, double*, const int*, double*, double*, const int*, int*);
+extern void dsymm_(const char*, const char*, const int*, const int*, const double*, const double*, const int*, const double*,
+                   const int*, const double*, double*, const int*, size_t, size_t);
+extern void dsyr2k_(const char*, const char*, const int*, const int*, const double*, const double*, const int*, const double*,
+                    const int*, const double*, double*, const int*, size_t, size_t);
+extern void dormlq_(const char*, const char*, const int*, const int*, const int*, const double*, const int*, const double*,
                     double*, const int*, double*, const int*, int*, size_t, size_t);
 extern void dpbtrf_(const char*, const int*, const int*, double*, const int*, int*, size_t);
 extern void dpbtrs_(const char*, const int*, const int*, const int*, const double*, const int*, double*, const int*, int*, size_t);
@@ -38,7 +41,7 @@ extern char* openblas_get_config(void);
 
 enum {
   GEMM, SYRK, SYTRD, ORMTR, FORM_Q, POTRF, POTRS, SHIFTED_FORMS, STANDARDIZE, ORMTR_BLOCKED, MOMENTS, TRANSPOSED_PRODUCT,
-  SY2SB, BAND_APPLY, BAND_SOLVE
+  BAND_REDUCE, BAND_APPLY, BAND_SOLVE
 };
 
 #define MAX_INTS 12
@@ -315,26 +318,71 @@ static void formQ(int n, double* a, int lda, const double* tau, int nb) {
 }
 #undef A
 
-// The upper triangle of the column-major n×n matrix a (leading dimension lda) copied into its lower one, in tiles.
-static void mirrorUpper(int n, double* a, int lda) {
-  const int tile = 64;
-  for (int j0 = 0; j0 < n; j0 += tile)
-    for (int i0 = 0; i0 <= j0; i0 += tile)
-      for (int j = j0; j < j0 + tile && j < n; j++)
-        for (int i = i0; i < i0 + tile && i < j; i++) a[(size_t)i * lda + j] = a[(size_t)j * lda + i];
+#define A(i, j) a[(size_t)(j) * lda + (i)]
+// LAPACK's dsytrd_sy2sb (UPLO = "U") with each panel's LQ factorization taken as the QR factorization of its transpose:
+// the symmetric matrix in the upper triangle of a (column-major) reduced to a band of kd super-diagonals, B = Qᵀ·A·Q,
+// with B in lower band storage in ab ((kd+1)×n: B(q, j) at j·(kd+1) + q − j) and Q's reflectors in LAPACK's layout
+// (row i of a beyond the band, tau) for dormlq. LAPACK's own routine factors the panel's rows in place, reading every
+// vector with a stride of lda, and is slower than dsytrd below n = 3,000; transposed into a contiguous block first,
+// the panel runs as dgeqrf, and the whole at the speed of LAPACK's lower (column) form without its copy of the matrix.
+static void bandReduce(int n, int kd, double* a, int lda, double* ab, double* tau) {
+  const int ldab = kd + 1, tile = 64;
+  const double one = 1, zero = 0, minusHalf = -0.5, minusOne = -1;
+  int info, lwork = -1;
+  double query;
+  dgeqrf_(&n, &kd, a, &lda, tau, &query, &lwork, &info);
+  double* work = workspace(query, &lwork);
+  double* p = (double*)malloc(sizeof(double) * (size_t)n * kd);   // the panel transposed, then its reflectors V
+  double* vt = (double*)malloc(sizeof(double) * (size_t)n * kd);  // V·T
+  double* w = (double*)malloc(sizeof(double) * (size_t)n * kd);   // the two-sided update's W
+  double* t = (double*)calloc((size_t)kd * kd, sizeof(double));
+  double* s = (double*)malloc(sizeof(double) * (size_t)kd * kd);
+  for (int i = 0; i < n - kd; i += kd) {
+    const int pn = n - i - kd, pk = pn < kd ? pn : kd;
+    for (int c0 = 0; c0 < pn; c0 += tile)
+      for (int r = 0; r < kd; r++)
+        for (int c = c0; c < c0 + tile && c < pn; c++) p[(size_t)r * pn + c] = A(i + r, i + kd + c);
+    dgeqrf_(&pn, &kd, p, &pn, tau + i, work, &lwork, &info);
+    // The panel becomes Rᵀ (in the band) and, beyond it, the reflectors' rows.
+    for (int c = 0; c < pn; c++)
+      for (int r = 0; r < kd; r++) A(i + r, i + kd + c) = p[(size_t)r * pn + c];
+    for (int j = i; j < i + pk; j++)
+      for (int q = j; q <= j + kd; q++) ab[(size_t)j * ldab + q - j] = A(j, q);
+    for (int r = 0; r < pk; r++) {
+      for (int c = 0; c < r; c++) p[(size_t)r * pn + c] = 0;
+      p[(size_t)r * pn + r] = 1;
+    }
+    // A22 ← A22 − V·Wᵀ − W·Vᵀ with W = A22·V·T − ½·V·(Tᵀ·Vᵀ·A22·V·T), as dsytrd_sy2sb's lower form does.
+    dlarft_("F", "C", &pn, &pk, p, &pn, tau + i, t, &kd, 1, 1);
+    dgemm_("N", "N", &pn, &pk, &pk, &one, p, &pn, t, &kd, &zero, vt, &pn, 1, 1);
+    dsymm_("L", "U", &pn, &pk, &one, &A(i + kd, i + kd), &lda, vt, &pn, &zero, w, &pn, 1, 1);
+    dgemm_("T", "N", &pk, &pk, &pn, &one, vt, &pn, w, &pn, &zero, s, &kd, 1, 1);
+    dgemm_("N", "N", &pn, &pk, &pk, &minusHalf, p, &pn, s, &kd, &one, w, &pn, 1, 1);
+    dsyr2k_("U", "N", &pn, &pk, &minusOne, p, &pn, w, &pn, &one, &A(i + kd, i + kd), &lda, 1, 1);
+  }
+  for (int j = n - kd > 0 ? n - kd : 0; j < n; j++)
+    for (int q = j; q < n; q++) ab[(size_t)j * ldab + q - j] = A(j, q);
+  free(work);
+  free(p);
+  free(w);
+  free(vt);
+  free(t);
+  free(s);
 }
+#undef A
 
-// C ← Q·C or Qᵀ·C (C column-major n×m) for the Q of dsytrd_sy2sb (UPLO = "L") with kd sub-diagonals: the reflectors
-// of a QR factorization of A(kd+1:n, 1:n−kd), acting on rows kd+1..n of C.
-static int bandApply(int trans, int n, int m, int kd, const double* a, int lda, const double* tau, double* c) {
+// C ← Q·C or Qᵀ·C (C column-major n×m) for the Q of `bandReduce` with kd super-diagonals: the reflectors of an LQ
+// factorization of A(1:n−kd, kd+1:n), acting on rows kd+1..n of C, whose product in dormlq's sense is Qᵀ.
+static int bandApply(int trans, int n, int m, int kd, double* a, int lda, const double* tau, double* c) {
   const int k = n - kd;
   int info = 0, lwork = -1;
   double query;
   if (k <= 0 || m <= 0) return 0;
-  const char* t = flag(trans, "T", "N");
-  dormqr_("L", t, &k, &m, &k, a + kd, &lda, tau, c + kd, &n, &query, &lwork, &info, 1, 1);
+  const char* t = flag(trans, "N", "T");
+  double* v = a + (size_t)kd * lda;
+  dormlq_("L", t, &k, &m, &k, v, &lda, tau, c + kd, &n, &query, &lwork, &info, 1, 1);
   double* work = workspace(query, &lwork);
-  dormqr_("L", t, &k, &m, &k, a + kd, &lda, tau, c + kd, &n, work, &lwork, &info, 1, 1);
+  dormlq_("L", t, &k, &m, &k, v, &lda, tau, c + kd, &n, work, &lwork, &info, 1, 1);
   free(work);
   return info;
 }
@@ -442,16 +490,8 @@ static void execute(napi_env env, void* data) {
       parallel(threads, i[0], transposedProduct, &job);
       break;
     }
-    case SY2SB: {  // n, lda, kd; A (the upper triangle column-major), AB, tau
-      // The triangle is copied into the lower one first: LAPACK's lower band reduction works down columns and runs at
-      // 1.5-3 times the speed of its upper one, which works along rows (and is slower than dsytrd up to n = 3,072).
-      mirrorUpper(i[0], a[0], i[1]);
-      const int ldab = i[2] + 1;
-      lwork = -1;
-      dsytrd_sy2sb_("L", &i[0], &i[2], a[0], &i[1], a[1], &ldab, a[2], &query, &lwork, &info, 1);
-      double* work = workspace(query, &lwork);
-      dsytrd_sy2sb_("L", &i[0], &i[2], a[0], &i[1], a[1], &ldab, a[2], work, &lwork, &info, 1);
-      free(work);
+    case BAND_REDUCE: {  // n, lda, kd; A (the upper triangle column-major), AB, tau
+      bandReduce(i[0], i[2], a[0], i[1], a[1], a[2]);
       break;
     }
     case BAND_APPLY: {  // trans, n, m, kd, lda; A, tau, C

@@ -18,10 +18,9 @@ export type KernelRequest =
   | { readonly op: "tridiagonalize"; readonly a: Float64Array; readonly n: number; readonly stride?: number }
   /**
    * Reduces it as `tridiagonalize` does, or to a band of a few sub-diagonals, which takes matrix products nearly
-   * throughout where a tridiagonal reduction streams the matrix once per column. With `spare`, the array's other
-   * triangle may be written too.
+   * throughout where a tridiagonal reduction streams the matrix once per column.
    */
-  | { readonly op: "reduce"; readonly a: Float64Array; readonly n: number; readonly stride?: number; readonly spare: boolean }
+  | { readonly op: "reduce"; readonly a: Float64Array; readonly n: number; readonly stride?: number }
   /** Every row p of the row-major rows×n matrix `p`, in place: p ← Qᵀ·p when `transpose`, else p ← Q·p; returns `p`. */
   | { readonly op: "applyQ"; readonly t: Reduced; readonly p: Float64Array; readonly rows: number; readonly transpose: boolean }
   /** `solveShiftedAll`: every row of the row-major count×n `rhs` solved in every shifted form B + α·I. */
@@ -95,8 +94,8 @@ export const product = (a: Dense, b: Dense, options: GemmOptions = {}, into?: Ge
   ask<"gemm">(into === undefined ? { op: "gemm", a, b, options } : { op: "gemm", a, b, options, into })
 /** The tridiagonal form of a symmetric matrix (rows `stride` apart; the array is consumed). */
 export const tridiagonal = (a: Float64Array, n: number, stride = n) => ask<"tridiagonalize">({ op: "tridiagonalize", a, n, stride })
-/** A reduced form of a symmetric matrix, tridiagonal or banded (rows `stride` apart; the array is consumed, with its other triangle when `spare`). */
-export const reduced = (a: Float64Array, n: number, stride: number, spare: boolean) => ask<"reduce">({ op: "reduce", a, n, stride, spare })
+/** A reduced form of a symmetric matrix, tridiagonal or banded (rows `stride` apart; the array is consumed). */
+export const reduced = (a: Float64Array, n: number, stride = n) => ask<"reduce">({ op: "reduce", a, n, stride })
 /** Every right-hand side solved in every shifted form. */
 export const shiftedSolutions = (r: Reduced, alphas: ReadonlyArray<number>, rhs: Float64Array, count: number) =>
   ask<"shiftedSolve">({ op: "shiftedSolve", r, alphas, rhs, count })

@@ -21,7 +21,7 @@ interface Native {
 
 // Operation codes of native/linalg.c.
 const GEMM = 0, SYRK = 1, SYTRD = 2, FORM_Q = 4, POTRF = 5, POTRS = 6, SHIFTED_FORMS = 7, STANDARDIZE = 8, ORMTR_BLOCKED = 9, MOMENTS = 10, TRANSPOSED_PRODUCT = 11
-const SY2SB = 12, BAND_APPLY = 13, BAND_SOLVE = 14
+const BAND_REDUCE = 12, BAND_APPLY = 13, BAND_SOLVE = 14
 // Sub-diagonals of a band reduction, and by default the order from which it replaces the tridiagonal one.
 const BAND = 64, BAND_FROM = 2048
 // Reflectors per block when Q is applied or formed: dormql's and dorgql's own blocks (at most 64, 32) leave dlarfb's
@@ -44,7 +44,7 @@ const SMALL = 200_000
 export interface NativeOptions {
   readonly threads?: number
   readonly minimumWork?: number
-  /** The least order a `reduce` request takes to band form rather than tridiagonal. */
+  /** The least order a `reduce` request takes to band form rather than tridiagonal form. */
   readonly bandFrom?: number
 }
 
@@ -133,19 +133,15 @@ const tridiagonalize = (addon: Native, small: number) => (request: Extract<Kerne
   })
 }
 
-// With the other triangle spare, large matrices are reduced to band form (dsytrd_sy2sb, after copying the triangle
-// there); otherwise, and below the order where that pays, to tridiagonal form.
+// From order `from`, to band form (native/linalg.c's bandReduce); below it, to tridiagonal form.
 const reduce = (addon: Native, small: number, from: number) => {
   const tridiagonal = tridiagonalize(addon, small)
   return (request: Extract<KernelRequest, { op: "reduce" }>) => {
-    const { a, n, spare } = request, lda = request.stride ?? n
-    if (!spare || n < Math.max(from, BAND + 2)) return tridiagonal({ op: "tridiagonalize", a, n, stride: lda })
+    const { a, n } = request, lda = request.stride ?? n
+    if (n < Math.max(from, BAND + 2)) return tridiagonal({ op: "tridiagonalize", a, n, stride: lda })
     if (!(lda >= n && a.length >= (n - 1) * lda + n)) throw new Error(`reduce: a has ${a.length} values, too few for ${n}×${n} with rows ${lda} apart`)
-    const band = new Float64Array((BAND + 1) * n), tau = new Float64Array(n - BAND)
-    return addon.call(SY2SB, ints(n, lda, BAND), doubles(), [a, band, tau]).then((info): Banded => {
-      check(info, "dsytrd_sy2sb")
-      return { n, kd: BAND, band, a, lda, tau }
-    })
+    const band = new Float64Array((BAND + 1) * n), tau = new Float64Array(n)
+    return addon.call(BAND_REDUCE, ints(n, lda, BAND), doubles(), [a, band, tau]).then((): Banded => ({ n, kd: BAND, band, a, lda, tau }))
   }
 }
 

@@ -267,19 +267,16 @@ function* fitKFold(x: Dense, ys: ReadonlyArray<ArrayLike<number>>, rows: Int32Ar
   const oof = ys.map(() => alphas.map(() => new Float64Array(rows.length)))
   const n = rows.length, d = x.cols, primal = d <= n
   // One Gram-sized array serves every fold and the refit in turn (the largest is the refit's), so memory holds one;
-  // every fit writes only the lower triangle in the refit's layout, so the other pages are touched only by the band
-  // reductions, and only where memory allows.
+  // every fit writes only the lower triangle in the refit's layout, so the other pages are never touched.
   const size = Math.min(d, n)
   const workspace = { data: new Float64Array(size * size), stride: size }, blocks = scratch()
   const { mean, sd } = yield* moments(x, rows)
   const z = standardizedRows(x, rows, mean, sd, blocks)
-  // Beyond the activations and the lower triangle of the Gram array, the fits may take 1.3 times the activations'
-  // bytes. The band reductions take the array's upper triangle first; then, where every fit is primal, the whole
-  // Gram matrix is kept packed (d²/2 values) to give each fold's and the refit's.
-  const budget = 1.3 * n * d * x.data.BYTES_PER_ELEMENT
-  const spare = 8 * size * size <= budget
+  // Where every fit is primal, the whole Gram matrix is kept packed (d²/2 values) to give each fold's and the refit's,
+  // while with the lower triangle of the Gram array it takes at most 1.3 times the activations' bytes (n ≥ 1.54·d for
+  // float32 activations).
   const held = labels.map((f) => fold.reduce((c, v) => c + (v === f ? 1 : 0), 0))
-  const keep = primal && held.every((h) => n - h >= d) && (spare ? 8 : 4) * size * size + 4 * d * d <= budget
+  const keep = primal && held.every((h) => n - h >= d) && 8 * d * d <= 1.3 * n * d * x.data.BYTES_PER_ELEMENT
   const whole = keep ? packLower(yield* gram(z, true, workspace.data, size), d, size) : undefined
   for (const f of labels) {
     const trainIdx: number[] = [], valIdx: number[] = []
@@ -289,7 +286,7 @@ function* fitKFold(x: Dense, ys: ReadonlyArray<ArrayLike<number>>, rows: Int32Ar
     const targets = targetsAt(ys, train)
     const zf = standardizedRows(x, train, own.mean, own.sd, blocks)
     const given = whole === undefined ? undefined : yield* foldGram(whole, standardizedRows(x, val, mean, sd, blocks), train.length, own, workspace)
-    const path = yield* decompose(zf, targets, (g, s, stride) => reduced(g, s, stride, spare), { workspace, given })
+    const path = yield* decompose(zf, targets, reduced, { workspace, given })
     const w = yield* weightsOf(path, zf, yield* solutions(path, alphas, count), columns)
     const pred = yield* times(standardizedRows(x, val, own.mean, own.sd, blocks), w, columns)
     for (let t = 0; t < count; t++) alphas.forEach((_, a) => valIdx.forEach((i, r) => (oof[t]![a]![i] = pred[r * columns + t * alphas.length + a]! + targets.mean[t]!)))

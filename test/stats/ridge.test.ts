@@ -87,9 +87,9 @@ describe("fitRidge (closed forms)", () => {
 
   it.effect("k-fold out-of-fold predictions equal direct fits on each fold's own standardization", () =>
     onEveryBackend(async (b) => {
-      // Each fold's Gram matrix the whole one less the held-out rows' (40 × 7, and 200 × 80 with the native kernels'
-      // band reduction), or computed afresh (13 × 9, and 100 × 120 in the dual, banded natively). A column with a
-      // mean of 1,000 and an sd of 0.01 would show cancellation in the subtraction.
+      // Each fold's Gram matrix the whole one less the held-out rows' (40 × 7, and 200 × 80 reduced to band form by
+      // the native kernels under test), or computed afresh (13 × 9, and 100 × 120 in the dual, banded natively). A
+      // column with a mean of 1,000 and an sd of 0.01 would show cancellation in the subtraction.
       for (const [n, d] of [[40, 7], [13, 9], [200, 80], [100, 120]] as const) {
         const { x, y } = synthetic(n, d, 3 * n + d)
         x.forEach((r, i) => (r[2] = 1000 + 0.01 * Math.cos(i)))
