@@ -29,8 +29,6 @@ extern void dsymm_(const char*, const char*, const int*, const int*, const doubl
                    const int*, const double*, double*, const int*, size_t, size_t);
 extern void dsyr2k_(const char*, const char*, const int*, const int*, const double*, const double*, const int*, const double*,
                     const int*, const double*, double*, const int*, size_t, size_t);
-extern void dormlq_(const char*, const char*, const int*, const int*, const int*, const double*, const int*, const double*,
-                    double*, const int*, double*, const int*, int*, size_t, size_t);
 extern void dpbtrf_(const char*, const int*, const int*, double*, const int*, int*, size_t);
 extern void dpbtrs_(const char*, const int*, const int*, const int*, const double*, const int*, double*, const int*, int*, size_t);
 extern void dpotrf_(const char*, const int*, double*, const int*, int*, size_t);
@@ -322,7 +320,7 @@ static void formQ(int n, double* a, int lda, const double* tau, int nb) {
 // LAPACK's dsytrd_sy2sb (UPLO = "U") with each panel's LQ factorization taken as the QR factorization of its transpose:
 // the symmetric matrix in the upper triangle of a (column-major) reduced to a band of kd super-diagonals, B = Qᵀ·A·Q,
 // with B in lower band storage in ab ((kd+1)×n: B(q, j) at j·(kd+1) + q − j) and Q's reflectors in LAPACK's layout
-// (row i of a beyond the band, tau) for dormlq. LAPACK's own routine factors the panel's rows in place, reading every
+// (row i of a beyond the band, tau). LAPACK's own routine factors the panel's rows in place, reading every
 // vector with a stride of lda, and is slower than dsytrd below n = 3,000; transposed into a contiguous block first,
 // the panel runs as dgeqrf, and the whole at the speed of LAPACK's lower (column) form without its copy of the matrix.
 static void bandReduce(int n, int kd, double* a, int lda, double* ab, double* tau) {
@@ -371,21 +369,36 @@ static void bandReduce(int n, int kd, double* a, int lda, double* ab, double* ta
 }
 #undef A
 
-// C ← Q·C or Qᵀ·C (C column-major n×m) for the Q of `bandReduce` with kd super-diagonals: the reflectors of an LQ
-// factorization of A(1:n−kd, kd+1:n), acting on rows kd+1..n of C, whose product in dormlq's sense is Qᵀ.
-static int bandApply(int trans, int n, int m, int kd, double* a, int lda, const double* tau, double* c) {
-  const int k = n - kd;
-  int info = 0, lwork = -1;
-  double query;
-  if (k <= 0 || m <= 0) return 0;
-  const char* t = flag(trans, "N", "T");
-  double* v = a + (size_t)kd * lda;
-  dormlq_("L", t, &k, &m, &k, v, &lda, tau, c + kd, &n, &query, &lwork, &info, 1, 1);
-  double* work = workspace(query, &lwork);
-  dormlq_("L", t, &k, &m, &k, v, &lda, tau, c + kd, &n, work, &lwork, &info, 1, 1);
+#define A(i, j) a[(size_t)(j) * lda + (i)]
+// C ← Q·C or Qᵀ·C (C column-major n×m) for the Q of `bandReduce` with kd super-diagonals: reflector j (of k = n − kd)
+// acts on rows kd+j..n−1 and is stored along row j of a beyond the band, and Q = H(0)·H(1)···H(k−1). Each block of nb
+// reflectors is copied into contiguous columns first, as `bandReduce` does its panels, so that its triangular factor
+// and products read contiguous vectors (LAPACK's dormlq reads each along a row, a stride of lda apart).
+static void bandApply(int trans, int n, int m, int kd, const double* a, int lda, const double* tau, double* c, int nb) {
+  const int k = n - kd, tile = 64;
+  if (k <= 0 || m <= 0) return;
+  double* v = (double*)malloc(sizeof(double) * (size_t)k * nb);
+  double* t = (double*)malloc(sizeof(double) * (size_t)nb * nb);
+  double* work = (double*)malloc(sizeof(double) * (size_t)m * nb);
+  // Qᵀ·C applies H(0) first: blocks first to last, each as its transpose; Q·C the other way round.
+  const int first = trans ? 0 : ((k - 1) / nb) * nb;
+  for (int j0 = first; trans ? j0 < k : j0 >= 0; j0 += trans ? nb : -nb) {
+    const int ib = k - j0 < nb ? k - j0 : nb, len = k - j0;
+    for (int q0 = 0; q0 < len; q0 += tile)
+      for (int q = q0; q < q0 + tile && q < len; q++)
+        for (int r = 0; r < ib; r++) v[(size_t)r * len + q] = A(j0 + r, kd + j0 + q);
+    for (int r = 0; r < ib; r++) {
+      for (int q = 0; q < r; q++) v[(size_t)r * len + q] = 0;
+      v[(size_t)r * len + r] = 1;
+    }
+    dlarft_("F", "C", &len, &ib, v, &len, tau + j0, t, &ib, 1, 1);
+    dlarfb_("L", trans ? "T" : "N", "F", "C", &len, &m, &ib, v, &len, t, &ib, c + kd + j0, &n, work, &m, 1, 1, 1, 1);
+  }
+  free(v);
+  free(t);
   free(work);
-  return info;
 }
+#undef A
 
 // For every shift s, (B + αₛ·I)⁻¹ applied to the count columns of rhs (column-major n×count), written to columns
 // t·shifts + s of out (column-major n×(count·shifts)), for B in LAPACK's lower band storage: a band Cholesky
@@ -494,8 +507,8 @@ static void execute(napi_env env, void* data) {
       bandReduce(i[0], i[2], a[0], i[1], a[1], a[2]);
       break;
     }
-    case BAND_APPLY: {  // trans, n, m, kd, lda; A, tau, C
-      info = bandApply(i[0], i[1], i[2], i[3], a[0], i[4], a[1], a[2]);
+    case BAND_APPLY: {  // trans, n, m, kd, lda, nb; A, tau, C
+      bandApply(i[0], i[1], i[2], i[3], a[0], i[4], a[1], a[2], i[5]);
       break;
     }
     case BAND_SOLVE: {  // n, kd, shifts, count; AB, alphas, rhs, out

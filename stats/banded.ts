@@ -1,10 +1,10 @@
 import { factorShifted, solveShifted, type Tridiagonal } from "./tridiagonal"
 
 /**
- * A symmetric matrix reduced to band form (native/linalg.c's bandReduce, LAPACK's dsytrd_sy2sb), A = Q·B·Qᵀ with B of
- * `kd` sub-diagonals in LAPACK's lower band storage (column j's diagonal and the kd values below it at j·(kd+1)), and
- * Q as the reflectors of LQ factorizations beyond the band, left in the reduced column-major array `a` (its upper
- * triangle, the row-major lower one; leading dimension `lda`) and `tau`.
+ * A symmetric matrix reduced to band form (native/linalg.c's bandReduce, after LAPACK's dsytrd_sy2sb), A = Q·B·Qᵀ
+ * with B of `kd` sub-diagonals in LAPACK's lower band storage (column j's diagonal and the kd values below it at
+ * j·(kd+1)), and Q as the reflectors of LQ factorizations beyond the band, left in the reduced column-major array `a`
+ * (its upper triangle, the row-major lower one; leading dimension `lda`) and `tau`.
  */
 export interface Banded {
   readonly n: number

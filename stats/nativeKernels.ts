@@ -157,12 +157,12 @@ const shiftedSolve = (addon: Native) => (request: Extract<KernelRequest, { op: "
   })
 }
 
-// Reflectors in LAPACK's layout come from dsytrd or dsytrd_sy2sb and go back to LAPACK whatever their size.
+// Reflectors of dsytrd and of bandReduce go back to the native kernels whatever their size.
 const applyQ = (addon: Native) => (request: Extract<KernelRequest, { op: "applyQ" }>) => {
   const { t, p, rows, transpose } = request
   if (isBanded(t)) {
     if (p.length !== rows * t.n) throw new Error(`applyQ: p has ${p.length} values, expected ${rows}×${t.n}`)
-    return addon.call(BAND_APPLY, ints(transpose ? 1 : 0, t.n, rows, t.kd, t.lda), doubles(), [t.a, t.tau, p]).then((info) => (check(info, "dormqr/dormlq"), p))
+    return addon.call(BAND_APPLY, ints(transpose ? 1 : 0, t.n, rows, t.kd, t.lda, applyBlock(rows)), doubles(), [t.a, t.tau, p]).then(() => p)
   }
   if (t.q.kind !== "lapack") return undefined
   if (p.length !== rows * t.n) throw new Error(`applyQ: p has ${p.length} values, expected ${rows}×${t.n}`)
