@@ -317,6 +317,24 @@ static void formQ(int n, double* a, int lda, const double* tau, int nb) {
 #undef A
 
 #define A(i, j) a[(size_t)(j) * lda + (i)]
+// Rows row..row+k−1 of a, columns col..col+len−1, into the columns of v (len×k, column-major): vectors stored along
+// rows, as `bandReduce` leaves its reflectors, in the contiguous columns LAPACK's factorizations and block reflectors
+// run fastest on. Tiles keep the strided writes in cache.
+static void rowsToColumns(const double* a, int lda, int row, int col, int k, int len, double* v) {
+  const int tile = 64;
+  for (int q0 = 0; q0 < len; q0 += tile)
+    for (int q = q0; q < q0 + tile && q < len; q++)
+      for (int r = 0; r < k; r++) v[(size_t)r * len + q] = A(row + r, col + q);
+}
+
+// The k columns of v (len rows) made unit lower trapezoidal, as a block of reflectors: zeros above the diagonal, ones on it.
+static void unitLower(double* v, int len, int k) {
+  for (int r = 0; r < k; r++) {
+    for (int q = 0; q < r; q++) v[(size_t)r * len + q] = 0;
+    v[(size_t)r * len + r] = 1;
+  }
+}
+
 // LAPACK's dsytrd_sy2sb (UPLO = "U") with each panel's LQ factorization taken as the QR factorization of its transpose:
 // the symmetric matrix in the upper triangle of a (column-major) reduced to a band of kd super-diagonals, B = Qᵀ·A·Q,
 // with B in lower band storage in ab ((kd+1)×n: B(q, j) at j·(kd+1) + q − j) and Q's reflectors in LAPACK's layout
@@ -324,7 +342,7 @@ static void formQ(int n, double* a, int lda, const double* tau, int nb) {
 // vector with a stride of lda, and is slower than dsytrd below n = 3,000; transposed into a contiguous block first,
 // the panel runs as dgeqrf, and the whole at the speed of LAPACK's lower (column) form without its copy of the matrix.
 static void bandReduce(int n, int kd, double* a, int lda, double* ab, double* tau) {
-  const int ldab = kd + 1, tile = 64;
+  const int ldab = kd + 1;
   const double one = 1, zero = 0, minusHalf = -0.5, minusOne = -1;
   int info, lwork = -1;
   double query;
@@ -337,19 +355,14 @@ static void bandReduce(int n, int kd, double* a, int lda, double* ab, double* ta
   double* s = (double*)malloc(sizeof(double) * (size_t)kd * kd);
   for (int i = 0; i < n - kd; i += kd) {
     const int pn = n - i - kd, pk = pn < kd ? pn : kd;
-    for (int c0 = 0; c0 < pn; c0 += tile)
-      for (int r = 0; r < kd; r++)
-        for (int c = c0; c < c0 + tile && c < pn; c++) p[(size_t)r * pn + c] = A(i + r, i + kd + c);
+    rowsToColumns(a, lda, i, i + kd, kd, pn, p);
     dgeqrf_(&pn, &kd, p, &pn, tau + i, work, &lwork, &info);
     // The panel becomes Rᵀ (in the band) and, beyond it, the reflectors' rows.
     for (int c = 0; c < pn; c++)
       for (int r = 0; r < kd; r++) A(i + r, i + kd + c) = p[(size_t)r * pn + c];
     for (int j = i; j < i + pk; j++)
       for (int q = j; q <= j + kd; q++) ab[(size_t)j * ldab + q - j] = A(j, q);
-    for (int r = 0; r < pk; r++) {
-      for (int c = 0; c < r; c++) p[(size_t)r * pn + c] = 0;
-      p[(size_t)r * pn + r] = 1;
-    }
+    unitLower(p, pn, pk);
     // A22 ← A22 − V·Wᵀ − W·Vᵀ with W = A22·V·T − ½·V·(Tᵀ·Vᵀ·A22·V·T), as dsytrd_sy2sb's lower form does.
     dlarft_("F", "C", &pn, &pk, p, &pn, tau + i, t, &kd, 1, 1);
     dgemm_("N", "N", &pn, &pk, &pk, &one, p, &pn, t, &kd, &zero, vt, &pn, 1, 1);
@@ -369,13 +382,12 @@ static void bandReduce(int n, int kd, double* a, int lda, double* ab, double* ta
 }
 #undef A
 
-#define A(i, j) a[(size_t)(j) * lda + (i)]
 // C ← Q·C or Qᵀ·C (C column-major n×m) for the Q of `bandReduce` with kd super-diagonals: reflector j (of k = n − kd)
 // acts on rows kd+j..n−1 and is stored along row j of a beyond the band, and Q = H(0)·H(1)···H(k−1). Each block of nb
-// reflectors is copied into contiguous columns first, as `bandReduce` does its panels, so that its triangular factor
+// reflectors is copied into contiguous columns first, as `bandReduce` copies its panels, so that its triangular factor
 // and products read contiguous vectors (LAPACK's dormlq reads each along a row, a stride of lda apart).
 static void bandApply(int trans, int n, int m, int kd, const double* a, int lda, const double* tau, double* c, int nb) {
-  const int k = n - kd, tile = 64;
+  const int k = n - kd;
   if (k <= 0 || m <= 0) return;
   double* v = (double*)malloc(sizeof(double) * (size_t)k * nb);
   double* t = (double*)malloc(sizeof(double) * (size_t)nb * nb);
@@ -384,13 +396,8 @@ static void bandApply(int trans, int n, int m, int kd, const double* a, int lda,
   const int first = trans ? 0 : ((k - 1) / nb) * nb;
   for (int j0 = first; trans ? j0 < k : j0 >= 0; j0 += trans ? nb : -nb) {
     const int ib = k - j0 < nb ? k - j0 : nb, len = k - j0;
-    for (int q0 = 0; q0 < len; q0 += tile)
-      for (int q = q0; q < q0 + tile && q < len; q++)
-        for (int r = 0; r < ib; r++) v[(size_t)r * len + q] = A(j0 + r, kd + j0 + q);
-    for (int r = 0; r < ib; r++) {
-      for (int q = 0; q < r; q++) v[(size_t)r * len + q] = 0;
-      v[(size_t)r * len + r] = 1;
-    }
+    rowsToColumns(a, lda, j0, kd + j0, ib, len, v);
+    unitLower(v, len, ib);
     dlarft_("F", "C", &len, &ib, v, &len, tau + j0, t, &ib, 1, 1);
     dlarfb_("L", trans ? "T" : "N", "F", "C", &len, &m, &ib, v, &len, t, &ib, c + kd + j0, &n, work, &m, 1, 1, 1, 1);
   }
@@ -398,7 +405,6 @@ static void bandApply(int trans, int n, int m, int kd, const double* a, int lda,
   free(t);
   free(work);
 }
-#undef A
 
 // For every shift s, (B + αₛ·I)⁻¹ applied to the count columns of rhs (column-major n×count), written to columns
 // t·shifts + s of out (column-major n×(count·shifts)), for B in LAPACK's lower band storage: a band Cholesky
